@@ -1,0 +1,3 @@
+from pixelguard.cli import main
+
+main()

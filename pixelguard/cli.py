@@ -1,0 +1,279 @@
+"""The ``pixelguard`` command: a thin click layer that parses, calls the library, and prints.
+
+User mistakes raise PixelguardError (or click's own usage errors); both end as one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pixelguard import __version__
+from pixelguard import config as configmod
+from pixelguard.durations import parse_duration
+from pixelguard.errors import PixelguardError
+
+RESOURCE_TYPES = (
+    "document subdocument script image stylesheet xmlhttprequest xhr media font websocket ping object other"
+).split()
+
+
+class State:
+    """Per-invocation state; the config is read only when a command needs it, so --help always works."""
+
+    def __init__(self, config_path: str | None):
+        self.config_path = config_path
+        self._config: configmod.Config | None = None
+
+    @property
+    def config(self) -> configmod.Config:
+        if self._config is None:
+            self._config = configmod.load(self.config_path)
+        return self._config
+
+
+class UserError(click.ClickException):
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"pixelguard: {self.format_message()}", err=True)
+
+
+class Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PixelguardError as e:
+            raise UserError(str(e)) from None
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Like click's, but every user mistake is one line on stderr and exit 2 (click prints three)."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            rv = super().main(*args, standalone_mode=False, **kwargs)
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            click.echo("Aborted.", err=True)
+            sys.exit(1)
+        except UserError as e:
+            e.show()
+            sys.exit(e.exit_code)
+        except click.ClickException as e:
+            where = e.ctx.command_path if isinstance(e, click.UsageError) and e.ctx else "pixelguard"
+            hint = " (see --help)" if isinstance(e, click.UsageError) else ""
+            click.echo(f"{where}: {e.format_message()}{hint}", err=True)
+            sys.exit(e.exit_code)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON, one object per line.")(f)
+
+
+def emit_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, default=str, ensure_ascii=False))
+
+
+class DurationType(click.ParamType):
+    name = "DURATION"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        try:
+            return parse_duration(str(value))
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+
+
+DURATION = DurationType()
+
+
+def not_implemented(name: str) -> None:
+    click.echo(f"pixelguard {name}: not implemented yet", err=True)
+    sys.exit(1)
+
+
+@click.group(cls=Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    envvar=configmod.ENV_VAR,
+    help=f"Config file (default: ${configmod.ENV_VAR}, else {configmod.config_dir() / 'config.yaml'}).",
+)
+@click.version_option(__version__, prog_name="pixelguard")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """Stop tracking pixels and tracker requests before they leave your machine.
+
+    With no command: start the proxy (127.0.0.1:8080 by default) and the live terminal UI in one process.
+    Point your browser or mail client's HTTP(S) proxy at it; see README.md for the set-up.
+    """
+    ctx.obj = State(config_path)
+    if ctx.invoked_subcommand is None:
+        from pixelguard.proxy import run as proxyrun
+
+        proxyrun.run_with_ui(ctx.obj.config)
+
+
+@cli.command()
+@click.option("--host", help="Listen address (overrides proxy.host).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Listen port (overrides proxy.port).")
+@pass_state
+def run(state: State, host: str | None, port: int | None) -> None:
+    """Run the proxy headless (no UI); watch it with `pixelguard ui` from another terminal."""
+    from pixelguard.proxy import run as proxyrun
+
+    proxyrun.run_headless(state.config, host=host, port=port)
+
+
+@cli.command()
+@pass_state
+def ui(state: State) -> None:
+    """Open the terminal UI on the database and lists of a proxy running in another process."""
+    from pixelguard.tui.app import run_ui
+
+    run_ui(state.config)
+
+
+@cli.command()
+@click.argument("url")
+@click.option("--source", metavar="PAGE_URL", help="The page that made the request (for third-party rules).")
+@click.option(
+    "--type",
+    "resource_type",
+    type=click.Choice(RESOURCE_TYPES, case_sensitive=False),
+    help="Resource type of the request (default: guessed from the URL, else other).",
+)
+@json_option
+@pass_state
+def check(state: State, url: str, source: str | None, resource_type: str | None, as_json: bool) -> None:
+    """Say whether URL would be blocked, and by which rule of which list at which line."""
+    not_implemented("check")
+
+
+@cli.command()
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new events as they arrive (Ctrl-C to stop).")
+@click.option("--limit", "-n", type=click.IntRange(1), default=50, show_default=True, help="Rows to show.")
+@click.option("--since", type=DURATION, help="Only events newer than this (e.g. 1h, 30m, 2d).")
+@click.option("--host", help="Only events for this host (and its subdomains).")
+@json_option
+@pass_state
+def log(
+    state: State, follow: bool, limit: int, since: timedelta | None, host: str | None, as_json: bool
+) -> None:
+    """Show what was stopped, newest last: time, host, site, type, reason and rule."""
+    not_implemented("log")
+
+
+@cli.command()
+@click.option("--since", type=DURATION, default="24h", show_default=True, help="Period to summarise.")
+@json_option
+@pass_state
+def stats(state: State, since: timedelta, as_json: bool) -> None:
+    """Totals and share stopped, top trackers, top sites, counts by reason and by list."""
+    not_implemented("stats")
+
+
+@cli.command()
+@click.argument("domain", required=False)
+@click.option("--site", help="Allow DOMAIN only on this site; alone, trust everything on SITE.")
+@pass_state
+def allow(state: State, domain: str | None, site: str | None) -> None:
+    """Allow DOMAIN everywhere (or on --site only); the running proxy honours it within a second."""
+    not_implemented("allow")
+
+
+@cli.command()
+@click.argument("domain", required=False)
+@click.option("--site", help="Remove the allow rule for DOMAIN on this site (alone: untrust SITE).")
+@pass_state
+def unallow(state: State, domain: str | None, site: str | None) -> None:
+    """Remove an allow rule written by `pixelguard allow`."""
+    not_implemented("unallow")
+
+
+@cli.command()
+@click.argument("duration", type=DURATION, default="10m", required=False)
+@pass_state
+def pause(state: State, duration: timedelta) -> None:
+    """Pause protection for everyone using this proxy (default 10m)."""
+    not_implemented("pause")
+
+
+@cli.command()
+@pass_state
+def resume(state: State) -> None:
+    """Resume protection now."""
+    not_implemented("resume")
+
+
+@cli.group(invoke_without_command=True)
+@json_option
+@click.pass_context
+def lists(ctx: click.Context, as_json: bool) -> None:
+    """Show the filter lists: name, source, rules, skipped rules, age."""
+    if ctx.invoked_subcommand is None:
+        not_implemented("lists")
+
+
+@lists.command("update")
+@click.argument("name", required=False)
+@click.option("--force", is_flag=True, help="Download even if the list is not due yet.")
+@pass_state
+def lists_update(state: State, name: str | None, force: bool) -> None:
+    """Download subscriptions (all, or NAME), keeping the previous copy on any failure."""
+    not_implemented("lists update")
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@json_option
+@pass_state
+def scan(state: State, files: tuple[Path, ...], as_json: bool) -> None:
+    """List the remote images in .eml, .mbox or .html files with a verdict for each."""
+    not_implemented("scan")
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Show the configuration in effect and where it is read from."""
+
+
+@config_group.command("show")
+@json_option
+@pass_state
+def config_show(state: State, as_json: bool) -> None:
+    """Print the effective configuration and where each value came from."""
+    cfg = state.config
+    rows = configmod.describe(cfg)
+    if as_json:
+        for key, value, origin in rows:
+            emit_json({"key": key, "value": value, "origin": origin})
+        return
+    click.echo(f"# config file: {cfg.source or f'{configmod.locate(state.config_path)} (not found: defaults)'}")
+    width = max(len(k) for k, _, _ in rows)
+    for key, value, origin in rows:
+        click.echo(f"{key:<{width}}  {value}    # {origin}")
+
+
+@config_group.command("path")
+@pass_state
+def config_path(state: State) -> None:
+    """Print the path of the config file in use (which may not exist yet)."""
+    click.echo(str(configmod.locate(state.config_path)))
+
+
+def main() -> None:
+    cli.main(prog_name="pixelguard")
+

@@ -1,0 +1,399 @@
+"""Configuration: one YAML file → frozen dataclasses, validated with file:line: key messages.
+
+Where the file is: ``--config PATH``, else ``$PIXELGUARD_CONFIG``, else the platform config dir
+(``~/.config/pixelguard/config.yaml`` on Linux). A missing file means defaults. Every value remembers where it
+came from (``config show`` prints it), so a user can tell a default from a typo.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import yaml
+
+from pixelguard.errors import ConfigError
+
+APP = "pixelguard"
+ENV_VAR = "PIXELGUARD_CONFIG"
+MODES = ("full", "hosts-only")
+LIST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Names the proxy writes itself; a configured list may not take them.
+RESERVED_LIST_NAMES = ("user", "learned")
+
+
+def config_dir() -> Path:
+    return Path(platformdirs.user_config_dir(APP))
+
+
+def data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP))
+
+
+def cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir(APP))
+
+
+def bundled_filters_dir() -> Path:
+    """The lists shipped with pixelguard: inside the wheel, or filters/ beside the package in a checkout."""
+    inside = Path(__file__).parent / "filters"
+    return inside if inside.is_dir() else Path(__file__).parent.parent / "filters"
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    mode: str = "full"
+    auth: str | None = None
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """One filter list: bundled with pixelguard, a local file, or a subscription downloaded from ``url``."""
+
+    name: str
+    file: Path  # where its rules are read from (for a subscription: the downloaded copy)
+    url: str | None = None
+    enabled: bool = True
+    bundled: bool = False
+
+
+@dataclass(frozen=True)
+class PixelsConfig:
+    max_width: int = 2
+    max_height: int = 2
+    learn_after: int = 3
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    retention_days: int = 30
+
+
+@dataclass(frozen=True)
+class Config:
+    proxy: ProxyConfig
+    database: Path
+    lists: tuple[ListSpec, ...]
+    user_list: Path
+    learned_list: Path
+    pixels: PixelsConfig
+    log: LogConfig
+    # Where state shared between the proxy, UI and CLI lives (pause switch, downloaded subscriptions).
+    data_dir: Path
+    # Compiled-index cache; safe to delete.
+    cache_dir: Path
+    source: Path | None = None  # the YAML file read, None when it did not exist
+    origins: dict[str, str] = field(default_factory=dict)  # dotted key → "default" | "file:line"
+
+    def enabled_lists(self) -> list[ListSpec]:
+        return [spec for spec in self.lists if spec.enabled]
+
+    def filter_files(self) -> list[Path]:
+        """Every list file the engine loads, in order: enabled lists that exist, then user and learned."""
+        files = [spec.file for spec in self.enabled_lists() if spec.file.is_file()]
+        files += [p for p in (self.user_list, self.learned_list) if p.is_file()]
+        return files
+
+
+def default_lists(data: Path) -> tuple[ListSpec, ...]:
+    bundled = bundled_filters_dir()
+    return (
+        ListSpec("pixelguard-ads", bundled / "pixelguard-ads.txt", bundled=True),
+        ListSpec("pixelguard-email", bundled / "pixelguard-email.txt", bundled=True),
+        ListSpec(
+            "easyprivacy",
+            data / "lists" / "easyprivacy.txt",
+            url="https://easylist.to/easylist/easyprivacy.txt",
+            enabled=True,
+        ),
+        ListSpec(
+            "easylist",
+            data / "lists" / "easylist.txt",
+            url="https://easylist.to/easylist/easylist.txt",
+            enabled=False,
+        ),
+    )
+
+
+def locate(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The config file path by precedence: explicit argument, $PIXELGUARD_CONFIG, platform config dir."""
+    if explicit:
+        return Path(explicit).expanduser()
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    return config_dir() / "config.yaml"
+
+
+def load(explicit: str | os.PathLike[str] | None = None) -> Config:
+    """Read and validate the configuration. Raises ConfigError (exit 2) naming file:line: key."""
+    path = locate(explicit)
+    if not path.exists():
+        if explicit or os.environ.get(ENV_VAR):
+            # A file the user named must exist; silently running on defaults would hide a typo.
+            raise ConfigError(f"{path}: config file not found")
+        return _build(None, None)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read config file: {e}") from e
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError(f"{where}: invalid YAML: {problem}") from e
+    return _build(path, node)
+
+
+# --- validation -------------------------------------------------------------------------------------------
+
+
+class _Reader:
+    """Walks the composed YAML tree so that every error can name the line of the offending key."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.origins: dict[str, str] = {}
+
+    def where(self, node: yaml.Node | None) -> str:
+        if self.path is None:
+            return "<defaults>"
+        if node is None:
+            return str(self.path.name)
+        return f"{self.path}:{node.start_mark.line + 1}"
+
+    def fail(self, node: yaml.Node | None, key: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.where(node)}: {key} {message}")
+
+    def mapping(self, node: yaml.Node | None, key: str, allowed: tuple[str, ...]) -> dict[str, yaml.Node]:
+        if node is None or _is_null(node):
+            return {}
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, key or "top level", f"must be a mapping, got {_describe(node)}")
+        out: dict[str, yaml.Node] = {}
+        for knode, vnode in node.value:
+            name = knode.value if isinstance(knode, yaml.ScalarNode) else None
+            dotted = f"{key}.{name}" if key else str(name)
+            if name not in allowed:
+                hint = ", ".join(allowed)
+                raise self.fail(knode, dotted, f"is not a known key (expected one of: {hint})")
+            if name in out:
+                raise self.fail(knode, dotted, "is given twice")
+            out[name] = vnode
+        return out
+
+    def note(self, key: str, node: yaml.Node | None) -> None:
+        self.origins[key] = self.where(node) if node is not None else "default"
+
+    def integer(self, node: yaml.Node | None, key: str, default: int, lo: int, hi: int) -> int:
+        self.note(key, node)
+        if node is None:
+            return default
+        value = _scalar(node)
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise self.fail(node, key, f"must be an integer {lo}-{hi}, got {_show(node)}")
+        return value
+
+    def string(self, node: yaml.Node | None, key: str, default: str | None, nullable: bool = False) -> Any:
+        self.note(key, node)
+        if node is None:
+            return default
+        if nullable and _is_null(node):
+            return None
+        value = _scalar(node)
+        if not isinstance(value, str) or not value:
+            raise self.fail(node, key, f"must be a non-empty string, got {_show(node)}")
+        return value
+
+    def boolean(self, node: yaml.Node | None, key: str, default: bool) -> bool:
+        self.note(key, node)
+        if node is None:
+            return default
+        value = _scalar(node)
+        if not isinstance(value, bool):
+            raise self.fail(node, key, f"must be true or false, got {_show(node)}")
+        return value
+
+    def filepath(self, node: yaml.Node | None, key: str, default: Path) -> Path:
+        value = self.string(node, key, None, nullable=True)
+        if value is None:
+            self.origins[key] = "default" if node is None else self.origins[key]
+            return default
+        p = Path(value).expanduser()
+        if not p.is_absolute() and self.path is not None:
+            # Relative paths are relative to the config file, so a config directory can move as a whole.
+            p = self.path.parent / p
+        return p
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+
+
+def _scalar(node: yaml.Node) -> Any:
+    if not isinstance(node, yaml.ScalarNode):
+        return node  # a mapping or sequence: never a valid scalar, reported by the caller
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    finally:
+        loader.dispose()
+
+
+def _describe(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    return _show(node)
+
+
+def _show(node: yaml.Node) -> str:
+    if isinstance(node, yaml.ScalarNode):
+        return '"' + node.value + '"' if node.tag.endswith(":str") else node.value or "null"
+    return _describe(node)
+
+
+def _build(path: Path | None, root: yaml.Node | None) -> Config:
+    r = _Reader(path)
+    data, cache = data_dir(), cache_dir()
+    top = r.mapping(
+        root, "", ("proxy", "database", "lists", "user_list", "learned_list", "pixels", "log")
+    )
+
+    px = r.mapping(top.get("proxy"), "proxy", ("host", "port", "mode", "auth"))
+    host = r.string(px.get("host"), "proxy.host", "127.0.0.1")
+    port = r.integer(px.get("port"), "proxy.port", 8080, 1, 65535)
+    mode = r.string(px.get("mode"), "proxy.mode", "full")
+    if mode not in MODES:
+        raise r.fail(px.get("mode"), "proxy.mode", f"must be one of {', '.join(MODES)}, got {mode!r}")
+    auth = r.string(px.get("auth"), "proxy.auth", None, nullable=True)
+    if auth is not None and (":" not in auth or auth.startswith(":")):
+        raise r.fail(px.get("auth"), "proxy.auth", 'must look like "user:password"')
+    if not is_loopback(host) and auth is None:
+        raise r.fail(
+            px.get("host"),
+            "proxy.host",
+            f"is {host!r}, which is not a loopback address: anyone on the network could use the proxy. "
+            "Set proxy.auth (user:password) to listen there",
+        )
+
+    database = r.filepath(top.get("database"), "database", data / "pixelguard.db")
+    # The user list lives beside the config file in use, so --config DIR/config.yaml keeps all its state there.
+    conf_home = path.parent if path is not None else config_dir()
+    user_list = r.filepath(top.get("user_list"), "user_list", conf_home / "user.txt")
+    learned_list = r.filepath(top.get("learned_list"), "learned_list", data / "learned.txt")
+    lists = _lists(r, top.get("lists"), data)
+
+    pn = r.mapping(top.get("pixels"), "pixels", ("max_width", "max_height", "learn_after"))
+    pixels = PixelsConfig(
+        max_width=r.integer(pn.get("max_width"), "pixels.max_width", 2, 1, 100),
+        max_height=r.integer(pn.get("max_height"), "pixels.max_height", 2, 1, 100),
+        learn_after=r.integer(pn.get("learn_after"), "pixels.learn_after", 3, 1, 1000),
+    )
+    ln = r.mapping(top.get("log"), "log", ("retention_days",))
+    log = LogConfig(retention_days=r.integer(ln.get("retention_days"), "log.retention_days", 30, 1, 36500))
+
+    return Config(
+        proxy=ProxyConfig(host=host, port=port, mode=mode, auth=auth),
+        database=database,
+        lists=lists,
+        user_list=user_list,
+        learned_list=learned_list,
+        pixels=pixels,
+        log=log,
+        data_dir=data,
+        cache_dir=cache,
+        source=path,
+        origins=r.origins,
+    )
+
+
+def _lists(r: _Reader, node: yaml.Node | None, data: Path) -> tuple[ListSpec, ...]:
+    if node is None or _is_null(node):
+        r.note("lists", None)
+        return default_lists(data)
+    r.note("lists", node)
+    if not isinstance(node, yaml.SequenceNode):
+        raise r.fail(node, "lists", f"must be a list of {{name, path | url}} entries, got {_describe(node)}")
+    bundled = bundled_filters_dir()
+    specs: list[ListSpec] = []
+    seen: set[str] = set()
+    for i, item in enumerate(node.value):
+        key = f"lists[{i}]"
+        m = r.mapping(item, key, ("name", "path", "url", "enabled"))
+        if not m:
+            raise r.fail(item, key, "must be a mapping with a name and a path or url")
+        name = r.string(m.get("name"), f"{key}.name", None)
+        if name is None:
+            raise r.fail(item, f"{key}.name", "is missing")
+        if not LIST_NAME.match(name):
+            raise r.fail(m["name"], f"{key}.name", f"must be letters, digits, '.', '_' or '-', got {name!r}")
+        if name in RESERVED_LIST_NAMES:
+            raise r.fail(m["name"], f"{key}.name", f"{name!r} is reserved for pixelguard's own {name} list")
+        if name in seen:
+            raise r.fail(m["name"], f"{key}.name", f"{name!r} is used by an earlier list")
+        seen.add(name)
+        enabled = r.boolean(m.get("enabled"), f"{key}.enabled", True)
+        has_path, has_url = "path" in m, "url" in m
+        if has_path == has_url:
+            raise r.fail(item, key, "needs exactly one of path or url")
+        if has_url:
+            url = r.string(m["url"], f"{key}.url", None)
+            if not re.match(r"^https?://[^/\s]+", url):
+                raise r.fail(m["url"], f"{key}.url", f"must be an http(s) URL, got {url!r}")
+            specs.append(ListSpec(name, data / "lists" / f"{name}.txt", url=url, enabled=enabled))
+            continue
+        raw = r.string(m["path"], f"{key}.path", None)
+        if raw == "bundled":
+            file = bundled / f"{name}.txt"
+            if not file.is_file():
+                available = ", ".join(sorted(p.stem for p in bundled.glob("*.txt") if p.stem != "user"))
+                raise r.fail(m["name"], f"{key}.name", f"is not a bundled list (bundled: {available})")
+            specs.append(ListSpec(name, file, enabled=enabled, bundled=True))
+        else:
+            specs.append(ListSpec(name, r.filepath(m["path"], f"{key}.path", Path()), enabled=enabled))
+    return tuple(specs)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def describe(cfg: Config) -> list[tuple[str, str, str]]:
+    """(key, value, origin) rows for ``pixelguard config show``."""
+    o = cfg.origins
+    rows = [
+        ("proxy.host", cfg.proxy.host, o.get("proxy.host", "default")),
+        ("proxy.port", str(cfg.proxy.port), o.get("proxy.port", "default")),
+        ("proxy.mode", cfg.proxy.mode, o.get("proxy.mode", "default")),
+        ("proxy.auth", "(set)" if cfg.proxy.auth else "null", o.get("proxy.auth", "default")),
+        ("database", str(cfg.database), o.get("database", "default")),
+    ]
+    for i, spec in enumerate(cfg.lists):
+        source = spec.url or ("bundled" if spec.bundled else str(spec.file))
+        state = "enabled" if spec.enabled else "disabled"
+        rows.append((f"lists[{i}]", f"{spec.name}: {source} ({state})", o.get("lists", "default")))
+    rows += [
+        ("user_list", str(cfg.user_list), o.get("user_list", "default")),
+        ("learned_list", str(cfg.learned_list), o.get("learned_list", "default")),
+        ("pixels.max_width", str(cfg.pixels.max_width), o.get("pixels.max_width", "default")),
+        ("pixels.max_height", str(cfg.pixels.max_height), o.get("pixels.max_height", "default")),
+        ("pixels.learn_after", str(cfg.pixels.learn_after), o.get("pixels.learn_after", "default")),
+        ("log.retention_days", str(cfg.log.retention_days), o.get("log.retention_days", "default")),
+    ]
+    return rows

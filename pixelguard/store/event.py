@@ -1,0 +1,36 @@
+"""The event record: what the proxy hands the store for each stopped or altered request.
+
+Never bodies, cookies or auth headers: only what a person needs to see what was stopped and why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+REASONS = ("filter", "pixel", "learned", "host")
+ACTIONS = ("blocked", "replaced")
+MAX_URL = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    ts: float  # time.time(): seconds since the epoch, UTC
+    client: str  # client address, "127.0.0.1"
+    method: str
+    url: str
+    host: str
+    site: str  # first-party registrable domain, "" when unknown (mail clients)
+    type: str  # engine resource type
+    reason: str  # one of REASONS
+    action: str  # one of ACTIONS
+    rule: str | None = None  # raw text of the rule that decided
+    list: str | None = None
+    line: int | None = None
+    bytes: int = 0  # bytes the tracker did not get to send (body size replaced or never fetched)
+    detail: str | None = None  # e.g. "1x1 gif" for a detected pixel
+
+    def row(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["url"] = self.url[:MAX_URL]
+        return d
