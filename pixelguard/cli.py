@@ -19,9 +19,10 @@ from pixelguard import config as configmod
 from pixelguard.durations import parse_duration
 from pixelguard.errors import PixelguardError
 
-RESOURCE_TYPES = (
-    "document subdocument script image stylesheet xmlhttprequest xhr media font websocket ping object other"
-).split()
+RESOURCE_TYPES = [
+    *("document", "subdocument", "script", "image", "stylesheet", "xmlhttprequest", "xhr"),
+    *("media", "font", "websocket", "ping", "object", "other"),
+]
 
 
 class State:
@@ -163,7 +164,9 @@ def check(state: State, url: str, source: str | None, resource_type: str | None,
 
 
 @cli.command()
-@click.option("--follow", "-f", is_flag=True, help="Keep printing new events as they arrive (Ctrl-C to stop).")
+@click.option(
+    "--follow", "-f", is_flag=True, help="Keep printing new events as they arrive (Ctrl-C to stop)."
+)
 @click.option("--limit", "-n", type=click.IntRange(1), default=50, show_default=True, help="Rows to show.")
 @click.option("--since", type=DURATION, help="Only events newer than this (e.g. 1h, 30m, 2d).")
 @click.option("--host", help="Only events for this host (and its subdomains).")
@@ -261,7 +264,9 @@ def config_show(state: State, as_json: bool) -> None:
         for key, value, origin in rows:
             emit_json({"key": key, "value": value, "origin": origin})
         return
-    click.echo(f"# config file: {cfg.source or f'{configmod.locate(state.config_path)} (not found: defaults)'}")
+    click.echo(
+        f"# config file: {cfg.source or f'{configmod.locate(state.config_path)} (not found: defaults)'}"
+    )
     width = max(len(k) for k, _, _ in rows)
     for key, value, origin in rows:
         click.echo(f"{key:<{width}}  {value}    # {origin}")
@@ -276,4 +281,3 @@ def config_path(state: State) -> None:
 
 def main() -> None:
     cli.main(prog_name="pixelguard")
-

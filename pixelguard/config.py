@@ -266,9 +266,7 @@ def _show(node: yaml.Node) -> str:
 def _build(path: Path | None, root: yaml.Node | None) -> Config:
     r = _Reader(path)
     data, cache = data_dir(), cache_dir()
-    top = r.mapping(
-        root, "", ("proxy", "database", "lists", "user_list", "learned_list", "pixels", "log")
-    )
+    top = r.mapping(root, "", ("proxy", "database", "lists", "user_list", "learned_list", "pixels", "log"))
 
     px = r.mapping(top.get("proxy"), "proxy", ("host", "port", "mode", "auth"))
     host = r.string(px.get("host"), "proxy.host", "127.0.0.1")

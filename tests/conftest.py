@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -27,14 +26,3 @@ def shared_path(*parts: str) -> Path:
     if not p.exists():
         pytest.skip(f"{p} is not present (../shared holds the real lists and corpora this test reads)")
     return p
-
-
-@pytest.fixture
-def shared() -> type:
-    class _S:
-        path = staticmethod(shared_path)
-
-    return _S
-
-
-os.environ.setdefault("PIXELGUARD_TESTING", "1")

@@ -1,0 +1,152 @@
+"""The CLI surface: every command has help, --version, config show/path, and user mistakes are one line, exit 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from pixelguard import __version__
+from pixelguard.cli import cli
+
+# DESIGN.md's command list; a command missing here or there is a documentation bug.
+COMMANDS = [
+    [],
+    ["run"],
+    ["ui"],
+    ["check"],
+    ["log"],
+    ["stats"],
+    ["allow"],
+    ["unallow"],
+    ["pause"],
+    ["resume"],
+    ["lists"],
+    ["lists", "update"],
+    ["scan"],
+    ["config"],
+    ["config", "show"],
+    ["config", "path"],
+]
+
+
+def invoke(*args: str) -> click.testing.Result:
+    return CliRunner().invoke(cli, list(args), prog_name="pixelguard")
+
+
+def all_command_paths(group: click.Group, prefix: list[str]) -> list[list[str]]:
+    paths = [prefix]
+    for name, cmd in group.commands.items():
+        if isinstance(cmd, click.Group):
+            paths += all_command_paths(cmd, [*prefix, name])
+        else:
+            paths.append([*prefix, name])
+    return paths
+
+
+def test_command_list_matches_design() -> None:
+    assert sorted(map(tuple, all_command_paths(cli, []))) == sorted(map(tuple, COMMANDS))
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=lambda p: " ".join(p) or "pixelguard")
+def test_every_command_has_help(path: list[str]) -> None:
+    result = invoke(*path, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Usage: pixelguard" in result.output
+    # The first help line says what the command does (not just "Usage").
+    description = result.output.split("\n\n")[1].strip()
+    assert len(description) > 20, result.output
+
+
+def test_version() -> None:
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert result.output.strip() == f"pixelguard, version {__version__}"
+
+
+def test_config_path_follows_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pixelguard import config
+
+    assert invoke("config", "path").output.strip() == str(config.config_dir() / "config.yaml")
+    monkeypatch.setenv("PIXELGUARD_CONFIG", str(tmp_path / "env.yaml"))
+    assert invoke("config", "path").output.strip() == str(tmp_path / "env.yaml")
+    assert invoke("--config", str(tmp_path / "x.yaml"), "config", "path").output.strip() == str(
+        tmp_path / "x.yaml"
+    )
+
+
+def test_config_show_prints_values_with_origins(tmp_path: Path) -> None:
+    p = tmp_path / "config.yaml"
+    p.write_text("proxy:\n  port: 9999\n")
+    result = invoke("--config", str(p), "config", "show")
+    assert result.exit_code == 0, result.output
+    assert f"# config file: {p}" in result.output
+    port_line = next(line for line in result.output.splitlines() if line.startswith("proxy.port"))
+    assert "9999" in port_line and f"{p}:2" in port_line
+    host_line = next(line for line in result.output.splitlines() if line.startswith("proxy.host"))
+    assert "127.0.0.1" in host_line and "# default" in host_line
+
+    rows = [
+        json.loads(line)
+        for line in invoke("--config", str(p), "config", "show", "--json").output.splitlines()
+    ]
+    assert {"key": "proxy.port", "value": "9999", "origin": f"{p}:2"} in rows
+
+
+def test_config_show_never_prints_the_password(tmp_path: Path) -> None:
+    p = tmp_path / "config.yaml"
+    p.write_text("proxy: {auth: 'me:hunter2'}\n")
+    result = invoke("--config", str(p), "config", "show")
+    assert result.exit_code == 0
+    assert "hunter2" not in result.output and "(set)" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["nosuchcommand"], "No such command 'nosuchcommand'"),
+        (["pause", "abc"], "'abc' is not a duration"),
+        (["log", "--since", "abc"], "'abc' is not a duration"),
+        (["log", "--limit", "0"], "--limit"),
+        (["check", "--type", "banana", "http://a.example/"], "banana"),
+        (["check"], "Missing argument 'URL'"),
+        (["scan"], "Missing argument"),
+        (["config", "show", "--bogus"], "No such option '--bogus'"),
+    ],
+)
+def test_usage_mistakes_are_one_line_exit_2(args: list[str], fragment: str) -> None:
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert fragment in lines[0]
+    assert lines[0].startswith("pixelguard")
+    assert "Traceback" not in result.output
+
+
+def test_config_mistake_is_one_line_exit_2(tmp_path: Path) -> None:
+    p = tmp_path / "config.yaml"
+    p.write_text("proxy:\n  host: 127.0.0.1\n  port: 80a\n")
+    result = invoke("--config", str(p), "config", "show")
+    assert result.exit_code == 2
+    assert result.output.strip() == f'pixelguard: {p}:3: proxy.port must be an integer 1-65535, got "80a"'
+
+
+def test_python_dash_m_works_like_the_command(tmp_path: Path) -> None:
+    p = tmp_path / "config.yaml"
+    p.write_text("proxy:\n  mode: never\n")
+    ok = subprocess.run([sys.executable, "-m", "pixelguard", "--help"], capture_output=True, text=True)
+    assert ok.returncode == 0 and "Usage: pixelguard" in ok.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "pixelguard", "--config", str(p), "config", "show"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == f"pixelguard: {p}:2: proxy.mode must be one of full, hosts-only, got 'never'"
+    assert bad.stdout == ""

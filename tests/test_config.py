@@ -1,0 +1,181 @@
+"""Configuration: where it is found, defaults, and that every mistake names file:line: key (exit 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pixelguard import config
+from pixelguard.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str, name: str = "config.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_missing_default_file_means_defaults(isolated_home: Path) -> None:
+    cfg = config.load()
+    assert cfg.source is None
+    assert (cfg.proxy.host, cfg.proxy.port, cfg.proxy.mode, cfg.proxy.auth) == (
+        "127.0.0.1",
+        8080,
+        "full",
+        None,
+    )
+    assert cfg.database == isolated_home / "data" / "pixelguard" / "pixelguard.db"
+    assert cfg.user_list == isolated_home / "config" / "pixelguard" / "user.txt"
+    assert cfg.learned_list == isolated_home / "data" / "pixelguard" / "learned.txt"
+    assert [s.name for s in cfg.enabled_lists()] == ["pixelguard-ads", "pixelguard-email", "easyprivacy"]
+    assert cfg.pixels == config.PixelsConfig(2, 2, 3)
+    assert cfg.log.retention_days == 30
+    assert set(cfg.origins.values()) == {"default"}
+
+
+def test_precedence_explicit_over_env_over_platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    platform = config.config_dir() / "config.yaml"
+    platform.parent.mkdir(parents=True)
+    platform.write_text("proxy: {port: 1111}\n")
+    assert config.load().proxy.port == 1111
+
+    env = write(tmp_path, "proxy: {port: 2222}\n", "env.yaml")
+    monkeypatch.setenv(config.ENV_VAR, str(env))
+    assert config.load().proxy.port == 2222
+
+    explicit = write(tmp_path, "proxy: {port: 3333}\n", "explicit.yaml")
+    assert config.load(explicit).proxy.port == 3333
+    assert config.locate(explicit) == explicit
+
+
+def test_named_file_must_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        config.load(tmp_path / "nope.yaml")
+    monkeypatch.setenv(config.ENV_VAR, str(tmp_path / "nope-env.yaml"))
+    with pytest.raises(ConfigError, match=r"nope-env\.yaml: config file not found"):
+        config.load()
+
+
+def test_values_and_origins(tmp_path: Path) -> None:
+    p = write(
+        tmp_path,
+        "proxy:\n"
+        "  port: 9090\n"
+        "  mode: hosts-only\n"
+        "database: db/events.db\n"
+        "lists:\n"
+        "  - {name: mine, path: rules.txt}\n"
+        "  - {name: pixelguard-ads, path: bundled, enabled: false}\n"
+        "  - {name: easyprivacy, url: 'https://easylist.to/easylist/easyprivacy.txt'}\n"
+        "pixels: {learn_after: 5}\n",
+    )
+    cfg = config.load(p)
+    assert cfg.proxy.port == 9090 and cfg.proxy.mode == "hosts-only"
+    assert cfg.database == tmp_path / "db" / "events.db"  # relative to the config file
+    assert cfg.user_list == tmp_path / "user.txt"
+    mine, ads, ep = cfg.lists
+    assert mine.file == tmp_path / "rules.txt" and not mine.bundled
+    assert ads.bundled and not ads.enabled and ads.file.name == "pixelguard-ads.txt" and ads.file.is_file()
+    assert ep.url and ep.file == cfg.data_dir / "lists" / "easyprivacy.txt"
+    assert cfg.pixels.learn_after == 5 and cfg.pixels.max_width == 2
+    assert cfg.origins["proxy.port"] == f"{p}:2"
+    assert cfg.origins["database"] == f"{p}:4"
+    assert cfg.origins["proxy.host"] == "default"
+
+
+def test_filter_files_are_enabled_existing_lists_then_user_and_learned(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("||a.example^\n")
+    p = write(
+        tmp_path,
+        "lists:\n  - {name: a, path: a.txt}\n  - {name: b, path: b.txt}\n"
+        "  - {name: c, path: a.txt, enabled: false}\n",
+    )
+    cfg = config.load(p)
+    assert cfg.filter_files() == [tmp_path / "a.txt"]
+    cfg.user_list.write_text("@@||a.example^\n")
+    cfg.learned_list.parent.mkdir(parents=True, exist_ok=True)
+    cfg.learned_list.write_text("||b.example^\n")
+    assert cfg.filter_files() == [tmp_path / "a.txt", cfg.user_list, cfg.learned_list]
+
+
+# Every validation path: (YAML, expected line, expected message fragment).
+BAD = [
+    ("proxy:\n  port: '80a'\n", 2, 'proxy.port must be an integer 1-65535, got "80a"'),
+    ("proxy:\n  port: 0\n", 2, "proxy.port must be an integer 1-65535, got 0"),
+    ("proxy:\n  port: 70000\n", 2, "proxy.port must be an integer 1-65535"),
+    ("proxy:\n  port: true\n", 2, "proxy.port must be an integer"),
+    ("proxy:\n  mode: sometimes\n", 2, "proxy.mode must be one of full, hosts-only, got 'sometimes'"),
+    ("proxy:\n  host: 0.0.0.0\n", 2, "proxy.host is '0.0.0.0', which is not a loopback address"),
+    ("proxy:\n  host: 192.168.1.4\n", 2, "Set proxy.auth"),
+    ("proxy:\n  auth: nopassword\n", 2, 'proxy.auth must look like "user:password"'),
+    ("proxy:\n  host: ''\n", 2, "proxy.host must be a non-empty string"),
+    ("proxy:\n  hots: 1\n", 2, "proxy.hots is not a known key"),
+    ("proxy: 8080\n", 1, "proxy must be a mapping, got 8080"),
+    ("\n\nlog:\n  retention_days: -1\n", 4, "log.retention_days must be an integer 1-36500"),
+    ("log:\n  keep: 3\n", 2, "log.keep is not a known key"),
+    ("pixels:\n  max_width: big\n", 2, 'pixels.max_width must be an integer 1-100, got "big"'),
+    ("pixels:\n  learn_after: 0\n", 2, "pixels.learn_after must be an integer 1-1000"),
+    ("database: [a, b]\n", 1, "database must be a non-empty string, got a list"),
+    ("user_list: 5\n", 1, "user_list must be a non-empty string, got 5"),
+    ("colour: blue\n", 1, "colour is not a known key"),
+    ("- a\n- b\n", 1, "top level must be a mapping, got a list"),
+    ("lists: {a: 1}\n", 1, "lists must be a list"),
+    ("lists:\n  - just-a-name\n", 2, 'lists[0] must be a mapping, got "just-a-name"'),
+    ("lists:\n  - {path: x.txt}\n", 2, "lists[0].name is missing"),
+    ("lists:\n  - {name: 'bad name', path: x.txt}\n", 2, "lists[0].name must be letters"),
+    ("lists:\n  - {name: user, path: x.txt}\n", 2, "'user' is reserved"),
+    ("lists:\n  - {name: a}\n", 2, "lists[0] needs exactly one of path or url"),
+    ("lists:\n  - {name: a, path: x, url: 'http://a/b'}\n", 2, "lists[0] needs exactly one of path or url"),
+    ("lists:\n  - {name: a, url: 'ftp://a/b'}\n", 2, "lists[0].url must be an http(s) URL"),
+    (
+        "lists:\n  - {name: a, path: x}\n  - {name: a, path: y}\n",
+        3,
+        "lists[1].name 'a' is used by an earlier",
+    ),
+    ("lists:\n  - {name: nosuch, path: bundled}\n", 2, "lists[0].name is not a bundled list"),
+    ("lists:\n  - {name: a, path: x, enabled: maybe}\n", 2, "lists[0].enabled must be true or false"),
+    ("lists:\n  - {name: a, path: x, colour: red}\n", 2, "lists[0].colour is not a known key"),
+    ("proxy:\n  port: 1\n  port: 2\n", 3, "proxy.port is given twice"),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "fragment"), BAD)
+def test_every_mistake_names_file_line_and_key(tmp_path: Path, text: str, line: int, fragment: str) -> None:
+    p = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        config.load(p)
+    message = str(err.value)
+    assert message.startswith(f"{p}:{line}: "), message
+    assert fragment in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [("proxy: [\n", 2), ("proxy:\n  port: 1\n bad indent\n", 3), ("a: b: c\n", 1), ("x: 'unclosed\n", 2)],
+)
+def test_broken_yaml_reports_file_and_line(tmp_path: Path, text: str, line: int) -> None:
+    p = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        config.load(p)
+    assert str(err.value).startswith(f"{p}:{line}: invalid YAML"), str(err.value)
+
+
+def test_non_utf8_file_is_a_clear_error(tmp_path: Path) -> None:
+    p = tmp_path / "config.yaml"
+    p.write_bytes(b"proxy:\n  host: \xff\xfe\n")
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        config.load(p)
+
+
+def test_auth_allows_non_loopback_and_empty_file_is_defaults(tmp_path: Path) -> None:
+    cfg = config.load(write(tmp_path, "proxy: {host: 0.0.0.0, auth: 'me:secret'}\n"))
+    assert cfg.proxy.host == "0.0.0.0" and cfg.proxy.auth == "me:secret"
+    assert config.load(write(tmp_path, "", "empty.yaml")).proxy.port == 8080
+    assert config.load(write(tmp_path, "proxy:\nlog:\n", "nulls.yaml")).log.retention_days == 30
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"])
+def test_loopback_hosts_need_no_auth(tmp_path: Path, host: str) -> None:
+    assert config.load(write(tmp_path, f"proxy: {{host: '{host}'}}\n")).proxy.host == host
