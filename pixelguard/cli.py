@@ -99,6 +99,63 @@ class DurationType(click.ParamType):
 DURATION = DurationType()
 
 
+def _follow_log(path: Path, db: Any, last: int, host: str | None, show: Callable[[dict], None]) -> None:
+    """Poll for rows after ``last`` every 0.25 s until Ctrl-C; reopen when the file appears or is replaced."""
+    import sqlite3
+    import time
+
+    from pixelguard.store import db as dbmod
+    from pixelguard.store import queries
+
+    wanted = host.strip().lower().rstrip(".") if host else None
+    while True:
+        try:
+            if db is None:
+                db = dbmod.connect(path, readonly=True)
+            if queries.last_id(db) < last:
+                last = 0  # the database was recreated: its ids start again
+            for row in queries.tail(db, after_id=last):
+                last = row["id"]
+                h = row["host"] or ""
+                if wanted is None or h == wanted or h.endswith("." + wanted):
+                    show(row)
+        except (dbmod.MissingDatabase, sqlite3.Error):
+            if db is not None:
+                db.close()
+            db = None
+        time.sleep(0.25)
+
+
+def _format_period(d: timedelta) -> str:
+    secs = int(d.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if secs % size == 0 and secs >= 2 * size:  # "24h", "90m": how people say them
+            return f"{secs // size}{unit}"
+    return f"{secs}s"
+
+
+def _edit_user_list(state: State, domain: str | None, site: str | None, add: bool) -> None:
+    from pixelguard import lists
+
+    path = state.config.user_list
+    if domain is None and site is None:
+        raise PixelguardError("give a DOMAIN, or --site SITE alone to trust everything on a site")
+    rule = lists.trust_rule(site) if domain is None else lists.allow_rule(domain, site)  # validates first
+    lists.ensure_user_list(path)
+    if domain is None:
+        changed = lists.trust_site(path, site) if add else lists.untrust_site(path, site)  # type: ignore[arg-type]
+    else:
+        changed = lists.allow(path, domain, site) if add else lists.unallow(path, domain, site)
+    if changed:
+        verb = "added" if add else "removed"
+        click.echo(f"{verb} {rule} {'to' if add else 'from'} {path}")
+        click.echo("the running proxy picks this up within a second")
+    elif add:
+        click.echo(f"already there: {rule} in {path} (nothing changed)")
+    else:
+        click.echo(f"not there: {rule} is not in {path} (nothing changed)")
+
+
 def not_implemented(name: str) -> None:
     click.echo(f"pixelguard {name}: not implemented yet", err=True)
     sys.exit(1)
@@ -130,12 +187,23 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 @cli.command()
 @click.option("--host", help="Listen address (overrides proxy.host).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Listen port (overrides proxy.port).")
+@click.option(
+    "--set",
+    "set_options",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Set a mitmproxy option, as `mitmdump --set` does (e.g. confdir=DIR, ssl_verify_upstream_trusted_ca=FILE).",
+)
 @pass_state
-def run(state: State, host: str | None, port: int | None) -> None:
-    """Run the proxy headless (no UI); watch it with `pixelguard ui` from another terminal."""
+def run(state: State, host: str | None, port: int | None, set_options: tuple[str, ...]) -> None:
+    """Run the proxy headless (no UI); watch it with `pixelguard ui` from another terminal.
+
+    Prints the listen address and the mitmproxy CA certificate to install (confdir ~/.mitmproxy, or
+    $PIXELGUARD_CONFDIR). Stop with Ctrl-C; recorded events are flushed before it exits.
+    """
     from pixelguard.proxy import run as proxyrun
 
-    proxyrun.run_headless(state.config, host=host, port=port)
+    proxyrun.run_headless(state.config, host=host, port=port, set_options=set_options)
 
 
 @cli.command()
@@ -160,7 +228,27 @@ def ui(state: State) -> None:
 @pass_state
 def check(state: State, url: str, source: str | None, resource_type: str | None, as_json: bool) -> None:
     """Say whether URL would be blocked, and by which rule of which list at which line."""
-    not_implemented("check")
+    from pixelguard.engine import Engine
+    from pixelguard.engine.request import split_url
+
+    for what, value in (("URL", url), ("--source", source)):
+        if value is not None and not split_url(value)[1]:
+            raise PixelguardError(f"{what} {value!r} is not an absolute URL (like https://host/path)")
+    cfg = state.config
+    engine = Engine.from_files(cfg.filter_files(), cache_dir=cfg.cache_dir)
+    verdict = engine.check(url, source, resource_type)
+    if as_json:
+        emit_json(verdict.to_dict())
+        return
+    where = f" ({verdict.list}:{verdict.line})" if verdict.rule else ""
+    if verdict.blocked:
+        click.echo(f"BLOCKED  {url}\n  rule: {verdict.rule}{where}")
+    elif verdict.exception:
+        click.echo(
+            f"allowed  {url}\n  exception: {verdict.exception}{where}\n  overrides: {verdict.overridden}"
+        )
+    else:
+        click.echo(f"allowed  {url}\n  no rule matches ({engine.rule_count} rules loaded)")
 
 
 @cli.command()
@@ -176,7 +264,39 @@ def log(
     state: State, follow: bool, limit: int, since: timedelta | None, host: str | None, as_json: bool
 ) -> None:
     """Show what was stopped, newest last: time, host, site, type, reason and rule."""
-    not_implemented("log")
+    import time
+
+    from pixelguard.store import db as dbmod
+    from pixelguard.store import queries
+
+    path = state.config.database
+    show = (
+        (lambda r: emit_json(queries.event_json(r)))
+        if as_json
+        else (lambda r: click.echo(queries.format_event(r)))
+    )
+    try:
+        db = dbmod.connect(path, readonly=True)
+    except dbmod.MissingDatabase as e:
+        click.echo(str(e), err=follow)
+        if not follow:
+            return
+        db = None
+    since_ts = time.time() - since.total_seconds() if since else None
+    last = 0
+    if db is not None:
+        rows = queries.recent(db, limit=limit, since_ts=since_ts, host=host)[::-1]
+        if rows and not as_json:
+            click.echo(queries.format_log_header())
+        for row in rows:
+            show(row)
+        last = rows[-1]["id"] if rows else queries.last_id(db)
+    if not follow:
+        return
+    try:
+        _follow_log(path, db, last, host, show)
+    except KeyboardInterrupt:
+        return
 
 
 @cli.command()
@@ -185,7 +305,22 @@ def log(
 @pass_state
 def stats(state: State, since: timedelta, as_json: bool) -> None:
     """Totals and share stopped, top trackers, top sites, counts by reason and by list."""
-    not_implemented("stats")
+    import time
+
+    from pixelguard.store import db as dbmod
+    from pixelguard.store import queries
+
+    try:
+        db = dbmod.connect(state.config.database, readonly=True)
+    except dbmod.MissingDatabase as e:
+        click.echo(str(e))
+        return
+    result = queries.stats(db, time.time() - since.total_seconds())
+    if as_json:
+        emit_json(result)
+        return
+    for line in queries.format_stats(result, _format_period(since)):
+        click.echo(line)
 
 
 @cli.command()
@@ -194,7 +329,7 @@ def stats(state: State, since: timedelta, as_json: bool) -> None:
 @pass_state
 def allow(state: State, domain: str | None, site: str | None) -> None:
     """Allow DOMAIN everywhere (or on --site only); the running proxy honours it within a second."""
-    not_implemented("allow")
+    _edit_user_list(state, domain, site, add=True)
 
 
 @cli.command()
@@ -203,7 +338,7 @@ def allow(state: State, domain: str | None, site: str | None) -> None:
 @pass_state
 def unallow(state: State, domain: str | None, site: str | None) -> None:
     """Remove an allow rule written by `pixelguard allow`."""
-    not_implemented("unallow")
+    _edit_user_list(state, domain, site, add=False)
 
 
 @cli.command()
@@ -211,14 +346,27 @@ def unallow(state: State, domain: str | None, site: str | None) -> None:
 @pass_state
 def pause(state: State, duration: timedelta) -> None:
     """Pause protection for everyone using this proxy (default 10m)."""
-    not_implemented("pause")
+    from datetime import datetime
+
+    from pixelguard import pause as pausemod
+
+    until = datetime.now().astimezone() + duration
+    pausemod.pause(state.config.data_dir, until)
+    click.echo(
+        f"protection paused until {until:%H:%M:%S} ({_format_period(duration)}) for everyone using this proxy; "
+        "`pixelguard resume` ends it"
+    )
 
 
 @cli.command()
 @pass_state
 def resume(state: State) -> None:
     """Resume protection now."""
-    not_implemented("resume")
+    from pixelguard import pause as pausemod
+
+    was = pausemod.paused_until(state.config.data_dir)
+    pausemod.resume(state.config.data_dir)
+    click.echo("protection resumed" if was else "protection was not paused (nothing changed)")
 
 
 @cli.group(invoke_without_command=True)
@@ -227,7 +375,15 @@ def resume(state: State) -> None:
 def lists(ctx: click.Context, as_json: bool) -> None:
     """Show the filter lists: name, source, rules, skipped rules, age."""
     if ctx.invoked_subcommand is None:
-        not_implemented("lists")
+        from pixelguard import update
+
+        rows = update.list_status(ctx.obj.config)
+        if as_json:
+            for row in rows:
+                emit_json(row)
+            return
+        for line in update.format_status(rows):
+            click.echo(line)
 
 
 @lists.command("update")
@@ -236,7 +392,28 @@ def lists(ctx: click.Context, as_json: bool) -> None:
 @pass_state
 def lists_update(state: State, name: str | None, force: bool) -> None:
     """Download subscriptions (all, or NAME), keeping the previous copy on any failure."""
-    not_implemented("lists update")
+    from pixelguard import update
+
+    cfg = state.config
+    known = [spec.name for spec in cfg.lists]
+    if name is not None and name not in known:
+        raise PixelguardError(f"no list named {name!r} (configured: {', '.join(known)})")
+    bars: list[update.TerminalProgress] = []
+
+    def progress_for(spec: configmod.ListSpec) -> update.TerminalProgress | None:
+        if not sys.stderr.isatty():
+            return None
+        bars.append(update.TerminalProgress(spec.name, sys.stderr))
+        return bars[-1]
+
+    failed = False
+    for result in update.iter_update(cfg, [name] if name else None, force=force, progress_for=progress_for):
+        if bars:
+            bars.pop().clear()
+        failed |= result.status == update.FAILED
+        click.echo(f"{result.name}: {result.status}: {result.message}")
+    if failed:
+        sys.exit(1)
 
 
 @cli.command()
@@ -245,7 +422,26 @@ def lists_update(state: State, name: str | None, force: bool) -> None:
 @pass_state
 def scan(state: State, files: tuple[Path, ...], as_json: bool) -> None:
     """List the remote images in .eml, .mbox or .html files with a verdict for each."""
-    not_implemented("scan")
+    from pixelguard import scan as scanmod
+    from pixelguard.engine import Engine
+
+    cfg = state.config
+    engine = Engine.from_files(cfg.filter_files(), cache_dir=cfg.cache_dir)
+    failed = 0
+    for path in files:
+        try:
+            reports = scanmod.scan_file(path, engine)
+        except PixelguardError as e:
+            click.echo(f"pixelguard scan: {e}", err=True)
+            failed += 1
+            continue
+        for report in reports:
+            if as_json:
+                emit_json(report.to_dict())
+            else:
+                click.echo("\n".join(scanmod.format_report(report)))
+    if failed:
+        sys.exit(2)
 
 
 @cli.group("config")

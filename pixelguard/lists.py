@@ -1,0 +1,171 @@
+"""The list files pixelguard writes itself: the user list (allow, trust) and the learned list (pixel hosts).
+
+Every change is one line added or removed in an Adblock Plus syntax file, written atomically (temp file in the
+same directory + os.replace), so the proxy's watcher never reads half a file and picks the change up within a
+second. Edits are idempotent: adding a rule that is there, or removing one that is not, changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from pixelguard.config import bundled_filters_dir
+from pixelguard.errors import PixelguardError
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+LEARNED_HEADER = (
+    "! pixelguard learned list: hosts that served tiny tracking images on several sites.\n"
+    "! Written by the proxy; delete a rule (or use the UI) to forget a host.\n"
+)
+
+
+def normalize_domain(text: str, what: str = "domain") -> str:
+    """'Example.COM.' → 'example.com'; an IDN → its punycode form. Raises PixelguardError for anything that is
+    not a bare host name (URLs, paths, wildcards, spaces, empty labels)."""
+    raw = text.strip()
+    if not raw:
+        raise PixelguardError(f"{what} is empty")
+    if any(c.isspace() for c in raw) or any(c in raw for c in "/:*?#@^|$,=\\[]"):
+        hint = " (give the host name only, e.g. example.com)" if "/" in raw or ":" in raw else ""
+        raise PixelguardError(f"{raw!r} is not a valid {what}{hint}")
+    name = raw.lower().rstrip(".")
+    try:
+        ascii_name = name.encode("idna").decode("ascii")
+    except UnicodeError as e:
+        raise PixelguardError(f"{raw!r} is not a valid {what}: {e}") from None
+    labels = ascii_name.split(".")
+    if len(ascii_name) > 253 or not all(_LABEL.match(label) for label in labels):
+        raise PixelguardError(f"{raw!r} is not a valid {what}")
+    return ascii_name
+
+
+def allow_rule(domain: str, site: str | None = None) -> str:
+    """The rule `pixelguard allow` writes: @@||DOMAIN^ or @@||DOMAIN^$domain=SITE."""
+    d = normalize_domain(domain)
+    if site is None:
+        return f"@@||{d}^"
+    return f"@@||{d}^$domain={normalize_domain(site, 'site')}"
+
+
+def trust_rule(site: str) -> str:
+    """The rule that allows everything on pages of SITE."""
+    return f"@@||{normalize_domain(site, 'site')}^$document"
+
+
+def learned_rule(host: str) -> str:
+    # Only images: the learner saw this host serve tiny images, not that everything it serves is tracking.
+    return f"||{normalize_domain(host, 'host')}^$image"
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` so that readers see the old file or the new one, never a mix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        if path.exists():
+            shutil.copymode(path, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def ensure_user_list(path: Path) -> bool:
+    """Create the user list from the bundled template on first use. True when it was created."""
+    path = Path(path)
+    if path.exists():
+        return False
+    template = bundled_filters_dir() / "user.txt"
+    text = template.read_text(encoding="utf-8") if template.is_file() else "! pixelguard user list\n"
+    atomic_write(path, text)
+    return True
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return Path(path).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def _add_line(path: Path, rule: str, comment: str | None = None, header: str = "") -> bool:
+    lines = _read_lines(path)
+    if any(line.strip() == rule for line in lines):
+        return False
+    if not lines and header:
+        lines = header.rstrip("\n").split("\n")
+    if comment:
+        lines.append(f"! {comment}")
+    lines.append(rule)
+    atomic_write(path, "\n".join(lines) + "\n")
+    return True
+
+
+def _remove_line(path: Path, rule: str, drop_comment_prefix: str | None = None) -> bool:
+    lines = _read_lines(path)
+    kept: list[str] = []
+    changed = False
+    for line in lines:
+        if line.strip() == rule:
+            changed = True
+            # The evidence comment written just above a learned rule goes with it.
+            if drop_comment_prefix and kept and kept[-1].startswith(drop_comment_prefix):
+                kept.pop()
+            continue
+        kept.append(line)
+    if changed:
+        atomic_write(path, "\n".join(kept) + ("\n" if kept else ""))
+    return changed
+
+
+def allow(path: Path, domain: str, site: str | None = None) -> bool:
+    """Add @@||DOMAIN^ (or @@||DOMAIN^$domain=SITE) to the user list. True when the file changed."""
+    return _add_line(path, allow_rule(domain, site))
+
+
+def unallow(path: Path, domain: str, site: str | None = None) -> bool:
+    """Remove the rule `allow` would add. True when the file changed."""
+    return _remove_line(path, allow_rule(domain, site))
+
+
+def trust_site(path: Path, site: str) -> bool:
+    """Allow everything on SITE's pages (@@||SITE^$document). True when the file changed."""
+    return _add_line(path, trust_rule(site))
+
+
+def untrust_site(path: Path, site: str) -> bool:
+    return _remove_line(path, trust_rule(site))
+
+
+def add_learned(path: Path, host: str, evidence: str) -> bool:
+    """Add ||HOST^$image to the learned list, with the evidence as a comment above it."""
+    stamp = time.strftime("%Y-%m-%d")
+    evidence = " ".join(evidence.split())[:300]  # one line, whatever the caller passed
+    return _add_line(path, learned_rule(host), f"learned {stamp}: {evidence}", header=LEARNED_HEADER)
+
+
+def remove_learned(path: Path, host: str) -> bool:
+    return _remove_line(path, learned_rule(host), drop_comment_prefix="! learned ")
+
+
+def learned_hosts(path: Path) -> list[str]:
+    """Hosts in the learned list, in file order."""
+    out = []
+    for line in _read_lines(path):
+        m = re.match(r"^\|\|([^\^/$]+)\^(\$image)?\s*$", line.strip())
+        if m:
+            out.append(m.group(1))
+    return out

@@ -1,0 +1,217 @@
+"""Embed mitmproxy: ``pixelguard run`` (headless) and ``pixelguard`` (proxy inside the UI's event loop).
+
+Uses only mitmproxy APIs present in 11.x and 12.x: ``master.Master`` with ``addons.default_addons()``.
+While serving, data_dir/proxy.json says where (the UI shows it); it is removed on a clean exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pixelguard import config as configmod
+from pixelguard.errors import PixelguardError
+
+log = logging.getLogger(__name__)
+
+# mitmproxy's CA lives in its confdir; ~/.mitmproxy unless PIXELGUARD_CONFDIR (or --set confdir=) says else.
+CONFDIR_ENV = "PIXELGUARD_CONFDIR"
+CA_FILE = "mitmproxy-ca-cert.pem"
+
+
+def confdir() -> Path:
+    return Path(os.environ.get(CONFDIR_ENV) or "~/.mitmproxy").expanduser()
+
+
+def ca_cert_path(conf: Path | None = None) -> Path:
+    return (conf or confdir()) / CA_FILE
+
+
+class _Announce:
+    """Runs after the proxy server is listening: prints where, writes proxy.json; removes it when done."""
+
+    def __init__(self, cfg: configmod.Config, mode: str, on_ready: Callable[[str], None] | None):
+        self.cfg = cfg
+        self.mode = mode
+        self.on_ready = on_ready
+        self.path = cfg.data_dir / "proxy.json"
+
+    def running(self) -> None:
+        from mitmproxy import ctx
+
+        ps = ctx.master.addons.get("proxyserver")
+        addrs = ps.listen_addrs() if ps else []
+        host, port = addrs[0][:2] if addrs else (ctx.options.listen_host, ctx.options.listen_port)
+        listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        ca = Path(ctx.options.confdir).expanduser() / CA_FILE
+        info = {
+            "listen": listen,
+            "mode": self.mode,
+            "pid": os.getpid(),
+            "started": time.time(),
+            "ca_cert": str(ca),
+        }
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(info), encoding="utf-8")
+            os.replace(tmp, self.path)
+        except OSError as e:
+            log.warning("pixelguard: cannot write %s: %s", self.path, e)
+        if self.on_ready:
+            self.on_ready(listen)
+
+    def done(self) -> None:
+        try:
+            if json.loads(self.path.read_text(encoding="utf-8")).get("pid") == os.getpid():
+                self.path.unlink()
+        except (OSError, ValueError):
+            pass
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail with one clear line before starting anything when the address cannot be used."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+    except OSError as e:
+        raise PixelguardError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+
+
+async def serve(
+    cfg: configmod.Config,
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    set_options: Sequence[str] = (),
+    headless: bool = True,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Run the proxy until cancelled or shut down; raises PixelguardError for a bad address or option."""
+    from mitmproxy import addons, exceptions, master, options
+    from mitmproxy.addons import errorcheck
+
+    from pixelguard.proxy.addon import Pixelguard
+
+    host = host or cfg.proxy.host
+    port = port or cfg.proxy.port
+    if not configmod.is_loopback(host) and not cfg.proxy.auth:
+        raise PixelguardError(
+            f"--host {host} is not a loopback address: anyone on the network could use the proxy. "
+            "Set proxy.auth (user:password) in the config to listen there"
+        )
+    _check_port(host, port)
+
+    opts = options.Options()
+    m = master.Master(opts, with_termlog=headless)
+    m.addons.add(*addons.default_addons())
+    if headless:
+        # Exit with the reason when startup logs an error (e.g. a bad certificate option).
+        m.addons.add(errorcheck.ErrorCheck(repeat_errors_on_stderr=True))
+    pg = Pixelguard(cfg)
+    m.addons.add(pg, _Announce(cfg, cfg.proxy.mode, on_ready))
+    # confdir first, in one update: the CA is created in the confdir as soon as it is set.
+    conf = next((o.split("=", 1)[1] for o in set_options if o.startswith("confdir=")), None)
+    settings: dict[str, Any] = {
+        "listen_host": host,
+        "listen_port": port,
+        "confdir": str(Path(conf).expanduser() if conf else confdir()),
+        # Connect upstream only when a request needs it: a blocked tracker never even sees a TCP connection.
+        "connection_strategy": "lazy",
+    }
+    if cfg.proxy.auth:
+        settings["proxyauth"] = cfg.proxy.auth
+    try:
+        opts.update(**settings)
+        if set_options:
+            opts.set(*set_options)
+        if pg.engine is None:  # no option change reached it: configure it now
+            pg.configure(set())
+    except exceptions.OptionsError as e:
+        raise PixelguardError(str(e)) from None
+    await m.run()
+
+
+def run_headless(
+    cfg: configmod.Config, host: str | None = None, port: int | None = None, set_options: Sequence[str] = ()
+) -> None:
+    """``pixelguard run``: serve until Ctrl-C/SIGTERM, logging to the terminal."""
+
+    def ready(listen: str) -> None:
+        from mitmproxy import ctx
+
+        ca = Path(ctx.options.confdir).expanduser() / CA_FILE
+        print(f"pixelguard: proxy listening on {listen} ({cfg.proxy.mode} mode)", flush=True)
+        print(f"pixelguard: CA certificate: {ca}", flush=True)
+
+    async def main() -> None:
+        logging.getLogger().setLevel(logging.INFO)
+        for noisy in ("hpack", "asyncio", "mitmproxy.proxy.server"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        stop = _Stopper(task)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, stop)
+            except (NotImplementedError, RuntimeError):
+                signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop))
+        await serve(cfg, host, port, set_options=set_options, headless=True, on_ready=ready)
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    print("pixelguard: stopped", file=sys.stderr, flush=True)
+
+
+class _Stopper:
+    """Signal handler: ask the running master to shut down cleanly (done hooks flush the event log)."""
+
+    def __init__(self, task: asyncio.Task | None):
+        self.task = task
+
+    def __call__(self) -> None:
+        from mitmproxy import ctx
+
+        try:
+            ctx.master.shutdown()
+        except Exception:
+            if self.task:
+                self.task.cancel()
+
+
+def run_with_ui(cfg: configmod.Config) -> None:
+    """``pixelguard``: the proxy runs as a worker inside the UI's event loop; quitting the UI stops both."""
+    from pixelguard.tui.app import PixelguardApp
+
+    host, port = cfg.proxy.host, cfg.proxy.port
+    _check_port(host, port)
+    _log_to_file(cfg)
+
+    async def proxy_runner() -> None:
+        # Cancelled by the UI on quit: Master.run still calls the done hooks, which flush the event log.
+        await serve(cfg, headless=False)
+
+    PixelguardApp(cfg, proxy_runner=proxy_runner, listen=f"{host}:{port}").run()
+
+
+def _log_to_file(cfg: configmod.Config) -> None:
+    """With the UI on the terminal, proxy logs go to data_dir/proxy.log."""
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(cfg.data_dir / "proxy.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)

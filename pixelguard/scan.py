@@ -1,0 +1,476 @@
+"""Email audit: every remote image in .eml, .mbox and .html files, with the engine's verdict for each.
+
+The same engine as the proxy decides (``engine.check(url, resource_type="image")``); on top of that, an image
+that *looks* like a tracking pixel (0-2 px width/height attributes, ``display:none``, ``visibility:hidden``,
+a tiny CSS size, or inside a hidden element) is flagged even when no rule names it, which is what the proxy's
+pixel detector would catch at run time.
+
+Bad input never raises out of :func:`scan_file` except as PixelguardError naming the file (missing, unreadable,
+not a mailbox): undecodable parts and broken HTML are scanned as far as they go.
+"""
+
+from __future__ import annotations
+
+import email
+import logging
+import mailbox
+import re
+from dataclasses import asdict, dataclass, field
+from email import policy
+from email.message import EmailMessage, Message
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any, Protocol
+
+from pixelguard.errors import PixelguardError
+
+log = logging.getLogger(__name__)
+
+# Elements whose src is an image the mail client fetches (VML tags are Outlook's background images).
+_SRC_TAGS = {"img", "v:fill", "v:image", "image"}
+_VOID = set(
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    ]
+)
+_URL_IN_CSS = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)""", re.I)
+_IMPORT_IN_CSS = re.compile(r"""@import\s+(?:url\(\s*)?["']?([^"')\s;]+)""", re.I)
+_CSS_DECL = re.compile(r"([a-zA-Z-]+)\s*:\s*([^;]+)")
+_PX = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(px)?\s*(!important)?\s*$", re.I)
+PIXEL_MAX = 2
+
+
+class _Checker(Protocol):
+    def check(self, url: str, source_url: str | None = None, resource_type: str | None = None) -> Any: ...
+
+
+@dataclass
+class ImageReport:
+    url: str
+    where: str  # img | srcset | background | css | style | import
+    blocked: bool = False
+    rule: str | None = None
+    list: str | None = None
+    line: int | None = None
+    pixel: str | None = None  # why it looks like a pixel, None when it does not
+    width: str | None = None
+    height: str | None = None
+
+    @property
+    def flagged(self) -> bool:
+        return self.blocked or self.pixel is not None
+
+
+@dataclass
+class MessageReport:
+    file: str
+    index: int  # position in an mbox (0 for .eml and .html)
+    subject: str = ""
+    sender: str = ""
+    images: list[ImageReport] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # parts that could not be decoded, etc.
+
+    @property
+    def blocked(self) -> int:
+        return sum(1 for i in self.images if i.blocked)
+
+    @property
+    def pixel_like(self) -> int:
+        """Images no rule blocks that still look like tracking pixels."""
+        return sum(1 for i in self.images if not i.blocked and i.pixel)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.update(blocked=self.blocked, pixel_like=self.pixel_like, image_count=len(self.images))
+        return d
+
+
+# --- HTML -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FoundImage:
+    url: str
+    where: str
+    width: str | None = None
+    height: str | None = None
+    pixel: str | None = None
+
+
+def _css_decls(style: str) -> dict[str, str]:
+    return {k.lower(): v.strip().lower() for k, v in _CSS_DECL.findall(style or "")}
+
+
+def _hidden_reason(decls: dict[str, str]) -> str | None:
+    if decls.get("display", "").startswith("none"):
+        return "display:none"
+    if decls.get("visibility", "").startswith("hidden"):
+        return "visibility:hidden"
+    return None
+
+
+def _tiny(value: str | None) -> bool:
+    if value is None:
+        return False
+    m = _PX.match(value)
+    return bool(m) and float(m.group(1)) <= PIXEL_MAX
+
+
+def _remote(url: str | None) -> str | None:
+    """An absolute http(s) URL, or None for cid:, data:, relative and empty references."""
+    if not url:
+        return None
+    url = url.strip()
+    if url.startswith("//"):
+        return "https:" + url
+    if url[:7].lower() == "http://" or url[:8].lower() == "https://":
+        return url
+    return None
+
+
+def parse_srcset(srcset: str) -> list[str]:
+    """Candidate URLs of a srcset (HTML spec: URL, then descriptors up to a comma; URLs may hold commas)."""
+    out = []
+    i, n = 0, len(srcset)
+    while i < n:
+        while i < n and (srcset[i].isspace() or srcset[i] == ","):
+            i += 1
+        start = i
+        while i < n and not srcset[i].isspace():
+            i += 1
+        url = srcset[start:i]
+        if url.endswith(","):
+            url = url.rstrip(",")
+        else:
+            depth = 0
+            while i < n and (depth or srcset[i] != ","):
+                depth += srcset[i] == "("
+                depth -= srcset[i] == ")" and depth > 0
+                i += 1
+        if url:
+            out.append(url)
+    return out
+
+
+def css_urls(css: str) -> list[tuple[str, str]]:
+    """(url, where) for every url(...) in a stylesheet or style attribute; @import targets are 'import'."""
+    imports = {m.group(1) for m in _IMPORT_IN_CSS.finditer(css)}
+    out = []
+    for m in _URL_IN_CSS.finditer(css):
+        url = next(g for g in m.groups() if g is not None)
+        out.append((url, "import" if url in imports else "css"))
+    for url in imports:
+        if not any(u == url for u, _ in out):
+            out.append((url, "import"))
+    return out
+
+
+class ImageFinder(HTMLParser):
+    """Collects remote images from HTML that may be broken; never raises on malformed markup."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[FoundImage] = []
+        self._in_style = 0
+        self._style_text: list[str] = []
+        self._stack: list[tuple[str, str | None]] = []  # (tag, hidden reason) of open elements
+
+    def _hidden_ancestor(self) -> str | None:
+        for _tag, reason in reversed(self._stack):
+            if reason:
+                return f"inside a {reason} element"
+        return None
+
+    def _add(self, raw: str | None, where: str, **kw: Any) -> None:
+        url = _remote(raw)
+        if url:
+            self.found.append(FoundImage(url, where, **kw))
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k.lower(): (v or "") for k, v in attrs}
+        decls = _css_decls(a.get("style", ""))
+        hidden = _hidden_reason(decls)
+        if tag == "style":
+            self._in_style += 1
+        if tag in _SRC_TAGS or (tag == "input" and a.get("type", "").lower() == "image"):
+            w, h = a.get("width"), a.get("height")
+            pixel = _pixel_reason(w, h, decls) or hidden or self._hidden_ancestor()
+            self._add(
+                a.get("src") or a.get("href") or a.get("xlink:href"), "img", width=w, height=h, pixel=pixel
+            )
+            for url in parse_srcset(a.get("srcset", "")):
+                self._add(url, "srcset", width=w, height=h, pixel=pixel)
+        if tag == "video":
+            self._add(a.get("poster"), "img")
+        if a.get("background"):
+            self._add(a["background"], "background", pixel=hidden or self._hidden_ancestor())
+        if a.get("style"):
+            for url, where in css_urls(a["style"]):
+                tiny = _tiny(decls.get("width")) and _tiny(decls.get("height"))
+                pixel = "tiny CSS size" if tiny else hidden or self._hidden_ancestor()
+                self._add(url, "style" if where == "css" else where, pixel=pixel)
+        if tag not in _VOID:
+            self._stack.append((tag, hidden))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in _VOID and self._stack and self._stack[-1][0] == tag:
+            self._stack.pop()
+        if tag == "style":
+            self._in_style = max(0, self._in_style - 1)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "style" and self._in_style:
+            self._in_style -= 1
+            self._flush_style()
+        # Pop to the matching open element; a stray end tag (broken HTML) changes nothing.
+        for i in range(len(self._stack) - 1, -1, -1):
+            if self._stack[i][0] == tag:
+                del self._stack[i:]
+                break
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            self._style_text.append(data)
+
+    def _flush_style(self) -> None:
+        css = "".join(self._style_text)
+        self._style_text.clear()
+        for url, where in css_urls(css):
+            self._add(url, where)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if self._style_text:
+                self._flush_style()
+
+
+def _pixel_reason(width: str | None, height: str | None, decls: dict[str, str]) -> str | None:
+    dims = [d for d in (_int_attr(width), _int_attr(height)) if d is not None]
+    if dims and all(d <= PIXEL_MAX for d in dims):
+        return f"{width or '?'}x{height or '?'} attributes"
+    if _tiny(decls.get("width")) and _tiny(decls.get("height")):
+        return "tiny CSS size"
+    if decls.get("max-height", "").startswith("0") or decls.get("opacity", "").strip() in ("0", "0.0"):
+        return "invisible by CSS"
+    return None
+
+
+def _int_attr(value: str | None) -> int | None:
+    if value is None:
+        return None
+    m = re.match(r"\s*(\d+)\s*(px)?\s*$", value)
+    return int(m.group(1)) if m else None
+
+
+def find_images(html: str) -> list[FoundImage]:
+    """Every remote image reference in ``html``, in document order (broken markup is read as far as it goes)."""
+    p = ImageFinder()
+    try:
+        p.feed(html)
+        p.close()
+    except Exception as e:  # html.parser is lenient, but a parser bug must not lose the images found so far
+        log.debug("HTML parser stopped: %s", e)
+    return p.found
+
+
+# --- messages ---------------------------------------------------------------------------------------------
+
+
+def html_parts(msg: Message) -> tuple[list[str], list[str]]:
+    """The decoded text/html parts of a message, and problems met decoding them."""
+    texts: list[str] = []
+    problems: list[str] = []
+    for part in msg.walk():
+        if part.get_content_type() != "text/html":
+            continue
+        try:
+            content = part.get_content() if isinstance(part, EmailMessage) else None
+            if not isinstance(content, str):
+                raise TypeError("not text")
+            texts.append(content)
+        except Exception as e:  # unknown charset, broken transfer encoding: fall back to bytes
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                texts.append(payload.decode("utf-8", errors="replace"))
+                problems.append(f"html part decoded with replacement characters ({type(e).__name__})")
+            else:
+                problems.append(f"html part could not be decoded ({type(e).__name__})")
+    return texts, problems
+
+
+def _header(msg: Message, name: str) -> str:
+    try:
+        value = msg.get(name)
+        return str(value) if value is not None else ""
+    except Exception:  # a malformed header must not stop the scan
+        raw = msg.get_all(name, failobj=[]) if hasattr(msg, "get_all") else []
+        return str(raw[0]) if raw else ""
+
+
+def _report(file: str, index: int, images: list[FoundImage], engine: _Checker, **kw: Any) -> MessageReport:
+    rep = MessageReport(file=file, index=index, **kw)
+    for img in images:
+        v = engine.check(
+            img.url, source_url=None, resource_type="stylesheet" if img.where == "import" else "image"
+        )
+        rep.images.append(
+            ImageReport(
+                url=img.url,
+                where=img.where,
+                blocked=bool(v.blocked),
+                rule=v.rule if v.blocked else None,
+                list=v.list if v.blocked else None,
+                line=v.line if v.blocked else None,
+                pixel=img.pixel,
+                width=img.width,
+                height=img.height,
+            )
+        )
+    return rep
+
+
+def scan_message(msg: Message, engine: _Checker, file: str, index: int = 0) -> MessageReport:
+    texts, problems = html_parts(msg)
+    images = [img for html in texts for img in find_images(html)]
+    return _report(
+        file,
+        index,
+        images,
+        engine,
+        subject=_header(msg, "subject"),
+        sender=_header(msg, "from"),
+        problems=problems,
+    )
+
+
+def _kind(path: Path, head: bytes) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".eml", ".msg"):
+        return "eml"
+    if suffix in (".mbox", ".mbx"):
+        return "mbox"
+    if suffix in (".html", ".htm", ".xhtml"):
+        return "html"
+    # Unknown suffix: sniff. mbox files start with a "From " line; messages with header lines.
+    if head.startswith(b"From "):
+        return "mbox"
+    if re.match(rb"^[A-Za-z-]+:[ \t]", head):
+        return "eml"
+    return "html"
+
+
+def scan_file(path: Path | str, engine: _Checker) -> list[MessageReport]:
+    """One report per message in ``path`` (.eml, .mbox or .html). Raises PixelguardError naming the file."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            head = f.read(64)
+    except FileNotFoundError:
+        raise PixelguardError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise PixelguardError(f"{path}: is a directory") from None
+    except OSError as e:
+        raise PixelguardError(f"{path}: cannot read: {e.strerror or e}") from None
+    kind = _kind(path, head)
+    try:
+        if kind == "html":
+            html = path.read_bytes().decode("utf-8", errors="replace")
+            return [_report(str(path), 0, find_images(html), engine, subject=_html_title(html))]
+        if kind == "eml":
+            msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+            return [scan_message(msg, engine, str(path))]
+        return _scan_mbox(path, engine)
+    except PixelguardError:
+        raise
+    except OSError as e:
+        raise PixelguardError(f"{path}: cannot read: {e.strerror or e}") from None
+
+
+def _scan_mbox(path: Path, engine: _Checker) -> list[MessageReport]:
+    box = mailbox.mbox(str(path), create=False)
+    reports = []
+    try:
+        for i, key in enumerate(box.iterkeys()):
+            try:
+                msg = email.message_from_bytes(box.get_bytes(key), policy=policy.default)
+            except Exception as e:  # one broken message must not hide the others
+                reports.append(MessageReport(str(path), i, problems=[f"unreadable message: {e}"]))
+                continue
+            reports.append(scan_message(msg, engine, str(path), i))
+    finally:
+        box.close()
+    return reports
+
+
+class _Title(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.inside = False
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        self.inside = tag == "title"
+
+    def handle_endtag(self, tag: str) -> None:
+        self.inside = False
+
+    def handle_data(self, data: str) -> None:
+        if self.inside:
+            self.text.append(data)
+
+
+def _html_title(html: str) -> str:
+    p = _Title()
+    try:
+        p.feed(html[:200_000])
+    except Exception:
+        return ""
+    return " ".join("".join(p.text).split())
+
+
+# --- text output ------------------------------------------------------------------------------------------
+
+URL_WIDTH = 100
+
+
+def _short(url: str, width: int = URL_WIDTH) -> str:
+    return url if len(url) <= width else url[: width - 1] + "…"
+
+
+def format_report(rep: MessageReport, *, all_images: bool = True) -> list[str]:
+    """Lines for ``pixelguard scan``: a header, one line per image with its verdict, a summary line."""
+    where = rep.file + (f" #{rep.index + 1}" if rep.index else "")
+    head = f"{where}: {rep.subject or '(no subject)'}"
+    if rep.sender:
+        head += f" — from {rep.sender}"
+    lines = [head]
+    for problem in rep.problems:
+        lines.append(f"  ! {problem}")
+    for img in rep.images:
+        if img.blocked:
+            lines.append(f"  BLOCKED  {img.where:<10} {_short(img.url)}")
+            lines.append(f"           by {img.rule} ({img.list}:{img.line})")
+        elif img.pixel:
+            lines.append(f"  PIXEL?   {img.where:<10} {_short(img.url)}  ({img.pixel})")
+        elif all_images:
+            lines.append(f"  -        {img.where:<10} {_short(img.url)}")
+    lines.append(
+        f"  {len(rep.images)} remote images: {rep.blocked} blocked, {rep.pixel_like} more look like pixels"
+    )
+    return lines

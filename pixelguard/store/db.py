@@ -1,0 +1,126 @@
+"""Opening the event database: WAL, busy timeout, migrations, and a clear refusal of files that are not ours.
+
+A corrupt or foreign file is never replaced by a fresh empty history: ``connect`` raises a CorruptDatabase that
+tells the user how to move it aside (``move_aside`` does it for them).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from pixelguard.errors import PixelguardError
+from pixelguard.store import schema
+
+# Readers wait this long for a writer's lock; the writer uses a shorter one so its status stays fresh.
+READ_BUSY_MS = 2000
+WRITE_BUSY_MS = 1000
+
+
+class CorruptDatabase(PixelguardError):
+    """The file at the database path is not a pixelguard database (or is damaged)."""
+
+    def __init__(self, path: Path, why: str):
+        self.path = path
+        aside = aside_name(path)
+        super().__init__(
+            f"{path} is not a pixelguard database or is corrupt ({why}); nothing was changed. "
+            f"Move it aside and start a new history with: mv '{path}' '{aside}'"
+        )
+
+
+class MissingDatabase(PixelguardError):
+    """A read-only open of a database that does not exist yet (nothing was recorded so far)."""
+
+    def __init__(self, path: Path, why: str = "does not exist"):
+        self.path = path
+        super().__init__(f"no events yet (database {path} {why})")
+
+
+def aside_name(path: Path) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return path.with_name(f"{path.name}.corrupt-{stamp}")
+
+
+def move_aside(path: Path) -> Path:
+    """Rename a bad database (and its -wal/-shm files) to NAME.corrupt-DATE[-N]; returns the new path."""
+    path = Path(path)
+    target = aside_name(path)
+    n = 1
+    while target.exists():
+        n += 1
+        target = target.with_name(f"{aside_name(path).name}-{n}")
+    path.rename(target)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.rename(target.with_name(target.name + suffix))
+    return target
+
+
+def connect(path: Path, readonly: bool = False, *, busy_ms: int | None = None) -> Database:
+    """Open the database at ``path``; unless ``readonly``, create it (and its directory) and migrate it.
+
+    Raises MissingDatabase (readonly and absent), CorruptDatabase (not ours or damaged), and lets
+    sqlite3.OperationalError through for conditions that may pass (locked, read-only file, disk full).
+    """
+    path = Path(path)
+    if readonly:
+        if not path.exists():
+            raise MissingDatabase(path)
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), check_same_thread=False)
+    busy = busy_ms if busy_ms is not None else (READ_BUSY_MS if readonly else WRITE_BUSY_MS)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy)}")
+        _check_ours(conn, path)
+        db = Database(conn)
+        if readonly and "events" not in db.table_names():
+            raise MissingDatabase(path, "has no events table yet")
+        if not readonly:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            # WAL + NORMAL: a power cut may lose the last commits, never corrupt the file; 10x fewer fsyncs.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            _migrate(db)
+        return db
+    except sqlite3.DatabaseError as e:
+        conn.close()
+        if isinstance(e, sqlite3.OperationalError):
+            raise
+        raise CorruptDatabase(path, str(e)) from e
+    except BaseException:
+        conn.close()
+        raise
+
+
+def _check_ours(conn: sqlite3.Connection, path: Path) -> None:
+    """An empty file or a database holding our tables is ours; a database with other tables is not."""
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+    if names and "events" not in names and "_sqlite_migrations" not in names:
+        shown = ", ".join(sorted(names)[:5])
+        raise CorruptDatabase(path, f"it holds other tables: {shown}")
+
+
+def _migrate(db: Database) -> None:
+    if schema.is_current(db):
+        return
+    # Two processes may open a fresh file at once; the loser of the race sees "already exists" or a
+    # duplicate migration record and simply finds the schema current on the next look.
+    for attempt in range(5):
+        try:
+            schema.apply(db)
+            return
+        except (sqlite3.OperationalError, sqlite3.IntegrityError):
+            if db.conn.in_transaction:
+                db.conn.rollback()
+            if attempt == 4:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+            if schema.is_current(db):
+                return

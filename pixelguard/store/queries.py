@@ -1,0 +1,194 @@
+"""What the CLI and the UI read from the event database. Each function takes an open Database and returns
+plain dicts/tuples, so callers in threads can hand the results to the UI thread as they are."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+COLUMNS = "id, ts, client, method, url, host, site, type, reason, action, rule, list, line, bytes, detail"
+
+
+def _rows(db: Database, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[dict[str, Any]]:
+    cur = db.conn.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def _host_filter(host: str) -> tuple[str, list[Any]]:
+    """The host and its subdomains: 'tracker.com' matches 'px.tracker.com', not 'nottracker.com'."""
+    h = host.strip().lower().rstrip(".")
+    # GLOB is case-sensitive and uses the index-free path; escaping its metacharacters keeps it literal.
+    escaped = "".join(f"[{c}]" if c in "*?[" else c for c in h)
+    return "(host = ? OR host GLOB ?)", [h, f"*.{escaped}"]
+
+
+def tail(db: Database, after_id: int = 0, limit: int = 500) -> list[dict[str, Any]]:
+    """Rows with id > after_id, oldest first (the UI and `log --follow` poll this with the last id seen)."""
+    return _rows(db, f"SELECT {COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
+
+
+def last_id(db: Database) -> int:
+    return db.conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+
+
+def recent(
+    db: Database,
+    limit: int = 50,
+    since_ts: float | None = None,
+    host: str | None = None,
+    text: str | None = None,
+) -> list[dict[str, Any]]:
+    """Newest first. ``host`` matches the host and its subdomains; ``text`` is a substring of url/host/site/rule."""
+    where: list[str] = []
+    params: list[Any] = []
+    if since_ts is not None:
+        where.append("ts >= ?")
+        params.append(since_ts)
+    if host:
+        clause, p = _host_filter(host)
+        where.append(clause)
+        params += p
+    if text:
+        where.append("(instr(url, ?) OR instr(host, ?) OR instr(site, ?) OR instr(coalesce(rule, ''), ?))")
+        params += [text] * 4
+    sql = f"SELECT {COLUMNS} FROM events"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY id DESC LIMIT ?"
+    return _rows(db, sql, [*params, limit])
+
+
+def top_trackers(db: Database, since_ts: float, limit: int = 10) -> list[dict[str, Any]]:
+    """Hosts stopped most often since since_ts: host, count, and the number of distinct sites they were on."""
+    return _rows(
+        db,
+        "SELECT host, count(*) AS count, count(DISTINCT nullif(site, '')) AS sites FROM events "
+        "WHERE ts >= ? GROUP BY host ORDER BY count DESC, host LIMIT ?",
+        (since_ts, limit),
+    )
+
+
+def top_sites(db: Database, since_ts: float, limit: int = 10) -> list[dict[str, Any]]:
+    """Sites (first parties) on which most was stopped: site, count, distinct tracker hosts."""
+    return _rows(
+        db,
+        "SELECT site, count(*) AS count, count(DISTINCT host) AS trackers FROM events "
+        "WHERE ts >= ? AND site != '' GROUP BY site ORDER BY count DESC, site LIMIT ?",
+        (since_ts, limit),
+    )
+
+
+def stops_per_minute(db: Database, since_ts: float) -> list[tuple[int, int]]:
+    """(minute as epoch seconds, requests stopped) for minutes since since_ts that saw traffic, oldest first."""
+    minute = int(since_ts // 60)
+    rows = db.conn.execute(
+        "SELECT minute, stopped FROM counters WHERE minute >= ? ORDER BY minute", (minute,)
+    ).fetchall()
+    return [(m * 60, s) for m, s in rows]
+
+
+def totals(db: Database, since_ts: float) -> dict[str, int]:
+    """Requests seen and stopped since since_ts (minute resolution), from the counters."""
+    seen, stopped = db.conn.execute(
+        "SELECT coalesce(sum(seen), 0), coalesce(sum(stopped), 0) FROM counters WHERE minute >= ?",
+        (int(since_ts // 60),),
+    ).fetchone()
+    return {"seen": seen, "stopped": stopped}
+
+
+def host_span(db: Database, host: str) -> tuple[float, float] | None:
+    """(first, last) time this exact host was stopped, or None if never."""
+    first, last = db.conn.execute("SELECT min(ts), max(ts) FROM events WHERE host = ?", (host,)).fetchone()
+    return None if first is None else (first, last)
+
+
+def _group(db: Database, column: str, since_ts: float) -> list[dict[str, Any]]:
+    return _rows(
+        db,
+        f"SELECT coalesce({column}, '') AS {column}, count(*) AS count FROM events "
+        f"WHERE ts >= ? GROUP BY 1 ORDER BY count DESC, 1",
+        (since_ts,),
+    )
+
+
+def stats(db: Database, since_ts: float, limit: int = 10) -> dict[str, Any]:
+    """Everything `pixelguard stats` shows: totals and share stopped, top trackers and sites, by reason and list.
+
+    ``events`` counts the rows recorded (stopped or altered requests); ``seen``/``stopped`` come from the
+    per-minute counters of all traffic, so ``share`` is stopped / seen.
+    """
+    t = totals(db, since_ts)
+    events, saved = db.conn.execute(
+        "SELECT count(*), coalesce(sum(bytes), 0) FROM events WHERE ts >= ?", (since_ts,)
+    ).fetchone()
+    return {
+        "since": since_ts,
+        "seen": t["seen"],
+        "stopped": t["stopped"],
+        "share": round(t["stopped"] / t["seen"], 4) if t["seen"] else 0.0,
+        "events": events,
+        "bytes": saved,
+        "top_trackers": top_trackers(db, since_ts, limit),
+        "top_sites": top_sites(db, since_ts, limit),
+        "by_reason": _group(db, "reason", since_ts),
+        "by_list": _group(db, "list", since_ts),
+    }
+
+
+# --- plain-text renderings for the CLI (never markup: the output goes to pipes and logs too) -------------
+
+LOG_HEADER = ("TIME", "HOST", "SITE", "TYPE", "REASON", "LIST:LINE")
+_WIDTHS = (8, 36, 24, 14, 8)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def format_event(row: dict[str, Any]) -> str:
+    """One line of `pixelguard log`: local time, host, site, type, reason, list:line."""
+    when = time.strftime("%H:%M:%S", time.localtime(row["ts"]))
+    where = f"{row['list']}:{row['line']}" if row.get("list") and row.get("line") else (row.get("list") or "")
+    cells = (when, row["host"] or "", row["site"] or "-", row["type"] or "", row["reason"] or "")
+    return "  ".join(_cut(c, w).ljust(w) for c, w in zip(cells, _WIDTHS, strict=True)) + "  " + where
+
+
+def format_log_header() -> str:
+    return "  ".join(h.ljust(w) for h, w in zip(LOG_HEADER, _WIDTHS, strict=False)) + "  " + LOG_HEADER[-1]
+
+
+def event_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A row for --json: every column plus the time as ISO 8601 UTC."""
+    iso = datetime.fromtimestamp(row["ts"], UTC).isoformat(timespec="milliseconds")
+    return {"time": iso, **row}
+
+
+def format_stats(s: dict[str, Any], period: str) -> list[str]:
+    seen, stopped = s["seen"], s["stopped"]
+    share = f"{100 * s['share']:.1f}%" if seen else "n/a"
+    out = [
+        f"last {period}: {seen:,} requests seen, {stopped:,} stopped ({share}), "
+        f"{s['events']:,} events recorded, {s['bytes']:,} bytes never sent or replaced",
+    ]
+
+    def table(title: str, rows: list[dict[str, Any]], cols: tuple[str, ...]) -> None:
+        out.append("")
+        out.append(title)
+        if not rows:
+            out.append("  (none)")
+            return
+        width = min(48, max(len(str(r[cols[0]]) or "-") for r in rows))
+        out.append("  " + cols[0].ljust(width) + "".join(f"  {c:>8}" for c in cols[1:]))
+        for r in rows:
+            first = _cut(str(r[cols[0]]) or "-", width).ljust(width)
+            out.append("  " + first + "".join(f"  {r[c]:>8,}" for c in cols[1:]))
+
+    table("top trackers", s["top_trackers"], ("host", "count", "sites"))
+    table("top sites", s["top_sites"], ("site", "count", "trackers"))
+    table("by reason", s["by_reason"], ("reason", "count"))
+    table("by list", s["by_list"], ("list", "count"))
+    return out

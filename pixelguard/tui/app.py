@@ -1,0 +1,75 @@
+"""The pixelguard terminal UI: watch trackers being stopped live, see why, allow a domain with one key.
+
+``pixelguard ui`` attaches to the database and lists of a proxy running elsewhere (run_ui); ``pixelguard``
+passes a ``proxy_runner`` coroutine function so proxy and UI share one process and one event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from pixelguard.config import Config
+from pixelguard.tui.screens.dialogs import HelpScreen
+from pixelguard.tui.screens.main import MainScreen
+
+log = logging.getLogger(__name__)
+
+
+class PixelguardApp(App[None]):
+    CSS_PATH = "pixelguard.tcss"
+    TITLE = "pixelguard"
+    ENABLE_COMMAND_PALETTE = False  # every action has its key; the palette would only repeat them
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+    ]
+
+    def __init__(
+        self,
+        cfg: Config,
+        *,
+        proxy_runner: Callable[[], Awaitable[Any]] | None = None,
+        listen: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.proxy_runner = proxy_runner
+        self.listen = listen
+        self.clock = clock  # "now" for today's totals and the sparkline; fixed in snapshot tests
+
+    def get_default_screen(self) -> Screen:
+        return MainScreen()
+
+    def on_mount(self) -> None:
+        if self.proxy_runner is not None:
+            # Same event loop as the UI; cancelled with the app's other workers on quit.
+            self.run_worker(self.proxy_runner(), name="proxy", group="proxy", exit_on_error=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "proxy":
+            return
+        if event.state == WorkerState.ERROR:
+            log.error("proxy stopped: %s", event.worker.error)
+            self.notify(
+                f"The proxy stopped: {event.worker.error}", severity="error", timeout=60, markup=False
+            )
+        elif event.state == WorkerState.SUCCESS:
+            self.notify("The proxy stopped.", severity="warning", timeout=60)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+
+def run_ui(cfg: Config) -> None:
+    """``pixelguard ui``: the UI on the configured database and lists of a proxy in another process."""
+    PixelguardApp(cfg).run()

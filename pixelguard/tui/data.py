@@ -1,0 +1,252 @@
+"""What the UI reads, as plain Python with no Textual in it: runs in the UI's database thread only.
+
+One ``Feed`` owns one read-only SQLite connection (connections are per thread) and turns the store's queries
+into the small records the screens show. Nothing here is called from the event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pixelguard.config import Config
+from pixelguard.errors import PixelguardError
+
+log = logging.getLogger(__name__)
+
+CAP = 1000  # rows kept in the live table; older ones scroll away (`pixelguard log` has them all)
+TAIL_BATCH = 500
+SPARK_MINUTES = 60
+
+
+@dataclass(frozen=True)
+class Protection:
+    """What the header says about protection."""
+
+    mode: str  # "full" | "hosts-only"
+    paused_until: datetime | None  # aware UTC
+    listen: str | None  # "127.0.0.1:8080", None when no proxy is running
+
+
+@dataclass(frozen=True)
+class Overview:
+    seen: int
+    stopped: int
+    top: list[dict[str, Any]]  # {"host","count","sites"}
+    per_minute: list[int]  # SPARK_MINUTES counts, oldest first, ending with the current minute
+    protection: Protection
+    problem: str | None = None  # why the numbers are missing (no database yet...)
+
+
+@dataclass
+class Feed:
+    """Reads for the UI. ``clock`` is injectable so snapshot tests see a fixed "now"."""
+
+    cfg: Config
+    clock: Callable[[], float] = time.time
+    listen: str | None = None  # given when proxy and UI share a process
+    last_id: int = 0
+    _db: Any = field(default=None, repr=False)
+
+    # -- connection ------------------------------------------------------------------------------------
+
+    def db(self) -> Any:
+        """The read-only connection, opened on first use; raises MissingDatabase before the proxy ever ran."""
+        if self._db is None:
+            from pixelguard.store.db import connect
+
+            self._db = connect(self.cfg.database, readonly=True)
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            try:
+                self._db.conn.close()
+            except sqlite3.Error:
+                pass
+            self._db = None
+
+    # -- events ----------------------------------------------------------------------------------------
+
+    def reload(self, text: str = "") -> list[dict[str, Any]]:
+        """The newest CAP events (matching ``text`` if given), newest first; later polls continue after them."""
+        from pixelguard.store import queries
+
+        rows = queries.recent(self.db(), limit=CAP, text=text or None)
+        # Polling carries on from the newest event already shown; the client filters what it gets.
+        self.last_id = max([self.last_id] + [r["id"] for r in rows])
+        return rows
+
+    def poll(self) -> list[dict[str, Any]]:
+        """Events written since the last call, oldest first (at most TAIL_BATCH)."""
+        from pixelguard.store import queries
+
+        rows = queries.tail(self.db(), after_id=self.last_id, limit=TAIL_BATCH)
+        if rows:
+            self.last_id = rows[-1]["id"]
+        return rows
+
+    def host_span(self, host: str) -> tuple[float, float] | None:
+        from pixelguard.store import queries
+
+        return queries.host_span(self.db(), host)
+
+    # -- overview --------------------------------------------------------------------------------------
+
+    def overview(self) -> Overview:
+        protection = self.protection()
+        try:
+            from pixelguard.store import queries
+
+            db = self.db()
+            now = self.clock()
+            today = start_of_day(now)
+            totals = queries.totals(db, today)
+            top = queries.top_trackers(db, today, limit=10)
+            minute_now = int(now // 60) * 60
+            first = minute_now - (SPARK_MINUTES - 1) * 60
+            counts = dict(queries.stops_per_minute(db, first))
+            per_minute = [int(counts.get(first + 60 * i, 0)) for i in range(SPARK_MINUTES)]
+            return Overview(int(totals["seen"]), int(totals["stopped"]), top, per_minute, protection)
+        except (FileNotFoundError, sqlite3.Error, ImportError, PixelguardError) as e:
+            return Overview(0, 0, [], [0] * SPARK_MINUTES, protection, problem=str(e))
+
+    def protection(self) -> Protection:
+        mode = self.cfg.proxy.mode
+        listen = self.listen
+        info = read_proxy_json(self.cfg.data_dir)
+        if info is not None:
+            listen = listen or info.get("listen")
+            mode = info.get("mode") or mode
+        paused = None
+        try:
+            from pixelguard import pause
+
+            paused = pause.paused_until(self.cfg.data_dir, now=datetime.fromtimestamp(self.clock(), UTC))
+        except ImportError:
+            pass
+        except Exception as e:  # a broken pause.json must not take the header down
+            log.warning("cannot read the pause state: %s", e)
+        return Protection(mode=mode, paused_until=paused, listen=listen)
+
+
+def start_of_day(ts: float) -> float:
+    """Local midnight before ``ts`` ("today" as the person at the terminal means it)."""
+    t = time.localtime(ts)
+    return time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0, 0, 0, -1))
+
+
+def read_proxy_json(data_dir: Path) -> dict[str, Any] | None:
+    """The running proxy's self-description, or None when absent, unreadable or left by a dead process."""
+    try:
+        info = json.loads((data_dir / "proxy.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(info, dict):
+        return None
+    pid = info.get("pid")
+    if isinstance(pid, int) and pid > 0 and not _alive(pid):
+        return None
+    return info
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# -- lists ---------------------------------------------------------------------------------------------
+
+
+def list_rows(cfg: Config) -> list[dict[str, Any]]:
+    """Every list with rules, skipped, updated, enabled: from update.list_status when present, else counted."""
+    try:
+        from pixelguard.update import list_status
+
+        return [dict(r) for r in list_status(cfg)]
+    except ImportError:
+        pass
+    except Exception as e:  # counts are informative only: a failing engine build must not empty the screen
+        log.warning("list status failed, counting lines instead: %s", e)
+    rows = [
+        _count(
+            spec.name, spec.url or ("bundled" if spec.bundled else str(spec.file)), spec.enabled, spec.file
+        )
+        for spec in cfg.lists
+    ]
+    rows.append(_count("user", str(cfg.user_list), True, cfg.user_list))
+    rows.append(_count("learned", str(cfg.learned_list), True, cfg.learned_list))
+    return rows
+
+
+def _count(name: str, source: str, enabled: bool, path: Path) -> dict[str, Any]:
+    rules: int | None = 0
+    skipped: int | None = 0
+    updated = None
+    try:
+        from pixelguard.engine.rules import validate
+    except ImportError:
+
+        def validate(line: str) -> str | None:
+            return None
+
+    try:
+        updated = path.stat().st_mtime
+        with path.open(encoding="utf-8", errors="replace") as f:
+            for raw in f:
+                line = raw.strip()
+                if not line or line.startswith("!") or line.startswith("["):
+                    continue
+                if validate(line) is None:
+                    rules += 1
+                else:
+                    skipped += 1
+    except OSError:
+        rules = skipped = None  # no file (yet)
+    return {
+        "name": name,
+        "source": source,
+        "enabled": enabled,
+        "rules": rules,
+        "skipped": skipped,
+        "updated_ts": updated,
+        "path": str(path),
+    }
+
+
+def fmt_clock(ts: float | None) -> str:
+    if not ts:
+        return "-"
+    return time.strftime("%H:%M:%S", time.localtime(ts))
+
+
+def fmt_when(ts: float | None) -> str:
+    if not ts:
+        return "never"
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
+def fmt_path(path: str | Path) -> str:
+    """A path as a person would type it: the home directory shown as ~."""
+    text = str(path)
+    home = str(Path.home())
+    if home not in ("", "/") and (text == home or text.startswith(home + os.sep)):
+        return "~" + text[len(home) :]
+    return text
+
+
+def local_hhmm(when: datetime) -> str:
+    return when.astimezone().strftime("%H:%M") if when.tzinfo else when.replace(tzinfo=UTC).strftime("%H:%M")

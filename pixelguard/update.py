@@ -1,0 +1,486 @@
+"""Subscriptions: download filter lists (EasyPrivacy & co.) safely, and say how every list is doing.
+
+These downloads are the only network requests pixelguard itself ever makes, and only when the user asked:
+``pixelguard lists update``, or the proxy's background updater for enabled subscriptions.
+
+A download replaces the working copy only when it is verified: HTTP 200, UTF-8 text, an ``[Adblock`` header
+(or at least ``! Title:``), it parses, and it is not truncated (at least half the rules of the previous copy).
+Anything else keeps the previous copy byte for byte and says why. Conditional requests (ETag, Last-Modified)
+and the list's ``! Expires:`` live in a small sidecar JSON file next to the list (``NAME.txt.meta.json``).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import os
+import re
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pixelguard import __version__
+from pixelguard.config import Config, ListSpec
+
+log = logging.getLogger(__name__)
+
+UPDATED, NOT_MODIFIED, FAILED, SKIPPED = "updated", "not-modified", "failed", "skipped"
+DEFAULT_EXPIRES = timedelta(days=4)  # what EasyList's own lists declare; used when a list says nothing
+MIN_EXPIRES, MAX_EXPIRES = timedelta(hours=1), timedelta(days=30)
+MAX_BYTES = 64 * 1024 * 1024  # EasyList is ~2 MB; anything this big is not a filter list
+TRUNCATED_RATIO = 0.5
+CHUNK = 64 * 1024
+CHECK_INTERVAL = 3600.0  # the background updater looks for due lists this often (seconds)
+_EXPIRES = re.compile(r"^!\s*Expires\s*:\s*(\d+)\s*(d|days?|h|hours?)\b", re.I)
+
+Progress = Callable[[int, int | None], None]  # (bytes so far, total bytes or None when unknown)
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    name: str
+    status: str  # updated | not-modified | failed | skipped
+    message: str
+    rules: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status != FAILED
+
+
+class _Rejected(Exception):
+    """A download that must not replace the working copy; the message says why."""
+
+
+# --- sidecar metadata -------------------------------------------------------------------------------------
+
+
+def meta_path(spec: ListSpec) -> Path:
+    return spec.file.with_name(spec.file.name + ".meta.json")
+
+
+def read_meta(spec: ListSpec) -> dict[str, Any]:
+    try:
+        data = json.loads(meta_path(spec).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    # A sidecar written for another URL must not make us send its ETag to the new one.
+    return data if isinstance(data, dict) and data.get("url") == spec.url else {}
+
+
+def _write_meta(spec: ListSpec, meta: dict[str, Any]) -> None:
+    _atomic_write(meta_path(spec), json.dumps(meta, indent=1, sort_keys=True).encode("utf-8"))
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+# --- expiry -----------------------------------------------------------------------------------------------
+
+
+def parse_expires(text: str) -> timedelta | None:
+    """``! Expires: 4 days`` / ``! Expires: 12 hours (update frequency)`` in the list's header, clamped."""
+    for line in text.splitlines()[:50]:
+        m = _EXPIRES.match(line.strip())
+        if m:
+            n = int(m.group(1))
+            delta = timedelta(hours=n) if m.group(2).lower().startswith("h") else timedelta(days=n)
+            return min(max(delta, MIN_EXPIRES), MAX_EXPIRES)
+    return None
+
+
+def _head(path: Path) -> str:
+    try:
+        with path.open("rb") as f:
+            return f.read(4096).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def expires_of(spec: ListSpec, meta: dict[str, Any] | None = None) -> timedelta:
+    meta = read_meta(spec) if meta is None else meta
+    if isinstance(meta.get("expires_seconds"), int | float):
+        return timedelta(seconds=meta["expires_seconds"])
+    return parse_expires(_head(spec.file)) or DEFAULT_EXPIRES
+
+
+def last_checked(spec: ListSpec, meta: dict[str, Any] | None = None) -> float | None:
+    """When the server was last asked successfully (a 304 counts), else the file's mtime, else None."""
+    meta = read_meta(spec) if meta is None else meta
+    if isinstance(meta.get("checked"), int | float):
+        return float(meta["checked"])
+    try:
+        return spec.file.stat().st_mtime
+    except OSError:
+        return None
+
+
+def due(spec: ListSpec, now: float | None = None) -> bool:
+    """True when a subscription has no copy yet or its copy is older than the list's ``! Expires:``."""
+    if not spec.url:
+        return False
+    if not spec.file.is_file():
+        return True
+    meta = read_meta(spec)
+    last = last_checked(spec, meta)
+    if last is None:
+        return True
+    now = time.time() if now is None else now
+    return now - last >= expires_of(spec, meta).total_seconds()
+
+
+# --- download ---------------------------------------------------------------------------------------------
+
+
+def update_list(
+    spec: ListSpec, *, force: bool = False, timeout: float = 30, progress: Progress | None = None
+) -> UpdateResult:
+    """Download one subscription if due (or ``force``), verify it, and replace the working copy atomically.
+
+    Never raises for network or content problems: they come back as a ``failed`` result, copy untouched.
+    """
+    if not spec.url:
+        return UpdateResult(spec.name, SKIPPED, "not a subscription (no url)")
+    if not force and not due(spec):
+        meta = read_meta(spec)
+        left = (last_checked(spec, meta) or 0) + expires_of(spec, meta).total_seconds() - time.time()
+        return UpdateResult(
+            spec.name, SKIPPED, f"not due yet (next check in {_human(left)}; --force to download)"
+        )
+    meta = read_meta(spec)
+    try:
+        return _update(spec, meta, timeout, progress)
+    except _Rejected as e:
+        log.warning("list %s: update failed, keeping the previous copy: %s", spec.name, e)
+        kept = "kept the previous copy" if spec.file.exists() else "no copy yet"
+        return UpdateResult(spec.name, FAILED, f"{e}; {kept}")
+
+
+def _update(spec: ListSpec, meta: dict[str, Any], timeout: float, progress: Progress | None) -> UpdateResult:
+    assert spec.url is not None
+    headers = {
+        "User-Agent": f"pixelguard/{__version__} (+filter list update)",
+        "Accept": "text/plain, */*;q=0.5",
+    }
+    if spec.file.is_file():
+        # Conditional only while the copy we would keep exists; otherwise a 304 would leave us with nothing.
+        if meta.get("etag"):
+            headers["If-None-Match"] = meta["etag"]
+        if meta.get("last_modified"):
+            headers["If-Modified-Since"] = meta["last_modified"]
+    req = urllib.request.Request(spec.url, headers=headers)
+    try:
+        resp = urllib.request.urlopen(req, timeout=timeout)
+    except urllib.error.HTTPError as e:
+        if e.code == 304 and spec.file.is_file():
+            meta = {**meta, "url": spec.url, "checked": time.time()}
+            _write_meta(spec, meta)
+            return UpdateResult(
+                spec.name, NOT_MODIFIED, "not modified since the last download", meta.get("rules")
+            )
+        raise _Rejected(f"HTTP {e.code} {e.reason}") from None
+    except TimeoutError:
+        raise _Rejected(f"timed out after {timeout:g}s") from None
+    except urllib.error.URLError as e:
+        reason = e.reason
+        if isinstance(reason, TimeoutError):
+            raise _Rejected(f"timed out after {timeout:g}s") from None
+        raise _Rejected(f"cannot connect: {getattr(reason, 'strerror', None) or reason}") from None
+    except (OSError, ValueError) as e:
+        raise _Rejected(f"cannot download: {e}") from None
+    with resp:
+        if resp.status != 200:
+            raise _Rejected(f"HTTP {resp.status} (expected 200)")
+        ctype = (resp.headers.get("Content-Type") or "").lower()
+        body = _read(resp, timeout, progress)
+        etag, last_modified = resp.headers.get("ETag"), resp.headers.get("Last-Modified")
+    text = _verify_text(body, ctype)
+    rules = _verify_rules(spec, text, meta)
+    _atomic_write(spec.file, body)
+    now = time.time()
+    expires = parse_expires(text)
+    new_meta = {
+        "url": spec.url,
+        "etag": etag,
+        "last_modified": last_modified,
+        "checked": now,
+        "updated": now,
+        "rules": rules,
+        "bytes": len(body),
+        "expires_seconds": int((expires or DEFAULT_EXPIRES).total_seconds()),
+    }
+    _write_meta(spec, new_meta)
+    before = meta.get("rules")
+    delta = f" ({rules - before:+d})" if isinstance(before, int) else ""
+    return UpdateResult(spec.name, UPDATED, f"{rules} rules{delta}, {_size(len(body))}", rules)
+
+
+def _read(resp: Any, timeout: float, progress: Progress | None) -> bytes:
+    total_header = resp.headers.get("Content-Length")
+    total = int(total_header) if total_header and total_header.isdigit() else None
+    if total is not None and total > MAX_BYTES:
+        raise _Rejected(f"the server announces {_size(total)}, more than a filter list can be")
+    chunks: list[bytes] = []
+    done = 0
+    # The socket timeout covers each read; this bounds a server that trickles bytes forever.
+    deadline = time.monotonic() + max(timeout * 10, 60)
+    try:
+        while True:
+            chunk = resp.read(CHUNK)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            done += len(chunk)
+            if done > MAX_BYTES:
+                raise _Rejected(f"more than {_size(MAX_BYTES)}: not a filter list")
+            if time.monotonic() > deadline:
+                raise _Rejected("download too slow: gave up")
+            if progress is not None:
+                progress(done, total)
+    except TimeoutError:
+        raise _Rejected(f"timed out after {timeout:g}s while downloading") from None
+    except (OSError, http.client.HTTPException) as e:
+        raise _Rejected(f"connection broken while downloading: {type(e).__name__}") from None
+    if total is not None and done < total:
+        raise _Rejected(f"connection closed after {done} of {total} bytes")
+    return b"".join(chunks)
+
+
+def _verify_text(body: bytes, ctype: str) -> str:
+    if "html" in ctype:
+        raise _Rejected(f"the server sent a web page ({ctype.split(';')[0]}), not a filter list")
+    if b"\x00" in body[:65536]:
+        raise _Rejected("the server sent binary data, not a filter list")
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise _Rejected("not UTF-8 text") from None
+    head = text.lstrip()[:2048]
+    if head[:1] == "<" or "<html" in head.lower():
+        raise _Rejected("the server sent a web page, not a filter list")
+    if not head.startswith("[Adblock") and not re.search(r"^!\s*Title\s*:", head, re.M):
+        raise _Rejected("no [Adblock Plus] header or '! Title:' line: not a filter list")
+    return text
+
+
+def _verify_rules(spec: ListSpec, text: str, meta: dict[str, Any]) -> int:
+    from pixelguard.engine import Engine  # the engine is only needed when something was downloaded
+
+    try:
+        stats = Engine.from_text(text, name=spec.name).stats.get(spec.name)
+    except Exception as e:  # the engine never should raise; if it does, the list must not go live
+        raise _Rejected(f"does not parse: {type(e).__name__}: {e}") from None
+    rules = stats.rules if stats else 0
+    if rules == 0:
+        raise _Rejected("no usable rules in the download")
+    before = meta.get("rules")
+    if not isinstance(before, int) and spec.file.is_file():
+        before = _count_rules(spec)
+    if isinstance(before, int) and before > 0 and rules < before * TRUNCATED_RATIO:
+        raise _Rejected(f"looks truncated: {rules} rules, the previous copy had {before}")
+    return rules
+
+
+def _count_rules(spec: ListSpec) -> int | None:
+    from pixelguard.engine import Engine
+
+    try:
+        text = spec.file.read_bytes().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    stats = Engine.from_text(text, name=spec.name).stats.get(spec.name)
+    return stats.rules if stats else None
+
+
+def iter_update(
+    cfg: Config,
+    names: list[str] | None = None,
+    *,
+    force: bool = False,
+    timeout: float = 30,
+    progress_for: Callable[[ListSpec], Progress | None] | None = None,
+) -> Iterator[UpdateResult]:
+    """Update every subscription (or the ones named), yielding each outcome; one failure never stops the rest."""
+    for spec in cfg.lists:
+        if names is not None and spec.name not in names:
+            continue
+        if not spec.url:
+            if names is not None:
+                yield UpdateResult(spec.name, SKIPPED, "not a subscription (no url)")
+            continue
+        if names is None and not spec.enabled:
+            # A list the user did not enable is only downloaded when named explicitly.
+            yield UpdateResult(spec.name, SKIPPED, "disabled (name it to download it anyway)")
+            continue
+        progress = progress_for(spec) if progress_for else None
+        yield update_list(spec, force=force, timeout=timeout, progress=progress)
+
+
+def update_all(cfg: Config, names: list[str] | None = None, **kw: Any) -> list[UpdateResult]:
+    return list(iter_update(cfg, names, **kw))
+
+
+# --- background -------------------------------------------------------------------------------------------
+
+
+def start_background_updater(
+    cfg: Config, stop: threading.Event, *, interval: float = CHECK_INTERVAL, first_delay: float = 10.0
+) -> threading.Thread:
+    """A daemon thread that updates enabled, due subscriptions every ``interval`` seconds until ``stop`` is set.
+
+    The proxy notices the replaced files by their mtimes and rebuilds its engine; nothing else to do here.
+    """
+
+    def run() -> None:
+        if stop.wait(first_delay):
+            return
+        while not stop.is_set():
+            for spec in cfg.enabled_lists():
+                if stop.is_set():
+                    return
+                if not spec.url or not due(spec):
+                    continue
+                try:
+                    r = update_list(spec)
+                except Exception:  # never let one bad list kill the updater
+                    log.exception("list %s: background update crashed", spec.name)
+                    continue
+                level = logging.WARNING if r.status == FAILED else logging.INFO
+                log.log(level, "list %s: %s: %s", r.name, r.status, r.message)
+            stop.wait(interval)
+
+    t = threading.Thread(target=run, name="pixelguard-list-updater", daemon=True)
+    t.start()
+    return t
+
+
+# --- status -----------------------------------------------------------------------------------------------
+
+
+def list_status(cfg: Config, engine: Any = None) -> list[dict[str, Any]]:
+    """One row per list for ``pixelguard lists``: name, source, enabled, rules, skipped, updated_ts, path."""
+    from pixelguard.engine import Engine
+
+    entries: list[tuple[str, str, bool, Path, ListSpec | None]] = []
+    for spec in cfg.lists:
+        source = "bundled" if spec.bundled else spec.url or str(spec.file)
+        entries.append((spec.name, source, spec.enabled, spec.file, spec))
+    entries.append(("user", "your rules (pixelguard allow, UI)", True, cfg.user_list, None))
+    entries.append(("learned", "learned by the proxy", True, cfg.learned_list, None))
+    if engine is None:
+        files = [path for *_, path, _ in entries if path.is_file()]
+        engine = Engine.from_files(files, cache_dir=cfg.cache_dir)
+    stats = getattr(engine, "stats", {}) or {}
+    rows = []
+    for name, source, enabled, path, spec in entries:
+        exists = path.is_file()
+        st = stats.get(path.stem) if exists else None
+        meta = read_meta(spec) if spec is not None and spec.url else {}
+        updated = meta.get("updated")
+        if updated is None and exists:
+            updated = path.stat().st_mtime
+        rows.append(
+            {
+                "name": name,
+                "source": source,
+                "enabled": enabled,
+                "rules": st.rules if st else None,
+                "skipped": sum(st.skipped.values()) if st else None,
+                "skipped_reasons": dict(st.skipped) if st else {},
+                "updated_ts": updated,
+                "path": str(path),
+                "exists": exists,
+                "due": due(spec) if spec is not None and spec.url and enabled else False,
+            }
+        )
+    return rows
+
+
+def _human(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+def age(ts: float | None, now: float | None = None) -> str:
+    """'3h', '2d', or '-' for a list never downloaded."""
+    if ts is None:
+        return "-"
+    return _human((time.time() if now is None else now) - ts)
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.0f} KB"
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+def format_status(rows: list[dict[str, Any]], now: float | None = None) -> list[str]:
+    """The ``pixelguard lists`` table."""
+    table = [("NAME", "ON", "RULES", "SKIPPED", "AGE", "SOURCE")]
+    for r in rows:
+        rules = "-" if r["rules"] is None else str(r["rules"])
+        skipped = "-" if r["skipped"] is None else str(r["skipped"])
+        when = age(r["updated_ts"], now) if r["exists"] else "missing"
+        if r.get("due") and r["exists"]:
+            when += " (due)"
+        table.append((r["name"], "yes" if r["enabled"] else "no", rules, skipped, when, r["source"]))
+    widths = [max(len(row[i]) for row in table) for i in range(5)]
+    out = []
+    for row in table:
+        cells = [
+            c.ljust(w) if i in (0, 1, 4) else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row[:5], widths, strict=True))
+        ]
+        out.append("  ".join(cells) + "  " + row[5])
+    return out
+
+
+class TerminalProgress:
+    """A one-line progress bar on a terminal stream (stderr); the caller prints the outcome over it."""
+
+    def __init__(self, name: str, stream: Any, width: int = 30):
+        self.name, self.stream, self.width = name, stream, width
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if total:
+            filled = min(self.width, done * self.width // total)
+            bar = "#" * filled + "-" * (self.width - filled)
+            text = f"\r{self.name}  [{bar}] {_size(done)} / {_size(total)}"
+        else:
+            text = f"\r{self.name}  {_size(done)}"
+        self.stream.write(text)
+        self.stream.flush()
+
+    def clear(self) -> None:
+        self.stream.write("\r\033[K")
+        self.stream.flush()

@@ -1,0 +1,45 @@
+"""Fixtures for the end-to-end tests; the machinery (origin, certificates, proxy process) is in harness.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness import Certs, Origin, Proxy, make_certs, start_proxy, write_config
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    return make_certs(tmp_path_factory.mktemp("certs"))
+
+
+@pytest.fixture(scope="session")
+def origin(certs: Certs) -> Iterator[Origin]:
+    o = Origin(certs)
+    yield o
+    o.close()
+
+
+@pytest.fixture(scope="session")
+def confdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One mitmproxy confdir (CA) for the session: generating a CA per proxy would only cost time."""
+    return tmp_path_factory.mktemp("mitmproxy-confdir")
+
+
+@pytest.fixture
+def make_proxy(tmp_path: Path, confdir: Path, certs: Certs) -> Iterator[Callable[..., Proxy]]:
+    """Factory: make_proxy(lists={name: text}, mode=..., user=..., extra=yaml) → a running Proxy."""
+    started: list[Proxy] = []
+
+    def make(lists: dict[str, str] | None = None, *args: str, **kw: Any) -> Proxy:
+        home = tmp_path / f"proxy{len(started)}"
+        config = write_config(home, lists or {}, **kw)
+        p = start_proxy(home, config, confdir, certs, *args)
+        started.append(p)
+        return p
+
+    yield make
+    for p in started:
+        p.stop()

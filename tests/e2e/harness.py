@@ -1,0 +1,363 @@
+"""The shared end-to-end harness (imported by conftest.py and the tests): a local origin (HTTP and HTTPS) that counts hits, and real `pixelguard run`.
+
+Everything listens on 127.0.0.1 only. The origin's certificate is made at test time (a throwaway CA and leaf,
+with the `cryptography` package); the proxy is told to trust that CA upstream, and clients trust the proxy's
+own CA from its confdir, exactly as a user installs it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import http.client
+import http.server
+import ipaddress
+import os
+import socket
+import sqlite3
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+PIXELGUARD = [sys.executable, "-m", "pixelguard"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(
+    predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02, what: str = ""
+) -> Any:
+    """Poll until predicate() is truthy; return its value, or fail naming what did not happen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+# --- certificates -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Certs:
+    ca: Path  # the origin's CA certificate (PEM): what the proxy must trust upstream
+    cert: Path
+    key: Path
+
+
+def make_certs(directory: Path, names: tuple[str, ...] = ("localhost",)) -> Certs:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pixelguard test origin CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    alt = [x509.DNSName(n) for n in names] + [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    certs = Certs(directory / "origin-ca.pem", directory / "origin.pem", directory / "origin-key.pem")
+    certs.ca.write_bytes(ca.public_bytes(pem))
+    certs.cert.write_bytes(leaf.public_bytes(pem))
+    certs.key.write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return certs
+
+
+# --- the origin ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Route:
+    body: bytes
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    status: int = 200
+
+
+class Origin:
+    """HTTP and HTTPS on 127.0.0.1, one route table, hits counted per path (query string excluded)."""
+
+    def __init__(self, certs: Certs):
+        self.routes: dict[str, Route] = {}
+        self.hits: Counter[str] = Counter()
+        self.requests: list[tuple[str, str, dict[str, str]]] = []  # (host header, path, headers)
+        self.lock = threading.Lock()
+        origin = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                with origin.lock:
+                    origin.hits[path] += 1
+                    origin.requests.append((self.headers.get("Host", ""), self.path, dict(self.headers)))
+                route = origin.routes.get(path) or Route(
+                    f"hello from {path}\n".encode(), [("Content-Type", "text/plain")]
+                )
+                self.send_response(route.status)
+                for k, v in route.headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(route.body)))
+                self.end_headers()
+                self.wfile.write(route.body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.https = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(certs.cert, certs.key)
+        self.https.socket = ctx.wrap_socket(self.https.socket, server_side=True)
+        self.http_port = self.http.server_address[1]
+        self.https_port = self.https.server_address[1]
+        self.certs = certs
+        for server in (self.http, self.https):
+            server.daemon_threads = True
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def url(self, path: str, https: bool = False, host: str = "127.0.0.1") -> str:
+        return f"https://{host}:{self.https_port}{path}" if https else f"http://{host}:{self.http_port}{path}"
+
+    def serve(
+        self, path: str, body: bytes, content_type: str, *extra: tuple[str, str], status: int = 200
+    ) -> None:
+        self.routes[path] = Route(body, [("Content-Type", content_type), *extra], status)
+
+    def close(self) -> None:
+        for server in (self.http, self.https):
+            server.shutdown()
+            server.server_close()
+
+
+# --- the proxy ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Proxy:
+    proc: subprocess.Popen
+    port: int
+    home: Path
+    config: Path
+    database: Path
+    user_list: Path
+    learned_list: Path
+    confdir: Path
+    output: list[str]
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data" / "pixelguard"
+
+    @property
+    def ca(self) -> Path:
+        return self.confdir / "mitmproxy-ca-cert.pem"
+
+    def client_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca))
+
+    def get(self, url: str, headers: dict[str, str] | None = None, timeout: float = 10) -> Response:
+        return fetch(
+            url,
+            self.port,
+            headers,
+            context=self.client_context() if url.startswith("https") else None,
+            timeout=timeout,
+        )
+
+    def events(self, **where: Any) -> list[dict[str, Any]]:
+        if not self.database.exists():
+            return []
+        con = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True)
+        con.row_factory = sqlite3.Row
+        try:
+            rows = [dict(r) for r in con.execute("SELECT * FROM events ORDER BY id")]
+        except sqlite3.OperationalError:
+            return []
+        finally:
+            con.close()
+        return [r for r in rows if all(r.get(k) == v for k, v in where.items())]
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def log(self) -> str:
+        return "".join(self.output)
+
+
+@dataclass
+class Response:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+
+def fetch(
+    url: str,
+    proxy_port: int,
+    headers: dict[str, str] | None = None,
+    *,
+    context: ssl.SSLContext | None = None,
+    timeout: float = 10,
+) -> Response:
+    """GET url through the proxy at 127.0.0.1:proxy_port (CONNECT tunnel for https)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+            "127.0.0.1", proxy_port, timeout=timeout, context=context
+        )
+        conn.set_tunnel(parts.hostname or "", parts.port or 443)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", proxy_port, timeout=timeout)
+        target = url
+    try:
+        conn.request("GET", target, headers=headers or {})
+        resp = conn.getresponse()
+        return Response(resp.status, resp.headers, resp.read())
+    finally:
+        conn.close()
+
+
+def write_config(
+    home: Path,
+    lists: dict[str, str],
+    *,
+    mode: str = "full",
+    user: str = "",
+    learned: str = "",
+    extra: str = "",
+    bundled: tuple[str, ...] = (),
+) -> Path:
+    files = home / "lists"
+    files.mkdir(parents=True, exist_ok=True)
+    entries = [f"  - {{name: {name}, path: bundled}}" for name in bundled]
+    for name, text in lists.items():
+        (files / f"{name}.txt").write_text(text, encoding="utf-8")
+        entries.append(f"  - {{name: {name}, path: lists/{name}.txt}}")
+    (home / "user.txt").write_text(user, encoding="utf-8")
+    if learned:
+        (home / "learned.txt").write_text(learned, encoding="utf-8")
+    config = home / "config.yaml"
+    config.write_text(
+        f"proxy: {{mode: {mode}}}\n"
+        "database: pixelguard.db\n"
+        "user_list: user.txt\n"
+        "learned_list: learned.txt\n"
+        "lists:\n" + ("\n".join(entries) if entries else "  []") + "\n" + extra,
+        encoding="utf-8",
+    )
+    return config
+
+
+def start_proxy(
+    home: Path, config: Path, confdir: Path, certs: Certs, *extra_args: str, timeout: float = 30
+) -> Proxy:
+    """`pixelguard run` on a free port with its own XDG dirs under home; returns once it listens."""
+    port = free_port()
+    env = dict(os.environ)
+    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"), ("XDG_CACHE_HOME", "cache")):
+        (home / sub).mkdir(parents=True, exist_ok=True)
+        env[var] = str(home / sub)
+    env.pop("PIXELGUARD_CONFIG", None)
+    env["PIXELGUARD_CONFDIR"] = str(confdir)
+    env["PYTHONUNBUFFERED"] = "1"
+    cmd = [
+        *PIXELGUARD,
+        "--config",
+        str(config),
+        "run",
+        "--port",
+        str(port),
+        "--set",
+        f"ssl_verify_upstream_trusted_ca={certs.ca}",
+        *extra_args,
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    output: list[str] = []
+    ready = threading.Event()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            output.append(line)
+            if "proxy listening on" in line:
+                ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    proxy = Proxy(
+        proc,
+        port,
+        home,
+        config,
+        home / "pixelguard.db",
+        home / "user.txt",
+        home / "learned.txt",
+        confdir,
+        output,
+    )
+    deadline = time.monotonic() + timeout
+    while not ready.wait(0.05):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proxy.stop()
+            raise AssertionError(f"pixelguard run did not start:\n{proxy.log()}")
+    return proxy

@@ -1,0 +1,197 @@
+"""The addon's hooks called directly (mitmproxy's taddons/tflow), as mitmproxy tests its own blocklist."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from imagedata import BUILDERS
+from mitmproxy import http
+from mitmproxy.test import taddons, tflow
+
+from pixelguard.proxy import addon as addonmod
+from pixelguard.proxy.addon import Pixelguard
+from pixelguard.proxy.responses import TRANSPARENT_GIF
+
+LIST = "||tracker.test^\n/pixel/track.gif\n@@||tracker.test/allowed/\n"
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    (tmp_path / "t.txt").write_text(LIST)
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "database: pg.db\nuser_list: user.txt\nlearned_list: learned.txt\n"
+        "lists:\n  - {name: t, path: t.txt}\npixels: {learn_after: 2}\n"
+    )
+    return path
+
+
+@pytest.fixture
+def pg(config: Path) -> Iterator[Pixelguard]:
+    a = Pixelguard()
+    with taddons.context(a) as tctx:
+        tctx.configure(a, pixelguard_config=str(config))
+        yield a
+        a.done()
+
+
+def req_flow(url: str, headers: dict[str, str] | None = None) -> http.HTTPFlow:
+    f = tflow.tflow()
+    f.request = http.Request.make("GET", url, headers=headers or {})
+    return f
+
+
+@pytest.mark.parametrize(
+    ("url", "headers", "status", "ctype"),
+    [
+        ("http://tracker.test/a.gif", {"Accept": "image/*"}, 200, "image/gif"),
+        ("https://tracker.test/x.js", {"Sec-Fetch-Dest": "script"}, 200, "application/javascript"),
+        ("https://tracker.test/", {"Sec-Fetch-Dest": "document"}, 200, "text/html; charset=utf-8"),
+        ("https://tracker.test/x.css", {"Sec-Fetch-Dest": "style"}, 200, "text/css"),
+        ("https://tracker.test/collect", {"Sec-Fetch-Dest": "empty"}, 204, None),
+        ("https://cdn.example/pixel/track.gif", {}, 200, "image/gif"),
+        ("https://cdn.example/pixel/other.gif", {}, None, None),
+        ("https://tracker.test/allowed/x.gif", {}, None, None),
+    ],
+)
+def test_request_table(
+    pg: Pixelguard, url: str, headers: dict, status: int | None, ctype: str | None
+) -> None:
+    f = req_flow(url, headers)
+    pg.request(f)
+    if status is None:
+        assert f.response is None
+        assert not f.metadata["pixelguard"]["blocked"]
+        return
+    assert f.response is not None
+    assert (f.response.status_code, f.response.headers.get("content-type")) == (status, ctype)
+    assert f.response.headers["cache-control"] == "no-store"
+    assert f.metadata["pixelguard"]["blocked"] and f.metadata["pixelguard"]["list"] == "t"
+
+
+def test_engine_that_raises_fails_open(pg: Pixelguard, caplog: pytest.LogCaptureFixture) -> None:
+    class Broken:
+        def check(self, *a: object, **k: object) -> None:
+            raise RuntimeError("boom")
+
+    pg.engine = Broken()
+    f = req_flow("http://tracker.test/a.gif")
+    with caplog.at_level(logging.ERROR):
+        pg.request(f)
+    assert f.response is None
+    assert "http://tracker.test/a.gif" in caplog.text
+
+
+def response_flow(pg: Pixelguard, body: bytes, ctype: str, referer: str = "") -> http.HTTPFlow:
+    f = req_flow("http://img.example/p.png", {"Referer": referer} if referer else {})
+    pg.request(f)
+    f.response = http.Response.make(200, body, {"Content-Type": ctype, "Set-Cookie": "id=1"})
+    pg.response(f)
+    return f
+
+
+@pytest.mark.parametrize("fmt", sorted(BUILDERS))
+def test_pixel_is_replaced(pg: Pixelguard, fmt: str) -> None:
+    f = response_flow(pg, BUILDERS[fmt](1, 1), "image/whatever")
+    assert f.response.content == TRANSPARENT_GIF
+    assert "set-cookie" not in f.response.headers
+    assert f.metadata["pixelguard"]["replaced"] == f"1x1 {fmt}"
+
+
+def test_large_image_and_html_untouched(pg: Pixelguard) -> None:
+    big = BUILDERS["png"](300, 250)
+    assert response_flow(pg, big, "image/png").response.content == big
+    gif_in_html = BUILDERS["gif"](1, 1)
+    assert response_flow(pg, gif_in_html, "text/html").response.content == gif_in_html
+
+
+def test_pixel_check_that_raises_fails_open(pg: Pixelguard, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*a: object) -> None:
+        raise ValueError("bad header")
+
+    monkeypatch.setattr(addonmod.pixels, "is_pixel", boom)
+    one = BUILDERS["gif"](1, 1)
+    f = response_flow(pg, one, "image/gif")
+    assert f.response.content == one and f.response.headers["set-cookie"] == "id=1"
+
+
+def test_learning_blocks_the_next_image_at_once(pg: Pixelguard) -> None:
+    for site in ("a.example", "b.example"):
+        response_flow(pg, BUILDERS["gif"](1, 1), "image/gif", referer=f"https://{site}/")
+    f = req_flow("http://img.example/next.png", {"Accept": "image/*"})
+    pg.request(f)
+    assert f.response is not None and f.metadata["pixelguard"]["list"] == "learned"
+
+
+def test_broken_rebuild_keeps_the_working_engine(
+    pg: Pixelguard, config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    working = pg.engine
+
+    def fail() -> None:
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(pg, "_build", fail)
+    (config.parent / "t.txt").write_text(LIST + "||more.test^\n")
+    pg._poll()
+    assert pg.engine is working
+    f = req_flow("http://tracker.test/a.gif")
+    pg.request(f)
+    assert f.response is not None
+
+
+def test_hosts_only_mode(config: Path) -> None:
+    a = Pixelguard(mode="hosts-only")
+    with taddons.context(a) as tctx:
+        tctx.configure(a, pixelguard_config=str(config))
+        f = tflow.tflow()
+        f.request = http.Request.make("CONNECT", "http://tracker.test:443/")
+        f.request.host, f.request.port = "tracker.test", 443
+        a.http_connect(f)
+        assert f.response is not None and f.response.status_code == 403
+        ok = tflow.tflow()
+        ok.request.host = "fine.example"
+        a.http_connect(ok)
+        assert ok.response is None
+
+        class Hello:
+            ignore_connection = False
+
+        data = Hello()
+        a.tls_clienthello(data)  # type: ignore[arg-type]
+        assert data.ignore_connection
+        a.done()
+
+
+@pytest.mark.parametrize(
+    ("headers", "url", "expected"),
+    [
+        ({"Sec-Fetch-Dest": "image"}, "https://a.test/x", "image"),
+        ({"Sec-Fetch-Dest": "iframe"}, "https://a.test/x", "subdocument"),
+        ({"Sec-Fetch-Dest": "empty"}, "https://a.test/x.gif", "xmlhttprequest"),
+        ({"Accept": "image/avif,image/webp,*/*"}, "https://a.test/open", "image"),
+        ({"Accept": "text/html,application/xhtml+xml"}, "https://a.test/", "document"),
+        ({}, "https://a.test/lib.js?v=1", "script"),
+        ({}, "https://a.test/p.GIF", "image"),
+        ({}, "https://a.test/collect", "other"),
+        ({"Upgrade": "websocket"}, "https://a.test/ws", "websocket"),
+    ],
+)
+def test_resource_type(headers: dict, url: str, expected: str) -> None:
+    from pixelguard.proxy.reqtype import resource_type
+
+    assert (
+        resource_type(http.Headers(**{k.replace("-", "_"): v for k, v in headers.items()}), url) == expected
+    )
+
+
+def test_source_url() -> None:
+    from pixelguard.proxy.reqtype import source_url
+
+    assert source_url(http.Headers(referer="https://news.example/a")) == "https://news.example/a"
+    assert source_url(http.Headers(origin="https://news.example")) == "https://news.example/"
+    assert source_url(http.Headers(origin="null")) is None
+    assert source_url(http.Headers()) is None  # a mail client

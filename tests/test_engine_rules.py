@@ -1,0 +1,175 @@
+"""Table-driven semantics of every rule feature the engine supports: (rules, request, expected verdict)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pixelguard.engine import Engine, Verdict
+from pixelguard.engine.request import guess_type, site_of
+
+PAGE = "https://news.example/article"
+# (rules, url, source_url, type, blocked)
+CASES = [
+    # anchors, separator, wildcard
+    ("||ads.example^", "https://ads.example/x.gif", PAGE, "image", True),
+    ("||ads.example^", "https://cdn.ads.example:8443/x", PAGE, "image", True),
+    ("||ads.example^", "https://ads.example.net/x", PAGE, "image", False),
+    ("||ads.example^", "https://badads.example/x", PAGE, "image", False),
+    ("||ads.example^", "https://site.example/?u=https://ads.example/", PAGE, "image", False),
+    ("||ads.example/pixel", "https://www.ads.example/pixel.gif", PAGE, "image", True),
+    ("||ads.example/pixel", "https://www.ads.example/other/pixel.gif", PAGE, "image", False),
+    ("|https://t.example/", "https://t.example/p", PAGE, "image", True),
+    ("|https://t.example/", "http://x.example/?https://t.example/", PAGE, "image", False),
+    (".gif|", "https://x.example/a.gif", PAGE, "image", True),
+    (".gif|", "https://x.example/a.gif?x", PAGE, "image", False),
+    ("/track^", "https://x.example/track?id=1", PAGE, "image", True),
+    ("/track^", "https://x.example/track", PAGE, "image", True),
+    ("/track^", "https://x.example/tracking", PAGE, "image", False),
+    ("/banner/*/img", "https://x.example/banner/a/b/img", PAGE, "image", True),
+    ("/banner/*/img", "https://x.example/banner/img", PAGE, "image", False),
+    (r"/\/pixel\d+\.gif/", "https://x.example/pixel42.gif", PAGE, "image", True),
+    (r"/\/pixel\d+\.gif/", "https://x.example/pixelx.gif", PAGE, "image", False),
+    # case: insensitive unless $match-case
+    ("/Track.gif", "https://x.example/TRACK.GIF", PAGE, "image", True),
+    ("/Track.gif$match-case", "https://x.example/track.gif", PAGE, "image", False),
+    ("/Track.gif$match-case", "https://x.example/Track.gif", PAGE, "image", True),
+    # party
+    ("||t.example^$third-party", "https://t.example/p", PAGE, "image", True),
+    ("||t.example^$third-party", "https://t.example/p", "https://www.t.example/", "image", False),
+    ("||t.example^$3p", "https://t.example/p", PAGE, "image", True),
+    ("||t.example^$~third-party", "https://t.example/p", PAGE, "image", False),
+    ("||t.example^$first-party", "https://t.example/p", "https://t.example/", "image", True),
+    ("||t.example^$1p", "https://t.example/p", PAGE, "image", False),
+    ("||t.example^$~first-party", "https://t.example/p", PAGE, "image", True),
+    ("||t.example^$third-party", "https://t.example/p", None, "image", True),  # page unknown: as Brave
+    # $domain= with ~ and |
+    ("/ad.js$domain=news.example|blog.example", "https://c.example/ad.js", PAGE, "script", True),
+    (
+        "/ad.js$domain=news.example|blog.example",
+        "https://c.example/ad.js",
+        "https://m.news.example/",
+        "script",
+        True,
+    ),
+    (
+        "/ad.js$domain=news.example|blog.example",
+        "https://c.example/ad.js",
+        "https://other.example/",
+        "script",
+        False,
+    ),
+    ("/ad.js$domain=news.example|blog.example", "https://c.example/ad.js", None, "script", False),
+    ("/ad.js$domain=~news.example", "https://c.example/ad.js", PAGE, "script", False),
+    ("/ad.js$domain=~news.example", "https://c.example/ad.js", "https://other.example/", "script", True),
+    (
+        "/ad.js$domain=news.example|~m.news.example",
+        "https://c.example/ad.js",
+        "https://m.news.example/",
+        "script",
+        False,
+    ),
+    ("/ad.js$domain=google.*", "https://c.example/ad.js", "https://www.google.co.uk/", "script", True),
+    ("/ad.js$domain=google.*", "https://c.example/ad.js", "https://google.example.org/", "script", False),
+    # resource types, negations, aliases, unknown → other
+    ("||t.example^$image", "https://t.example/p", PAGE, "image", True),
+    ("||t.example^$image", "https://t.example/p", PAGE, "script", False),
+    ("||t.example^$~image", "https://t.example/p", PAGE, "image", False),
+    ("||t.example^$~image", "https://t.example/p", PAGE, "script", True),
+    ("||t.example^$xhr", "https://t.example/p", PAGE, "xmlhttprequest", True),
+    ("||t.example^$xmlhttprequest", "https://t.example/p", PAGE, "xhr", True),
+    ("||t.example^$other", "https://t.example/p", PAGE, "no-such-type", True),
+    ("||t.example^$script", "https://t.example/p", PAGE, "no-such-type", False),
+    ("||t.example^$ping", "https://t.example/p", PAGE, "ping", True),
+    ("||t.example^$websocket", "wss://t.example/p", PAGE, "websocket", True),
+    ("||t.example^$font,media", "https://t.example/p", PAGE, "media", True),
+    ("||t.example^$stylesheet", "https://t.example/p", PAGE, "stylesheet", True),
+    ("||t.example^$subdocument", "https://t.example/p", PAGE, "subdocument", True),
+    ("||t.example^$object", "https://t.example/p", PAGE, "object", True),
+    ("||t.example^$document", "https://t.example/", None, "document", True),
+    ("||t.example^$document", "https://t.example/p.js", PAGE, "script", False),
+    ("$ping,third-party", "https://any.example/p", PAGE, "ping", True),  # EasyPrivacy has this rule
+    ("$ping,third-party", "https://any.example/p", PAGE, "image", False),
+    # redirects block (the proxy answers with its own neutral response)
+    ("||t.example/a.js$script,redirect=noop.js", "https://t.example/a.js", PAGE, "script", True),
+    ("||t.example/a.js$script,redirect-rule=noop.js", "https://t.example/a.js", PAGE, "script", True),
+    # unsupported options skip the rule, never broaden it
+    ("||t.example^$csp=script-src 'none'", "https://t.example/", PAGE, "document", False),
+    ("||t.example^$removeparam=utm_source", "https://t.example/?utm_source=x", PAGE, "other", False),
+    ("||t.example^$popup", "https://t.example/", PAGE, "document", False),
+    ("t.example##.ad", "https://t.example/", PAGE, "document", False),
+]
+
+
+@pytest.mark.parametrize(("rules", "url", "source", "rtype", "blocked"), CASES)
+def test_rule_semantics(rules: str, url: str, source: str | None, rtype: str, blocked: bool) -> None:
+    assert Engine.from_text(rules).check(url, source, rtype).blocked is blocked
+
+
+def test_verdict_names_rule_list_and_line() -> None:
+    engine = Engine.from_text("! comment\n||t.example^\n", name="mine")
+    assert engine.check("https://t.example/p") == Verdict(True, "||t.example^", "mine", 2)
+
+
+def test_exception_overrides_block_and_is_reported() -> None:
+    engine = Engine.from_text("||t.example^\n@@||t.example/ok.js$script\n")
+    v = engine.check("https://t.example/ok.js", PAGE, "script")
+    assert (v.blocked, v.exception, v.overridden, v.line) == (
+        False,
+        "@@||t.example/ok.js$script",
+        "||t.example^",
+        2,
+    )
+    assert engine.check("https://t.example/ok.js", PAGE, "image").blocked
+
+
+def test_important_beats_exception() -> None:
+    engine = Engine.from_text("||t.example^$important\n@@||t.example^\n||u.example^\n@@||u.example^\n")
+    assert engine.check("https://t.example/", PAGE, "image").rule == "||t.example^$important"
+    assert not engine.check("https://u.example/", PAGE, "image").blocked
+
+
+def test_document_exception_allows_everything_on_the_site() -> None:
+    engine = Engine.from_text("||t.example^\n@@||trusted.example^$document\n")
+    v = engine.check("https://t.example/p.gif", "https://www.trusted.example/page", "image")
+    assert not v.blocked and v.exception == "@@||trusted.example^$document"
+    assert engine.check("https://t.example/p.gif", PAGE, "image").blocked
+
+
+def test_plain_exception_is_not_a_document_exception() -> None:
+    engine = Engine.from_text("||t.example^\n@@||trusted.example^\n")
+    assert engine.check("https://t.example/p.gif", "https://trusted.example/", "image").blocked
+
+
+def test_badfilter_disables_the_rule_it_names() -> None:
+    engine = Engine.from_text("||t.example^$third-party\n||t.example^$third-party,badfilter\n||u.example^\n")
+    assert not engine.check("https://t.example/", PAGE, "image").blocked
+    assert engine.check("https://u.example/", PAGE, "image").blocked
+    assert engine.stats["inline"].skipped == {"badfilter": 1, "disabled by badfilter": 1}
+
+
+def test_skips_and_errors_are_counted_with_list_and_line() -> None:
+    engine = Engine.from_text("||a.example^$csp=x\nx.example##.ad\n/bad(regex/\n||ok.example^\n", name="l")
+    assert engine.stats["l"].rules == 1
+    assert engine.stats["l"].skipped == {"csp": 1, "cosmetic": 1, "malformed": 1}
+    assert len(engine.errors) == 1 and engine.errors[0].startswith("l:3: bad regular expression")
+
+
+def test_check_host_uses_whole_host_rules_only() -> None:
+    engine = Engine.from_text(
+        "||t.example^\n||p.example/pixel.gif\n||s.example^$script\n||x.example^$third-party\n@@||ok.t.example^\n"
+    )
+    assert engine.check_host("cdn.t.example").rule == "||t.example^"
+    assert not engine.check_host("p.example").blocked
+    assert not engine.check_host("s.example").blocked
+    assert engine.check_host("x.example").blocked
+    v = engine.check_host("ok.t.example")
+    assert not v.blocked and v.exception == "@@||ok.t.example^"
+
+
+def test_site_of_and_type_guess() -> None:
+    assert site_of("https://a.b.example.co.uk/x") == "example.co.uk"
+    assert site_of("http://127.0.0.1:8080/") == "127.0.0.1"
+    assert site_of("garbage") == ""
+    assert guess_type("https://x.example/a/b.JS?x=1") == "script"
+    assert guess_type("https://x.example/p.gif") == "image"
+    assert guess_type("https://x.example/") == "other"

@@ -1,0 +1,392 @@
+"""Pilot tests of the terminal UI against a database filled by the real Writer: every key and screen."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+from test_tui_support import TRICKY_URL, event, make_config, sync, wait_for, write_events
+from textual.widgets import Input, TextArea
+
+from pixelguard import lists
+from pixelguard.engine import Engine
+from pixelguard.store.writer import Writer
+from pixelguard.tui.app import PixelguardApp
+from pixelguard.tui.screens.dialogs import HelpScreen, PauseScreen
+from pixelguard.tui.screens.editor import ListEditor
+from pixelguard.tui.screens.lists import ListsScreen
+from pixelguard.tui.screens.main import MainScreen
+from pixelguard.tui.widgets.detail import DetailPane
+from pixelguard.tui.widgets.events import EventTable
+from pixelguard.tui.widgets.status import StatusBar
+
+SIZE = (120, 40)
+TRACKERS = "||www.google-analytics.com^$third-party\n||bat.bing.com^\n"
+
+
+def text_of(widget) -> str:
+    """What the widget shows on screen, as plain text."""
+    return "\n".join(widget.render_line(y).text for y in range(widget.size.height))
+
+
+def table_hosts(table: EventTable) -> list[str]:
+    return [table.get_row_at(i)[1].plain for i in range(table.row_count)]
+
+
+def setup(tmp_path: Path, n: int = 30):
+    cfg = make_config(tmp_path, "lists:\n  - {name: trackers, path: trackers.txt}\n")
+    (tmp_path / "trackers.txt").write_text(TRACKERS, encoding="utf-8")
+    now = time.time()
+    events = [event(i, now - 60 * (n - i)) for i in range(n)]
+    write_events(cfg.database, events)
+    return cfg, events
+
+
+async def loaded(pilot, count: int) -> EventTable:
+    table = pilot.app.screen.query_one(EventTable)
+    await wait_for(pilot, lambda: table.row_count >= count, what=f"{count} rows in the table")
+    return table
+
+
+@sync
+async def test_main_screen_newest_first_with_detail_and_header(tmp_path: Path) -> None:
+    cfg, events = setup(tmp_path)
+    app = PixelguardApp(cfg)
+    async with app.run_test(size=SIZE) as pilot:
+        table = await loaded(pilot, len(events))
+        assert table.row_count == len(events)
+        assert table_hosts(table) == [e.host for e in reversed(events)]
+        newest = events[-1]
+        detail = app.screen.query_one(DetailPane)
+        await wait_for(pilot, lambda: "→" in text_of(detail), what="first/last seen in the detail pane")
+        shown = text_of(detail)
+        assert newest.url in shown
+        assert (newest.rule or newest.detail) in shown
+        status = app.screen.query_one(StatusBar)
+        await wait_for(pilot, lambda: "today" in text_of(status), what="totals in the header")
+        header = text_of(status)
+        assert "protection on" in header and "proxy not running" in header
+        assert f"{3 * len(events)} requests, {len(events)} stopped (33.3%)" in header
+        # Moving the cursor explains the row under it, including the company behind the host.
+        await pilot.press("down")
+        second = events[-2]
+        await wait_for(pilot, lambda: second.url in text_of(detail), what="detail of the second row")
+        owner = {"pixel.facebook.com": "Facebook", "bat.bing.com": "Bing Ads", "t.co": "Twitter"}
+        if second.host in owner:
+            assert owner[second.host] in text_of(detail)
+
+
+@sync
+async def test_urls_and_rules_are_never_markup(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path)
+    rule = "||evil.example^$image,domain=[bold]x"
+    write_events(
+        cfg.database, [event(0, time.time(), url=TRICKY_URL, host="evil.example", rule=rule, list="x")]
+    )
+    app = PixelguardApp(cfg)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await loaded(pilot, 1)
+        detail = app.screen.query_one(DetailPane)
+        await wait_for(pilot, lambda: "[bold]" in text_of(detail), what="the URL in the detail pane")
+        shown = text_of(detail)
+        assert "[bold]loud[/bold]" in shown
+        assert "[link=https://x.example]click[/link]" in shown
+        assert rule in shown
+
+
+@sync
+async def test_allow_keys_write_user_list_and_undo(tmp_path: Path) -> None:
+    cfg, _ = setup(tmp_path, n=5)
+    app = PixelguardApp(cfg)
+    async with app.run_test(size=SIZE) as pilot:
+        table = await loaded(pilot, 5)
+        while table.get_row_at(table.cursor_row)[1].plain != "www.google-analytics.com":
+            await pilot.press("down")
+        row = table.selected()
+        host, site = row["host"], row["site"]
+        user = cfg.user_list
+
+        def rules() -> list[str]:
+            return user.read_text(encoding="utf-8").splitlines() if user.exists() else []
+
+        # The real engine blocks this request before the allow and passes it after.
+        url, page = f"https://{host}/collect", f"https://{site}/"
+
+        def blocked() -> bool:
+            return Engine.from_files([tmp_path / "trackers.txt", user]).check(url, source_url=page).blocked
+
+        assert blocked()
+        await pilot.press("a")
+        await wait_for(pilot, lambda: lists.allow_rule(host) in rules(), what="the allow rule in user.txt")
+        assert not blocked()
+        assert any(lists.allow_rule(host) in n.message for n in app._notifications)
+
+        await pilot.press("s")
+        on_site = lists.allow_rule(host, site)
+        await wait_for(pilot, lambda: on_site in rules(), what="the per-site rule")
+        await pilot.press("A")
+        await wait_for(pilot, lambda: lists.trust_rule(site) in rules(), what="the trust rule")
+
+        # u undoes the last allow first, then the one before.
+        await pilot.press("u")
+        await wait_for(pilot, lambda: lists.trust_rule(site) not in rules(), what="undo of the trust")
+        assert on_site in rules()
+        await pilot.press("u")
+        await wait_for(pilot, lambda: on_site not in rules(), what="undo of the per-site allow")
+        await pilot.press("u")
+        await wait_for(pilot, lambda: lists.allow_rule(host) not in rules(), what="undo of the allow")
+        assert blocked()
+        await pilot.press("u")
+        await wait_for(
+            pilot, lambda: any("Nothing to undo" in n.message for n in app._notifications), what="nothing"
+        )
+
+
+@sync
+async def test_site_keys_need_a_site(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path)
+    write_events(cfg.database, [event(0, time.time(), site="")])
+    app = PixelguardApp(cfg)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, 1)
+        await pilot.press("s", "A")
+        await wait_for(pilot, lambda: len(app._notifications) >= 2, what="two notices")
+        assert not cfg.user_list.exists()
+
+
+@sync
+async def test_pause_asks_for_a_duration_then_resumes(tmp_path: Path) -> None:
+    cfg, _ = setup(tmp_path, n=3)
+    app = PixelguardApp(cfg)
+    pause_file = cfg.data_dir / "pause.json"
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, 3)
+        status = app.screen.query_one(StatusBar)
+        await wait_for(pilot, lambda: "protection on" in text_of(status), what="protection on")
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, PauseScreen), what="the pause prompt")
+        box = app.screen.query_one(Input)
+        assert box.value == "10m"
+        box.value = "soon"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "not a duration" in text_of(app.screen.query_one("#pause-hint")))
+        assert isinstance(app.screen, PauseScreen) and not pause_file.exists()
+        box.value = "30m"
+        started = time.time()
+        await pilot.press("enter")
+        await wait_for(pilot, pause_file.exists, what="pause.json")
+        until = json.loads(pause_file.read_text())["until"]
+        assert started + 29 * 60 < until < time.time() + 31 * 60
+        await wait_for(pilot, lambda: "paused until" in text_of(status), what="paused in the header")
+        assert status.has_class("-paused")
+        await pilot.press("p")
+        await wait_for(pilot, lambda: not pause_file.exists(), what="resume")
+        await wait_for(pilot, lambda: "protection on" in text_of(status), what="protection on again")
+        # Escape cancels the prompt without pausing.
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, PauseScreen), what="the pause prompt")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="back to main")
+        assert not pause_file.exists()
+
+
+@sync
+async def test_filter_narrows_the_table_and_escape_clears(tmp_path: Path) -> None:
+    cfg, events = setup(tmp_path, n=20)
+    app = PixelguardApp(cfg)
+    async with app.run_test(size=SIZE) as pilot:
+        table = await loaded(pilot, 20)
+        await pilot.press("slash")
+        assert app.focused is app.screen.query_one("#filter", Input)
+        await pilot.press(*"bing")
+        expected = [e.host for e in reversed(events) if "bing" in e.url]
+        await wait_for(pilot, lambda: table_hosts(table) == expected, what="only bing rows")
+        await pilot.press("enter")
+        assert app.focused is table
+        # New events that do not match stay out; matching ones come in on top.
+        write_events(
+            cfg.database, [event(0, time.time()), event(1, time.time(), url="https://x.example/bing")]
+        )
+        await wait_for(pilot, lambda: table.row_count == len(expected) + 1, what="the new matching row")
+        assert "x.example/bing" in table.selected()["url"]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: table.row_count == 22, what="all rows back")
+
+
+@sync
+async def test_live_events_go_on_top_and_table_is_capped(tmp_path: Path) -> None:
+    cfg, _ = setup(tmp_path, n=5)
+    app = PixelguardApp(cfg)
+    async with app.run_test(size=SIZE) as pilot:
+        table = await loaded(pilot, 5)
+        table.cap = 20
+        w = Writer(cfg.database).start()
+        try:
+            for i in range(40):
+                w.put(event(i, time.time(), url=f"https://t.co/live/{i}"))
+            newest = "https://t.co/live/39"
+            await wait_for(
+                pilot, lambda: table.selected() and table.selected()["url"] == newest, what="newest"
+            )
+        finally:
+            w.close()
+        assert table.row_count == 20
+        ids = [int(table.coordinate_to_cell_key((i, 0)).row_key.value) for i in range(table.row_count)]
+        assert ids == sorted(ids, reverse=True)
+        # A reader on an older row keeps it selected while new rows arrive above it.
+        await pilot.press("down", "down")
+        reading = table.selected()["id"]
+        write_events(cfg.database, [event(i, time.time()) for i in range(3)])
+        await wait_for(pilot, lambda: table.cursor_row == 5, what="the cursor to follow its row")
+        assert table.selected()["id"] == reading
+
+
+@sync
+async def test_lists_screen_and_validating_editor(tmp_path: Path) -> None:
+    cfg, _ = setup(tmp_path, n=2)
+    lists.allow(cfg.user_list, "cdn.example")
+    app = PixelguardApp(cfg)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, 2)
+        await pilot.press("l")
+        await wait_for(pilot, lambda: isinstance(app.screen, ListsScreen), what="the lists screen")
+        screen = app.screen
+        table = screen.query_one("#lists")
+        await wait_for(pilot, lambda: table.row_count == 3, what="three lists")
+        names = [table.get_row_at(i)[0].plain for i in range(3)]
+        assert names == ["trackers", "user", "learned"]
+        assert table.get_row_at(0)[2].plain == "2"  # two rules in trackers.txt
+        assert table.get_row_at(1)[2].plain == "1"
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ListEditor), what="the editor")
+        editor = app.screen
+        area = editor.query_one(TextArea)
+        before = cfg.user_list.read_text(encoding="utf-8")
+        await wait_for(pilot, lambda: area.text == before, what="the user list in the editor")
+        problems = editor.query_one("#problems")
+        await wait_for(pilot, lambda: "valid" in text_of(problems), what="validation")
+        assert not problems.has_class("-invalid")
+
+        area.move_cursor(area.document.end)
+        area.insert("||bad.example^$nonsense\n")
+        bad_line = area.text.splitlines().index("||bad.example^$nonsense") + 1
+        await wait_for(pilot, lambda: problems.has_class("-invalid"), what="the bad line marked")
+        assert f"line {bad_line}" in text_of(problems) and "unknown option nonsense" in text_of(problems)
+        await pilot.press("ctrl+s")
+        await wait_for(
+            pilot, lambda: any("Not saved" in n.message for n in app._notifications), what="refusal"
+        )
+        assert cfg.user_list.read_text(encoding="utf-8") == before
+
+        area.replace("||good.example^", (bad_line - 1, 0), (bad_line - 1, len("||bad.example^$nonsense")))
+        await wait_for(pilot, lambda: not problems.has_class("-invalid"), what="valid again")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "||good.example^" in cfg.user_list.read_text(), what="the saved file")
+        assert "@@||cdn.example^" in cfg.user_list.read_text()
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ListsScreen), what="back to lists")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="back to main")
+
+
+@sync
+async def test_editor_asks_before_discarding_changes(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path)
+    app = PixelguardApp(cfg)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.focused, EventTable), what="the main screen")
+        app.push_screen(ListEditor("learned", cfg.learned_list))
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.focused, TextArea) and not app.focused.read_only,
+            what="the loaded editor",
+        )
+        area = app.focused
+        area.insert("||x.example^$image\n")
+        await wait_for(pilot, lambda: app.screen.dirty, what="the edit noticed")
+        await pilot.press("escape")
+        assert isinstance(app.screen, ListEditor)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="discarded")
+        assert not cfg.learned_list.exists()
+
+
+@sync
+async def test_help_screen_and_quit(tmp_path: Path) -> None:
+    cfg, _ = setup(tmp_path, n=1)
+    app = PixelguardApp(cfg)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, 1)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+        shown = text_of(app.screen.query_one("#help-keys"))
+        for key in ("Allow the selected host everywhere", "Undo", "Pause", "Filter", "Quit"):
+            assert key in shown
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="main again")
+        footer = " ".join(text_of(key) for key in app.screen.query("FooterKey"))
+        for label in (
+            "Allow",
+            "Allow on site",
+            "Trust site",
+            "Undo",
+            "Pause",
+            "Filter",
+            "Lists",
+            "Quit",
+            "Help",
+        ):
+            assert label in footer
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
+
+
+@sync
+async def test_without_a_database_it_waits_then_shows_events(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path)
+    app = PixelguardApp(cfg)
+    async with app.run_test(size=SIZE) as pilot:
+        status = app.screen.query_one(StatusBar)
+        await wait_for(pilot, lambda: "no events yet" in text_of(status), what="the missing database said")
+        write_events(cfg.database, [event(0, time.time())])
+        await loaded(pilot, 1)
+        await wait_for(pilot, lambda: not status.has_class("-problem"), what="the problem cleared")
+
+
+@sync
+async def test_listen_address_from_proxy_json(tmp_path: Path) -> None:
+    import os
+
+    cfg, _ = setup(tmp_path, n=1)
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    info = {"listen": "127.0.0.1:18080", "mode": "hosts-only", "pid": os.getpid(), "started": time.time()}
+    (cfg.data_dir / "proxy.json").write_text(json.dumps(info))
+    app = PixelguardApp(cfg)
+    async with app.run_test(size=SIZE) as pilot:
+        status = app.screen.query_one(StatusBar)
+        await wait_for(pilot, lambda: "127.0.0.1:18080" in text_of(status), what="the listen address")
+        assert "hosts-only" in text_of(status)
+
+
+@sync
+async def test_proxy_runner_runs_in_the_app_and_is_cancelled_on_quit(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path)
+    state: list[str] = []
+
+    async def proxy() -> None:
+        state.append("started")
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            state.append("cancelled")
+            raise
+
+    app = PixelguardApp(cfg, proxy_runner=proxy, listen="127.0.0.1:9999")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: state == ["started"], what="the proxy to start")
+        status = app.screen.query_one(StatusBar)
+        await wait_for(pilot, lambda: "127.0.0.1:9999" in text_of(status), what="the listen address")
+        await pilot.press("q")
+    assert state == ["started", "cancelled"]
