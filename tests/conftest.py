@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from shared_data import REPO, SHARED, shared_path
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+__all__ = ["REPO", "SHARED", "shared_path"]
 
 
 @pytest.fixture(autouse=True)
@@ -17,12 +17,6 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
         (home / sub).mkdir()
         monkeypatch.setenv(var, str(home / sub))
     monkeypatch.delenv("PIXELGUARD_CONFIG", raising=False)
+    # Tests never reach the internet: no background subscription downloads in proxies they start.
+    monkeypatch.setenv("PIXELGUARD_NO_UPDATES", "1")
     return home
-
-
-def shared_path(*parts: str) -> Path:
-    """A file under ../shared, or skip the test with the reason when this checkout has none beside it."""
-    p = SHARED.joinpath(*parts)
-    if not p.exists():
-        pytest.skip(f"{p} is not present (../shared holds the real lists and corpora this test reads)")
-    return p

@@ -15,7 +15,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import shared_path
+from shared_data import shared_path
 
 from pixelguard.config import bundled_filters_dir
 from pixelguard.engine import Engine

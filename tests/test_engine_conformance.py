@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from shared_data import shared_path
 
 from pixelguard.engine import Engine
-from tests.conftest import shared_path
 
 # Requests whose URL has no host ("http://", "https://"): not a request a proxy can see. adblock-rust's own test
 # skips them too ("The dataset has cases where URL is set to just http:// or https://, which we do not support").

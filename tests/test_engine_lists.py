@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from shared_data import shared_path
 
 from pixelguard.engine import Engine
 from pixelguard.engine.rules import validate
-from tests.conftest import shared_path
 
 GARBAGE_LINES = [
     "||",

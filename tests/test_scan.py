@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import SHARED, shared_path
+from shared_data import SHARED, shared_path
 from test_email_corpus import ground_truth
 
 from pixelguard.cli import cli

@@ -54,6 +54,8 @@ class Pixelguard:
         self._watcher: threading.Thread | None = None
         self._files: concurrent.futures.ThreadPoolExecutor | None = None
         self.reloads = 0
+        # Background list downloads: on for `pixelguard run`/`pixelguard`; tests switch them off.
+        self.start_updates = os.environ.get("PIXELGUARD_NO_UPDATES") != "1"
 
     # --- lifecycle ----------------------------------------------------------------------------------------
 
@@ -82,6 +84,8 @@ class Pixelguard:
             self.learner = Learner(cfg.pixels.learn_after)
             self._signature = self._list_signature()
             self.engine = self._build()
+            # Inside the try: a corrupt database is the user's to fix, reported in one line (never replaced).
+            self._start_writer()
         except PixelguardError as e:
             raise exceptions.OptionsError(str(e)) from e
         except Exception as e:
@@ -89,13 +93,17 @@ class Pixelguard:
         self._pause_sig = ()
         self._read_pause()
         self._sync_learned()
-        self._start_writer()
         self._files = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="pixelguard-files"
         )
         self._stop.clear()
         self._watcher = threading.Thread(target=self._watch, name="pixelguard-lists", daemon=True)
         self._watcher.start()
+        if self.start_updates:
+            # Subscriptions the user enabled are kept current in the background (the only downloads).
+            from pixelguard import update
+
+            update.start_background_updater(cfg, self._stop)
         log.info("pixelguard: %s mode, lists: %s", self.mode, ", ".join(p.stem for p in cfg.filter_files()))
 
     def done(self) -> None:
@@ -119,8 +127,9 @@ class Pixelguard:
             return
         from pixelguard.store.writer import Writer
 
-        self.writer = Writer(self.cfg.database)
-        self.writer.start()
+        writer = Writer(self.cfg.database, retention_days=self.cfg.log.retention_days)
+        writer.start()
+        self.writer = writer
 
     # --- hooks --------------------------------------------------------------------------------------------
 

@@ -1,0 +1,18 @@
+"""Where ../shared is, for tests that read the real lists and corpora (importable: tests/ is on sys.path)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+
+def shared_path(*parts: str) -> Path:
+    """A file under ../shared, or skip the test with the reason when this checkout has none beside it."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"{p} is not present (../shared holds the real lists and corpora this test reads)")
+    return p
