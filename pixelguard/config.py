@@ -124,11 +124,12 @@ def default_lists(data: Path) -> tuple[ListSpec, ...]:
 
 def locate(explicit: str | os.PathLike[str] | None = None) -> Path:
     """The config file path by precedence: explicit argument, $PIXELGUARD_CONFIG, platform config dir."""
+    # Absolute, so that paths relative to the config file stay right whatever the working directory.
     if explicit:
-        return Path(explicit).expanduser()
+        return Path(explicit).expanduser().absolute()
     env = os.environ.get(ENV_VAR)
     if env:
-        return Path(env).expanduser()
+        return Path(env).expanduser().absolute()
     return config_dir() / "config.yaml"
 
 

@@ -12,6 +12,7 @@ privileges do not allow them.
 from __future__ import annotations
 
 import contextlib
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -161,7 +162,7 @@ def test_corrupt_file_at_start_is_refused_not_replaced(tmp_path, content):
     with pytest.raises(dbmod.CorruptDatabase) as info:
         Writer(path).start()
     msg = str(info.value)
-    assert "\n" not in msg and "not a pixelguard database" in msg and f"mv '{path}'" in msg
+    assert "\n" not in msg and "not a pixelguard database" in msg and f"mv {shlex.quote(str(path))} " in msg
     with pytest.raises(dbmod.CorruptDatabase):
         dbmod.connect(path)
     with pytest.raises(dbmod.CorruptDatabase):

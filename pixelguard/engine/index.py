@@ -29,7 +29,7 @@ from pixelguard.engine.request import Request
 log = logging.getLogger(__name__)
 
 # Bump when the cached structure or rule semantics change, so old caches are ignored.
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6  # 6: regex rules indexed by their required literal tokens
 
 # (text, list index, line, flags, types, kind, pattern, domains, domain flags)
 RuleT = tuple[str, int, int, int, int, int, str, dict[str, bool] | None, int]
@@ -191,13 +191,15 @@ class RuleIndex:
     def find(self, req: Request, tokens: list[str] | None) -> RuleT | None:
         """The first rule of this index that matches ``req`` (None when none does)."""
         hosts = self.hosts
+        # r[4] is the rule's type mask: testing it here, before the call, spares most of the calls (the hot path).
+        rt = req.type
         if hosts:
             h = req.host
             while h:
                 bucket = hosts.get(h)
                 if bucket:
                     for r in bucket:
-                        if matches(r, req):
+                        if r[4] & rt and matches(r, req):
                             return r
                 i = h.find(".")
                 if i < 0:
@@ -209,7 +211,7 @@ class RuleIndex:
                 bucket = tok.get(t)
                 if bucket:
                     for r in bucket:
-                        if matches(r, req):
+                        if r[4] & rt and matches(r, req):
                             return r
         if self.sources:
             h = req.source_host
@@ -218,14 +220,14 @@ class RuleIndex:
                 bucket = sources.get(h)
                 if bucket:
                     for r in bucket:
-                        if matches(r, req):
+                        if r[4] & rt and matches(r, req):
                             return r
                 i = h.find(".")
                 if i < 0:
                     break
                 h = h[i + 1 :]
         for r in self.fallback:
-            if matches(r, req):
+            if r[4] & rt and matches(r, req):
                 return r
         return None
 

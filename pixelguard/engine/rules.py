@@ -389,8 +389,10 @@ def _to_regex(pattern: str, anchored_host: bool, start: bool, end: bool) -> str:
 
 def tokens_of(rule: Rule) -> list[str]:
     """Tokens of the rule that every URL it matches contains as a whole token (for the token index)."""
-    if rule.kind == HOST or rule.is_regex:
+    if rule.kind == HOST:
         return []
+    if rule.is_regex:
+        return regex_tokens(rule.pattern)
     if rule.kind == REGEX:
         # Reconstruct the ABP pattern from the raw text: cheaper than parsing regex source.
         pat = _split_options(rule.text[2:] if rule.flags & EXCEPTION else rule.text)[0].lower()
@@ -413,4 +415,77 @@ def tokens_of(rule: Rule) -> list[str]:
             right_ok = True
         if left_ok and right_ok:
             out.append(m.group())
+    return out
+
+
+# Regex metacharacters that end a run of required literal characters.
+_REGEX_BREAK = set(".^$|()[]{}?*+\\")
+
+
+def regex_tokens(source: str) -> list[str]:
+    """Whole tokens every match of the regex ``source`` must contain, for indexing /regex/ rules.
+
+    Conservative: only literal runs at the top level (outside groups and classes), no alternation anywhere, a
+    character followed by a quantifier dropped, and a token only when both of its neighbours are inside the same
+    literal run (so it cannot be part of a longer token in the URL). Anything unusual yields no tokens, and the
+    rule simply stays in the fallback bucket that every request checks.
+    """
+    if "|" in source or re.search(r"\\[0-9xuUNpPk]", source):
+        return []
+    runs: list[str] = []
+    run: list[str] = []
+    i, n = 0, len(source)
+
+    def flush() -> None:
+        if run:
+            runs.append("".join(run))
+            run.clear()
+
+    while i < n:
+        c = source[i]
+        if c == "\\" and i + 1 < n:
+            nxt = source[i + 1]
+            if nxt.isalnum():  # \w \d \b \s ...: a class or an assertion, not a literal
+                flush()
+            else:
+                run.append(nxt)
+            i += 2
+        elif c in "([{":
+            flush()
+            close, depth = {"(": ")", "[": "]", "{": "}"}[c], 0
+            # Skip the group, class or repetition count (escapes inside included).
+            while i < n:
+                if source[i] == "\\":
+                    i += 2
+                    continue
+                if source[i] == c and c != "[":
+                    depth += 1
+                elif source[i] == close:
+                    depth -= 1
+                    if depth <= 0 and (c != "[" or source[i - 1] != "["):
+                        break
+                i += 1
+            i += 1
+            continue
+        elif c in _REGEX_BREAK:
+            if c in "?*" and run:
+                run.pop()  # the quantified character may be absent
+            elif c == "{" and run:
+                run.pop()
+            flush()
+            i += 1
+        else:
+            run.append(c)
+            i += 1
+        # A quantifier right after a literal character makes that character optional or repeated.
+        if i < n and source[i] in "?*{" and run:
+            run.pop()
+            flush()
+    flush()
+    out = []
+    for lit in runs:
+        low = lit.lower()
+        for m in _TOKEN.finditer(low):
+            if m.start() > 0 and m.end() < len(low):
+                out.append(m.group())
     return out

@@ -6,6 +6,7 @@ tells the user how to move it aside (``move_aside`` does it for them).
 
 from __future__ import annotations
 
+import shlex
 import sqlite3
 import time
 from pathlib import Path
@@ -28,7 +29,7 @@ class CorruptDatabase(PixelguardError):
         aside = aside_name(path)
         super().__init__(
             f"{path} is not a pixelguard database or is corrupt ({why}); nothing was changed. "
-            f"Move it aside and start a new history with: mv '{path}' '{aside}'"
+            f"Move it aside and start a new history with: mv {shlex.quote(str(path))} {shlex.quote(str(aside))}"
         )
 
 
