@@ -14,9 +14,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import os
 import re
-import tempfile
 import threading
 import time
 import urllib.error
@@ -29,6 +27,7 @@ from typing import Any
 
 from pixelguard import __version__
 from pixelguard.config import Config, ListSpec
+from pixelguard.lists import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -77,24 +76,7 @@ def read_meta(spec: ListSpec) -> dict[str, Any]:
 
 
 def _write_meta(spec: ListSpec, meta: dict[str, Any]) -> None:
-    _atomic_write(meta_path(spec), json.dumps(meta, indent=1, sort_keys=True).encode("utf-8"))
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write(meta_path(spec), json.dumps(meta, indent=1, sort_keys=True).encode("utf-8"))
 
 
 # --- expiry -----------------------------------------------------------------------------------------------
@@ -218,7 +200,7 @@ def _update(spec: ListSpec, meta: dict[str, Any], timeout: float, progress: Prog
         etag, last_modified = resp.headers.get("ETag"), resp.headers.get("Last-Modified")
     text = _verify_text(body, ctype)
     rules = _verify_rules(spec, text, meta)
-    _atomic_write(spec.file, body)
+    atomic_write(spec.file, body)
     now = time.time()
     expires = parse_expires(text)
     new_meta = {
