@@ -156,11 +156,6 @@ def _edit_user_list(state: State, domain: str | None, site: str | None, add: boo
         click.echo(f"not there: {rule} is not in {path} (nothing changed)")
 
 
-def not_implemented(name: str) -> None:
-    click.echo(f"pixelguard {name}: not implemented yet", err=True)
-    sys.exit(1)
-
-
 @click.group(cls=Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
