@@ -173,3 +173,37 @@ def test_site_of_and_type_guess() -> None:
     assert guess_type("https://x.example/a/b.JS?x=1") == "script"
     assert guess_type("https://x.example/p.gif") == "image"
     assert guess_type("https://x.example/") == "other"
+
+
+@pytest.mark.parametrize(
+    ("line", "needle"),
+    [
+        ("||example.com^*/track.gif", "/track.gif"),  # the longest literal piece
+        ("/pixel.gif?", "/pixel.gif?"),
+        ("|https://t.example/", "https://t.example/"),
+        ("@@||cdn.example^$script", ""),  # a whole-host rule: its bucket key is the host
+        ("||Example.com/Beacon$match-case", "/beacon"),  # compared with the lower-cased URL
+        ("/\\/ad[0-9]+\\/banner\\.gif/", "/banner.gif"),  # a regex: its longest required literal run
+        ("/(foo|bar)\\.gif/", ""),  # alternation: nothing is required
+        ("/zähler.gif", ""),  # non-ASCII: lower() of a whole URL may not contain lower() of a piece
+    ],
+)
+def test_needle_is_a_literal_every_matching_url_contains(line: str, needle: str) -> None:
+    from pixelguard.engine.rules import Rule, needle_of, parse
+
+    rule = parse(line)
+    assert isinstance(rule, Rule)
+    assert needle_of(rule) == needle
+
+
+def test_needle_does_not_hide_a_match_case_rule() -> None:
+    e = Engine.from_text("||example.com/Beacon$match-case")
+    assert e.check("https://example.com/Beacon?x=1", None, "image").blocked
+    assert not e.check("https://example.com/beacon?x=1", None, "image").blocked
+
+
+def test_page_exception_memo_answers_each_page_on_its_own() -> None:
+    e = Engine.from_text("||tracker.example^\n@@||good.example^$document")
+    assert not e.check("https://tracker.example/p.gif", "https://good.example/a", "image").blocked
+    assert e.check("https://tracker.example/p.gif", "https://other.example/a", "image").blocked
+    assert not e.check("https://tracker.example/p.gif", "https://good.example/a", "image").blocked

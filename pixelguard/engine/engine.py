@@ -18,6 +18,8 @@ from pixelguard.engine.request import Request
 log = logging.getLogger(__name__)
 
 MAX_ERRORS_PER_LIST = 200
+PAGE_MEMO_SIZE = 4096
+_MISS = object()
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class Engine:
         self._block = ix.RuleIndex.from_state(state["block"])
         self._exc = ix.RuleIndex.from_state(state["exc"])
         self._page_exc = ix.RuleIndex.from_state(state["page_exc"])
+        self._page_memo: dict[str, ix.RuleT | None] = {}
+        self._has_important = bool(self._important)
         self.loaded_from_cache = loaded_from_cache
         self.build_seconds = build_seconds
 
@@ -140,27 +144,39 @@ class Engine:
         fast path.
         """
 
-        def find(idx: ix.RuleIndex) -> ix.RuleT | None:
-            return idx.find_host(req) if whole_host else idx.find(req, tokens)
-
-        important = find(self._important)
+        if whole_host:
+            important = self._important.find_host(req)
+            if important is not None:
+                return self._verdict(important, self._important_exc.find_host(req))
+            block = self._block.find_host(req)
+            if block is None:
+                return NOT_BLOCKED
+            return self._verdict(block, self._exc.find_host(req) or self._page_exception(source_url))
+        # The same three steps, spelled out rather than through a helper: this is every request's path.
+        important = self._important.find(req, tokens) if self._has_important else None
         if important is not None:
-            exc = find(self._important_exc)
-            return self._verdict(important, exc)
-        block = find(self._block)
+            return self._verdict(important, self._important_exc.find(req, tokens))
+        block = self._block.find(req, tokens)
         if block is None:
             return NOT_BLOCKED
-        exc = find(self._exc) or self._page_exception(source_url)
-        return self._verdict(block, exc)
+        return self._verdict(block, self._exc.find(req, tokens) or self._page_exception(source_url))
 
     def _page_exception(self, source_url: str | None) -> ix.RuleT | None:
-        """An ``@@...$document`` exception matching the page allows everything on it."""
+        """An ``@@...$document`` exception matching the page allows everything on it.
+
+        Memoised per page URL: a page's subresources all ask the same question, and the engine never changes.
+        """
         if not source_url or not self._page_exc:
             return None
-        page = Request(source_url, None, "document")
-        if not page.host:
-            return None
-        return self._page_exc.find(page, page.tokens())
+        memo = self._page_memo
+        found = memo.get(source_url, _MISS)
+        if found is _MISS:
+            page = Request(source_url, None, "document")
+            found = self._page_exc.find(page, page.tokens()) if page.host else None
+            if len(memo) >= PAGE_MEMO_SIZE:
+                memo.clear()  # cheaper than LRU bookkeeping; pages repeat in bursts
+            memo[source_url] = found
+        return found  # type: ignore[return-value]
 
     def _verdict(self, block: ix.RuleT, exc: ix.RuleT | None) -> Verdict:
         if exc is None:
@@ -228,7 +244,7 @@ def build_state(named_texts: list[tuple[str, str]]) -> dict[str, Any]:
             continue
         counts[li] += 1
         dflags = ix.domain_flags(r.domains) if r.domains else 0
-        t: ix.RuleT = (r.text, li, n, r.flags, r.types, r.kind, r.pattern, r.domains, dflags)
+        t: ix.RuleT = (r.text, li, n, r.flags, r.types, r.kind, r.pattern, r.domains, dflags, R.needle_of(r))
         toks = [] if r.host else R.tokens_of(r)
         freq.update(set(toks))
         item = (t, r.host, toks)

@@ -29,10 +29,11 @@ from pixelguard.engine.request import Request
 log = logging.getLogger(__name__)
 
 # Bump when the cached structure or rule semantics change, so old caches are ignored.
-FORMAT_VERSION = 6  # 6: regex rules indexed by their required literal tokens
+# 6: regex rules indexed by their required literal tokens; 7 and 10: needles; 8 and 9: token costs.
+FORMAT_VERSION = 10
 
-# (text, list index, line, flags, types, kind, pattern, domains, domain flags)
-RuleT = tuple[str, int, int, int, int, int, str, dict[str, bool] | None, int]
+# (text, list index, line, flags, types, kind, pattern, domains, domain flags, needle); see rules.needle_of
+RuleT = tuple[str, int, int, int, int, int, str, dict[str, bool] | None, int, str]
 HAS_INCLUDE = 1
 HAS_ENTITY = 2
 
@@ -64,6 +65,20 @@ _COMMON = frozenset(
 )
 
 _regex_cache: dict[str, re.Pattern[str] | None] = {}
+
+
+_COMMON_COST = 100_000
+
+
+def _token_cost(freq: Counter[str]) -> Any:
+    """Sort key choosing the token a rule is indexed under: the fewest rules sharing it, unless it is a token
+    most URLs contain (a bucket under "com" or "1" is looked at by nearly every request, often several times)."""
+
+    def cost(t: str) -> tuple[int, int]:
+        common = 10 * _COMMON_COST if t in _COMMON else _COMMON_COST if len(t) <= 2 or t.isdigit() else 0
+        return (freq[t] + common, -len(t))
+
+    return cost
 
 
 def _regex(src: str) -> re.Pattern[str] | None:
@@ -128,7 +143,7 @@ def _entity(host: str) -> str:
 
 def matches(r: RuleT, req: Request) -> bool:
     """Does rule ``r`` apply to ``req``? The cheapest test that most candidates fail comes first."""
-    _, _, _, flags, types, kind, pattern, domains, dflags = r
+    _, _, _, flags, types, kind, pattern, domains, dflags, _ = r
     if not types & req.type:
         return False
     url = req.url if flags & R.MATCH_CASE else req.url_lower
@@ -175,13 +190,18 @@ class RuleIndex:
         return bool(self.hosts or self.tokens or self.sources or self.fallback)
 
     def build(self, items: list[tuple[RuleT, str | None, list[str]]], freq: Counter[str]) -> None:
+        cost = _token_cost(freq)
         for r, host, toks in items:
             if host:
                 self.hosts.setdefault(host, []).append(r)
-            elif toks:
-                best = min(toks, key=lambda t: (freq[t] + (1_000_000 if t in _COMMON else 0), -len(t)))
+                continue
+            best = min(toks, key=cost) if toks else None
+            # A rule limited to listed pages is found through those pages' hosts when its best token is one
+            # most URLs contain: a few lookups per request instead of a candidate for nearly every request.
+            by_source = r[7] and r[8] & HAS_INCLUDE and not r[8] & HAS_ENTITY
+            if best is not None and not (by_source and cost(best)[0] >= _COMMON_COST):
                 self.tokens.setdefault(best, []).append(r)
-            elif r[7] and r[8] & HAS_INCLUDE and not r[8] & HAS_ENTITY:
+            elif by_source:
                 for d, include in r[7].items():
                     if include:
                         self.sources.setdefault(d, []).append(r)
@@ -191,57 +211,42 @@ class RuleIndex:
     def find(self, req: Request, tokens: list[str] | None) -> RuleT | None:
         """The first rule of this index that matches ``req`` (None when none does)."""
         hosts = self.hosts
-        # r[4] is the rule's type mask: testing it here, before the call, spares most of the calls (the hot path).
+        # r[4] is the rule's type mask and r[9] its needle: testing them here, before the call, spares most of
+        # the calls (the hot path).
         rt = req.type
+        url = req.url_lower
         if hosts:
-            h = req.host
-            while h:
+            for h in req.suffixes:
                 bucket = hosts.get(h)
                 if bucket:
                     for r in bucket:
-                        if r[4] & rt and matches(r, req):
+                        if r[4] & rt and r[9] in url and matches(r, req):
                             return r
-                i = h.find(".")
-                if i < 0:
-                    break
-                h = h[i + 1 :]
         if self.tokens and tokens:
-            tok = self.tokens
-            for t in tokens:
-                bucket = tok.get(t)
-                if bucket:
-                    for r in bucket:
-                        if r[4] & rt and matches(r, req):
-                            return r
+            # map/filter run the dict lookups in C: most of a URL's ~20 tokens index nothing.
+            for bucket in filter(None, map(self.tokens.get, tokens)):
+                for r in bucket:
+                    if r[4] & rt and r[9] in url and matches(r, req):
+                        return r
         if self.sources:
-            h = req.source_host
             sources = self.sources
-            while h:
+            for h in req.source_suffixes:
                 bucket = sources.get(h)
                 if bucket:
                     for r in bucket:
-                        if r[4] & rt and matches(r, req):
+                        if r[4] & rt and r[9] in url and matches(r, req):
                             return r
-                i = h.find(".")
-                if i < 0:
-                    break
-                h = h[i + 1 :]
         for r in self.fallback:
-            if r[4] & rt and matches(r, req):
+            if r[4] & rt and r[9] in url and matches(r, req):
                 return r
         return None
 
     def find_host(self, req: Request) -> RuleT | None:
         """The first whole-host rule (``||host^`` with no type or path restriction) matching req's host."""
-        h = req.host
-        while h:
+        for h in req.suffixes:
             for r in self.hosts.get(h, ()):
                 if r[5] == R.HOST and r[4] == R.ALL_TYPES and matches(r, req):
                     return r
-            i = h.find(".")
-            if i < 0:
-                break
-            h = h[i + 1 :]
         return None
 
     def state(self) -> tuple[Any, ...]:

@@ -89,6 +89,45 @@ def guess_type(url: str) -> str:
     return _EXT_TYPES.get(path[dot + 1 :].lower(), "other")
 
 
+# Hosts and page URLs repeat: a page's subresources share its URL, and a few hosts serve most requests. Plain
+# dicts emptied when full are cheaper than lru_cache here (the lookups are on every request's path).
+HOST_MEMO_SIZE = 65536
+PAGE_MEMO_SIZE = 4096  # page URLs can be long; a few thousand pages open at once is plenty
+_hosts: dict[str, tuple[str, tuple[str, ...]]] = {}
+_pages: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+
+
+def _host_info(host: str) -> tuple[str, tuple[str, ...]]:
+    """(registrable domain, the host and each of its parent suffixes: a.b.c, b.c, c)."""
+    info = _hosts.get(host)
+    if info is None:
+        sufs = [host] if host else []
+        i = host.find(".")
+        while i >= 0:
+            host_tail = sufs[-1][i + 1 :]
+            if not host_tail:
+                break
+            sufs.append(host_tail)
+            i = host_tail.find(".")
+        info = (domain_of(host), tuple(sufs))
+        if len(_hosts) >= HOST_MEMO_SIZE:
+            _hosts.clear()
+        _hosts[host] = info
+    return info
+
+
+def _page_info(source_url: str) -> tuple[str, str, tuple[str, ...]]:
+    """(host, registrable domain, host suffixes) of a page URL."""
+    info = _pages.get(source_url)
+    if info is None:
+        host = split_url(source_url)[1]
+        info = (host, *_host_info(host))
+        if len(_pages) >= PAGE_MEMO_SIZE:
+            _pages.clear()
+        _pages[source_url] = info
+    return info
+
+
 class Request:
     """Everything a rule may look at, computed once."""
 
@@ -98,6 +137,8 @@ class Request:
         "host_end",
         "source_domain",
         "source_host",
+        "source_suffixes",
+        "suffixes",
         "third_party",
         "type",
         "url",
@@ -109,14 +150,17 @@ class Request:
         self.url_lower = lower = url.lower()
         m = _AUTHORITY.match(lower)
         if m is None:
-            self.host, self.host_end = "", 0
+            host, self.host_end = "", 0
         else:
             host = m.group(2)
-            self.host = (host[1:-1] if host[:1] == "[" else host).rstrip(".")
+            host = (host[1:-1] if host[:1] == "[" else host).rstrip(".")
             self.host_end = m.end(2)
-        self.domain = domain_of(self.host)
-        _, self.source_host = split_url(source_url) if source_url else ("", "")
-        self.source_domain = domain_of(self.source_host)
+        self.host = host
+        self.domain, self.suffixes = _host_info(host)
+        if source_url:
+            self.source_host, self.source_domain, self.source_suffixes = _page_info(source_url)
+        else:
+            self.source_host, self.source_domain, self.source_suffixes = "", "", ()
         # Unknown page: neither first- nor third-party rules are excluded (as Brave's engine does).
         self.third_party = None if not self.source_domain else self.source_domain != self.domain
         self.type = type_bit(resource_type, url)

@@ -418,6 +418,27 @@ def tokens_of(rule: Rule) -> list[str]:
     return out
 
 
+def needle_of(rule: Rule) -> str:
+    """A literal that the lower-cased URL of every request the rule matches contains ("" when unknown).
+
+    Index buckets test it with ``in`` before calling the matcher: a C-speed substring search rejects most
+    candidates without the cost of a Python call. Only ASCII needles: ``str.lower`` of a whole URL and of a
+    piece of it can differ for a few non-ASCII letters (final sigma), and then the test would not be sound.
+    """
+    if rule.kind == HOST:
+        return ""  # a HOST rule's bucket key already is the host
+    if rule.is_regex:
+        needle = max(regex_literals(rule.pattern), key=len, default="").lower()
+    elif rule.kind in (SUBSTR, PREFIX, AFTER_PREFIX):
+        needle = rule.pattern.lower()
+    else:
+        # Every character of an ABP pattern other than * ^ and the | anchors is literal.
+        pat = _split_options(rule.text[2:] if rule.flags & EXCEPTION else rule.text)[0]
+        # A host-anchored rule is only looked at for that host: the piece that is the host tells nothing new.
+        needle = max((p for p in _SPECIAL.split(pat.lower()) if p != rule.host), key=len, default="")
+    return needle if needle.isascii() else ""
+
+
 # Regex metacharacters that end a run of required literal characters.
 _REGEX_BREAK = set(".^$|()[]{}?*+\\")
 
@@ -425,10 +446,24 @@ _REGEX_BREAK = set(".^$|()[]{}?*+\\")
 def regex_tokens(source: str) -> list[str]:
     """Whole tokens every match of the regex ``source`` must contain, for indexing /regex/ rules.
 
-    Conservative: only literal runs at the top level (outside groups and classes), no alternation anywhere, a
-    character followed by a quantifier dropped, and a token only when both of its neighbours are inside the same
-    literal run (so it cannot be part of a longer token in the URL). Anything unusual yields no tokens, and the
-    rule simply stays in the fallback bucket that every request checks.
+    A token is taken only when both of its neighbours are inside the same literal run (so it cannot be part of
+    a longer token in the URL). Anything unusual yields no tokens, and the rule simply stays in the fallback
+    bucket that every request checks.
+    """
+    out = []
+    for lit in regex_literals(source):
+        low = lit.lower()
+        for m in _TOKEN.finditer(low):
+            if m.start() > 0 and m.end() < len(low):
+                out.append(m.group())
+    return out
+
+
+def regex_literals(source: str) -> list[str]:
+    """Runs of literal characters every match of the regex ``source`` contains.
+
+    Conservative: only runs at the top level (outside groups and classes), no alternation anywhere, and a
+    character followed by a quantifier dropped.
     """
     if "|" in source or re.search(r"\\[0-9xuUNpPk]", source):
         return []
@@ -482,10 +517,4 @@ def regex_tokens(source: str) -> list[str]:
             run.pop()
             flush()
     flush()
-    out = []
-    for lit in runs:
-        low = lit.lower()
-        for m in _TOKEN.finditer(low):
-            if m.start() > 0 and m.end() < len(low):
-                out.append(m.group())
-    return out
+    return runs
