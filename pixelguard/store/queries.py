@@ -3,6 +3,7 @@ plain dicts/tuples, so callers in threads can hand the results to the UI thread 
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,22 @@ def _rows(db: Database, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> l
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
+def _event_rows(
+    db: Database, sql: str, params: tuple[Any, ...] | list[Any], newest_first: bool
+) -> list[dict[str, Any]]:
+    """Event rows of ``sql`` (which selects COLUMNS), fetched as one JSON value rather than row by row.
+
+    Why: the sqlite3 module releases the GIL around every row step, and a thread taking it back waits up to the
+    interpreter's switch interval (5 ms) while the UI thread renders: a 50-row poll could take a quarter of a
+    second. One aggregate value is one step. (Times keep 15 significant digits: 10 microseconds.)
+    """
+    pairs = ", ".join(f"'{c}', {c}" for c in COLUMNS.split(", "))
+    wrapped = f"SELECT json_group_array(json_object({pairs})) FROM ({sql})"
+    rows: list[dict[str, Any]] = json.loads(db.conn.execute(wrapped, params).fetchone()[0])
+    rows.sort(key=lambda r: r["id"], reverse=newest_first)  # an aggregate's input order is not promised
+    return rows
+
+
 def _host_filter(host: str) -> tuple[str, list[Any]]:
     """The host and its subdomains: 'tracker.com' matches 'px.tracker.com', not 'nottracker.com'."""
     h = host.strip().lower().rstrip(".")
@@ -28,7 +45,8 @@ def _host_filter(host: str) -> tuple[str, list[Any]]:
 
 def tail(db: Database, after_id: int = 0, limit: int = 500) -> list[dict[str, Any]]:
     """Rows with id > after_id, oldest first (the UI and `log --follow` poll this with the last id seen)."""
-    return _rows(db, f"SELECT {COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
+    sql = f"SELECT {COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?"
+    return _event_rows(db, sql, (after_id, limit), newest_first=False)
 
 
 def last_id(db: Database) -> int:
@@ -59,7 +77,7 @@ def recent(
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY id DESC LIMIT ?"
-    return _rows(db, sql, [*params, limit])
+    return _event_rows(db, sql, [*params, limit], newest_first=True)
 
 
 def top_trackers(db: Database, since_ts: float, limit: int = 10) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ passes a ``proxy_runner`` coroutine function so proxy and UI share one process a
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -50,9 +51,16 @@ class PixelguardApp(App[None]):
         return MainScreen()
 
     def on_mount(self) -> None:
+        # Everything alive now (modules, Textual, this app) lives as long as the app: take it out of the
+        # garbage collector's full passes, which otherwise walk it every second or so under a stream of
+        # events and freeze the UI and its database thread for 100 ms and more each time.
+        gc.freeze()
         if self.proxy_runner is not None:
             # Same event loop as the UI; cancelled with the app's other workers on quit.
             self.run_worker(self.proxy_runner(), name="proxy", group="proxy", exit_on_error=False)
+
+    def on_unmount(self) -> None:
+        gc.unfreeze()  # whatever the app held can be collected again (tests run many apps in one process)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "proxy":

@@ -55,6 +55,8 @@ class Feed:
     listen: str | None = None  # given when proxy and UI share a process
     last_id: int = 0
     _db: Any = field(default=None, repr=False)
+    _data_version: int | None = field(default=None, repr=False)
+    _caught_up: bool = field(default=False, repr=False)
 
     # -- connection ------------------------------------------------------------------------------------
 
@@ -73,6 +75,7 @@ class Feed:
             except sqlite3.Error:
                 pass
             self._db = None
+            self._data_version = None
 
     # -- events ----------------------------------------------------------------------------------------
 
@@ -89,7 +92,15 @@ class Feed:
         """Events written since the last call, oldest first (at most TAIL_BATCH)."""
         from pixelguard.store import queries
 
-        rows = queries.tail(self.db(), after_id=self.last_id, limit=TAIL_BATCH)
+        db = self.db()
+        # PRAGMA data_version changes when another connection commits: a one-step check that lets the UI look
+        # often (for low latency) while reading rows only when there is something new.
+        version = db.conn.execute("PRAGMA data_version").fetchone()[0]
+        if version == self._data_version and self._caught_up:
+            return []
+        self._data_version = version
+        rows = queries.tail(db, after_id=self.last_id, limit=TAIL_BATCH)
+        self._caught_up = len(rows) < TAIL_BATCH
         if rows:
             self.last_id = rows[-1]["id"]
         return rows

@@ -29,7 +29,9 @@ from pixelguard.tui.widgets.trackers import TrackersPanel
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.2  # how often new events are read; the UI shows an event within this plus the writer's flush
+# How often the database is asked whether anything changed (one cheap step; rows are read only when it did).
+# The UI shows an event within this plus the writer's flush.
+POLL_SECONDS = 0.05
 OVERVIEW_SECONDS = 2.0
 RETRY_SECONDS = 1.0
 

@@ -42,7 +42,27 @@ class EventTable(DataTable):
     def __init__(self, *, cap: int = CAP, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.cap = cap
+        self._shrink_render_caches()
         self.events: dict[str, dict[str, Any]] = {}  # row key → event row
+
+    def _shrink_render_caches(self) -> None:
+        """Size DataTable's render caches for a screenful, not for 10,000 cells.
+
+        Every batch of new rows renumbers the rows, so cached renders of old positions are never used again;
+        large caches only fill with them. At 100 events a second they held ~250,000 objects, and each of the
+        garbage collector's full passes over them froze the UI (and its database thread) for 200-300 ms.
+        """
+        from textual.cache import LRUCache
+
+        for name, size in (
+            ("_cell_render_cache", 2000),
+            ("_row_render_cache", 200),
+            ("_row_renderable_cache", 200),
+            ("_line_cache", 200),
+        ):
+            # Private to DataTable: if a Textual release renames one, it keeps its default size.
+            if hasattr(self, name):
+                setattr(self, name, LRUCache(size))
 
     def on_mount(self) -> None:
         for name, width in COLUMNS:
