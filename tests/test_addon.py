@@ -195,3 +195,43 @@ def test_source_url() -> None:
     assert source_url(http.Headers(origin="https://news.example")) == "https://news.example/"
     assert source_url(http.Headers(origin="null")) is None
     assert source_url(http.Headers()) is None  # a mail client
+
+
+def _blocked(pg: Pixelguard, url: str) -> bool:
+    f = req_flow(url, {"Accept": "image/*"})
+    pg.request(f)
+    return f.response is not None
+
+
+def _eventually(cond, what: str, timeout: float = 5.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_list_turned_off_in_the_config_is_followed_while_running(pg: Pixelguard, config: Path) -> None:
+    from pixelguard import config as configmod
+    from pixelguard.config_edit import set_list_enabled
+
+    assert _blocked(pg, "http://tracker.test/a.gif")
+    set_list_enabled(configmod.load(config), "t", False)  # what the UI's space key does
+    _eventually(lambda: not _blocked(pg, "http://tracker.test/a.gif"), "the list to be dropped")
+    set_list_enabled(configmod.load(config), "t", True)
+    _eventually(lambda: _blocked(pg, "http://tracker.test/a.gif"), "the list to come back")
+
+
+def test_bad_or_restart_only_config_changes_keep_the_running_lists(
+    pg: Pixelguard, config: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    text = config.read_text()
+    config.write_text(text + "proxy: {port: 9999}\n")
+    pg._poll()
+    assert "restart pixelguard to apply proxy" in caplog.text
+    config.write_text(text + "lists: [\n")
+    pg._poll()
+    assert "cannot be read, keeping the running one" in caplog.text
+    assert _blocked(pg, "http://tracker.test/a.gif")

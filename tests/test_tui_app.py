@@ -10,7 +10,7 @@ from pathlib import Path
 from test_tui_support import TRICKY_URL, event, make_config, sync, wait_for, write_events
 from textual.widgets import Input, TextArea
 
-from pixelguard import lists
+from pixelguard import config, lists
 from pixelguard.engine import Engine
 from pixelguard.store.writer import Writer
 from pixelguard.tui.app import PixelguardApp
@@ -289,6 +289,34 @@ async def test_lists_screen_and_validating_editor(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, ListsScreen), what="back to lists")
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="back to main")
+
+
+@sync
+async def test_space_turns_a_list_off_and_on_in_the_config_file(tmp_path: Path) -> None:
+    cfg, _ = setup(tmp_path, n=2)
+    app = PixelguardApp(cfg)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, 2)
+        await pilot.press("l")
+        await wait_for(pilot, lambda: isinstance(app.screen, ListsScreen), what="the lists screen")
+        table = app.screen.query_one("#lists")
+        await wait_for(pilot, lambda: table.row_count == 3, what="three lists")
+        assert table.get_row_at(0)[1].plain == "yes"
+        await pilot.press("space")
+        await wait_for(pilot, lambda: table.get_row_at(0)[1].plain == "no", what="trackers shown off")
+        assert "{name: trackers, path: trackers.txt, enabled: false}" in cfg.source.read_text(
+            encoding="utf-8"
+        )
+        assert not config.load(cfg.source).lists[0].enabled
+        assert not app.cfg.lists[0].enabled  # what the screen and the next toggle work from
+        await pilot.press("space")
+        await wait_for(pilot, lambda: table.get_row_at(0)[1].plain == "yes", what="trackers shown on")
+        assert config.load(cfg.source).lists[0].enabled
+        await pilot.press("down", "space")  # the user list holds the user's own rules: always on
+        await wait_for(
+            pilot, lambda: any("always on" in n.message for n in app._notifications), what="the refusal"
+        )
+        assert table.get_row_at(1)[1].plain == "yes"
 
 
 @sync

@@ -9,6 +9,7 @@ and is logged with its URL. Events go to the store's writer queue (never SQLite 
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import logging
 import os
 import threading
@@ -49,6 +50,8 @@ class Pixelguard:
         self._learn_lock = threading.Lock()
         self._signature: tuple = ()
         self._pause_sig: tuple = ()
+        self._config_path: Path | None = None
+        self._config_sig: tuple = ()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -82,6 +85,8 @@ class Pixelguard:
             self.cfg = cfg
             self.mode = self._mode_override or cfg.proxy.mode
             self.learner = Learner(cfg.pixels.learn_after)
+            self._config_path = cfg.source or configmod.locate(path)
+            self._config_sig = _stat(self._config_path)
             self._signature = self._list_signature()
             self.engine = self._build()
             # Inside the try: a corrupt database is the user's to fix, reported in one line (never replaced).
@@ -343,6 +348,7 @@ class Pixelguard:
 
     def _poll(self) -> None:
         self._read_pause()
+        self._read_config()
         sig = self._list_signature()
         if sig == self._signature:
             return
@@ -362,6 +368,32 @@ class Pixelguard:
             self._written_learned -= written
         self._sync_learned()
         self.reloads += 1
+
+    def _read_config(self) -> None:
+        """Follow the config file's list selection (the UI's list toggle writes it); other keys need a restart."""
+        sig = _stat(self._config_path) if self._config_path else ()
+        if sig == self._config_sig:
+            return
+        self._config_sig = sig
+        if not self._config_path or not self._config_path.is_file():
+            return
+        try:
+            new = configmod.load(self._config_path)
+        except PixelguardError as e:
+            log.error("pixelguard: config changed but cannot be read, keeping the running one: %s", e)
+            return
+        old = self.cfg
+        if new.lists != old.lists:
+            enabled = ", ".join(spec.name for spec in new.enabled_lists()) or "none"
+            log.info("pixelguard: config changed: lists now %s", enabled)
+            self.cfg = dataclasses.replace(old, lists=new.lists)  # the list signature below sees the change
+        others = [
+            f.name
+            for f in dataclasses.fields(old)
+            if f.name not in ("lists", "origins", "source") and getattr(new, f.name) != getattr(old, f.name)
+        ]
+        if others:
+            log.warning("pixelguard: config changed: restart pixelguard to apply %s", ", ".join(others))
 
     def _read_pause(self) -> None:
         path = self.cfg.data_dir / "pause.json"

@@ -23,7 +23,7 @@ KEYS = (
     ("u", "Undo the last allow or trust"),
     ("p", "Pause protection for a while, or resume it"),
     ("/", "Filter the table by host, site, URL or rule text (esc clears)"),
-    ("l", "Filter lists: rule counts, last update; edit the user and learned lists"),
+    ("l", "Filter lists: counts, last update; space turns one on or off; edit user and learned"),
     ("↑ ↓ pgup pgdn", "Move through the stopped requests; the pane below explains the selected one"),
     ("?", "This help"),
     ("q", "Quit"),

@@ -30,6 +30,7 @@ class ListsScreen(Screen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,l", "app.pop_screen", "Back"),
         Binding("e", "edit", "Edit list"),
+        Binding("space", "toggle", "On/off"),
         Binding("r", "reload", "Reload"),
     ]
 
@@ -42,8 +43,8 @@ class ListsScreen(Screen):
             yield Label("Filter lists", classes="panel-title")
             yield DataTable(id="lists", cursor_type="row", zebra_stripes=True)
             yield Label(
-                "enter on user or learned: edit it. Lists are enabled or disabled in the config file "
-                "(pixelguard config path).",
+                "space: list on/off (saved in the config file; the proxy follows within a second).  "
+                "enter on user or learned: edit it.",
                 classes="hint",
             )
         yield Footer()
@@ -82,6 +83,39 @@ class ListsScreen(Screen):
                 Text(fmt_path(row.get("source") or row.get("path") or ""), overflow="ellipsis", no_wrap=True),
                 key=row["name"],
             )
+
+    def action_toggle(self) -> None:
+        table = self.query_one("#lists", DataTable)
+        if not table.row_count:
+            return
+        name = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        row = next((r for r in self.rows if r["name"] == name), None)
+        if name in EDITABLE or row is None:
+            self.notify(f"The {name} list is always on: it holds your own rules.", markup=False)
+            return
+        self._toggle(name, not row.get("enabled", True))
+
+    @work(thread=True, exclusive=True, group="lists")
+    def _toggle(self, name: str, enabled: bool) -> None:
+        # Reads and writes the config file: in a thread, like every other file access of this screen.
+        import dataclasses
+
+        from pixelguard import config as configmod
+        from pixelguard.config_edit import set_list_enabled
+        from pixelguard.errors import PixelguardError
+
+        app: Any = self.app
+        try:
+            path = set_list_enabled(app.cfg, name, enabled)
+            app.cfg = dataclasses.replace(app.cfg, lists=configmod.load(path).lists)
+        except PixelguardError as e:
+            self.app.call_from_thread(self.notify, str(e), severity="error", markup=False)
+            return
+        state = "on" if enabled else "off"
+        self.app.call_from_thread(
+            self.notify, f"{name} turned {state} in {path}; the proxy follows within a second.", markup=False
+        )
+        self.post_message(ListsLoaded(list_rows(app.cfg)))
 
     def action_reload(self) -> None:
         self._load()

@@ -11,7 +11,7 @@ from textual.widgets import DataTable
 from pixelguard.tui.data import CAP, fmt_clock
 
 # Fixed widths: auto-sized columns would jitter as rows stream in. Sum + padding fits 120 columns with the panel.
-COLUMNS = (("time", 8), ("host", 22), ("site", 16), ("type", 6), ("reason", 7), ("list", 11))
+COLUMNS = (("time", 8), ("host", 20), ("site", 13), ("type", 6), ("reason", 7), ("list", 16))
 # Engine resource types, shortened to fit the column.
 SHORT_TYPES = {"xmlhttprequest": "xhr", "subdocument": "frame", "stylesheet": "css", "websocket": "ws"}
 
