@@ -134,11 +134,11 @@ def main(argv: list[str] | None = None) -> int:
 
     m_o, p_o = _stats(t_ours)
     m_b, p_b = _stats(t_brave)
-    print(f"\n{'engine':<16}{'median us':>11}{'p99 us':>10}{'build s':>10}{'peak RSS MB':>13}")
-    print(f"{'pixelguard':<16}{m_o:>11.1f}{p_o:>10.1f}{cold['build_s']:>10.2f}{cold['rss_mb']:>13.0f}")
-    print(f"{'  from cache':<16}{'':>11}{'':>10}{warm['build_s']:>10.2f}{warm['rss_mb']:>13.0f}")
+    print(f"\n{'engine':<16}{'median us':>13}{'p99 us':>13}{'build s':>10}{'peak RSS MB':>13}")
+    print(f"{'pixelguard':<16}{m_o:>13.1f}{p_o:>13.1f}{cold['build_s']:>10.2f}{cold['rss_mb']:>13.0f}")
+    print(f"{'  from cache':<16}{'':>13}{'':>13}{warm['build_s']:>10.2f}{warm['rss_mb']:>13.0f}")
     print(
-        f"{'brave adblock':<16}{m_b:>11.1f}{p_b:>10.1f}{brave_proc['build_s']:>10.2f}{brave_proc['rss_mb']:>13.0f}"
+        f"{'brave adblock':<16}{m_b:>13.1f}{p_b:>13.1f}{brave_proc['build_s']:>10.2f}{brave_proc['rss_mb']:>13.0f}"
     )
 
     if args.abp_sample:
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             t_abp.append(pc() - a)
         m_a, p_a = _stats(t_abp)
         print(
-            f"{'adblockparser':<16}{m_a:>11.1f}{p_a:>10.1f}{abp_build:>10.2f}{'-':>13}  ({len(t_abp)} requests)"
+            f"{'adblockparser':<16}{m_a:>13.1f}{p_a:>13.1f}{abp_build:>10.2f}{'-':>13}  ({len(t_abp)} requests)"
         )
 
     print(
