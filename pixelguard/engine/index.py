@@ -92,23 +92,21 @@ def _regex(src: str) -> re.Pattern[str] | None:
     return rx  # type: ignore[return-value]
 
 
-def domain_matches(domains: dict[str, bool], dflags: int, source_host: str) -> bool:
+def domain_matches(
+    domains: dict[str, bool], dflags: int, source_host: str, suffixes: tuple[str, ...]
+) -> bool:
     """ABP ``$domain=`` semantics: the most specific listed suffix of the source host decides.
 
+    ``suffixes``: the source host and its parent domains, most specific first (``Request.source_suffixes``).
     ``dflags``: HAS_INCLUDE when some entry is not negated, HAS_ENTITY when some entry is ``name.*``.
     """
     has_include = dflags & HAS_INCLUDE
     if not source_host:
         return not has_include
-    h = source_host
-    while True:
+    for h in suffixes:
         v = domains.get(h)
         if v is not None:
             return v
-        i = h.find(".")
-        if i < 0:
-            break
-        h = h[i + 1 :]
     if dflags & HAS_ENTITY:  # entity form, e.g. google.* for every google.<public suffix>
         site = _entity(source_host)
         if site:
@@ -159,7 +157,7 @@ def matches(r: RuleT, req: Request) -> bool:
     tp = req.third_party
     if tp is not None and not flags & (R.THIRD_PARTY if tp else R.FIRST_PARTY):
         return False
-    if domains is not None and not domain_matches(domains, dflags, req.source_host):
+    if domains is not None and not domain_matches(domains, dflags, req.source_host, req.source_suffixes):
         return False
     if kind < R.REGEX or kind == R.AFTER_PREFIX:
         return True
@@ -241,8 +239,11 @@ class RuleIndex:
                 return r
         return None
 
-    def find_host(self, req: Request) -> RuleT | None:
-        """The first whole-host rule (``||host^`` with no type or path restriction) matching req's host."""
+    def find_host(self, req: Request, tokens: list[str] | None = None) -> RuleT | None:
+        """The first whole-host rule (``||host^`` with no type or path restriction) matching req's host.
+
+        ``tokens`` is ignored: the signature is ``find``'s, so that the engine can use either.
+        """
         for h in req.suffixes:
             for r in self.hosts.get(h, ()):
                 if r[5] == R.HOST and r[4] == R.ALL_TYPES and matches(r, req):

@@ -100,6 +100,14 @@ def connect(path: Path, readonly: bool = False, *, busy_ms: int | None = None) -
         raise
 
 
+def close_quietly(db: Database) -> None:
+    """Close ``db``; a close that fails (file deleted, disk gone) has nothing left to tell the caller."""
+    try:
+        db.conn.close()
+    except sqlite3.Error:
+        pass
+
+
 def _check_ours(conn: sqlite3.Connection, path: Path) -> None:
     """An empty file or a database holding our tables is ours; a database with other tables is not."""
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}

@@ -257,10 +257,7 @@ class Writer:
 
     def _close_db(self) -> None:
         if self._db is not None:
-            try:
-                self._db.conn.close()
-            except sqlite3.Error:
-                pass
+            dbmod.close_quietly(self._db)
             self._db = None
             self._file_id = None
 

@@ -70,10 +70,9 @@ class Feed:
 
     def close(self) -> None:
         if self._db is not None:
-            try:
-                self._db.conn.close()
-            except sqlite3.Error:
-                pass
+            from pixelguard.store.db import close_quietly
+
+            close_quietly(self._db)
             self._db = None
             self._data_version = None
 

@@ -84,11 +84,16 @@ class ListsScreen(Screen):
                 key=row["name"],
             )
 
-    def action_toggle(self) -> None:
+    def _selected_name(self) -> str | None:
         table = self.query_one("#lists", DataTable)
         if not table.row_count:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    def action_toggle(self) -> None:
+        name = self._selected_name()
+        if name is None:
             return
-        name = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
         row = next((r for r in self.rows if r["name"] == name), None)
         if name in EDITABLE or row is None:
             self.notify(f"The {name} list is always on: it holds your own rules.", markup=False)
@@ -125,10 +130,9 @@ class ListsScreen(Screen):
         self.action_edit()
 
     def action_edit(self) -> None:
-        table = self.query_one("#lists", DataTable)
-        if not table.row_count:
+        name = self._selected_name()
+        if name is None:
             return
-        name = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
         if name not in EDITABLE:
             self.notify(f"{name} is not edited here: only the user and learned lists are yours to change.")
             return
