@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -203,7 +204,7 @@ def _blocked(pg: Pixelguard, url: str) -> bool:
     return f.response is not None
 
 
-def _eventually(cond, what: str, timeout: float = 5.0) -> None:
+def _eventually(cond, what: str, timeout: float = 30.0) -> None:
     import time
 
     deadline = time.monotonic() + timeout
@@ -223,15 +224,23 @@ def test_list_turned_off_in_the_config_is_followed_while_running(pg: Pixelguard,
     _eventually(lambda: _blocked(pg, "http://tracker.test/a.gif"), "the list to come back")
 
 
+def _replace(path: Path, text: str) -> None:
+    """Write a file as the UI and most editors do: whole, by rename. The watcher thread polls concurrently
+    and must never see it half-written (a truncated config reads as "no lists")."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def test_bad_or_restart_only_config_changes_keep_the_running_lists(
     pg: Pixelguard, config: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
     text = config.read_text()
-    config.write_text(text + "proxy: {port: 9999}\n")
-    pg._poll()
+    _replace(config, text + "proxy: {port: 9999}\n")
+    pg._poll()  # waits for the watcher thread's poll if that one saw the change first
     assert "restart pixelguard to apply proxy" in caplog.text
-    config.write_text(text + "lists: [\n")
+    _replace(config, text + "lists: [\n")
     pg._poll()
     assert "cannot be read, keeping the running one" in caplog.text
     assert _blocked(pg, "http://tracker.test/a.gif")

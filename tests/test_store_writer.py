@@ -29,9 +29,8 @@ def test_event_appears_quickly_while_running(tmp_path):
     path = tmp_path / "pg.db"
     with Writer(path) as w:
         w.put(event(1))
-        start = time.monotonic()
-        wait_for(lambda: w.status["written"] == 1, 2, "the event to be written")
-        assert time.monotonic() - start < 0.5  # the UI budget: a new event shows within 0.5 s
+        # Written while the writer runs, not at close (the 0.5 s latency budget is measured in test_tui_live).
+        wait_for(lambda: w.status["written"] == 1, 30, "the event to be written")
         assert numbers(path) == [1]
 
 
@@ -82,7 +81,7 @@ def test_counters_upsert_per_minute(tmp_path):
     w = Writer(path).start()
     for _ in range(5):
         w.count(seen=1, stopped=0)
-    wait_for(lambda: w.status["batches"] >= 1, 5, "a first counters write")
+    wait_for(lambda: w.status["batches"] >= 1, 30, "a first counters write")
     for _ in range(3):
         w.count(seen=1, stopped=1)
     assert w.close()
@@ -102,7 +101,7 @@ def test_retention_at_start_removes_old_events(tmp_path):
         w.put(event(3))
     assert numbers(path) == [1, 2, 3]
     w = Writer(path, retention_days=30).start()
-    wait_for(lambda: numbers(path) == [2, 3], 5, "retention to remove the 40-day-old event")
+    wait_for(lambda: numbers(path) == [2, 3], 30, "retention to remove the 40-day-old event")
     assert w.close()
 
 

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from test_tui_support import event, make_config, sync, wait_for, write_events
 from textual import events
 
@@ -21,6 +22,9 @@ from pixelguard.tui.app import PixelguardApp
 from pixelguard.tui.screens.dialogs import HelpScreen
 from pixelguard.tui.screens.main import MainScreen
 from pixelguard.tui.widgets.events import EventTable
+
+# A latency measurement (about 15 s): CI runs it; `./scripts/test -m 'not measure'` skips it for a quick run.
+pytestmark = pytest.mark.measure
 
 RATE = 100  # events per second
 SECONDS = 10

@@ -67,7 +67,7 @@ def write_events(db: Path, events: list[Event], seen_per_event: int = 3) -> None
     assert w.status["written"] == len(events)
 
 
-async def wait_for(pilot, cond: Callable[[], object], timeout: float = 5.0, what: str = "condition") -> None:
+async def wait_for(pilot, cond: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> None:
     """Poll ``cond`` while the app runs, failing with ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not cond():

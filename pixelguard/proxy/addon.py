@@ -48,6 +48,8 @@ class Pixelguard:
         self._pending_learned: set[str] = set()  # learned, not yet in the engine
         self._written_learned: set[str] = set()  # pending hosts whose rule is on disk
         self._learn_lock = threading.Lock()
+        # One poll at a time: the watcher thread's and a direct call's must not interleave their rebuilds.
+        self._poll_lock = threading.Lock()
         self._signature: tuple = ()
         self._pause_sig: tuple = ()
         self._config_path: Path | None = None
@@ -347,6 +349,10 @@ class Pixelguard:
                 log.exception("pixelguard: list watcher error")
 
     def _poll(self) -> None:
+        with self._poll_lock:
+            self._poll_locked()
+
+    def _poll_locked(self) -> None:
         self._read_pause()
         self._read_config()
         sig = self._list_signature()

@@ -12,7 +12,8 @@ from harness import Certs, Origin, Proxy, make_certs, start_proxy, write_config
 
 @pytest.fixture(scope="session")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
-    return make_certs(tmp_path_factory.mktemp("certs"))
+    # Names the browser test loads over HTTPS (the proxy verifies the origin against them, as it would a real site).
+    return make_certs(tmp_path_factory.mktemp("certs"), ("localhost", "*.blog.test", "*.unlisted.test"))
 
 
 @pytest.fixture(scope="session")

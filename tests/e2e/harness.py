@@ -36,7 +36,7 @@ def free_port() -> int:
 
 
 def wait_for(
-    predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02, what: str = ""
+    predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.02, what: str = ""
 ) -> Any:
     """Poll until predicate() is truthy; return its value, or fail naming what did not happen."""
     deadline = time.monotonic() + timeout

