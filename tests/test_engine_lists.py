@@ -19,7 +19,7 @@ GARBAGE_LINES = [
     "@@$",
     "/unbalanced(regex/",
     "/[a-z/",
-    "/(?<name>js-only)/$script",
+    "/(a+)+(?=b)/$script",  # needs lookahead (no RE2) and backtracks exponentially (no Python re)
     "||example.com^$~",
     "||example.com^$,,",
     "a" * 100_000,

@@ -89,9 +89,10 @@ CASES = [
     ("||t.example^$document", "https://t.example/p.js", PAGE, "script", False),
     ("$ping,third-party", "https://any.example/p", PAGE, "ping", True),  # EasyPrivacy has this rule
     ("$ping,third-party", "https://any.example/p", PAGE, "image", False),
-    # redirects block (the proxy answers with its own neutral response)
+    # $redirect= blocks (the proxy answers with a neutral response); $redirect-rule= only names the answer for
+    # requests something else blocks (uBO wiki, "Static filter syntax": redirect-rule)
     ("||t.example/a.js$script,redirect=noop.js", "https://t.example/a.js", PAGE, "script", True),
-    ("||t.example/a.js$script,redirect-rule=noop.js", "https://t.example/a.js", PAGE, "script", True),
+    ("||t.example/a.js$script,redirect-rule=noop.js", "https://t.example/a.js", PAGE, "script", False),
     # unsupported options skip the rule, never broaden it
     ("||t.example^$csp=script-src 'none'", "https://t.example/", PAGE, "document", False),
     ("||t.example^$removeparam=utm_source", "https://t.example/?utm_source=x", PAGE, "other", False),
@@ -184,7 +185,8 @@ def test_site_of_and_type_guess() -> None:
         ("@@||cdn.example^$script", ""),  # a whole-host rule: its bucket key is the host
         ("||Example.com/Beacon$match-case", "/beacon"),  # compared with the lower-cased URL
         ("/\\/ad[0-9]+\\/banner\\.gif/", "/banner.gif"),  # a regex: its longest required literal run
-        ("/(foo|bar)\\.gif/", ""),  # alternation: nothing is required
+        ("/(foo|bar)\\.gif/", ".gif"),  # an alternation inside a group: what follows is still required
+        ("/foo|bar\\.gif/", ""),  # a top-level alternation: nothing is required
         ("/zähler.gif", ""),  # non-ASCII: lower() of a whole URL may not contain lower() of a piece
     ],
 )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import re
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pixelguard.engine import bounded_regex, preprocess
 from pixelguard.engine import index as ix
 from pixelguard.engine import rules as R
 from pixelguard.engine.request import Request
@@ -20,6 +21,21 @@ log = logging.getLogger(__name__)
 MAX_ERRORS_PER_LIST = 200
 PAGE_MEMO_SIZE = 4096
 _MISS = object()
+DOCUMENT = R.TYPE_BITS["document"]
+OTHER = R.TYPE_BITS["other"]
+# Index classes in the built state. Each is a RuleIndex; see _decide for how they combine.
+CLASSES = (
+    "any",  # important + block: one lookup answers "nothing blocks this" for most requests
+    "important",
+    "important_exc",
+    "block",
+    "exc",
+    "page_exc",
+    "redirect_rule",
+    "redirect_exc",
+    "removeparam",
+    "removeparam_exc",
+)
 
 
 @dataclass(frozen=True)
@@ -28,6 +44,8 @@ class Verdict:
 
     ``rule``/``list``/``line``: the rule that decided (for a request an exception let through: the exception).
     ``exception``: the raw text of an exception that overrode a block; ``overridden``: the block it overrode.
+    ``redirect``: for a block, the neutral resource a ``$redirect=``/``$redirect-rule=`` names (uBO's names,
+    e.g. ``1x1.gif``, ``noop.js``); None when no rule names one.
     """
 
     blocked: bool
@@ -36,6 +54,7 @@ class Verdict:
     line: int | None = None
     exception: str | None = None
     overridden: str | None = None
+    redirect: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,6 +69,16 @@ class ListStats:
     skipped: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ParamRule:
+    """A ``$removeparam`` rule that applies to a request: what to remove, and where the rule comes from."""
+
+    param: str  # "" removes every parameter; "/re/" a regex; "~name" keeps only that one; else one name
+    rule: str
+    list: str
+    line: int
+
+
 class Engine:
     """An immutable compiled set of lists. Build with :meth:`from_text` or :meth:`from_files`."""
 
@@ -57,11 +86,17 @@ class Engine:
         self.lists: list[str] = state["lists"]
         self.stats: dict[str, ListStats] = {n: ListStats(c, dict(s)) for n, (c, s) in state["stats"].items()}
         self.errors: list[str] = state["errors"]
-        self._important = ix.RuleIndex.from_state(state["important"])
-        self._important_exc = ix.RuleIndex.from_state(state["important_exc"])
-        self._block = ix.RuleIndex.from_state(state["block"])
-        self._exc = ix.RuleIndex.from_state(state["exc"])
-        self._page_exc = ix.RuleIndex.from_state(state["page_exc"])
+        idx = {k: ix.RuleIndex.from_state(state[k]) for k in CLASSES}
+        self._any = idx["any"]
+        self._important = idx["important"]
+        self._important_exc = idx["important_exc"]
+        self._block = idx["block"]
+        self._exc = idx["exc"]
+        self._page_exc = idx["page_exc"]
+        self._redirect_rule = idx["redirect_rule"]
+        self._redirect_exc = idx["redirect_exc"]
+        self._removeparam = idx["removeparam"]
+        self._removeparam_exc = idx["removeparam_exc"]
         self._page_memo: dict[str, ix.RuleT | None] = {}
         self._has_important = bool(self._important)
         self.loaded_from_cache = loaded_from_cache
@@ -72,51 +107,70 @@ class Engine:
     @classmethod
     def from_text(cls, text: str, name: str = "inline") -> Engine:
         t0 = time.perf_counter()
-        state = build_state([(name, text)])
+        named, errors = preprocess.expand(name, text, None)
+        state = build_state(named)
+        state["errors"] = errors + state["errors"]
         return cls(state, build_seconds=time.perf_counter() - t0)
 
     @classmethod
     def from_files(cls, paths: Iterable[Path | str], cache_dir: Path | None = None) -> Engine:
         """Load lists (list name = file stem). With ``cache_dir``, reuse the compiled index of identical lists.
 
-        A file that cannot be read is reported in ``errors`` and skipped, as a bad line is.
+        ``!#include`` targets are read beside the list (or from ``NAME.include/`` beside it, where list updates
+        keep a subscription's included files). A file that cannot be read is reported in ``errors`` and
+        skipped, as a bad line is.
         """
         t0 = time.perf_counter()
-        named: list[tuple[str, bytes]] = []
-        unreadable: list[str] = []
+        named: list[tuple[str, str]] = []
+        problems: list[str] = []
         for p in paths:
             p = Path(p)
             try:
-                named.append((p.stem, p.read_bytes()))
+                text = p.read_bytes().decode("utf-8", errors="replace")
             except OSError as e:
-                unreadable.append(f"{p.stem}:0: cannot read {p}: {e.strerror or e}")
-        key = ix.content_key(named)
+                problems.append(f"{p.stem}:0: cannot read {p}: {e.strerror or e}")
+                continue
+            parts, errors = preprocess.expand(p.stem, text, include_reader(p))
+            named += parts
+            problems += errors
+        key = ix.content_key([(n, t.encode("utf-8", errors="replace")) for n, t in named])
         if cache_dir is not None:
             state = ix.load_cache(Path(cache_dir), key)
             if state is not None:
-                state["errors"] = unreadable + state["errors"]
+                state["errors"] = problems + state["errors"]
                 return cls(state, loaded_from_cache=True, build_seconds=time.perf_counter() - t0)
-        state = build_state([(n, data.decode("utf-8", errors="replace")) for n, data in named])
+        state = build_state(named)
         if cache_dir is not None:
             ix.save_cache(Path(cache_dir), key, state)
-        state["errors"] = unreadable + state["errors"]
+        state["errors"] = problems + state["errors"]
         return cls(state, build_seconds=time.perf_counter() - t0)
 
     # --- matching ----------------------------------------------------------------------------------------
 
-    def check(self, url: str, source_url: str | None = None, resource_type: str | None = None) -> Verdict:
+    def check(
+        self,
+        url: str,
+        source_url: str | None = None,
+        resource_type: str | None = None,
+        method: str | None = None,
+    ) -> Verdict:
         """Verdict for one request. Never raises: a URL without a host is simply not blocked.
 
         ``resource_type``: document subdocument script image stylesheet xmlhttprequest (xhr) media font
         websocket ping object other; unknown names mean other; None guesses from the URL's extension.
+        ``method``: the HTTP method (GET when not given), for ``$method=`` rules.
         """
         try:
-            req = Request(url, source_url, resource_type)
+            req = Request(url, source_url, resource_type, method)
             if not req.host:
                 return NOT_BLOCKED
-            return self._decide(req, source_url, req.tokens(), whole_host=False)
+            if req.type == DOCUMENT:
+                return self._decide_document(url, method)
+            tokens = req.tokens()
+            v = self._decide(req, source_url, tokens, whole_host=False)
+            return self._with_redirect(v, req, tokens) if v.blocked and self._redirect_rule else v
         except Exception:  # fail open: a matcher bug must not break browsing
-            log.exception("engine: check failed for %r", url)
+            log.exception("engine: check failed for %.200r", url)
             return NOT_BLOCKED
 
     def check_host(self, host: str, source_url: str | None = None) -> Verdict:
@@ -128,13 +182,41 @@ class Engine:
             req.type = R.ALL_TYPES
             return self._decide(req, source_url, None, whole_host=True)
         except Exception:
-            log.exception("engine: check_host failed for %r", host)
+            log.exception("engine: check_host failed for %.200r", host)
             return NOT_BLOCKED
 
+    def removeparams(
+        self, url: str, source_url: str | None = None, resource_type: str | None = None
+    ) -> list[ParamRule]:
+        """The ``$removeparam`` rules that apply to a request (none when an exception names the same value)."""
+        if not self._removeparam:
+            return []
+        try:
+            req = Request(url, source_url, resource_type)
+            if not req.host or "?" not in url:
+                return []
+            tokens = req.tokens()
+            out = []
+            excepted = {
+                r[ix.PARAM] for r in self._removeparam_exc.candidates(req, tokens) if ix.matches(r, req)
+            }
+            if "" in excepted:  # @@...$removeparam: nothing is removed from these requests
+                return []
+            seen = set()
+            for r in self._removeparam.candidates(req, tokens):
+                if r[ix.PARAM] in excepted or r[ix.PARAM] in seen or not ix.matches(r, req):
+                    continue
+                seen.add(r[ix.PARAM])
+                out.append(ParamRule(r[ix.PARAM], r[ix.TEXT], self.lists[r[ix.LIST]], r[ix.LINE]))
+            return out
+        except Exception:
+            log.exception("engine: removeparams failed for %.200r", url)
+            return []
+
     def _decide(
-        self, req: Request, source_url: str | None, tokens: list[str] | None, whole_host: bool
+        self, req: Request, source_url: str | None, tokens: list[bytes] | None, whole_host: bool
     ) -> Verdict:
-        """Precedence, and the only place it lives:
+        """Precedence, and the only place it lives (page loads add one step: _decide_document):
 
         1. an ``$important`` block wins over every exception (only an ``@@...$important`` exception beats it);
         2. otherwise an exception (``@@``, including a ``$document`` exception matching the page) beats a block;
@@ -145,13 +227,75 @@ class Engine:
         """
         # Unbound, so that choosing creates no closure on every request's path.
         find = ix.RuleIndex.find_host if whole_host else ix.RuleIndex.find
-        important = find(self._important, req, tokens) if self._has_important else None
+        if not self._has_important:
+            block = find(self._block, req, tokens)
+            if block is None:
+                return NOT_BLOCKED
+            return self._verdict(block, find(self._exc, req, tokens) or self._page_exception(source_url))
+        hit = find(self._any, req, tokens)
+        if hit is None:
+            return NOT_BLOCKED
+        important = hit if hit[ix.FLAGS] & R.IMPORTANT else find(self._important, req, tokens)
         if important is not None:
             return self._verdict(important, find(self._important_exc, req, tokens))
-        block = find(self._block, req, tokens)
-        if block is None:
+        return self._verdict(hit, find(self._exc, req, tokens) or self._page_exception(source_url))
+
+    def _decide_document(self, url: str, method: str | None) -> Verdict:
+        """A top-level page load, as uBO decides it (traffic.js, shouldStrictBlock).
+
+        Rules that name the ``document`` type apply as to any request ("explicit"). A rule without a type
+        option applies only when its match ends where the page's host ends, as ``||tracker.example^`` does and
+        ``/exoclick.`` does not ("implicit"): a generic rule never blocks a whole site. A typeless exception
+        that matches lets the page load. The page is its own context: first-party, its host is the ``$domain``.
+        """
+        req = Request(url, url, "document", method)
+        tokens = req.tokens()
+        imp = self._find(self._important, req, tokens) if self._has_important else None
+        if imp is not None:
+            exc = self._find(self._important_exc, req, tokens)
+            if exc is None:
+                return self._verdict(imp, None)
+        block = self._find(self._block, req, tokens)
+        explicit_exc = self._find(self._exc, req, tokens)
+        # rs: 0 nothing, 1 block, 2 exception (uBO checks exceptions even without a block here).
+        rs = 2 if explicit_exc is not None else 1 if block is not None else 0
+
+        req.type = OTHER  # a typeless rule's mask holds every network type, "other" among them
+        valid = _ends_at_host
+        implicit_imp = self._find(self._important, req, tokens, typeless=True, valid=valid)
+        if implicit_imp is not None and self._find(self._important_exc, req, tokens, typeless=True) is None:
+            return self._verdict(implicit_imp, None)
+        implicit_block = self._find(self._block, req, tokens, typeless=True, valid=valid)
+        implicit_exc = self._find(self._exc, req, tokens, typeless=True)
+        rg = 2 if implicit_exc is not None else 1 if implicit_block is not None else 0
+        # uBO's table: the implicit answer stands when nothing explicit matched, or when it is an exception and
+        # the explicit one is not; otherwise the explicit answer stands.
+        if rs == 0 or (rg == 2 and rs != 2):
+            decided, exc = implicit_block, implicit_exc
+        else:
+            decided, exc = block, explicit_exc
+        overridden = decided or implicit_block or block
+        if overridden is None:
             return NOT_BLOCKED
-        return self._verdict(block, find(self._exc, req, tokens) or self._page_exception(source_url))
+        return self._verdict(overridden, exc)
+
+    @staticmethod
+    def _find(
+        index: ix.RuleIndex,
+        req: Request,
+        tokens: list[bytes],
+        *,
+        typeless: bool = False,
+        valid: Any = None,
+    ) -> ix.RuleT | None:
+        """The general (slower) walk over an index, for page loads: every candidate, with extra conditions."""
+        url = req.url_lower
+        for r in index.candidates(req, tokens):
+            if typeless and not r[ix.FLAGS] & R.TYPELESS:
+                continue
+            if r[ix.NEEDLE] in url and ix.matches(r, req) and (valid is None or valid(r, req)):
+                return r
+        return None
 
     def _page_exception(self, source_url: str | None) -> ix.RuleT | None:
         """An ``@@...$document`` exception matching the page allows everything on it.
@@ -163,21 +307,63 @@ class Engine:
         memo = self._page_memo
         found = memo.get(source_url, _MISS)
         if found is _MISS:
-            page = Request(source_url, None, "document")
+            page = Request(source_url, source_url, "document")
             found = self._page_exc.find(page, page.tokens()) if page.host else None
-            if len(memo) >= PAGE_MEMO_SIZE:
-                memo.clear()  # cheaper than LRU bookkeeping; pages repeat in bursts
-            memo[source_url] = found
+            if len(source_url) <= 2048:  # a hostile page URL is not worth remembering
+                if len(memo) >= PAGE_MEMO_SIZE:
+                    memo.clear()  # cheaper than LRU bookkeeping; pages repeat in bursts
+                memo[source_url] = found
         return found  # type: ignore[return-value]
+
+    def _with_redirect(self, v: Verdict, req: Request, tokens: list[bytes]) -> Verdict:
+        """Name the neutral answer a $redirect-rule= offers for a request something else blocked (uBO)."""
+        if v.redirect:
+            return v
+        r = self._redirect_rule.find(req, tokens)
+        if r is None or self._redirect_exc.find(req, tokens) is not None:
+            return v
+        return dataclasses.replace(v, redirect=r[ix.REDIRECT])
 
     def _verdict(self, block: ix.RuleT, exc: ix.RuleT | None) -> Verdict:
         if exc is None:
-            return Verdict(True, block[0], self.lists[block[1]], block[2])
+            return Verdict(
+                True, block[0], self.lists[block[1]], block[2], redirect=block[ix.REDIRECT] or None
+            )
         return Verdict(False, exc[0], self.lists[exc[1]], exc[2], exception=exc[0], overridden=block[0])
 
     @property
     def rule_count(self) -> int:
         return sum(s.rules for s in self.stats.values())
+
+
+def _ends_at_host(r: ix.RuleT, req: Request) -> bool:
+    """uBO's validateStrictBlock: the match ends at the end of the page's host (or one separator after it)."""
+    if r[ix.KIND] == R.HOST:
+        return True
+    if not any(c.isalnum() for c in r[ix.TEXT]):
+        return False
+    end = ix.match_end(r, req)
+    if end < 0:
+        return False
+    past = end - req.host_end
+    return past in (0, 1) or (past == 2 and req.url_lower[req.host_end : req.host_end + 1] == ".")
+
+
+def include_reader(path: Path) -> preprocess.IncludeReader:
+    """Reads ``!#include`` targets of the list at path: from NAME.include/ beside it, else beside it."""
+
+    def read(target: str) -> tuple[str | None, str | None]:
+        for base in (path.parent / f"{path.stem}.include", path.parent):
+            candidate = base / target
+            try:
+                return candidate.read_bytes().decode("utf-8", errors="replace"), None
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                return None, e.strerror or str(e)
+        return None, f"{target} is not beside {path.name}"
+
+    return read
 
 
 # --- building ----------------------------------------------------------------------------------------------
@@ -201,33 +387,35 @@ def build_state(named_texts: list[tuple[str, str]]) -> dict[str, Any]:
             if "#" in line and R._COSMETIC.search(line):  # cheap pre-filter: a third of EasyList
                 skipped["cosmetic"] += 1
                 continue
-            r = R.parse(line)
-            if isinstance(r, R.Skip):
-                if r.reason != "comment":
-                    skipped[r.reason] += 1
+            out = R.parse_line(line)
+            if isinstance(out, R.Skip):
+                if out.reason != "comment":
+                    skipped[out.reason] += 1
                 continue
-            if isinstance(r, R.Rule) and r.is_regex:
-                err = _check_regex(r.pattern)
-                if err:
-                    r = R.Malformed(err)
-            if isinstance(r, R.Malformed):
+            if isinstance(out, list):
+                for r in out:
+                    if r.kind == R.REGEX:
+                        err = bounded_regex.check(r.pattern)
+                        if err:
+                            out = R.Malformed(err)
+                            break
+            if isinstance(out, R.Malformed):
                 skipped["malformed"] += 1
                 nerr += 1
                 if nerr <= MAX_ERRORS_PER_LIST:
-                    errors.append(f"{name}:{n}: {r.reason}")
+                    errors.append(f"{name}:{n}: {out.reason}")
                 continue
-            if r.flags & R.BADFILTER:
-                badfilters.add(r.key)
-                skipped["badfilter"] += 1
-                continue
-            parsed.append((r, li, n))
+            for r in out:
+                if r.flags & R.BADFILTER:
+                    badfilters.add(r.key)
+                    skipped["badfilter"] += 1
+                else:
+                    parsed.append((r, li, n))
         if nerr > MAX_ERRORS_PER_LIST:
             errors.append(f"{name}: ... and {nerr - MAX_ERRORS_PER_LIST} more malformed lines")
         stats[name] = (0, skipped)
 
-    classes: dict[str, list[tuple[ix.RuleT, str | None, list[str]]]] = {
-        k: [] for k in ("important", "important_exc", "block", "exc", "page_exc")
-    }
+    classes: dict[str, list[tuple[ix.RuleT, str | None, list[str]]]] = {k: [] for k in CLASSES}
     freq: Counter[str] = Counter()
     counts: Counter[int] = Counter()
     for r, li, n in parsed:
@@ -235,17 +423,17 @@ def build_state(named_texts: list[tuple[str, str]]) -> dict[str, Any]:
             stats[names[li]][1]["disabled by badfilter"] += 1
             continue
         counts[li] += 1
-        dflags = ix.domain_flags(r.domains) if r.domains else 0
-        t: ix.RuleT = (r.text, li, n, r.flags, r.types, r.kind, r.pattern, r.domains, dflags, R.needle_of(r))
+        t = ix.rule_tuple(r, li, n)
         toks = [] if r.host else R.tokens_of(r)
         freq.update(set(toks))
-        item = (t, r.host, toks)
-        if r.flags & R.EXCEPTION:
-            classes["important_exc" if r.flags & R.IMPORTANT else "exc"].append(item)
-            if r.explicit_document:
-                classes["page_exc"].append(item)
-        else:
-            classes["important" if r.flags & R.IMPORTANT else "block"].append(item)
+        cls = _class_of(r)
+        classes[cls].append((t, r.host, toks))
+        if cls in ("important", "block"):
+            classes["any"].append((t, r.host, toks))
+        if r.flags & R.EXCEPTION and r.explicit_document and not r.flags & (R.REDIRECT_ONLY | R.REMOVEPARAM):
+            classes["page_exc"].append((t, r.host, toks))
+    if not classes["important"]:
+        classes["any"] = []  # the block index alone answers; no need to hold it twice
     state: dict[str, Any] = {"version": ix.FORMAT_VERSION, "lists": names, "errors": errors}
     for k, items in classes.items():
         idx = ix.RuleIndex()
@@ -255,9 +443,14 @@ def build_state(named_texts: list[tuple[str, str]]) -> dict[str, Any]:
     return state
 
 
-def _check_regex(src: str) -> str | None:
-    try:
-        ix._regex_cache[src] = re.compile(src)
-    except Exception as e:  # re.error, RecursionError, OverflowError...
-        return f"bad regular expression: {e}"
-    return None
+def _class_of(r: R.Rule) -> str:
+    exc = r.flags & R.EXCEPTION
+    if r.flags & R.REMOVEPARAM:
+        return "removeparam_exc" if exc else "removeparam"
+    if r.flags & R.REDIRECT_ONLY:
+        return "redirect_exc"
+    if r.flags & R.REDIRECT_RULE:
+        return "redirect_rule"
+    if exc:
+        return "important_exc" if r.flags & R.IMPORTANT else "exc"
+    return "important" if r.flags & R.IMPORTANT else "block"

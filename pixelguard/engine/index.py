@@ -1,13 +1,11 @@
 """Where rules live so that a request looks at a handful of candidates, and the on-disk cache of it all.
 
-Two maps and a short list per rule class:
-- ``hosts``: rules anchored to a whole host (``||host^``, ``||host/path``), keyed by that host; a request looks
-  up each suffix of its own host (a.b.example.com, b.example.com, example.com, com).
-- ``tokens``: every other rule under the rarest of its tokens that any URL it matches must contain as a whole
-  token (as uBlock Origin, Ghostery and adblock-rust do); a request looks up each token of its URL.
-- ``fallback``: rules with no such token (regex rules, ``*`` everywhere); checked for every request.
+Four maps per rule class (see RuleIndex): by host (whole-host rules, hosts files, $to=), by token (the rarest
+token every matching URL contains, as uBlock Origin, Ghostery and adblock-rust do), by page domain ($domain=
+rules without a useful token) and by resource type (the rest). A request looks up its host's suffixes, its
+URL's distinct tokens, its page's suffixes and its type: no rule is looked at by every request.
 
-Rules are stored as plain tuples (``RuleT``) so that the cache pickles and loads quickly; a rule's regex is
+Rules are stored as plain tuples (``RuleT``) so that the cache pickles and loads quickly; a rule's matcher is
 compiled the first time a request reaches it, never at load time.
 """
 
@@ -17,23 +15,43 @@ import hashlib
 import logging
 import os
 import pickle
-import re
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pixelguard.engine import bounded_regex, wild
 from pixelguard.engine import rules as R
 from pixelguard.engine.request import Request
 
 log = logging.getLogger(__name__)
 
 # Bump when the cached structure or rule semantics change, so old caches are ignored.
-# 6: regex rules indexed by their required literal tokens; 7 and 10: needles; 8 and 9: token costs.
-FORMAT_VERSION = 10
+# 6: regex rules indexed by their required literal tokens; 7 and 10: needles; 8 and 9: token costs;
+# 11: hosts files, $to/$denyallow/$method, entity and per-type indexes, linear wildcard matching, documents.
+FORMAT_VERSION = 17
 
-# (text, list index, line, flags, types, kind, pattern, domains, domain flags, needle); see rules.needle_of
-RuleT = tuple[str, int, int, int, int, int, str, dict[str, bool] | None, int, str]
+# A rule as the indexes hold it: a plain tuple, because the cache pickles and loads it quickly and the hot path
+# reads it by position. These names say which position holds what.
+RuleT = tuple[Any, ...]
+(
+    TEXT,
+    LIST,
+    LINE,
+    FLAGS,
+    TYPES,
+    KIND,
+    PATTERN,
+    DOMAINS,
+    DFLAGS,
+    NEEDLE,
+    TO,
+    TFLAGS,
+    METHODS,
+    REDIRECT,
+    PARAM,
+) = range(15)
 HAS_INCLUDE = 1
 HAS_ENTITY = 2
 
@@ -64,9 +82,6 @@ _COMMON = frozenset(
     ]
 )
 
-_regex_cache: dict[str, re.Pattern[str] | None] = {}
-
-
 _COMMON_COST = 100_000
 
 
@@ -81,67 +96,89 @@ def _token_cost(freq: Counter[str]) -> Any:
     return cost
 
 
-def _regex(src: str) -> re.Pattern[str] | None:
-    rx = _regex_cache.get(src, False)
-    if rx is False:
-        try:
-            rx = re.compile(src)
-        except (re.error, RecursionError, OverflowError, ValueError):
-            rx = None  # reported at build time; from a cache, a bad regex simply never matches
-        _regex_cache[src] = rx
-    return rx  # type: ignore[return-value]
+def rule_tuple(r: R.Rule, list_index: int, line: int) -> RuleT:
+    dflags = domain_flags(r.domains) if r.domains else 0
+    tflags = domain_flags(r.to) if r.to else 0
+    return (
+        r.text,
+        list_index,
+        line,
+        r.flags,
+        r.types,
+        r.kind,
+        r.pattern,
+        r.domains,
+        dflags,
+        R.needle_of(r),
+        r.to,
+        tflags,
+        r.methods,
+        r.redirect,
+        r.param,
+    )
 
 
 def domain_matches(
-    domains: dict[str, bool], dflags: int, source_host: str, suffixes: tuple[str, ...]
+    domains: dict[str, bool],
+    dflags: int,
+    host: str,
+    suffixes: tuple[str, ...],
+    entities: tuple[str, ...],
 ) -> bool:
-    """ABP ``$domain=`` semantics: the most specific listed suffix of the source host decides.
+    """ABP ``$domain=`` (and uBO ``$to=``) semantics: the most specific listed suffix of host decides.
 
-    ``suffixes``: the source host and its parent domains, most specific first (``Request.source_suffixes``).
-    ``dflags``: HAS_INCLUDE when some entry is not negated, HAS_ENTITY when some entry is ``name.*``.
+    ``suffixes``: host and its parent domains, most specific first; ``entities``: uBO's entity names for host
+    (``google.*``), consulted when some entry is one. ``dflags``: HAS_INCLUDE when some entry is not negated,
+    HAS_ENTITY when some entry is ``name.*``.
     """
-    has_include = dflags & HAS_INCLUDE
-    if not source_host:
-        return not has_include
+    if not host:
+        return not dflags & HAS_INCLUDE
     for h in suffixes:
         v = domains.get(h)
         if v is not None:
             return v
-    if dflags & HAS_ENTITY:  # entity form, e.g. google.* for every google.<public suffix>
-        site = _entity(source_host)
-        if site:
-            h = site
-            while True:
-                v = domains.get(h)
-                if v is not None:
-                    return v
-                i = h.find(".")
-                if i < 0 or h[i + 1 :] == "*":
-                    break
-                h = h[i + 1 :]
-    return not has_include
+    if dflags & HAS_ENTITY:
+        for h in entities:
+            v = domains.get(h)
+            if v is not None:
+                return v
+    return not dflags & HAS_INCLUDE
 
 
 def domain_flags(domains: dict[str, bool]) -> int:
     return (HAS_INCLUDE if any(domains.values()) else 0) | (
-        HAS_ENTITY if any("*" in d for d in domains) else 0
+        HAS_ENTITY if any(d.endswith(".*") for d in domains) else 0
     )
 
 
-def _entity(host: str) -> str:
-    from pixelguard.engine.request import domain_of
-
-    d = domain_of(host)
-    if not d or "." not in d:
-        return ""
-    label = d.split(".", 1)[0]
-    prefix = host[: len(host) - len(d)]
-    return f"{prefix}{label}.*"
+def match_end(r: RuleT, req: Request) -> int:
+    """Where in the URL the rule's match ends (-1: no match); only the pattern is looked at."""
+    kind, pattern = r[KIND], r[PATTERN]
+    url = req.url if r[FLAGS] & R.MATCH_CASE else req.url_lower
+    if kind == R.HOST:
+        return req.host_end
+    if kind == R.SUBSTR:
+        i = url.find(pattern)
+        return -1 if i < 0 else i + len(pattern)
+    if kind == R.PREFIX:
+        return len(pattern) if url.startswith(pattern) else -1
+    if kind == R.AFTER_PREFIX:
+        return req.host_end + len(pattern) if url.startswith(pattern, req.host_end) else -1
+    if kind == R.AFTER_WILD:
+        w = wild.compiled(pattern)
+        # A rest of only separators (||host^|) ends right after the host; any longer rest ends past it.
+        if not w.match(url, req.host_end):
+            return -1
+        return req.host_end + (1 if pattern.rstrip("|") == "^" else len(pattern))
+    if kind == R.WILD:
+        return wild.compiled(pattern).search_end(url, req.host_start, req.host_end)
+    search = bounded_regex.compile_search(pattern)
+    return search(url) if search else -1
 
 
 def matches(r: RuleT, req: Request) -> bool:
     """Does rule ``r`` apply to ``req``? The cheapest test that most candidates fail comes first."""
-    _, _, _, flags, types, kind, pattern, domains, dflags, _ = r
+    flags, types, kind, pattern, domains = r[3], r[4], r[5], r[6], r[7]
     if not types & req.type:
         return False
     url = req.url if flags & R.MATCH_CASE else req.url_lower
@@ -157,56 +194,126 @@ def matches(r: RuleT, req: Request) -> bool:
     tp = req.third_party
     if tp is not None and not flags & (R.THIRD_PARTY if tp else R.FIRST_PARTY):
         return False
-    if domains is not None and not domain_matches(domains, dflags, req.source_host, req.source_suffixes):
+    if domains is not None and not domain_matches(
+        domains, r[8], req.source_host, req.source_suffixes, req.source_entities
+    ):
         return False
-    if kind < R.REGEX or kind == R.AFTER_PREFIX:
+    if r[10] is not None and not domain_matches(r[10], r[11], req.host, req.suffixes, req.entities):
+        return False
+    if r[12] != R.ALL_METHODS and not r[12] & req.method:
+        return False
+    if kind <= R.PREFIX or kind == R.AFTER_PREFIX:
         return True
-    rx = _regex_cache.get(pattern, False)
-    if rx is False:
-        rx = _regex(pattern)
-    if rx is None:
-        return False
-    if kind == R.AFTER_REGEX:
-        return rx.match(url, req.host_end) is not None
-    return rx.search(url) is not None
+    if kind == R.WILD:
+        return wild.compiled(pattern).search(url, req.host_start, req.host_end)
+    if kind == R.AFTER_WILD:
+        return wild.compiled(pattern).match(url, req.host_end)
+    search = bounded_regex.compile_search(pattern)
+    return search is not None and search(url) >= 0
 
 
 class RuleIndex:
-    """One class of rules (important blocks, blocks, exceptions, ...) indexed by host and by token."""
+    """One class of rules (important blocks, blocks, exceptions, ...) indexed so that a request looks at a
+    handful of candidates and no rule is looked at by every request:
 
-    __slots__ = ("fallback", "hosts", "sources", "tokens")
+    - ``hosts``: rules anchored to a whole host (``||host^``, ``||host/path``, hosts-file lines) and rules
+      limited by ``$to=`` to some request domains, keyed by each such host or entity (``google.*``);
+    - ``tokens``: rules under the rarest token every URL they match contains;
+    - ``sources``: rules limited by ``$domain=`` to some pages (entities included), keyed by those pages'
+      domains, when they have no useful token;
+    - ``by_type``: what is left (``*$ping,third-party``, token-less regexes), per resource type.
+    """
+
+    __slots__ = ("_set", "by_type", "entity_hosts", "host_pages", "hosts", "pool", "sources", "tokens")
 
     def __init__(self) -> None:
         self.hosts: dict[str, list[RuleT]] = {}
-        self.tokens: dict[str, list[RuleT]] = {}
-        # Token-less rules limited to some pages ($domain= with includes), keyed by each included domain: a
-        # request only looks at those of its page's host suffixes.
+        # Whole-host rules limited to listed pages: host -> page domain (or entity) -> rules.
+        self.host_pages: dict[str, dict[str, list[RuleT]]] = {}
+        self.tokens: dict[bytes, list[RuleT]] = {}  # keyed as Request.tokens() gives them
         self.sources: dict[str, list[RuleT]] = {}
-        self.fallback: list[RuleT] = []
+        self.by_type: dict[int, list[RuleT]] = {}
+        self.pool: list[RuleT] = []  # regex rules with nothing to index them by, matched as one RE2 set
+        self._set: bounded_regex.PatternSet | None = None  # built on first use, never cached on disk
+        self.entity_hosts = False  # some hosts key is an entity (google.*): requests look up theirs too
 
     def __bool__(self) -> bool:
-        return bool(self.hosts or self.tokens or self.sources or self.fallback)
+        return bool(self.hosts or self.host_pages or self.tokens or self.sources or self.by_type or self.pool)
 
     def build(self, items: list[tuple[RuleT, str | None, list[str]]], freq: Counter[str]) -> None:
         cost = _token_cost(freq)
         for r, host, toks in items:
             if host:
-                self.hosts.setdefault(host, []).append(r)
+                pages = _includes(r[DOMAINS])
+                if pages and all(_specific(d) for d in pages):
+                    # ||doubleclick.net^$domain=site.example: hundreds share a host; each page finds its own.
+                    by_page = self.host_pages.setdefault(host, {})
+                    for d in pages:
+                        by_page.setdefault(d, []).append(r)
+                else:
+                    self.hosts.setdefault(host, []).append(r)
                 continue
             best = min(toks, key=cost) if toks else None
-            # A rule limited to listed pages is found through those pages' hosts when its best token is one
-            # most URLs contain: a few lookups per request instead of a candidate for nearly every request.
-            by_source = r[7] and r[8] & HAS_INCLUDE and not r[8] & HAS_ENTITY
-            if best is not None and not (by_source and cost(best)[0] >= _COMMON_COST):
-                self.tokens.setdefault(best, []).append(r)
-            elif by_source:
-                for d, include in r[7].items():
-                    if include:
-                        self.sources.setdefault(d, []).append(r)
+            good_token = best is not None and cost(best)[0] < _COMMON_COST
+            to, domains = r[TO], r[DOMAINS]
+            sources = _includes(domains)
+            targets = _includes(to)
+            if sources and all(_specific(d) for d in sources):
+                self._add(self.sources, sources, r)  # limited to listed pages: found through the page's host
+            elif targets and all(_specific(d) for d in targets):
+                self._add(self.hosts, targets, r)  # limited to listed request domains: through the host
+            elif good_token:
+                self.tokens.setdefault(best.encode(), []).append(r)  # type: ignore[union-attr]
+            elif r[KIND] == R.REGEX and bounded_regex.prefilter(r[PATTERN], bool(r[FLAGS] & R.MATCH_CASE)):
+                self.pool.append(r)  # nothing to index it by: asked in one pass with the others
+            elif targets:
+                self._add(self.hosts, targets, r)
+            elif sources:
+                self._add(self.sources, sources, r)
+            elif best is not None:
+                self.tokens.setdefault(best.encode(), []).append(r)
             else:
-                self.fallback.append(r)
+                bit = 1
+                while bit <= r[TYPES]:
+                    if r[TYPES] & bit:
+                        self.by_type.setdefault(bit, []).append(r)
+                    bit <<= 1
 
-    def find(self, req: Request, tokens: list[str] | None) -> RuleT | None:
+    def _add(self, where: dict[str, list[RuleT]], keys: list[str], r: RuleT) -> None:
+        for d in keys:
+            where.setdefault(d, []).append(r)
+            if where is self.hosts and d.endswith(".*"):
+                self.entity_hosts = True
+
+    def _pool_set(self) -> bounded_regex.PatternSet:
+        if self._set is None:
+            self._set = bounded_regex.PatternSet(
+                [bounded_regex.prefilter(r[PATTERN], bool(r[FLAGS] & R.MATCH_CASE)) or "" for r in self.pool]
+            )
+        return self._set
+
+    def candidates(self, req: Request, tokens: list[bytes] | None) -> Iterator[RuleT]:
+        """Every rule that may match req, each bucket once (the slow, general walk; find is the fast one)."""
+        hosts = self.hosts
+        for h in req.suffixes + (req.entities if self.entity_hosts else ()):
+            yield from hosts.get(h, ())
+        for h in req.suffixes:
+            by_page = self.host_pages.get(h)
+            if by_page:
+                for p in req.source_suffixes + req.source_entities:
+                    yield from by_page.get(p, ())
+        for t in tokens or ():
+            yield from self.tokens.get(t, ())
+        for h in req.source_suffixes + req.source_entities:
+            yield from self.sources.get(h, ())
+        for bit, bucket in self.by_type.items():
+            if bit & req.type:
+                yield from bucket
+        if self.pool:
+            pool = self.pool
+            yield from (pool[i] for i in self._pool_set().matching(req.url_lower))
+
+    def find(self, req: Request, tokens: list[bytes] | None) -> RuleT | None:
         """The first rule of this index that matches ``req`` (None when none does)."""
         hosts = self.hosts
         # r[4] is the rule's type mask and r[9] its needle: testing them here, before the call, spares most of
@@ -220,6 +327,19 @@ class RuleIndex:
                     for r in bucket:
                         if r[4] & rt and r[9] in url and matches(r, req):
                             return r
+            if self.entity_hosts:
+                for h in req.entities:
+                    for r in hosts.get(h, ()):
+                        if r[4] & rt and r[9] in url and matches(r, req):
+                            return r
+        if self.host_pages and req.source_suffixes:
+            for h in req.suffixes:
+                by_page = self.host_pages.get(h)
+                if by_page:
+                    for p in req.source_suffixes + req.source_entities:
+                        for r in by_page.get(p, ()):
+                            if r[4] & rt and r[9] in url and matches(r, req):
+                                return r
         if self.tokens and tokens:
             # map/filter run the dict lookups in C: most of a URL's ~20 tokens index nothing.
             for bucket in filter(None, map(self.tokens.get, tokens)):
@@ -234,30 +354,64 @@ class RuleIndex:
                     for r in bucket:
                         if r[4] & rt and r[9] in url and matches(r, req):
                             return r
-        for r in self.fallback:
-            if r[4] & rt and r[9] in url and matches(r, req):
-                return r
+            for h in req.source_entities:
+                for r in sources.get(h, ()):
+                    if r[4] & rt and r[9] in url and matches(r, req):
+                        return r
+        bucket = self.by_type.get(rt)
+        if bucket:
+            for r in bucket:
+                if r[9] in url and matches(r, req):
+                    return r
+        if self.pool:
+            pool = self.pool
+            for i in self._pool_set().matching(url):
+                r = pool[i]
+                if r[4] & rt and matches(r, req):
+                    return r
         return None
 
-    def find_host(self, req: Request, tokens: list[str] | None = None) -> RuleT | None:
+    def find_host(self, req: Request, tokens: list[bytes] | None = None) -> RuleT | None:
         """The first whole-host rule (``||host^`` with no type or path restriction) matching req's host.
 
         ``tokens`` is ignored: the signature is ``find``'s, so that the engine can use either.
         """
         for h in req.suffixes:
-            for r in self.hosts.get(h, ()):
-                if r[5] == R.HOST and r[4] == R.ALL_TYPES and matches(r, req):
+            rules = [*self.hosts.get(h, ())]
+            by_page = self.host_pages.get(h)
+            if by_page and req.source_suffixes:
+                for p in req.source_suffixes + req.source_entities:
+                    rules += by_page.get(p, ())
+            for r in rules:
+                if r[KIND] == R.HOST and r[TYPES] & R.NETWORK_TYPES == R.NETWORK_TYPES and matches(r, req):
                     return r
         return None
 
     def state(self) -> tuple[Any, ...]:
-        return (self.hosts, self.tokens, self.sources, self.fallback)
+        return (
+            self.hosts,
+            self.host_pages,
+            self.tokens,
+            self.sources,
+            self.by_type,
+            self.pool,
+            self.entity_hosts,
+        )
 
     @classmethod
     def from_state(cls, state: tuple[Any, ...]) -> RuleIndex:
         idx = cls()
-        idx.hosts, idx.tokens, idx.sources, idx.fallback = state
+        idx.hosts, idx.host_pages, idx.tokens, idx.sources, idx.by_type, idx.pool, idx.entity_hosts = state
         return idx
+
+
+def _includes(domains: dict[str, bool] | None) -> list[str]:
+    return [d for d, include in domains.items() if include] if domains else []
+
+
+def _specific(domain: str) -> bool:
+    """A domain that few requests have (example.com, google.*), unlike a bare top-level domain (com)."""
+    return "." in domain
 
 
 # --- cache ---------------------------------------------------------------------------------------------------

@@ -12,11 +12,14 @@ import re
 
 import tldextract
 
-from pixelguard.engine.rules import TYPE_ALIASES, TYPE_BITS
+from pixelguard.engine.rules import METHOD_BITS, TYPE_ALIASES, TYPE_BITS
 
 # suffix_list_urls=() and cache_dir=None: use the snapshot shipped inside tldextract, offline, no disk cache.
 _EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 _TOKEN = re.compile(r"[a-z0-9%]+")
+# Every byte that is not a token character becomes a space (non-ASCII UTF-8 bytes too, as in _TOKEN).
+_TOKEN_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789%")
+_TOKEN_BYTES = bytes(c if c in _TOKEN_CHARS else 0x20 for c in range(256))
 _IPV4 = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 OTHER = TYPE_BITS["other"]
 
@@ -90,42 +93,77 @@ def guess_type(url: str) -> str:
 
 
 # Hosts and page URLs repeat: a page's subresources share its URL, and a few hosts serve most requests. Plain
-# dicts emptied when full are cheaper than lru_cache here (the lookups are on every request's path).
-HOST_MEMO_SIZE = 65536
-PAGE_MEMO_SIZE = 4096  # page URLs can be long; a few thousand pages open at once is plenty
-_hosts: dict[str, tuple[str, tuple[str, ...]]] = {}
-_pages: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+# dicts emptied when full are cheaper than lru_cache here (the lookups are on every request's path). Only short
+# keys are remembered, so that a hostile stream of long hosts or page URLs cannot fill memory.
+HOST_MEMO_SIZE = 8192
+PAGE_MEMO_SIZE = 4096
+MEMO_KEY_MAX = 256
+# The longest name DNS can resolve; a longer "host" is matched on its last 253 characters.
+MAX_HOST = 253
+HostInfo = tuple[str, tuple[str, ...], tuple[str, ...]]
+_hosts: dict[str, HostInfo] = {}
+_pages: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {}
 
 
-def _host_info(host: str) -> tuple[str, tuple[str, ...]]:
-    """(registrable domain, the host and each of its parent suffixes: a.b.c, b.c, c)."""
+def _compute_host_info(host: str) -> HostInfo:
+    tail = host
+    if len(tail) > MAX_HOST:
+        tail = tail[-MAX_HOST:]
+        tail = tail[tail.find(".") + 1 :] if "." in tail else tail
+    sufs = [tail] if tail else []
+    i = tail.find(".")
+    while i >= 0:
+        host_tail = sufs[-1][i + 1 :]
+        if not host_tail:
+            break
+        sufs.append(host_tail)
+        i = host_tail.find(".")
+    domain = domain_of(tail)
+    return domain, tuple(sufs), _entities(tail, domain)
+
+
+def _entities(host: str, domain: str) -> tuple[str, ...]:
+    """uBO's entity names for host: www.google.co.uk → ("www.google.*", "google.*")."""
+    if not domain or "." not in domain or _IPV4.match(domain) or ":" in domain:
+        return ()
+    base = host[: len(host) - len(domain)] + domain.split(".", 1)[0]
+    out = [base + ".*"]
+    i = base.find(".")
+    while i >= 0:
+        base = base[i + 1 :]
+        out.append(base + ".*")
+        i = base.find(".")
+    return tuple(out)
+
+
+def host_info(host: str) -> HostInfo:
+    """(registrable domain, the host and each of its parent suffixes: a.b.c, b.c, c, entity names)."""
     info = _hosts.get(host)
     if info is None:
-        sufs = [host] if host else []
-        i = host.find(".")
-        while i >= 0:
-            host_tail = sufs[-1][i + 1 :]
-            if not host_tail:
-                break
-            sufs.append(host_tail)
-            i = host_tail.find(".")
-        info = (domain_of(host), tuple(sufs))
-        if len(_hosts) >= HOST_MEMO_SIZE:
-            _hosts.clear()
-        _hosts[host] = info
+        info = _compute_host_info(host)
+        if len(host) <= MEMO_KEY_MAX:
+            if len(_hosts) >= HOST_MEMO_SIZE:
+                _hosts.clear()
+            _hosts[host] = info
     return info
 
 
-def _page_info(source_url: str) -> tuple[str, str, tuple[str, ...]]:
-    """(host, registrable domain, host suffixes) of a page URL."""
+def _page_info(source_url: str) -> tuple[str, str, tuple[str, ...], tuple[str, ...]]:
+    """(host, registrable domain, host suffixes, entity names) of a page URL."""
     info = _pages.get(source_url)
     if info is None:
         host = split_url(source_url)[1]
-        info = (host, *_host_info(host))
-        if len(_pages) >= PAGE_MEMO_SIZE:
-            _pages.clear()
-        _pages[source_url] = info
+        info = (host, *host_info(host))
+        if len(source_url) <= MEMO_KEY_MAX * 8:
+            if len(_pages) >= PAGE_MEMO_SIZE:
+                _pages.clear()
+            _pages[source_url] = info
     return info
+
+
+_METHOD_BITS = {name.upper(): bit for name, bit in METHOD_BITS.items()}
+_BITS = {**TYPE_BITS, **{alias: TYPE_BITS[name] for alias, name in TYPE_ALIASES.items()}}
+GET = METHOD_BITS["get"]
 
 
 class Request:
@@ -133,9 +171,13 @@ class Request:
 
     __slots__ = (
         "domain",
+        "entities",
         "host",
         "host_end",
+        "host_start",
+        "method",
         "source_domain",
+        "source_entities",
         "source_host",
         "source_suffixes",
         "suffixes",
@@ -145,25 +187,44 @@ class Request:
         "url_lower",
     )
 
-    def __init__(self, url: str, source_url: str | None = None, resource_type: str | None = None):
+    def __init__(
+        self,
+        url: str,
+        source_url: str | None = None,
+        resource_type: str | None = None,
+        method: str | None = None,
+    ):
         self.url = url
         self.url_lower = lower = url.lower()
         m = _AUTHORITY.match(lower)
         if m is None:
-            host, self.host_end = "", 0
+            host, self.host_start, self.host_end = "", 0, 0
         else:
             host = m.group(2)
-            host = (host[1:-1] if host[:1] == "[" else host).rstrip(".")
-            self.host_end = m.end(2)
+            self.host_start, self.host_end = m.start(2), m.end(2)
+            if host[:1] == "[":
+                host = host[1:-1]
+                self.host_start += 1
+                self.host_end -= 1
+            host = host.rstrip(".")
         self.host = host
-        self.domain, self.suffixes = _host_info(host)
+        self.domain, self.suffixes, self.entities = host_info(host)
         if source_url:
-            self.source_host, self.source_domain, self.source_suffixes = _page_info(source_url)
+            self.source_host, self.source_domain, self.source_suffixes, self.source_entities = _page_info(
+                source_url
+            )
         else:
-            self.source_host, self.source_domain, self.source_suffixes = "", "", ()
+            self.source_host, self.source_domain, self.source_suffixes, self.source_entities = "", "", (), ()
         # Unknown page: neither first- nor third-party rules are excluded (as Brave's engine does).
         self.third_party = None if not self.source_domain else self.source_domain != self.domain
-        self.type = type_bit(resource_type, url)
+        bit = _BITS.get(resource_type) if resource_type is not None else None
+        self.type = bit if bit is not None else type_bit(resource_type, url)
+        self.method = GET if method is None else _METHOD_BITS.get(method.upper(), 0)
 
-    def tokens(self) -> list[str]:
-        return _TOKEN.findall(self.url_lower)
+    def tokens(self) -> list[bytes]:
+        """The URL's tokens (runs of a-z 0-9 %), as bytes: a C translate and split is 4x faster than a regex.
+
+        A URL with many tokens has each looked up once, so that one repeating a word thousands of times costs
+        what one copy costs (a short URL's few repeats are cheaper looked up than removed)."""
+        toks = self.url_lower.encode("utf-8", "surrogatepass").translate(_TOKEN_BYTES).split()
+        return list(dict.fromkeys(toks)) if len(toks) > 32 else toks

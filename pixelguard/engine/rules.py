@@ -1,21 +1,32 @@
-"""One filter-list line → a network Rule (with provenance), a skip reason, or an error reason.
+"""One filter-list line → network Rules (with provenance), a skip reason, or an error reason.
 
-Parsing errors are values, never exceptions: :func:`parse` returns a :class:`Rule`, a :class:`Skip` (a valid line
-the engine chooses not to apply: comments, cosmetic rules, unsupported options) or a :class:`Malformed` (the
-line is broken; the engine reports it as ``list:line: reason``).
+Parsing errors are values, never exceptions: :func:`parse_line` returns a list of :class:`Rule` (a hosts-file line
+may name several hosts), a :class:`Skip` (a valid line the engine chooses not to apply: comments, cosmetic rules,
+options a proxy cannot honour) or a :class:`Malformed` (the line is broken; the engine reports it as
+``list:line: reason``).
+
+Three formats are read line by line, told apart by the line itself as uBlock Origin does (no per-list flag):
+- Adblock Plus / uBlock Origin / AdGuard network filters;
+- hosts-file lines (``0.0.0.0 host``, ``127.0.0.1 host``, ``::1 host``, any address, tabs or spaces, trailing
+  ``# comment``, several names per line); each name means ``||name^``; ``localhost``-style names are ignored;
+- plain domain lines (``tracker.example``): ``||tracker.example^`` (uBO's static filter parser: a line that is a
+  valid hostname is a hostname filter).
+
+Semantics come from uBO's wiki ("Static filter syntax") and source (src/js/static-filtering-parser.js,
+static-net-filtering.js), AdGuard's knowledge base and ABP's docs; where they differ, uBO wins.
 
 Why our own line parser rather than ``adblockparser.AdblockRule``: AdblockRule splits the options only before
 option names it knows (so ``$image,xhr`` or ``$script,first-party`` glue two options into one unknown name),
 splits at the *first* ``$`` (which cuts regex rules such as ``/ads$/``), drops the character after an inner
 ``|`` when it builds its regex, and has no notion of ``important``, ``badfilter``, ``redirect=`` or type
-aliases. Any of those would silently change which requests a rule matches, and the conformance suite catches
-them. The grammar we accept is the common ABP/uBO network-rule subset; everything else is skipped and counted.
+aliases. Any of those would silently change which requests a rule matches.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 # Resource types as bits; a rule keeps the mask of types it applies to.
 TYPES = (
@@ -34,9 +45,14 @@ TYPES = (
 )
 TYPE_BITS = {name: 1 << i for i, name in enumerate(TYPES)}
 ALL_TYPES = (1 << len(TYPES)) - 1
-# Option and request-type spellings used by uBO, Brave, Ghostery and the browsers' webRequest API.
+DOCUMENT = TYPE_BITS["document"]
+# What a rule with no type option applies to. As in uBO, a top-level page load (document) is not among them: a
+# typeless rule blocks a page only when it names the page's host (see Engine._decide_document).
+NETWORK_TYPES = ALL_TYPES & ~DOCUMENT
+# Option and request-type spellings used by uBO, AdGuard, Brave, Ghostery and the browsers' webRequest API.
 TYPE_ALIASES = {
     "xhr": "xmlhttprequest",
+    "fetch": "xmlhttprequest",
     "css": "stylesheet",
     "frame": "subdocument",
     "sub_frame": "subdocument",
@@ -50,6 +66,11 @@ TYPE_ALIASES = {
     "img": "image",
 }
 
+# HTTP methods for $method= (uBO: connect delete get head options patch post put).
+METHODS = ("connect", "delete", "get", "head", "options", "patch", "post", "put")
+METHOD_BITS = {name: 1 << i for i, name in enumerate(METHODS)}
+ALL_METHODS = (1 << len(METHODS)) - 1
+
 # Rule flags.
 EXCEPTION = 1
 IMPORTANT = 2
@@ -57,34 +78,35 @@ THIRD_PARTY = 4  # applies to third-party requests (set unless ~third-party / fi
 FIRST_PARTY = 8  # applies to first-party requests
 MATCH_CASE = 16
 BADFILTER = 32
+TYPELESS = 64  # no type option: may block a page load that it names by host (uBO's "implicit" document match)
+REDIRECT_RULE = (
+    128  # $redirect-rule=: names an answer for requests something else blocks; never blocks itself
+)
+REDIRECT_ONLY = 256  # @@...$redirect / $redirect-rule: cancels a redirect, never a block
+REMOVEPARAM = 512  # $removeparam=: strips query parameters from requests that pass; never blocks
 
 # Pattern kinds, cheapest first. HOST rules sit in the host index and match by host alone.
 HOST = 0  # ||host^  (the pattern field holds the host)
 SUBSTR = 1  # plain text anywhere in the URL
 PREFIX = 2  # |text
-REGEX = 3  # anything else: the pattern field holds Python regex source, compiled lazily
-# Host-indexed rules with a path (||host/path): the host index already matched the host, so only the part of
-# the URL right after the host is checked, with startswith or a regex .match at that offset.
-AFTER_PREFIX = 4
-AFTER_REGEX = 5
+WILD = 3  # an ABP pattern with * ^ or anchors, matched part by part in linear time (see wild.py)
+AFTER_PREFIX = 4  # ||host/path: the text right after the host (the host index already matched the host)
+AFTER_WILD = 5  # ||host/pa*th^: a WILD pattern matched right after the host
+REGEX = 6  # /regex/: the pattern field holds the regex source, compiled lazily by a bounded engine
 
 # Options that change what a rule does in ways a proxy verdict cannot express: skip the rule, never broaden it.
 UNSUPPORTED = {
     "csp": "csp",
-    "removeparam": "removeparam",
-    "queryprune": "removeparam",
     "rewrite": "rewrite",
     "replace": "replace",
     "header": "header",
     "permissions": "permissions",
-    "denyallow": "denyallow",
-    "to": "to",
-    "method": "method",
     "sitekey": "sitekey",
     "app": "app",
     "redirect-url": "redirect-url",
     "urltransform": "urltransform",
     "uritransform": "urltransform",
+    "urlskip": "urlskip",
     "responseheader": "header",
     "cookie": "cookie",
     "hls": "hls",
@@ -100,6 +122,7 @@ UNSUPPORTED = {
     "stealth": "stealth",
     "cname": "cname",
     "network": "network",
+    "ipaddress": "ipaddress",
     "content": "exception-type",
     "jsinject": "exception-type",
     "urlblock": "exception-type",
@@ -112,14 +135,27 @@ UNSUPPORTED = {
 }
 # Options that only affect cosmetic filtering, which a proxy does not do.
 COSMETIC_OPTIONS = {"elemhide", "ehide", "generichide", "ghide", "specifichide", "shide"}
-# Presentation-only options: accepted and ignored.
-IGNORED_OPTIONS = {"collapse", "~collapse", "all"}
-
 MAX_LINE = 65536
+# uBO has no limit in the parser but refuses patterns over 1024 characters (static-net-filtering.js).
+MAX_PATTERN = 1024
+
 _COSMETIC = re.compile(r"#[@?$%]{0,2}#|#@?[$?]#|\$\$|\$@\$")
 _HOST_CHARS = re.compile(r"[a-z0-9._-]+|\[[0-9a-f:.]+\]")
 _TOKEN = re.compile(r"[a-z0-9%]+")
 _SPECIAL = re.compile(r"[*^|]")
+_STARS = re.compile(r"\*{2,}")
+# uBO's reHostnameAscii: a name in a hosts-file line.
+_HOSTNAME = re.compile(r"(?:[\da-z][\da-z_-]*\.)*[\da-z][\da-z-]*[\da-z]\Z")
+# A whole line that is a domain is a hostname filter (||domain^), as uBO reads it. uBO reads a single word
+# (`adv`) that way too; we keep ABP's and Brave's substring reading for words without a dot: ABP's own docs
+# use `adv` as a substring example, and a domain list always has dots (tests/test_engine_formats.py).
+_DOMAIN_LINE = re.compile(r"(?:[\da-z][\da-z_-]*\.)+[\da-z][\da-z-]*[\da-z]\Z")
+# uBO's reHostsSink: the address column of a hosts-file line.
+_HOSTS_SINK = re.compile(r"[\w%.:\[\]-]+[ \t]+")
+# uBO's reHostsRedirect: names a hosts file maps for the machine itself, never trackers.
+_HOSTS_LOCAL = re.compile(
+    r"(?:0\.0\.0\.0|broadcasthost|local|localhost(?:\.localdomain)?|ip6-\w+)(?:[^\w.-]|$)"
+)
 
 
 @dataclass(frozen=True)
@@ -139,14 +175,17 @@ class Rule:
     text: str
     flags: int
     types: int  # bitmask of TYPE_BITS
-    kind: int  # HOST | SUBSTR | PREFIX | REGEX | AFTER_PREFIX | AFTER_REGEX
-    pattern: str  # host (HOST), literal (SUBSTR/PREFIX, lower-cased unless match-case) or regex source
-    domains: dict[str, bool] | None  # source-domain option: name -> include; None when absent
+    kind: int  # HOST | SUBSTR | PREFIX | WILD | AFTER_PREFIX | AFTER_WILD | REGEX
+    pattern: str  # host (HOST), literal (SUBSTR/PREFIX/AFTER_PREFIX), ABP pattern (WILD) or regex source
+    domains: dict[str, bool] | None  # $domain=/$from=: page domain -> include; None when absent
     host: str | None  # set when the rule is anchored to a whole host (||host^ or ||host/...)
     key: str  # normalised text without $badfilter, to find the rule a badfilter names
-    redirect: bool = False
+    redirect: str = ""  # $redirect= / $redirect-rule= resource name ("" when none)
     explicit_document: bool = False  # $document named: as an exception it allows everything on a page
     is_regex: bool = False  # written as /regex/
+    to: dict[str, bool] | None = None  # $to= / $denyallow=: request domain -> include
+    methods: int = ALL_METHODS
+    param: str = ""  # $removeparam= value ("" removes every parameter)
 
     @property
     def is_exception(self) -> bool:
@@ -158,9 +197,25 @@ def is_comment(line: str) -> bool:
 
 
 def parse(line: str) -> Rule | Skip | Malformed:
-    """Parse one stripped line. Never raises."""
+    """Parse one stripped line into its first rule (or why not). Never raises."""
+    out = parse_line(line)
+    return out[0] if isinstance(out, list) else out
+
+
+def parse_line(line: str) -> list[Rule] | Skip | Malformed:
+    """Parse one stripped line: the rules it holds (several for a hosts line naming several hosts)."""
     try:
-        return _parse(line)
+        if is_comment(line):
+            return Skip("comment")
+        if len(line) > MAX_LINE:
+            return Malformed(f"line longer than {MAX_LINE} characters")
+        if "#" in line and _COSMETIC.search(line):
+            return Skip("cosmetic")
+        hosts = _hosts_line(line)
+        if hosts is not None:
+            return hosts
+        r = _parse(line)
+        return [r] if isinstance(r, Rule) else r
     except Exception as e:  # a parser bug must not stop a list from loading
         return Malformed(f"cannot parse: {type(e).__name__}")
 
@@ -170,22 +225,268 @@ def validate(line: str) -> str | None:
     line = line.strip()
     if is_comment(line):
         return None
-    r = parse(line)
-    if isinstance(r, Rule):
-        if r.kind in (REGEX, AFTER_REGEX):
-            try:
-                re.compile(r.pattern)
-            except (re.error, RecursionError, OverflowError, ValueError) as e:
-                return f"bad regular expression: {e}"
+    r = parse_line(line)
+    if isinstance(r, list):
+        for rule in r:
+            if rule.kind == REGEX:
+                from pixelguard.engine import bounded_regex
+
+                err = bounded_regex.check(rule.pattern)
+                if err:
+                    return err
         return None
     return r.reason
 
 
+def _host_rule(text: str, host: str) -> Rule:
+    return Rule(
+        text, THIRD_PARTY | FIRST_PARTY | TYPELESS, NETWORK_TYPES, HOST, host, None, host, f"||{host}^"
+    )
+
+
+def _hosts_line(line: str) -> list[Rule] | Skip | None:
+    """A hosts-file or plain-domain line as host rules; None when the line is not one (an ABP filter)."""
+    if "$" in line or line.startswith("@@"):
+        return None
+    low = line.lower()
+    if _DOMAIN_LINE.match(low):
+        return [_host_rule(line, low)]
+    sink = _HOSTS_SINK.match(low)
+    if sink is None:
+        return None
+    names = low[sink.end() :]
+    hash_at = names.find("#")
+    if hash_at >= 0:
+        names = names[:hash_at]
+    rules = []
+    for name in names.split():
+        name = name.rstrip(".")
+        if _HOSTS_LOCAL.match(name) or not _HOSTNAME.match(name):
+            continue
+        rules.append(_host_rule(line, name))
+    return rules or Skip("hosts line for a local name")
+
+
+# --- options -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Options:
+    """What a rule's options say, gathered by the handlers in OPTIONS."""
+
+    flags: int = 0
+    types_on: int = 0
+    types_off: int = 0
+    typed: bool = False  # some type option (positive or negated) was given
+    party: int = 0  # 0: any; else THIRD_PARTY or FIRST_PARTY
+    domains: dict[str, bool] | None = None
+    to: dict[str, bool] | None = None
+    methods_on: int = 0
+    methods_off: int = 0
+    redirect: str = ""
+    popup: bool = False
+    param: str | None = None
+    key_opts: list[str] = field(default_factory=list)
+
+
+Handler = Callable[[_Options, bool, str, str], Skip | Malformed | None]
+
+
+def _party(first: bool) -> Handler:
+    def handle(o: _Options, neg: bool, value: str, opt: str) -> None:
+        o.party = (THIRD_PARTY if neg else FIRST_PARTY) if first else (FIRST_PARTY if neg else THIRD_PARTY)
+
+    return handle
+
+
+def _flag(bit: int) -> Handler:
+    def handle(o: _Options, neg: bool, value: str, opt: str) -> None:
+        o.flags |= bit
+
+    return handle
+
+
+def _domains_option(to: bool) -> Handler:
+    def handle(o: _Options, neg: bool, value: str, opt: str) -> Malformed | None:
+        if neg or not value:
+            return Malformed(f"option {opt!r} needs a value")
+        parsed = _parse_domains(value)
+        if parsed is None:
+            return Malformed(f"bad domain list in {opt!r}")
+        if to:
+            o.to = {**(o.to or {}), **parsed}
+        else:
+            o.domains = parsed
+        return None
+
+    return handle
+
+
+def _denyallow(o: _Options, neg: bool, value: str, opt: str) -> Malformed | None:
+    # uBO: "denyallow=a|b" = "to=~a|~b": the rule does not apply to requests for those domains.
+    parsed = _parse_domains(value) if value and not neg else None
+    if not parsed or not all(parsed.values()):
+        return Malformed(f"bad domain list in {opt!r}")
+    o.to = {**(o.to or {}), **dict.fromkeys(parsed, False)}
+    return None
+
+
+def _method(o: _Options, neg: bool, value: str, opt: str) -> Malformed | None:
+    if neg or not value:
+        return Malformed(f"option {opt!r} needs a value")
+    for m in value.lower().split("|"):
+        off = m.startswith("~")
+        bit = METHOD_BITS.get(m.lstrip("~"))
+        if bit is None:
+            return Malformed(f"unknown method in {opt!r}")
+        if off:
+            o.methods_off |= bit
+        else:
+            o.methods_on |= bit
+    return None
+
+
+def _redirect(rule_only: bool) -> Handler:
+    def handle(o: _Options, neg: bool, value: str, opt: str) -> None:
+        # "name:priority" (uBO): the priority orders competing redirects; one neutral answer needs none.
+        o.redirect = value.split(":", 1)[0].strip() or "empty"
+        if rule_only:
+            o.flags |= REDIRECT_RULE
+
+    return handle
+
+
+def _empty(o: _Options, neg: bool, value: str, opt: str) -> None:
+    o.redirect = "empty"  # ABP's old $empty: block with an empty answer
+
+
+def _mp4(o: _Options, neg: bool, value: str, opt: str) -> None:
+    o.redirect = "noopmp4-1s"
+    o.types_on |= TYPE_BITS["media"]
+    o.typed = True
+
+
+def _popup(o: _Options, neg: bool, value: str, opt: str) -> None:
+    o.popup = True
+    o.typed = True
+
+
+def _all(o: _Options, neg: bool, value: str, opt: str) -> None:
+    # uBO: every network type, the page itself and popups (which a proxy cannot see).
+    o.types_on |= ALL_TYPES
+    o.typed = True
+
+
+def _removeparam(o: _Options, neg: bool, value: str, opt: str) -> Malformed | None:
+    if neg:
+        return Malformed(f"option {opt!r} cannot be negated")
+    o.param = value
+    o.flags |= REMOVEPARAM
+    return None
+
+
+def _ignore(o: _Options, neg: bool, value: str, opt: str) -> None:
+    return None
+
+
+def _skip(reason: str) -> Handler:
+    def handle(o: _Options, neg: bool, value: str, opt: str) -> Skip:
+        return Skip(reason)
+
+    return handle
+
+
+OPTIONS: dict[str, Handler] = {
+    "third-party": _party(first=False),
+    "3p": _party(first=False),
+    "first-party": _party(first=True),
+    "1p": _party(first=True),
+    "domain": _domains_option(to=False),
+    "from": _domains_option(to=False),
+    "to": _domains_option(to=True),
+    "denyallow": _denyallow,
+    "method": _method,
+    "important": _flag(IMPORTANT),
+    "match-case": _flag(MATCH_CASE),
+    "badfilter": _flag(BADFILTER),
+    "redirect": _redirect(rule_only=False),
+    "redirect-rule": _redirect(rule_only=True),
+    "empty": _empty,
+    "mp4": _mp4,
+    "popup": _popup,
+    "popunder": _popup,
+    "all": _all,
+    "removeparam": _removeparam,
+    "queryprune": _removeparam,
+    # Informational (uBO's reason=) or presentation-only: accepted, no effect on matching.
+    "reason": _ignore,
+    "collapse": _ignore,
+    "_": _ignore,
+    **dict.fromkeys(COSMETIC_OPTIONS, _skip("cosmetic")),
+    **{name: _skip(reason) for name, reason in UNSUPPORTED.items()},
+}
+
+
+_OPTION_START = re.compile(
+    r"~?(?:"
+    + "|".join(re.escape(n) for n in sorted({*OPTIONS, *TYPE_BITS, *TYPE_ALIASES}, key=len, reverse=True))
+    + r")(?![\w-])",
+    re.IGNORECASE,
+)
+
+
+_OPTION_LIKE = re.compile(
+    r"(?:~?[a-z][\w-]*(?:=[^,/]*)?(?:,~?[a-z][\w-]*(?:=[^,/]*)?)*|[~,\s]*)\Z", re.IGNORECASE
+)
+
+
+def _parse_options(options: list[str]) -> _Options | Skip | Malformed:
+    o = _Options()
+    for raw in options:
+        opt = raw.strip()
+        if not opt:
+            return Malformed("empty option")
+        name, _, value = opt.partition("=")
+        name = name.lower()
+        neg = name.startswith("~")
+        base = name[1:] if neg else name
+        if not base:
+            return Malformed(f"empty option in {opt!r}")
+        if base.strip("_") == "":
+            base = "_"  # uBO's $_ / $__: a no-op that makes long option lists readable
+        if base != "badfilter":
+            o.key_opts.append(
+                opt if base in ("domain", "from", "to") else name + ("=" + value if value else "")
+            )
+        type_name = TYPE_ALIASES.get(base, base)
+        if type_name in TYPE_BITS:
+            o.typed = True
+            if neg:
+                o.types_off |= TYPE_BITS[type_name]
+            else:
+                o.types_on |= TYPE_BITS[type_name]
+            continue
+        handler = OPTIONS.get(base)
+        if handler is None:
+            return Skip(f"unknown option {base}")
+        result = handler(o, neg, value, opt)
+        if result is not None:
+            return result
+    return o
+
+
+def _rule_types(o: _Options) -> int | Skip:
+    if not o.typed:
+        return NETWORK_TYPES
+    if o.popup and not o.types_on and not o.types_off:
+        # Popup blocking needs a browser; a proxy cannot tell a popup from a page load. Loaded and counted.
+        return Skip("popup")
+    # uBO: negated types remove themselves from every network type (a page load is never added by a negation).
+    types = (o.types_on or NETWORK_TYPES) & ~o.types_off if o.types_off else o.types_on
+    return types or Skip("no resource type left")
+
+
 def _parse(line: str) -> Rule | Skip | Malformed:
-    if is_comment(line):
-        return Skip("comment")
-    if len(line) > MAX_LINE:
-        return Malformed(f"line longer than {MAX_LINE} characters")
     if not line.isprintable():
         return Malformed("control or non-printable characters")
     if "\ufffd" in line:
@@ -200,98 +501,104 @@ def _parse(line: str) -> Rule | Skip | Malformed:
     pattern, options = _split_options(line)
     if options is None and pattern == "":
         return Malformed("empty rule")
+    o = _parse_options(options or [])
+    if not isinstance(o, _Options):
+        return o
+    types = _rule_types(o)
+    if isinstance(types, Skip):
+        return types
+    flags |= o.flags | (o.party or THIRD_PARTY | FIRST_PARTY)
+    if not o.typed:
+        flags |= TYPELESS
+    if o.redirect and flags & EXCEPTION:
+        flags |= REDIRECT_ONLY  # uBO: @@...$redirect(-rule) cancels the redirect, not the block
+    methods = (o.methods_on or ALL_METHODS) & ~o.methods_off
+    if not methods:
+        return Skip("no method left")
 
-    types_on = 0
-    types_off = 0
-    party = 0  # 0: any; else THIRD_PARTY or FIRST_PARTY
-    domains: dict[str, bool] | None = None
-    redirect = False
-    key_opts: list[str] = []
-    for raw in options or ():
-        opt = raw.strip()
-        if not opt:
-            return Malformed("empty option")
-        name, _, value = opt.partition("=")
-        name = name.lower()
-        neg = name.startswith("~")
-        base = name[1:] if neg else name
-        if not base:
-            return Malformed(f"empty option in {opt!r}")
-        if base != "badfilter":
-            key_opts.append(opt if base == "domain" else name + ("=" + value if value else ""))
-        if base in TYPE_BITS or base in TYPE_ALIASES:
-            bit = TYPE_BITS[TYPE_ALIASES.get(base, base)]
-            if neg:
-                types_off |= bit
-            else:
-                types_on |= bit
-        elif base in ("third-party", "3p"):
-            party = FIRST_PARTY if neg else THIRD_PARTY
-        elif base in ("first-party", "1p"):
-            party = THIRD_PARTY if neg else FIRST_PARTY
-        elif base in ("domain", "from"):
-            if neg or not value:
-                return Malformed(f"option {opt!r} needs a value")
-            domains = _parse_domains(value)
-            if domains is None:
-                return Malformed(f"bad domain list in {opt!r}")
-        elif base == "important":
-            flags |= IMPORTANT
-        elif base == "match-case":
-            flags |= MATCH_CASE
-        elif base == "badfilter":
-            flags |= BADFILTER
-        elif base in ("redirect", "redirect-rule", "empty", "mp4"):
-            # The proxy answers blocked requests with its own neutral response, so a redirect is a block.
-            redirect = True
-            if base == "mp4":
-                types_on |= TYPE_BITS["media"]
-        elif base == "popup":
-            types_on |= 1 << 30  # a type the proxy never sees: handled below
-        elif base in COSMETIC_OPTIONS:
-            return Skip("cosmetic")
-        elif name in IGNORED_OPTIONS:
-            pass
-        elif base in UNSUPPORTED:
-            return Skip(UNSUPPORTED[base])
-        else:
-            return Skip(f"unknown option {base}")
-    if types_on & (1 << 30):
-        types_on &= ~(1 << 30)
-        if not types_on:
-            # Popup blocking needs a browser; a proxy cannot tell a popup from a page load.
-            return Skip("popup")
-    types = (types_on or ALL_TYPES) & ~types_off
-    if not types:
-        return Skip("no resource type left")
-    flags |= party if party else THIRD_PARTY | FIRST_PARTY
-
+    if len(pattern) > MAX_PATTERN:
+        return Skip(f"pattern longer than {MAX_PATTERN} characters")
     kind, pat, host, err = _compile_pattern(pattern, bool(flags & MATCH_CASE))
     if err:
         return Malformed(err)
-    if kind != REGEX and not pat and domains is None and types == ALL_TYPES:
-        # `*`, `|`, `$third-party`: every request. A type or $domain= makes it real (EasyPrivacy: $ping,third-party).
+    if (
+        kind != REGEX
+        and not pat
+        and o.domains is None
+        and o.to is None
+        and not o.typed
+        and not flags & (REMOVEPARAM | REDIRECT_RULE | REDIRECT_ONLY)
+        and methods == ALL_METHODS
+    ):
+        # `*`, `|`, `$third-party`: every request. A type, $domain= or $to= makes it real.
         return Malformed("rule matches every request (no pattern, type or $domain=)")
     key = (
-        ("@@" if flags & EXCEPTION else "") + pattern + ("$" + ",".join(sorted(key_opts)) if key_opts else "")
+        ("@@" if flags & EXCEPTION else "")
+        + pattern
+        + ("$" + ",".join(sorted(o.key_opts)) if o.key_opts else "")
     )
-    doc = bool(types_on & TYPE_BITS["document"])
-    is_re = len(pattern) >= 2 and pattern[0] == "/" and pattern[-1] == "/"
-    return Rule(text, flags, types, kind, pat, domains, host, key, redirect, doc, is_re)
+    return Rule(
+        text,
+        flags,
+        types,
+        kind,
+        pat,
+        o.domains,
+        host,
+        key,
+        redirect=o.redirect,
+        explicit_document=bool(o.types_on & DOCUMENT),
+        is_regex=kind == REGEX,
+        to=o.to,
+        methods=methods,
+        param=o.param or "",
+    )
 
 
 def _split_options(line: str) -> tuple[str, list[str] | None]:
-    """Pattern and option list. The options start after the last ``$`` (regex rules may contain ``$``)."""
-    i = line.rfind("$")
-    if i < 0:
-        return line, None
-    if line.startswith("/") and i > 0:
-        # A regex rule: a `$` inside the /.../ belongs to the regex.
-        end = line.rfind("/")
-        if end > 0 and i < end:
-            return line, None
-    opts = line[i + 1 :]
-    return line[:i], opts.split(",")
+    """Pattern and option list, split where uBO splits (indexOfNetAnchor): at the last ``$`` that is followed
+    by a known option name. Other ``$`` belong to the pattern (``/ads$/``) or to an option's value
+    (``replace=/a$/b/``)."""
+    j = line.rfind("$")
+    while j >= 0:
+        if _OPTION_START.match(line, j + 1):
+            return line[:j], _split_option_list(line[j + 1 :])
+        j = line.rfind("$", 0, j)
+    # Options we do not know (a newer syntax): still options, so that the rule is skipped and counted, not
+    # read as a pattern that ends in "$name" and matches nothing.
+    j = line.rfind("$")
+    if j >= 0 and _OPTION_LIKE.match(line, j + 1):
+        return line[:j], _split_option_list(line[j + 1 :])
+    return line, None
+
+
+def _split_option_list(opts: str) -> list[str]:
+    """Split at commas, except inside a /regex/ value (removeparam=/a,b/): uBO does the same."""
+    if "=/" not in opts:
+        return opts.split(",")
+    out: list[str] = []
+    cur = ""
+    in_regex = False
+    i = 0
+    while i < len(opts):
+        c = opts[i]
+        if c == "\\" and in_regex and i + 1 < len(opts):
+            cur += opts[i : i + 2]
+            i += 2
+            continue
+        if c == "/" and (in_regex or cur.endswith("=")):
+            in_regex = not in_regex
+        if c == "," and not in_regex:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += c
+        i += 1
+    out.append(cur)
+    return out
+
+
+_DOMAIN_NAME = re.compile(r"[a-z0-9._*\-\[\]:]+")
 
 
 def _parse_domains(value: str) -> dict[str, bool] | None:
@@ -299,13 +606,14 @@ def _parse_domains(value: str) -> dict[str, bool] | None:
     for part in value.lower().split("|"):
         part = part.strip()
         include = not part.startswith("~")
-        name = part.lstrip("~")
-        if not name or (not re.fullmatch(r"[a-z0-9._*\-\[\]:]+", name) and not name.isprintable()):
+        name = part.lstrip("~").rstrip(".")
+        if not name or not (_DOMAIN_NAME.fullmatch(name) or name.isprintable()):
             return None
-        if not name:
-            return None
-        out[name.rstrip(".")] = include
+        out[name] = include
     return out or None
+
+
+# --- patterns ------------------------------------------------------------------------------------------------
 
 
 def _compile_pattern(pattern: str, match_case: bool) -> tuple[int, str, str | None, str | None]:
@@ -323,7 +631,8 @@ def _compile_pattern(pattern: str, match_case: bool) -> tuple[int, str, str | No
         return REGEX, src, None, None
     if not match_case:
         pattern = pattern.lower()
-    # Leading/trailing wildcards add nothing; `|*` anchors nothing either.
+    # A run of * is one *: "a****b" must not become a pattern that backtracks.
+    pattern = _STARS.sub("*", pattern)
     anchored_host = pattern.startswith("||")
     if anchored_host:
         pattern = pattern[2:]
@@ -358,44 +667,29 @@ def _compile_pattern(pattern: str, match_case: bool) -> tuple[int, str, str | No
                 if host == m.group():
                     if not end and not _SPECIAL.search(rest):
                         return AFTER_PREFIX, rest, host, None
-                    return AFTER_REGEX, _to_regex(rest, False, False, end), host, None
+                    return AFTER_WILD, rest + ("|" if end else ""), host, None
     if not anchored_host and not _SPECIAL.search(pattern):
         if start and not end:
             return PREFIX, pattern, None, None
         if not start and not end:
             return SUBSTR, pattern, None, None
-    return REGEX, _to_regex(pattern, anchored_host, start, end), host, None
+    anchors = "||" if anchored_host else "|" if start else ""
+    return WILD, anchors + pattern + ("|" if end else ""), host, None
 
 
-def _to_regex(pattern: str, anchored_host: bool, start: bool, end: bool) -> str:
-    parts = []
-    for ch in pattern:
-        if ch == "*":
-            parts.append(".*")
-        elif ch == "^":
-            parts.append("(?:[^a-zA-Z0-9_.%-]|$)")
-        else:
-            parts.append(re.escape(ch))
-    body = "".join(parts)
-    if anchored_host:
-        # After the scheme, at the start of the host or of one of its labels.
-        body = r"^[a-z][a-z0-9+.-]*:(?://)?(?:[^/?#@]*@)?(?:[^/?#]*\.)?" + body
-    elif start:
-        body = "^" + body
-    if end:
-        body += "$"
-    return body
+def abp_pattern(rule: Rule) -> str:
+    """The rule's ABP pattern as written (lower-cased), without @@ and options."""
+    return _split_options(rule.text[2:] if rule.flags & EXCEPTION else rule.text)[0].lower()
 
 
 def tokens_of(rule: Rule) -> list[str]:
     """Tokens of the rule that every URL it matches contains as a whole token (for the token index)."""
     if rule.kind == HOST:
         return []
-    if rule.is_regex:
-        return regex_tokens(rule.pattern)
     if rule.kind == REGEX:
-        # Reconstruct the ABP pattern from the raw text: cheaper than parsing regex source.
-        pat = _split_options(rule.text[2:] if rule.flags & EXCEPTION else rule.text)[0].lower()
+        return regex_tokens(rule.pattern)
+    if rule.kind == WILD:
+        pat = _STARS.sub("*", abp_pattern(rule))
     else:
         pat = rule.pattern.lower()
         if rule.kind == PREFIX:
@@ -427,15 +721,15 @@ def needle_of(rule: Rule) -> str:
     """
     if rule.kind == HOST:
         return ""  # a HOST rule's bucket key already is the host
-    if rule.is_regex:
+    if rule.kind == REGEX:
         needle = max(regex_literals(rule.pattern), key=len, default="").lower()
     elif rule.kind in (SUBSTR, PREFIX, AFTER_PREFIX):
         needle = rule.pattern.lower()
     else:
         # Every character of an ABP pattern other than * ^ and the | anchors is literal.
-        pat = _split_options(rule.text[2:] if rule.flags & EXCEPTION else rule.text)[0]
+        pat = abp_pattern(rule)
         # A host-anchored rule is only looked at for that host: the piece that is the host tells nothing new.
-        needle = max((p for p in _SPECIAL.split(pat.lower()) if p != rule.host), key=len, default="")
+        needle = max((p for p in _SPECIAL.split(pat) if p != rule.host), key=len, default="")
     return needle if needle.isascii() else ""
 
 
@@ -447,8 +741,7 @@ def regex_tokens(source: str) -> list[str]:
     """Whole tokens every match of the regex ``source`` must contain, for indexing /regex/ rules.
 
     A token is taken only when both of its neighbours are inside the same literal run (so it cannot be part of
-    a longer token in the URL). Anything unusual yields no tokens, and the rule simply stays in the fallback
-    bucket that every request checks.
+    a longer token in the URL). Anything unusual yields no tokens, and the rule is indexed otherwise.
     """
     out = []
     for lit in regex_literals(source):
@@ -462,10 +755,10 @@ def regex_tokens(source: str) -> list[str]:
 def regex_literals(source: str) -> list[str]:
     """Runs of literal characters every match of the regex ``source`` contains.
 
-    Conservative: only runs at the top level (outside groups and classes), no alternation anywhere, and a
-    character followed by a quantifier dropped.
+    Conservative: only runs at the top level (outside groups and classes), none at all when the top level has
+    an alternation, and a character followed by a quantifier dropped.
     """
-    if "|" in source or re.search(r"\\[0-9xuUNpPk]", source):
+    if re.search(r"\\[0-9xuUNpPk]", source):
         return []
     runs: list[str] = []
     run: list[str] = []
@@ -503,6 +796,8 @@ def regex_literals(source: str) -> list[str]:
             i += 1
             continue
         elif c in _REGEX_BREAK:
+            if c == "|":
+                return []  # a top-level alternative: no run is required
             if c in "?*" and run:
                 run.pop()  # the quantified character may be absent
             elif c == "{" and run:
