@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from pixelguard import __version__
+from pixelguard import __version__, display, render
 from pixelguard import config as configmod
 from pixelguard.durations import parse_duration
 from pixelguard.errors import PixelguardError
@@ -81,7 +81,7 @@ def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def emit_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, default=str, ensure_ascii=False))
+    click.echo(display.safe_json(json.dumps(obj, default=str, ensure_ascii=False)))
 
 
 class DurationType(click.ParamType):
@@ -124,14 +124,6 @@ def _follow_log(path: Path, db: Any, last: int, host: str | None, show: Callable
                 db.close()
             db = None
         time.sleep(0.25)
-
-
-def _format_period(d: timedelta) -> str:
-    secs = int(d.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if secs % size == 0 and secs >= 2 * size:  # "24h", "90m": how people say them
-            return f"{secs // size}{unit}"
-    return f"{secs}s"
 
 
 def _edit_user_list(state: State, domain: str | None, site: str | None, add: bool) -> None:
@@ -235,15 +227,7 @@ def check(state: State, url: str, source: str | None, resource_type: str | None,
     if as_json:
         emit_json(verdict.to_dict())
         return
-    where = f" ({verdict.list}:{verdict.line})" if verdict.rule else ""
-    if verdict.blocked:
-        click.echo(f"BLOCKED  {url}\n  rule: {verdict.rule}{where}")
-    elif verdict.exception:
-        click.echo(
-            f"allowed  {url}\n  exception: {verdict.exception}{where}\n  overrides: {verdict.overridden}"
-        )
-    else:
-        click.echo(f"allowed  {url}\n  no rule matches ({engine.rule_count} rules loaded)")
+    click.echo("\n".join(render.check_lines(url, verdict, engine.rule_count)))
 
 
 @cli.command()
@@ -268,7 +252,7 @@ def log(
     show = (
         (lambda r: emit_json(queries.event_json(r)))
         if as_json
-        else (lambda r: click.echo(queries.format_event(r)))
+        else (lambda r: click.echo(render.event_line(r)))
     )
     try:
         db = dbmod.connect(path, readonly=True)
@@ -282,7 +266,7 @@ def log(
     if db is not None:
         rows = queries.recent(db, limit=limit, since_ts=since_ts, host=host)[::-1]
         if rows and not as_json:
-            click.echo(queries.format_log_header())
+            click.echo(render.log_header())
         for row in rows:
             show(row)
         last = rows[-1]["id"] if rows else queries.last_id(db)
@@ -314,7 +298,7 @@ def stats(state: State, since: timedelta, as_json: bool) -> None:
     if as_json:
         emit_json(result)
         return
-    for line in queries.format_stats(result, _format_period(since)):
+    for line in render.stats_lines(result, display.period(since.total_seconds())):
         click.echo(line)
 
 
@@ -348,7 +332,7 @@ def pause(state: State, duration: timedelta) -> None:
     until = datetime.now().astimezone() + duration
     pausemod.pause(state.config.data_dir, until)
     click.echo(
-        f"protection paused until {until:%H:%M:%S} ({_format_period(duration)}) for everyone using this proxy; "
+        f"protection paused until {until:%H:%M:%S} ({display.period(duration.total_seconds())}) for everyone using this proxy; "
         "`pixelguard resume` ends it"
     )
 
@@ -377,7 +361,7 @@ def lists(ctx: click.Context, as_json: bool) -> None:
             for row in rows:
                 emit_json(row)
             return
-        for line in update.format_status(rows):
+        for line in render.lists_table(rows):
             click.echo(line)
 
 
@@ -393,12 +377,12 @@ def lists_update(state: State, name: str | None, force: bool) -> None:
     known = [spec.name for spec in cfg.lists]
     if name is not None and name not in known:
         raise PixelguardError(f"no list named {name!r} (configured: {', '.join(known)})")
-    bars: list[update.TerminalProgress] = []
+    bars: list[render.ProgressBar] = []
 
-    def progress_for(spec: configmod.ListSpec) -> update.TerminalProgress | None:
+    def progress_for(spec: configmod.ListSpec) -> render.ProgressBar | None:
         if not sys.stderr.isatty():
             return None
-        bars.append(update.TerminalProgress(spec.name, sys.stderr))
+        bars.append(render.ProgressBar(spec.name, sys.stderr))
         return bars[-1]
 
     failed = False
@@ -434,7 +418,7 @@ def scan(state: State, files: tuple[Path, ...], as_json: bool) -> None:
             if as_json:
                 emit_json(report.to_dict())
             else:
-                click.echo("\n".join(scanmod.format_report(report)))
+                click.echo("\n".join(render.scan_report(report)))
     if failed:
         sys.exit(2)
 

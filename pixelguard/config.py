@@ -17,6 +17,7 @@ from typing import Any
 import platformdirs
 import yaml
 
+from pixelguard.display import cut, safe
 from pixelguard.errors import ConfigError
 
 APP = "pixelguard"
@@ -147,6 +148,8 @@ def load(explicit: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError(f"{path}: cannot read config file: {e}") from e
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid YAML: nested too deeply") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -246,6 +249,10 @@ def _scalar(node: yaml.Node) -> Any:
     loader = yaml.SafeLoader("")
     try:
         return loader.construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, OverflowError, RecursionError):
+        # An unknown tag (!foo), an integer of thousands of digits: not a value of any setting; the caller
+        # says which setting and what it got.
+        return node
     finally:
         loader.dispose()
 
@@ -260,7 +267,10 @@ def _describe(node: yaml.Node) -> str:
 
 def _show(node: yaml.Node) -> str:
     if isinstance(node, yaml.ScalarNode):
-        return '"' + node.value + '"' if node.tag.endswith(":str") else node.value or "null"
+        value = safe(cut(node.value, 60))
+        if not node.tag.startswith("tag:yaml.org,2002:"):
+            return f"{node.tag} {value}"
+        return '"' + value + '"' if node.tag.endswith(":str") else value or "null"
     return _describe(node)
 
 

@@ -6,17 +6,20 @@ import re
 from datetime import timedelta
 
 _PART = re.compile(r"(\d+)([smhdw])")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+MAX = timedelta(days=3650)  # ten years: longer is a typo, and datetime arithmetic overflows soon after
+_MAX_TEXT = 40
 
 
 def parse_duration(text: str) -> timedelta:
     """Parse '10m', '1h30m', '2d'. Raises ValueError with a message fit to show the user."""
     cleaned = text.strip().lower()
-    if not cleaned or _PART.sub("", cleaned) != "":
-        raise ValueError(f"{text!r} is not a duration (examples: 90s, 10m, 1h, 2d, 1h30m)")
-    total = timedelta()
-    for amount, unit in _PART.findall(cleaned):
-        total += timedelta(**{_UNITS[unit]: int(amount)})
-    if total <= timedelta(0):
-        raise ValueError(f"{text!r} is not a positive duration")
-    return total
+    shown = text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT] + "..."
+    if not cleaned or len(cleaned) > _MAX_TEXT or _PART.sub("", cleaned) != "":
+        raise ValueError(f"{shown!r} is not a duration (examples: 90s, 10m, 1h, 2d, 1h30m)")
+    seconds = sum(int(amount) * _SECONDS[unit] for amount, unit in _PART.findall(cleaned))
+    if seconds <= 0:
+        raise ValueError(f"{shown!r} is not a positive duration")
+    if seconds > MAX.total_seconds():
+        raise ValueError(f"{shown!r} is longer than {MAX.days // 365} years")
+    return timedelta(seconds=seconds)

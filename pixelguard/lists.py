@@ -7,15 +7,13 @@ second. Edits are idempotent: adding a rule that is there, or removing one that 
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 from pixelguard.config import bundled_filters_dir
 from pixelguard.errors import PixelguardError
+from pixelguard.fileio import atomic_write
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 LEARNED_HEADER = (
@@ -60,31 +58,6 @@ def trust_rule(site: str) -> str:
 def learned_rule(host: str) -> str:
     # Only images: the learner saw this host serve tiny images, not that everything it serves is tracking.
     return f"||{normalize_domain(host, 'host')}^$image"
-
-
-def atomic_write(path: Path, text: str | bytes) -> None:
-    """Replace ``path`` with ``text`` so that readers see the old file or the new one, never a mix.
-
-    Bytes are written as they are (downloaded lists), text as UTF-8; line ends are never translated.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        data = text if isinstance(text, bytes) else text.encode("utf-8")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if path.exists():
-            shutil.copymode(path, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def ensure_user_list(path: Path) -> bool:

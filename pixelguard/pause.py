@@ -11,7 +11,7 @@ import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pixelguard.lists import atomic_write
+from pixelguard.fileio import atomic_write
 
 log = logging.getLogger(__name__)
 FILE = "pause.json"

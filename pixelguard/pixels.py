@@ -16,7 +16,7 @@ import imagesize
 
 # A JPEG's size sits in its SOF segment, after EXIF/ICC segments that can be tens of KB; further than this
 # and the body is no pixel anyway.
-_HEADER_LIMIT = 256 * 1024
+HEADER_LIMIT = 256 * 1024
 _SVG_LIMIT = 4096
 _SVG_TAG = re.compile(rb"<svg\b[^>]*>", re.IGNORECASE | re.DOTALL)
 _SVG_ATTR = re.compile(rb"""\s(width|height)\s*=\s*(["'])\s*([0-9.]+)\s*(px)?\s*\2""", re.IGNORECASE)
@@ -60,7 +60,7 @@ def dimensions(data: bytes) -> ImageSize | None:
         elif fmt == "svg":
             size = _svg(data)
         else:
-            size = imagesize.get(io.BytesIO(bytes(data[:_HEADER_LIMIT])))
+            size = imagesize.get(io.BytesIO(bytes(data[:HEADER_LIMIT])))
         if size is None:
             return None
         width, height = size

@@ -46,7 +46,8 @@ _VOID = set(
         "wbr",
     ]
 )
-_URL_IN_CSS = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)""", re.I)
+# An unquoted url( argument: stops at the first character it cannot hold, "(" included, so scans never overlap.
+_UNQUOTED_URL = re.compile(r"""([^()'"\s]*)\s*\)""")
 _IMPORT_IN_CSS = re.compile(r"""@import\s+(?:url\(\s*)?["']?([^"')\s;]+)""", re.I)
 _CSS_DECL = re.compile(r"([a-zA-Z-]+)\s*:\s*([^;]+)")
 _PX = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(px)?\s*(!important)?\s*$", re.I)
@@ -166,16 +167,49 @@ def parse_srcset(srcset: str) -> list[str]:
 
 
 def css_urls(css: str) -> list[tuple[str, str]]:
-    """(url, where) for every url(...) in a stylesheet or style attribute; @import targets are 'import'."""
+    """(url, where) for every url(...) in a stylesheet or style attribute; @import targets are 'import'.
+
+    A hand-written scan rather than one regex: a regex tries each ``url("`` afresh and, when no closing quote
+    follows, reads to the end every time, so a style attribute repeating ``url("`` took minutes (quadratic).
+    Here every character is read a bounded number of times."""
     imports = {m.group(1) for m in _IMPORT_IN_CSS.finditer(css)}
-    out = []
-    for m in _URL_IN_CSS.finditer(css):
-        url = next(g for g in m.groups() if g is not None)
-        out.append((url, "import" if url in imports else "css"))
+    out = [(url, "import" if url in imports else "css") for url in _url_args(css)]
     for url in imports:
         if not any(u == url for u, _ in out):
             out.append((url, "import"))
     return out
+
+
+def _url_args(css: str) -> list[str]:
+    low = css.lower()
+    n = len(css)
+    last_quote = {'"': css.rfind('"'), "'": css.rfind("'")}
+    out = []
+    i = 0
+    while True:
+        j = low.find("url(", i)
+        if j < 0:
+            return out
+        k = j + 4
+        while k < n and css[k].isspace():
+            k += 1
+        i = k
+        if k < n and css[k] in last_quote:
+            q = css[k]
+            if last_quote[q] <= k:
+                continue  # no closing quote anywhere after: not a url(...)
+            end = css.find(q, k + 1)
+            close = end + 1
+            while close < n and css[close].isspace():
+                close += 1
+            if close < n and css[close] == ")":
+                out.append(css[k + 1 : end])
+                i = close + 1
+            continue
+        m = _UNQUOTED_URL.match(css, k)
+        if m:
+            out.append(m.group(1))
+            i = m.end()
 
 
 class ImageFinder(HTMLParser):
@@ -292,11 +326,35 @@ def find_images(html: str) -> list[FoundImage]:
 # --- messages ---------------------------------------------------------------------------------------------
 
 
+MAX_DEPTH = 50  # MIME nesting a real message never reaches; a crafted one could exhaust Python's stack
+MAX_PARTS = 5000
+
+
+def _parts(msg: Message, problems: list[str]) -> list[Message]:
+    """Every part of a message, walked without recursion, within MAX_DEPTH and MAX_PARTS."""
+    out: list[Message] = []
+    stack: list[tuple[Message, int]] = [(msg, 0)]
+    while stack:
+        part, depth = stack.pop()
+        if len(out) >= MAX_PARTS:
+            problems.append(f"more than {MAX_PARTS} MIME parts: the rest were not scanned")
+            break
+        out.append(part)
+        if part.is_multipart():
+            if depth >= MAX_DEPTH:
+                problems.append(f"MIME parts nested deeper than {MAX_DEPTH}: the deeper ones were not scanned")
+                continue
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                stack.extend((p, depth + 1) for p in reversed(payload) if isinstance(p, Message))
+    return out
+
+
 def html_parts(msg: Message) -> tuple[list[str], list[str]]:
     """The decoded text/html parts of a message, and problems met decoding them."""
     texts: list[str] = []
     problems: list[str] = []
-    for part in msg.walk():
+    for part in _parts(msg, problems):
         if part.get_content_type() != "text/html":
             continue
         try:
@@ -400,6 +458,8 @@ def scan_file(path: Path | str, engine: _Checker) -> list[MessageReport]:
         raise
     except OSError as e:
         raise PixelguardError(f"{path}: cannot read: {e.strerror or e}") from None
+    except RecursionError:
+        raise PixelguardError(f"{path}: nested too deeply to read (a crafted message?)") from None
 
 
 def _scan_mbox(path: Path, engine: _Checker) -> list[MessageReport]:
@@ -442,35 +502,3 @@ def _html_title(html: str) -> str:
     except Exception:
         return ""
     return " ".join("".join(p.text).split())
-
-
-# --- text output ------------------------------------------------------------------------------------------
-
-URL_WIDTH = 100
-
-
-def _short(url: str, width: int = URL_WIDTH) -> str:
-    return url if len(url) <= width else url[: width - 1] + "…"
-
-
-def format_report(rep: MessageReport, *, all_images: bool = True) -> list[str]:
-    """Lines for ``pixelguard scan``: a header, one line per image with its verdict, a summary line."""
-    where = rep.file + (f" #{rep.index + 1}" if rep.index else "")
-    head = f"{where}: {rep.subject or '(no subject)'}"
-    if rep.sender:
-        head += f" — from {rep.sender}"
-    lines = [head]
-    for problem in rep.problems:
-        lines.append(f"  ! {problem}")
-    for img in rep.images:
-        if img.blocked:
-            lines.append(f"  BLOCKED  {img.where:<10} {_short(img.url)}")
-            lines.append(f"           by {img.rule} ({img.list}:{img.line})")
-        elif img.pixel:
-            lines.append(f"  PIXEL?   {img.where:<10} {_short(img.url)}  ({img.pixel})")
-        elif all_images:
-            lines.append(f"  -        {img.where:<10} {_short(img.url)}")
-    lines.append(
-        f"  {len(rep.images)} remote images: {rep.blocked} blocked, {rep.pixel_like} more look like pixels"
-    )
-    return lines

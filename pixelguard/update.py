@@ -12,6 +12,7 @@ and the list's ``! Expires:`` live in a small sidecar JSON file next to the list
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import logging
 import re
@@ -25,9 +26,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pixelguard import __version__
+from pixelguard import __version__, display
 from pixelguard.config import Config, ListSpec
-from pixelguard.lists import atomic_write
+from pixelguard.fileio import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,26 @@ class UpdateResult:
 
 class _Rejected(Exception):
     """A download that must not replace the working copy; the message says why."""
+
+
+_HEADERS = {
+    "User-Agent": f"pixelguard/{__version__} (+filter list update)",
+    "Accept": "text/plain, */*;q=0.5",
+}
+
+
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects to http(s) only: urllib would also follow one to ftp:// or file://."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+        scheme = newurl.split(":", 1)[0].lower()
+        if scheme not in ("http", "https"):
+            raise urllib.error.HTTPError(newurl, code, f"redirect to {scheme}: refused", headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _opener() -> urllib.request.OpenerDirector:
+    return urllib.request.build_opener(_HttpOnlyRedirects)
 
 
 # --- sidecar metadata -------------------------------------------------------------------------------------
@@ -149,7 +170,7 @@ def update_list(
         meta = read_meta(spec)
         left = (last_checked(spec, meta) or 0) + expires_of(spec, meta).total_seconds() - time.time()
         return UpdateResult(
-            spec.name, SKIPPED, f"not due yet (next check in {_human(left)}; --force to download)"
+            spec.name, SKIPPED, f"not due yet (next check in {display.seconds(left)}; --force to download)"
         )
     meta = read_meta(spec)
     try:
@@ -162,10 +183,7 @@ def update_list(
 
 def _update(spec: ListSpec, meta: dict[str, Any], timeout: float, progress: Progress | None) -> UpdateResult:
     assert spec.url is not None
-    headers = {
-        "User-Agent": f"pixelguard/{__version__} (+filter list update)",
-        "Accept": "text/plain, */*;q=0.5",
-    }
+    headers = dict(_HEADERS)
     if spec.file.is_file():
         # Conditional only while the copy we would keep exists; otherwise a 304 would leave us with nothing.
         if meta.get("etag"):
@@ -174,7 +192,7 @@ def _update(spec: ListSpec, meta: dict[str, Any], timeout: float, progress: Prog
             headers["If-Modified-Since"] = meta["last_modified"]
     req = urllib.request.Request(spec.url, headers=headers)
     try:
-        resp = urllib.request.urlopen(req, timeout=timeout)
+        resp = _opener().open(req, timeout=timeout)
     except urllib.error.HTTPError as e:
         if e.code == 304 and spec.file.is_file():
             meta = {**meta, "url": spec.url, "checked": time.time()}
@@ -199,7 +217,9 @@ def _update(spec: ListSpec, meta: dict[str, Any], timeout: float, progress: Prog
         body = _read(resp, timeout, progress)
         etag, last_modified = resp.headers.get("ETag"), resp.headers.get("Last-Modified")
     text = _verify_text(body, ctype)
-    rules = _verify_rules(spec, text, meta)
+    included = _fetch_includes(spec, text, timeout)
+    rules = _verify_rules(spec, text, meta, included)
+    _write_includes(spec, included)  # before the list itself: the proxy reloads when the list file changes
     atomic_write(spec.file, body)
     now = time.time()
     expires = parse_expires(text)
@@ -212,18 +232,19 @@ def _update(spec: ListSpec, meta: dict[str, Any], timeout: float, progress: Prog
         "rules": rules,
         "bytes": len(body),
         "expires_seconds": int((expires or DEFAULT_EXPIRES).total_seconds()),
+        "includes": sorted(included),
     }
     _write_meta(spec, new_meta)
     before = meta.get("rules")
     delta = f" ({rules - before:+d})" if isinstance(before, int) else ""
-    return UpdateResult(spec.name, UPDATED, f"{rules} rules{delta}, {_size(len(body))}", rules)
+    return UpdateResult(spec.name, UPDATED, f"{rules} rules{delta}, {display.size(len(body))}", rules)
 
 
 def _read(resp: Any, timeout: float, progress: Progress | None) -> bytes:
     total_header = resp.headers.get("Content-Length")
     total = int(total_header) if total_header and total_header.isdigit() else None
     if total is not None and total > MAX_BYTES:
-        raise _Rejected(f"the server announces {_size(total)}, more than a filter list can be")
+        raise _Rejected(f"the server announces {display.size(total)}, more than a filter list can be")
     chunks: list[bytes] = []
     done = 0
     # The socket timeout covers each read; this bounds a server that trickles bytes forever.
@@ -236,7 +257,7 @@ def _read(resp: Any, timeout: float, progress: Progress | None) -> bytes:
             chunks.append(chunk)
             done += len(chunk)
             if done > MAX_BYTES:
-                raise _Rejected(f"more than {_size(MAX_BYTES)}: not a filter list")
+                raise _Rejected(f"more than {display.size(MAX_BYTES)}: not a filter list")
             if time.monotonic() > deadline:
                 raise _Rejected("download too slow: gave up")
             if progress is not None:
@@ -250,7 +271,7 @@ def _read(resp: Any, timeout: float, progress: Progress | None) -> bytes:
     return b"".join(chunks)
 
 
-def _verify_text(body: bytes, ctype: str) -> str:
+def _verify_text(body: bytes, ctype: str, *, need_header: bool = True) -> str:
     if "html" in ctype:
         raise _Rejected(f"the server sent a web page ({ctype.split(';')[0]}), not a filter list")
     if b"\x00" in body[:65536]:
@@ -262,19 +283,99 @@ def _verify_text(body: bytes, ctype: str) -> str:
     head = text.lstrip()[:2048]
     if head[:1] == "<" or "<html" in head.lower():
         raise _Rejected("the server sent a web page, not a filter list")
-    if not head.startswith("[Adblock") and not re.search(r"^!\s*Title\s*:", head, re.M):
-        raise _Rejected("no [Adblock Plus] header or '! Title:' line: not a filter list")
+    if need_header and not _looks_like_a_list(text):
+        raise _Rejected(
+            "no [Adblock Plus] header, '! Title:' line, or lines that read as rules, hosts or domains: "
+            "not a filter list"
+        )
     return text
 
 
-def _verify_rules(spec: ListSpec, text: str, meta: dict[str, Any]) -> int:
-    from pixelguard.engine import Engine  # the engine is only needed when something was downloaded
+HEAD_LINES = 1000  # lines read to tell a headerless hosts file or domain list from something else
+
+
+def _looks_like_a_list(text: str) -> bool:
+    """An ABP header or title, or (hosts files and domain lists have neither) mostly lines that are rules."""
+    from pixelguard.engine import rules
+
+    head = text.lstrip()[:2048]
+    if head.startswith("[Adblock") or re.search(r"^[!#]\s*Title\s*:", head, re.M):
+        return True
+    seen = good = 0
+    for line in io.StringIO(text):
+        line = line.strip()
+        if rules.is_comment(line) or line.startswith("#"):
+            continue
+        seen += 1
+        good += rules.looks_like_a_rule(line)
+        if seen >= HEAD_LINES:
+            break
+    return seen > 0 and good * 2 > seen
+
+
+MAX_INCLUDES = 32
+
+
+def _fetch_includes(spec: ListSpec, text: str, timeout: float) -> dict[str, bytes]:
+    """The files the list's ``!#include`` lines name, from the list's own origin (uBO: same origin, one level).
+
+    Any of them failing fails the update: a list missing part of itself must not replace a whole one."""
+    from urllib.parse import urljoin, urlsplit
+
+    from pixelguard.engine import preprocess
+
+    assert spec.url is not None
+    out: dict[str, bytes] = {}
+    targets = list(dict.fromkeys(preprocess.include_targets(text)))
+    if len(targets) > MAX_INCLUDES:
+        raise _Rejected(f"includes {len(targets)} files; at most {MAX_INCLUDES} are followed")
+    origin = urlsplit(spec.url)[:2]
+    for target in targets:
+        if not preprocess.is_relative(target):
+            continue  # reported by the engine when it reads the list: "only files beside the list"
+        url = urljoin(spec.url, target)
+        if urlsplit(url)[:2] != origin:
+            continue
+        try:
+            resp = _opener().open(urllib.request.Request(url, headers=_HEADERS), timeout=timeout)
+        except urllib.error.HTTPError as e:
+            raise _Rejected(f"included file {target}: HTTP {e.code} {e.reason}") from None
+        except (OSError, ValueError) as e:
+            raise _Rejected(f"included file {target}: cannot download: {e}") from None
+        with resp:
+            body = _read(resp, timeout, None)
+            ctype = (resp.headers.get("Content-Type") or "").lower()
+        try:
+            _verify_text(body, ctype, need_header=False)
+        except _Rejected as e:
+            raise _Rejected(f"included file {target}: {e}") from None
+        out[target] = body
+    return out
+
+
+def include_dir(spec: ListSpec) -> Path:
+    """Where a subscription's included files are kept (the engine reads them from there)."""
+    return spec.file.with_name(spec.file.stem + ".include")
+
+
+def _write_includes(spec: ListSpec, included: dict[str, bytes]) -> None:
+    base = include_dir(spec)
+    for target, body in included.items():
+        atomic_write(base / target, body)
+
+
+def _verify_rules(spec: ListSpec, text: str, meta: dict[str, Any], included: dict[str, bytes]) -> int:
+    from pixelguard.engine import count_rules, preprocess
+
+    def read(target: str) -> tuple[str | None, str | None]:
+        body = included.get(target)
+        return (body.decode("utf-8", "replace"), None) if body is not None else (None, "not downloaded")
 
     try:
-        stats = Engine.from_text(text, name=spec.name).stats.get(spec.name)
-    except Exception as e:  # the engine never should raise; if it does, the list must not go live
+        named, _ = preprocess.expand(spec.name, text, read)
+        rules = count_rules(named)
+    except Exception as e:  # the parser never should raise; if it does, the list must not go live
         raise _Rejected(f"does not parse: {type(e).__name__}: {e}") from None
-    rules = stats.rules if stats else 0
     if rules == 0:
         raise _Rejected("no usable rules in the download")
     before = meta.get("rules")
@@ -286,14 +387,13 @@ def _verify_rules(spec: ListSpec, text: str, meta: dict[str, Any]) -> int:
 
 
 def _count_rules(spec: ListSpec) -> int | None:
-    from pixelguard.engine import Engine
+    from pixelguard.engine import count_rules
 
     try:
         text = spec.file.read_bytes().decode("utf-8", errors="replace")
     except OSError:
         return None
-    stats = Engine.from_text(text, name=spec.name).stats.get(spec.name)
-    return stats.rules if stats else None
+    return count_rules([(spec.name, text)])
 
 
 def iter_update(
@@ -379,6 +479,8 @@ def list_status(cfg: Config, engine: Any = None) -> list[dict[str, Any]]:
     for name, source, enabled, path, spec in entries:
         exists = path.is_file()
         st = stats.get(path.stem) if exists else None
+        # Files the list includes (!#include) are lists of their own in the engine: NAME/file.
+        parts = [v for k, v in stats.items() if k.startswith(f"{path.stem}/")] if exists else []
         meta = read_meta(spec) if spec is not None and spec.url else {}
         updated = meta.get("updated")
         if updated is None and exists:
@@ -388,9 +490,12 @@ def list_status(cfg: Config, engine: Any = None) -> list[dict[str, Any]]:
                 "name": name,
                 "source": source,
                 "enabled": enabled,
-                "rules": st.rules if st else None,
-                "skipped": sum(st.skipped.values()) if st else None,
+                "rules": st.rules + sum(p.rules for p in parts) if st else None,
+                "skipped": sum(st.skipped.values()) + sum(sum(p.skipped.values()) for p in parts)
+                if st
+                else None,
                 "skipped_reasons": dict(st.skipped) if st else {},
+                "included_files": len(parts),
                 "updated_ts": updated,
                 "path": str(path),
                 "exists": exists,
@@ -398,71 +503,3 @@ def list_status(cfg: Config, engine: Any = None) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def _human(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    if seconds < 2 * 86400:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
-
-
-def age(ts: float | None, now: float | None = None) -> str:
-    """'3h', '2d', or '-' for a list never downloaded."""
-    if ts is None:
-        return "-"
-    return _human((time.time() if now is None else now) - ts)
-
-
-def _size(n: int) -> str:
-    if n < 1024:
-        return f"{n} B"
-    if n < 1024 * 1024:
-        return f"{n / 1024:.0f} KB"
-    return f"{n / 1024 / 1024:.1f} MB"
-
-
-def format_status(rows: list[dict[str, Any]], now: float | None = None) -> list[str]:
-    """The ``pixelguard lists`` table."""
-    table = [("NAME", "ON", "RULES", "SKIPPED", "AGE", "SOURCE")]
-    for r in rows:
-        rules = "-" if r["rules"] is None else str(r["rules"])
-        skipped = "-" if r["skipped"] is None else str(r["skipped"])
-        when = age(r["updated_ts"], now) if r["exists"] else "missing"
-        if r.get("due") and r["exists"]:
-            when += " (due)"
-        table.append((r["name"], "yes" if r["enabled"] else "no", rules, skipped, when, r["source"]))
-    widths = [max(len(row[i]) for row in table) for i in range(5)]
-    out = []
-    for row in table:
-        cells = [
-            c.ljust(w) if i in (0, 1, 4) else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row[:5], widths, strict=True))
-        ]
-        out.append("  ".join(cells) + "  " + row[5])
-    return out
-
-
-class TerminalProgress:
-    """A one-line progress bar on a terminal stream (stderr); the caller prints the outcome over it."""
-
-    def __init__(self, name: str, stream: Any, width: int = 30):
-        self.name, self.stream, self.width = name, stream, width
-
-    def __call__(self, done: int, total: int | None) -> None:
-        if total:
-            filled = min(self.width, done * self.width // total)
-            bar = "#" * filled + "-" * (self.width - filled)
-            text = f"\r{self.name}  [{bar}] {_size(done)} / {_size(total)}"
-        else:
-            text = f"\r{self.name}  {_size(done)}"
-        self.stream.write(text)
-        self.stream.flush()
-
-    def clear(self) -> None:
-        self.stream.write("\r\033[K")
-        self.stream.flush()

@@ -197,7 +197,7 @@ def test_cli_scan_text_json_and_missing_file(tmp_path: Path) -> None:
     assert r.exit_code == 2
     assert "missing.eml: no such file" in r.stderr
     assert "Hello" in r.stdout and "BLOCKED" in r.stdout and "||crsend.com/stats/" in r.stdout
-    assert "1 remote images: 1 blocked" in r.stdout
+    assert "1 remote image: 1 blocked" in r.stdout
 
     r = CliRunner().invoke(cli, ["scan", "--json", str(good)])
     assert r.exit_code == 0, r.output

@@ -7,6 +7,7 @@ import time
 import pytest
 from store_helpers import event
 
+from pixelguard import render
 from pixelguard.store import db as dbmod
 from pixelguard.store import queries
 from pixelguard.store.writer import Writer
@@ -95,5 +96,5 @@ def test_stats(db):
     assert s["bytes"] == 7 * 43
     assert s["by_reason"] == [{"reason": "filter", "count": 6}, {"reason": "pixel", "count": 1}]
     assert s["by_list"] == [{"list": "easyprivacy", "count": 6}, {"list": "", "count": 1}]
-    text = "\n".join(queries.format_stats(s, "1h"))
+    text = "\n".join(render.stats_lines(s, "1h"))
     assert "17 requests seen, 7 stopped (41.2%)" in text and "px.ads.test" in text

@@ -114,7 +114,10 @@ BAD = {
         "web page",
     ),
     "500": ((500, {"Content-Type": "text/plain"}, b"boom"), "HTTP 500"),
-    "no header": ((200, {"Content-Type": "text/plain"}, b"||a.example^\n" * 200), "no [Adblock Plus] header"),
+    "no header": (
+        (200, {"Content-Type": "text/plain"}, b"name,value\nsome text,42\n" * 100),
+        "not a filter list",
+    ),
     "not utf-8": (
         (200, {"Content-Type": "text/plain"}, b"[Adblock Plus 2.0]\n! Title: x\n\xff\xfe\x81"),
         "not UTF-8",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
+import io
 import logging
 import time
 from collections import Counter
@@ -44,8 +44,8 @@ class Verdict:
 
     ``rule``/``list``/``line``: the rule that decided (for a request an exception let through: the exception).
     ``exception``: the raw text of an exception that overrode a block; ``overridden``: the block it overrode.
-    ``redirect``: for a block, the neutral resource a ``$redirect=``/``$redirect-rule=`` names (uBO's names,
-    e.g. ``1x1.gif``, ``noop.js``); None when no rule names one.
+    ``redirect``: for a block by a ``$redirect=`` rule, the neutral resource it names (uBO's names, e.g.
+    ``1x1.gif``, ``noop.js``); None otherwise (``Engine.redirect`` finds a ``$redirect-rule=`` one).
     """
 
     blocked: bool
@@ -166,9 +166,7 @@ class Engine:
                 return NOT_BLOCKED
             if req.type == DOCUMENT:
                 return self._decide_document(url, method)
-            tokens = req.tokens()
-            v = self._decide(req, source_url, tokens, whole_host=False)
-            return self._with_redirect(v, req, tokens) if v.blocked and self._redirect_rule else v
+            return self._decide(req, source_url, req.tokens(), whole_host=False)
         except Exception:  # fail open: a matcher bug must not break browsing
             log.exception("engine: check failed for %.200r", url)
             return NOT_BLOCKED
@@ -176,7 +174,9 @@ class Engine:
     def check_host(self, host: str, source_url: str | None = None) -> Verdict:
         """Hosts-only mode (CONNECT): only rules that block a whole host (``||host^``, no path or type)."""
         try:
-            req = Request(f"https://{host}/", source_url, None)
+            # An IPv6 literal CONNECT target comes without brackets; a URL needs them.
+            authority = f"[{host}]" if ":" in host and not host.startswith("[") else host
+            req = Request(f"https://{authority}/", source_url, None)
             if not req.host:
                 return NOT_BLOCKED
             req.type = R.ALL_TYPES
@@ -184,6 +184,27 @@ class Engine:
         except Exception:
             log.exception("engine: check_host failed for %.200r", host)
             return NOT_BLOCKED
+
+    def redirect(
+        self, url: str, source_url: str | None = None, resource_type: str | None = None
+    ) -> str | None:
+        """For a request something blocks: the neutral resource a ``$redirect-rule=`` names for it (uBO's
+        names, e.g. ``noop.js``), unless an ``@@...$redirect-rule`` exception cancels it; None when none does.
+
+        Separate from check, as uBO's redirect step is separate from its matching (the answer is chosen only
+        for requests that are blocked)."""
+        if not self._redirect_rule:
+            return None
+        try:
+            req = Request(url, source_url, resource_type)
+            tokens = req.tokens()
+            r = self._redirect_rule.find(req, tokens)
+            if r is None or self._redirect_exc.find(req, tokens) is not None:
+                return None
+            return r[ix.REDIRECT] or None
+        except Exception:
+            log.exception("engine: redirect failed for %.200r", url)
+            return None
 
     def removeparams(
         self, url: str, source_url: str | None = None, resource_type: str | None = None
@@ -222,23 +243,23 @@ class Engine:
         2. otherwise an exception (``@@``, including a ``$document`` exception matching the page) beats a block;
         3. otherwise a matching block blocks; nothing matching means allowed.
 
-        Exceptions are looked up only after a block matched: most requests match nothing, so that is the
-        fast path.
+        Lookups are ordered by how often they answer: most requests match no block at all, so one lookup over
+        every block (important or not) comes first; exceptions are looked up only then, and whether an
+        $important block also matches matters only when an exception does.
         """
         # Unbound, so that choosing creates no closure on every request's path.
-        find = ix.RuleIndex.find_host if whole_host else ix.RuleIndex.find
-        if not self._has_important:
-            block = find(self._block, req, tokens)
-            if block is None:
-                return NOT_BLOCKED
-            return self._verdict(block, find(self._exc, req, tokens) or self._page_exception(source_url))
-        hit = find(self._any, req, tokens)
+        find: Any = ix.RuleIndex.find_host if whole_host else ix.RuleIndex.find
+        hit = find(self._any if self._has_important else self._block, req, tokens)
         if hit is None:
             return NOT_BLOCKED
-        important = hit if hit[ix.FLAGS] & R.IMPORTANT else find(self._important, req, tokens)
-        if important is not None:
-            return self._verdict(important, find(self._important_exc, req, tokens))
-        return self._verdict(hit, find(self._exc, req, tokens) or self._page_exception(source_url))
+        if hit[ix.FLAGS] & R.IMPORTANT:
+            return self._verdict(hit, find(self._important_exc, req, tokens))
+        exc = find(self._exc, req, tokens) or self._page_exception(source_url)
+        if exc is not None and self._has_important:
+            important = find(self._important, req, tokens)
+            if important is not None:
+                return self._verdict(important, find(self._important_exc, req, tokens))
+        return self._verdict(hit, exc)
 
     def _decide_document(self, url: str, method: str | None) -> Verdict:
         """A top-level page load, as uBO decides it (traffic.js, shouldStrictBlock).
@@ -314,15 +335,6 @@ class Engine:
                     memo.clear()  # cheaper than LRU bookkeeping; pages repeat in bursts
                 memo[source_url] = found
         return found  # type: ignore[return-value]
-
-    def _with_redirect(self, v: Verdict, req: Request, tokens: list[bytes]) -> Verdict:
-        """Name the neutral answer a $redirect-rule= offers for a request something else blocked (uBO)."""
-        if v.redirect:
-            return v
-        r = self._redirect_rule.find(req, tokens)
-        if r is None or self._redirect_exc.find(req, tokens) is not None:
-            return v
-        return dataclasses.replace(v, redirect=r[ix.REDIRECT])
 
     def _verdict(self, block: ix.RuleT, exc: ix.RuleT | None) -> Verdict:
         if exc is None:
@@ -441,6 +453,20 @@ def build_state(named_texts: list[tuple[str, str]]) -> dict[str, Any]:
         state[k] = idx.state()
     state["stats"] = {names[li]: (counts[li], dict(stats[names[li]][1])) for li in range(len(names))}
     return state
+
+
+def count_rules(named_texts: list[tuple[str, str]]) -> int:
+    """How many rules the lists hold, without building an engine (memory stays that of the text)."""
+    n = 0
+    for _, text in named_texts:
+        for raw in io.StringIO(text):
+            line = raw.strip()
+            if not line or line[0] == "!" or (line[0] == "[" and line.endswith("]")):
+                continue
+            out = R.parse_line(line)
+            if isinstance(out, list):
+                n += sum(1 for r in out if not r.flags & R.BADFILTER)
+    return n
 
 
 def _class_of(r: R.Rule) -> str:

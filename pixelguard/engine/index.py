@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import pickle
-import tempfile
+import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +29,7 @@ log = logging.getLogger(__name__)
 # Bump when the cached structure or rule semantics change, so old caches are ignored.
 # 6: regex rules indexed by their required literal tokens; 7 and 10: needles; 8 and 9: token costs;
 # 11: hosts files, $to/$denyallow/$method, entity and per-type indexes, linear wildcard matching, documents.
-FORMAT_VERSION = 17
+FORMAT_VERSION = 18
 
 # A rule as the indexes hold it: a plain tuple, because the cache pickles and loads it quickly and the hot path
 # reads it by position. These names say which position holds what.
@@ -272,6 +271,8 @@ class RuleIndex:
                 self._add(self.sources, sources, r)
             elif best is not None:
                 self.tokens.setdefault(best.encode(), []).append(r)
+            elif r[NEEDLE]:
+                self.pool.append(r)  # %2Fpixel.gif%3F: no token, but its literal joins the one-pass set
             else:
                 bit = 1
                 while bit <= r[TYPES]:
@@ -287,9 +288,7 @@ class RuleIndex:
 
     def _pool_set(self) -> bounded_regex.PatternSet:
         if self._set is None:
-            self._set = bounded_regex.PatternSet(
-                [bounded_regex.prefilter(r[PATTERN], bool(r[FLAGS] & R.MATCH_CASE)) or "" for r in self.pool]
-            )
+            self._set = bounded_regex.PatternSet([_prefilter(r) for r in self.pool])
         return self._set
 
     def candidates(self, req: Request, tokens: list[bytes] | None) -> Iterator[RuleT]:
@@ -405,6 +404,13 @@ class RuleIndex:
         return idx
 
 
+def _prefilter(r: RuleT) -> str:
+    """What the pool's RE2 set looks for on behalf of rule r: its regex, relaxed, or its literal."""
+    if r[KIND] == R.REGEX:
+        return bounded_regex.prefilter(r[PATTERN], bool(r[FLAGS] & R.MATCH_CASE)) or ""
+    return re.escape(r[NEEDLE])
+
+
 def _includes(domains: dict[str, bool] | None) -> list[str]:
     return [d for d, include in domains.items() if include] if domains else []
 
@@ -446,13 +452,11 @@ def load_cache(cache_dir: Path, key: str) -> Any | None:
 
 def save_cache(cache_dir: Path, key: str, state: dict[str, Any]) -> None:
     """Write atomically; drop older engine caches (each is several MB). Failure only costs the next start."""
+    from pixelguard.fileio import atomic_write
+
     try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".engine-", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
         target = cache_file(cache_dir, key)
-        os.replace(tmp, target)
+        atomic_write(target, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
         for old in cache_dir.glob("engine-*.pickle"):
             if old != target:
                 old.unlink(missing_ok=True)

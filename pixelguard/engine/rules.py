@@ -220,6 +220,14 @@ def parse_line(line: str) -> list[Rule] | Skip | Malformed:
         return Malformed(f"cannot parse: {type(e).__name__}")
 
 
+def looks_like_a_rule(line: str) -> bool:
+    """Is the line unmistakably a rule (a hosts or domain line, or ABP syntax), not just any text? Any text is
+    a valid substring rule, so this is how a headerless download is told from an error page or a CSV file."""
+    if line.startswith(("||", "@@", "|")) or "$" in line or "^" in line:
+        return isinstance(parse_line(line), list)
+    return isinstance(_hosts_line(line), list)
+
+
 def validate(line: str) -> str | None:
     """None when ``line`` is a usable rule, a comment or blank; otherwise why it is skipped or malformed."""
     line = line.strip()
@@ -477,7 +485,8 @@ def _parse_options(options: list[str]) -> _Options | Skip | Malformed:
 
 def _rule_types(o: _Options) -> int | Skip:
     if not o.typed:
-        return NETWORK_TYPES
+        # uBO: a $removeparam filter without a type also cleans the page's own URL (the address bar).
+        return ALL_TYPES if o.flags & REMOVEPARAM else NETWORK_TYPES
     if o.popup and not o.types_on and not o.types_off:
         # Popup blocking needs a browser; a proxy cannot tell a popup from a page load. Loaded and counted.
         return Skip("popup")

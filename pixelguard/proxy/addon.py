@@ -12,6 +12,7 @@ import concurrent.futures
 import dataclasses
 import logging
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -19,8 +20,8 @@ from typing import Any
 
 from mitmproxy import ctx, exceptions, http, tls
 
+from pixelguard import compression, pixels
 from pixelguard import config as configmod
-from pixelguard import pixels
 from pixelguard.errors import PixelguardError
 from pixelguard.proxy import reqtype, responses
 from pixelguard.proxy.learner import Learner
@@ -31,8 +32,11 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
 # Content types under which a tracking pixel hides besides image/*: missing, generic binary, plain text.
 _SNIFF_TYPES = ("", "application/octet-stream", "binary/octet-stream", "text/plain", "application/unknown")
-# Compressed bodies are only decoded when this small: a pixel is tens of bytes.
+# Compressed bodies are only looked at when this small: a pixel is tens of bytes.
 _MAX_DECODE = 64 * 1024
+# mitmproxy streams bodies bigger than this instead of holding them (stream_large_bodies): pixelguard only ever
+# looks at small image bodies, and a 1 GB download must reach the client as it arrives.
+STREAM_LARGER_THAN = "256k"
 
 
 class Pixelguard:
@@ -190,11 +194,20 @@ class Pixelguard:
             self.writer.count(seen=1, stopped=0)
             return
         req = flow.request
-        url = req.pretty_url
-        host = req.pretty_host
+        # Decide on where the connection really goes (the CONNECT target or the absolute URL), never on the
+        # Host header, which the sender chooses freely: `-H 'Host: innocent.example'` must not unblock a tracker.
+        url, host = destination(req)
         rtype = reqtype.resource_type(req.headers, url)
         source = reqtype.source_url(req.headers)
-        verdict = self.engine.check(url, source, rtype)
+        verdict = self.engine.check(url, source, rtype, req.method)
+        named = _host_header(req)
+        detail = None
+        if not verdict.blocked and named and named != host:
+            # The server will answer for the name in Host (domain fronting): a tracker hiding behind an
+            # innocent address is stopped by its own name too.
+            fronted = self.engine.check(url.replace(host, named, 1), source, rtype, req.method)
+            if fronted.blocked:
+                verdict, detail = fronted, f"Host header names {named}"
         if (
             rtype == "image"
             and not verdict.blocked
@@ -219,7 +232,7 @@ class Pixelguard:
             return
         flow.response = responses.blocked(rtype, url, host, verdict.rule, verdict.list, verdict.line)
         reason = "learned" if verdict.list == "learned" else "filter"
-        self._event(flow, url, host, site, rtype, reason, "blocked", verdict)
+        self._event(flow, url, host, site, rtype, reason, "blocked", verdict, detail=detail)
         self.writer.count(seen=1, stopped=1)
 
     # --- response side ------------------------------------------------------------------------------------
@@ -229,14 +242,18 @@ class Pixelguard:
         ctype = resp.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if not (ctype.startswith("image/") or ctype in _SNIFF_TYPES):
             return
-        raw = resp.raw_content
+        raw = resp.raw_content  # None when streamed (bodies over STREAM_LARGER_THAN): no pixel is that big
         if not raw:
             return
-        data = raw
-        if resp.headers.get("content-encoding", "identity").lower() not in ("identity", ""):
+        data: bytes | None = raw
+        encoding = resp.headers.get("content-encoding", "identity")
+        if encoding.strip().lower() not in ("identity", ""):
             if len(raw) > _MAX_DECODE:
                 return
-            data = resp.get_content(strict=False) or b""
+            # Only the first bytes are inflated, incrementally: a compression bomb costs nothing here.
+            data = compression.head(raw, encoding, pixels.HEADER_LIMIT)
+            if data is None:
+                return
         size = pixels.is_pixel(data, self.cfg.pixels.max_width, self.cfg.pixels.max_height)
         if size is None:
             return
@@ -247,7 +264,7 @@ class Pixelguard:
         resp.headers["x-pixelguard"] = "replaced"
         detail = f"{size.width}x{size.height} {size.format}"
         meta.update(replaced=detail)
-        url, host = flow.request.pretty_url, flow.request.pretty_host
+        url, host = destination(flow.request)
         self._event(
             flow,
             url,
@@ -461,9 +478,28 @@ def _option(name: str) -> str | None:
 
 def _url(flow: http.HTTPFlow) -> str:
     try:
-        return flow.request.pretty_url
+        return destination(flow.request)[0][:300]
     except Exception:
         return "?"
+
+
+def destination(req: http.Request) -> tuple[str, str]:
+    """(URL, host) of where the request really goes: mitmproxy's host is the CONNECT target or the host of
+    the absolute URL; pretty_url and pretty_host would take the sender's Host header instead."""
+    return req.url, req.host.lower().rstrip(".")
+
+
+def _host_header(req: http.Request) -> str | None:
+    """The host the Host header (or HTTP/2 :authority) names, when it is a plausible name; else None."""
+    raw = req.headers.get("host") or req.authority or ""
+    name = raw.rsplit(":", 1)[0] if raw.count(":") == 1 else raw
+    name = name.strip().lower().rstrip(".")
+    if not name or len(name) > 253 or not _HOST_NAME.match(name):
+        return None
+    return name
+
+
+_HOST_NAME = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\Z")
 
 
 addons = [Pixelguard()]

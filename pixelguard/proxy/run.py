@@ -20,6 +20,7 @@ from typing import Any
 
 from pixelguard import config as configmod
 from pixelguard.errors import PixelguardError
+from pixelguard.fileio import atomic_write, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +62,7 @@ class _Announce:
             "ca_cert": str(ca),
         }
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(info), encoding="utf-8")
-            os.replace(tmp, self.path)
+            atomic_write(self.path, json.dumps(info))
         except OSError as e:
             log.warning("pixelguard: cannot write %s: %s", self.path, e)
         if self.on_ready:
@@ -102,7 +100,7 @@ async def serve(
     from mitmproxy import addons, exceptions, master, options
     from mitmproxy.addons import errorcheck
 
-    from pixelguard.proxy.addon import Pixelguard
+    from pixelguard.proxy.addon import STREAM_LARGER_THAN, Pixelguard
 
     host = host or cfg.proxy.host
     port = port or cfg.proxy.port
@@ -129,6 +127,7 @@ async def serve(
         "confdir": str(Path(conf).expanduser() if conf else confdir()),
         # Connect upstream only when a request needs it: a blocked tracker never even sees a TCP connection.
         "connection_strategy": "lazy",
+        "stream_large_bodies": STREAM_LARGER_THAN,
     }
     if cfg.proxy.auth:
         settings["proxyauth"] = cfg.proxy.auth
@@ -136,6 +135,14 @@ async def serve(
         opts.update(**settings)
         if set_options:
             opts.set(*set_options)
+            # `--set listen_host=0.0.0.0` must not get around the rule above: judge what is in effect.
+            if not configmod.is_loopback(opts.listen_host or "0.0.0.0") and not opts.proxyauth:
+                raise PixelguardError(
+                    f"listen_host {opts.listen_host or '(all addresses)'} is not a loopback address: anyone on "
+                    "the network could use the proxy. Set proxy.auth (user:password) in the config to listen there"
+                )
+            if opts.listen_port != port:
+                _check_port(opts.listen_host or "0.0.0.0", opts.listen_port)
         if pg.engine is None:  # no option change reached it: configure it now
             pg.configure(set())
     except exceptions.OptionsError as e:
@@ -209,7 +216,7 @@ def run_with_ui(cfg: configmod.Config) -> None:
 
 def _log_to_file(cfg: configmod.Config) -> None:
     """With the UI on the terminal, proxy logs go to data_dir/proxy.log."""
-    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(cfg.data_dir)
     handler = logging.FileHandler(cfg.data_dir / "proxy.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()

@@ -6,6 +6,7 @@ tells the user how to move it aside (``move_aside`` does it for them).
 
 from __future__ import annotations
 
+import os
 import shlex
 import sqlite3
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from pixelguard.errors import PixelguardError
+from pixelguard.fileio import private_file
 from pixelguard.store import schema
 
 # Readers wait this long for a writer's lock; the writer uses a shorter one so its status stays fresh.
@@ -74,7 +76,12 @@ def connect(path: Path, readonly: bool = False, *, busy_ms: int | None = None) -
             raise MissingDatabase(path)
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not path.exists():
+            # 0600 from the start: SQLite gives its -wal and -shm files the database file's mode.
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        for f in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            private_file(f)
         conn = sqlite3.connect(str(path), check_same_thread=False)
     busy = busy_ms if busy_ms is not None else (READ_BUSY_MS if readonly else WRITE_BUSY_MS)
     try:

@@ -4,7 +4,6 @@ plain dicts/tuples, so callers in threads can hand the results to the UI thread 
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -157,56 +156,7 @@ def stats(db: Database, since_ts: float, limit: int = 10) -> dict[str, Any]:
     }
 
 
-# --- plain-text renderings for the CLI (never markup: the output goes to pipes and logs too) -------------
-
-LOG_HEADER = ("TIME", "HOST", "SITE", "TYPE", "REASON", "LIST:LINE")
-_WIDTHS = (8, 36, 24, 14, 8)
-
-
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def format_event(row: dict[str, Any]) -> str:
-    """One line of `pixelguard log`: local time, host, site, type, reason, list:line."""
-    when = time.strftime("%H:%M:%S", time.localtime(row["ts"]))
-    where = f"{row['list']}:{row['line']}" if row.get("list") and row.get("line") else (row.get("list") or "")
-    cells = (when, row["host"] or "", row["site"] or "-", row["type"] or "", row["reason"] or "")
-    return "  ".join(_cut(c, w).ljust(w) for c, w in zip(cells, _WIDTHS, strict=True)) + "  " + where
-
-
-def format_log_header() -> str:
-    return "  ".join(h.ljust(w) for h, w in zip(LOG_HEADER, _WIDTHS, strict=False)) + "  " + LOG_HEADER[-1]
-
-
 def event_json(row: dict[str, Any]) -> dict[str, Any]:
     """A row for --json: every column plus the time as ISO 8601 UTC."""
     iso = datetime.fromtimestamp(row["ts"], UTC).isoformat(timespec="milliseconds")
     return {"time": iso, **row}
-
-
-def format_stats(s: dict[str, Any], period: str) -> list[str]:
-    seen, stopped = s["seen"], s["stopped"]
-    share = f"{100 * s['share']:.1f}%" if seen else "n/a"
-    out = [
-        f"last {period}: {seen:,} requests seen, {stopped:,} stopped ({share}), "
-        f"{s['events']:,} events recorded, {s['bytes']:,} bytes never sent or replaced",
-    ]
-
-    def table(title: str, rows: list[dict[str, Any]], cols: tuple[str, ...]) -> None:
-        out.append("")
-        out.append(title)
-        if not rows:
-            out.append("  (none)")
-            return
-        width = min(48, max(len(str(r[cols[0]]) or "-") for r in rows))
-        out.append("  " + cols[0].ljust(width) + "".join(f"  {c:>8}" for c in cols[1:]))
-        for r in rows:
-            first = _cut(str(r[cols[0]]) or "-", width).ljust(width)
-            out.append("  " + first + "".join(f"  {r[c]:>8,}" for c in cols[1:]))
-
-    table("top trackers", s["top_trackers"], ("host", "count", "sites"))
-    table("top sites", s["top_sites"], ("site", "count", "trackers"))
-    table("by reason", s["by_reason"], ("reason", "count"))
-    table("by list", s["by_list"], ("list", "count"))
-    return out

@@ -237,18 +237,6 @@ def _count(name: str, source: str, enabled: bool, path: Path) -> dict[str, Any]:
     }
 
 
-def fmt_clock(ts: float | None) -> str:
-    if not ts:
-        return "-"
-    return time.strftime("%H:%M:%S", time.localtime(ts))
-
-
-def fmt_when(ts: float | None) -> str:
-    if not ts:
-        return "never"
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
-
-
 def fmt_path(path: str | Path) -> str:
     """A path as a person would type it: the home directory shown as ~."""
     text = str(path)

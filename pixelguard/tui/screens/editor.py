@@ -161,7 +161,7 @@ class ListEditor(Screen[bool]):
 
     @work(thread=True, exclusive=True, group="save")
     def _write(self, text: str) -> None:
-        from pixelguard.lists import atomic_write
+        from pixelguard.fileio import atomic_write
 
         try:
             atomic_write(self.path, text if text.endswith("\n") or not text else text + "\n")

@@ -13,7 +13,8 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 
-from pixelguard.tui.data import fmt_path, fmt_when, list_rows
+from pixelguard.display import when
+from pixelguard.tui.data import fmt_path, list_rows
 from pixelguard.tui.messages import ListsLoaded
 
 EDITABLE = ("user", "learned")
@@ -79,7 +80,7 @@ class ListsScreen(Screen):
                 Text("yes" if row.get("enabled", True) else "no"),
                 Text(_count(row.get("rules")), justify="right"),
                 Text(_count(row.get("skipped")), justify="right"),
-                Text(fmt_when(row.get("updated_ts"))),
+                Text(when(row.get("updated_ts"))),
                 Text(fmt_path(row.get("source") or row.get("path") or ""), overflow="ellipsis", no_wrap=True),
                 key=row["name"],
             )

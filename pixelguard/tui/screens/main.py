@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 from textual.worker import get_current_worker
 
+from pixelguard.display import safe
 from pixelguard.errors import PixelguardError
 from pixelguard.tui.data import Feed, Overview
 from pixelguard.tui.messages import EventsArrived, FeedProblem, HostSpanLoaded, OverviewUpdated
@@ -265,7 +266,9 @@ class MainScreen(Screen):
             else:
                 changed = lists.untrust_site(path, target)
         except (PixelguardError, OSError, ValueError) as e:
-            app.call_from_thread(app.notify, f"Could not write {path}: {e}", severity="error")
+            app.call_from_thread(
+                app.notify, safe(f"Could not write {path}: {e}"), severity="error", markup=False
+            )
             return
         app.call_from_thread(self._written, kind, target, site, changed)
 
@@ -288,12 +291,12 @@ class MainScreen(Screen):
             detail = f"wrote {rule} to {name}" if rule and changed else f"{name} updated"
             if not changed:
                 detail = f"already in {name}"
-            self.notify(f"{what}: {detail}", markup=False)
+            self.notify(safe(f"{what}: {detail}"), markup=False)
         else:
             verb = "Removed the allow rule for" if kind == "unallow" else "No longer trusting"
             where = f" on {site}" if site else ""
             note = "" if changed else f" (it was not in {name})"
-            self.notify(f"Undone. {verb} {target}{where}{note}", markup=False)
+            self.notify(safe(f"Undone. {verb} {target}{where}{note}"), markup=False)
 
     # -- pause / lists -----------------------------------------------------------------------------------
 

@@ -8,12 +8,13 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from pixelguard.display import safe, when
 from pixelguard.entities import lookup
-from pixelguard.tui.data import fmt_when
 
 
 class DetailPane(Static):
-    """Shows one event; every value from the wire is a Text, so "[bold]" in a URL stays literal."""
+    """Shows one event; every value from the wire is a Text (so "[bold]" in a URL stays literal) of safe text
+    (so an escape sequence in a URL is shown, not sent to the terminal)."""
 
     def show(self, row: dict[str, Any] | None, span: tuple[float, float] | None = None) -> None:
         if row is None:
@@ -22,18 +23,18 @@ class DetailPane(Static):
         grid = Table.grid(padding=(0, 1))
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column(overflow="fold")
-        grid.add_row("URL", Text(f"{row.get('method') or 'GET'} {row.get('url') or ''}"))
+        grid.add_row("URL", Text(safe(f"{row.get('method') or 'GET'} {row.get('url') or ''}")))
         reason = row.get("reason") or ""
         if reason == "pixel" or (row.get("detail") and not row.get("rule")):
-            grid.add_row("Pixel", Text(row.get("detail") or "tiny image", style="yellow"))
+            grid.add_row("Pixel", Text(safe(row.get("detail") or "tiny image"), style="yellow"))
         if row.get("rule"):
-            grid.add_row("Rule", Text(row["rule"], style="magenta"))
+            grid.add_row("Rule", Text(safe(row["rule"]), style="magenta"))
         where = row.get("list") or "-"
         if row.get("line"):
             where += f", line {row['line']}"
-        grid.add_row("List", Text(f"{where}   ({reason}, {row.get('action') or 'blocked'})"))
-        seen = "…" if span is None else f"{fmt_when(span[0])} → {fmt_when(span[1])}"
-        grid.add_row("Seen", Text(f"{seen}   on {row.get('site') or 'unknown site'}"))
+        grid.add_row("List", Text(safe(f"{where}   ({reason}, {row.get('action') or 'blocked'})")))
+        seen = "…" if span is None else f"{when(span[0])} → {when(span[1])}"
+        grid.add_row("Seen", Text(safe(f"{seen}   on {row.get('site') or 'unknown site'}")))
         entity = lookup(row.get("host") or "")
         grid.add_row("Owner", Text(f"{entity.company} ({entity.category})" if entity else "unknown"))
         self.update(grid)

@@ -8,7 +8,8 @@ from rich.text import Text
 from textual._two_way_dict import TwoWayDict
 from textual.widgets import DataTable
 
-from pixelguard.tui.data import CAP, fmt_clock
+from pixelguard.display import clock, safe
+from pixelguard.tui.data import CAP
 
 # Fixed widths: auto-sized columns would jitter as rows stream in. Sum + padding fits 120 columns with the panel.
 COLUMNS = (("time", 8), ("host", 20), ("site", 13), ("type", 6), ("reason", 7), ("list", 16))
@@ -17,15 +18,16 @@ SHORT_TYPES = {"xmlhttprequest": "xhr", "subdocument": "frame", "stylesheet": "c
 
 
 def cells(row: dict[str, Any]) -> list[Text]:
-    """Table cells for one event; Text objects, so a host or list name is never read as markup."""
+    """Table cells for one event; Text objects, so a host or list name is never read as markup, and made safe,
+    so that no control character in it reaches the terminal."""
     kind = row.get("type") or ""
     return [
-        Text(fmt_clock(row.get("ts"))),
-        Text(row.get("host") or "", overflow="ellipsis", no_wrap=True),
-        Text(row.get("site") or "-", overflow="ellipsis", no_wrap=True),
+        Text(clock(row.get("ts"))),
+        Text(safe(row.get("host") or ""), overflow="ellipsis", no_wrap=True),
+        Text(safe(row.get("site") or "-"), overflow="ellipsis", no_wrap=True),
         Text(SHORT_TYPES.get(kind, kind)),
         Text(row.get("reason") or ""),
-        Text(row.get("list") or "-", overflow="ellipsis", no_wrap=True),
+        Text(safe(row.get("list") or "-"), overflow="ellipsis", no_wrap=True),
     ]
 
 

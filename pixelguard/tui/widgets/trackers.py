@@ -9,6 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Label, Sparkline
 
+from pixelguard.display import safe
+
 
 class TrackersPanel(Vertical):
     def compose(self) -> ComposeResult:
@@ -28,7 +30,7 @@ class TrackersPanel(Vertical):
         table.clear()
         for row in top:
             table.add_row(
-                Text(row["host"], overflow="ellipsis", no_wrap=True),
+                Text(safe(row["host"]), overflow="ellipsis", no_wrap=True),
                 Text(f"{row['count']:,}", justify="right"),
                 Text(f"{row['sites']:,}", justify="right"),
             )

@@ -1,0 +1,68 @@
+"""Files pixelguard writes: replaced whole (never half-written), and private to the user who runs it.
+
+What pixelguard keeps (the history of what you browsed, learned hosts, downloaded lists, your rules) is readable
+by you alone: its directories are created 0700 and tightened to 0700 when found looser, so every file in them,
+SQLite's -wal and -shm included, is out of other users' reach whatever their own mode.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+PRIVATE_DIR = 0o700
+
+
+def private_file(path: Path) -> None:
+    """Take group and other bits off a file pixelguard keeps (a history database made by an older version)."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            path.chmod(mode & ~0o077)
+    except OSError:
+        pass
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) as 0700; tighten it to 0700 if it exists with group/other bits."""
+    path = Path(path)
+    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            path.chmod(mode & ~0o077)
+    except OSError:
+        pass  # not ours to change (a shared folder named by the user): the files themselves stay 0600
+    return path
+
+
+def atomic_write(path: Path, data: str | bytes, *, private: bool = False) -> None:
+    """Replace ``path`` with ``data`` so that readers see the old file or the new one, never a mix.
+
+    Bytes are written as they are (downloaded lists), text as UTF-8; line ends are never translated. A new
+    file is 0600 (``mkstemp``); a replaced one keeps the mode it had. ``private``: the directory too (0700).
+    """
+    path = Path(path)
+    if private:
+        private_dir(path.parent)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        raw = data if isinstance(data, bytes) else data.encode("utf-8")
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+            f.flush()
+            os.fsync(f.fileno())
+        if path.exists():
+            shutil.copymode(path, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

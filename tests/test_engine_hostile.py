@@ -1,0 +1,143 @@
+"""Hostile URLs cannot slow the engine down: time stays linear in the URL, whatever the URL and the rule.
+
+A page chooses its URLs, so it can choose the worst one for every rule of every list. Two claims, measured on the
+real lists of ../shared (each time is the best of three, so that a busy machine does not fail the test; the
+bound is 5 ms, against well under 1 ms measured):
+- a 100 KB URL repeating any word is checked in < 5 ms by the engine holding every list;
+- every wildcard and regex rule of those lists, given a 16 KB URL built to make it work hardest (its first part
+  repeated, all but its last part repeated, one character repeated), answers in < 5 ms.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from shared_data import shared_path
+
+from pixelguard.engine import Engine
+from pixelguard.engine import index as ix
+from pixelguard.engine import rules as R
+from pixelguard.engine.request import Request
+
+LISTS = ("easylist", "easyprivacy", "ubo-filters.min", "ubo-privacy.min", "fanboy-social", "adaway-hosts")
+BOUND_S = 0.005
+
+
+def best_of_3(fn: Callable[[], object]) -> float:
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine.from_files([shared_path("filterlists", f"{n}.txt") for n in LISTS])
+
+
+WORDS = [
+    "ads_",
+    "a",
+    "%",
+    "/",
+    "ad.",
+    "track",
+    "-",
+    "=",
+    "&a=",
+    "http://",
+    "?",
+    "^",
+    "*",
+    "ad",
+    "%2f",
+    "pixel.",
+]
+
+
+@pytest.mark.parametrize("word", WORDS)
+def test_100_kb_url_repeating_a_word(engine: Engine, word: str) -> None:
+    url = "https://example.com/" + word * (100_000 // len(word))
+    for rtype in ("image", "script", "document"):
+        took = best_of_3(lambda rtype=rtype: engine.check(url, "https://news.example/", rtype))
+        assert took < BOUND_S, f"{word!r} x {len(url)} as {rtype}: {took * 1000:.1f} ms"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://" + "a." * 50_000 + "example.com/",  # 100 KB of host labels
+        "https://" + "a" * 100_000 + ".com/",
+        "https://example.com/?" + "&".join(f"p{i}=v{i}" for i in range(12_000)),  # many distinct tokens
+        "https://[" + ":" * 100_000 + "]/",
+    ],
+)
+def test_100_kb_url_of_other_shapes(engine: Engine, url: str) -> None:
+    took = best_of_3(lambda: engine.check(url, url, "image"))
+    assert took < BOUND_S, f"{url[:40]}... ({len(url)}): {took * 1000:.1f} ms"
+
+
+def _rules() -> Iterator[ix.RuleT]:
+    for name in LISTS:
+        for line in shared_path("filterlists", f"{name}.txt").read_text().split("\n"):
+            out = R.parse_line(line.strip())
+            if isinstance(out, list):
+                for r in out:
+                    if r.kind in (R.WILD, R.AFTER_WILD, R.REGEX):
+                        yield ix.rule_tuple(r, 0, 0)
+
+
+def _worst_urls(r: ix.RuleT, size: int = 16_384) -> list[str]:
+    """URLs that make rule r's matcher work hardest: many starts of its first part and no final match."""
+    if r[ix.KIND] == R.REGEX:
+        pieces = R.regex_literals(r[ix.PATTERN]) or ["a"]
+    else:
+        pieces = [p for p in re.split(r"[*^|]", r[ix.PATTERN]) if p] or ["a"]
+    head = "https://example.com/"
+    fill = [pieces[0], "".join(pieces[:-1]) or pieces[0], "a", "/"]
+    return [(head + f * (size // len(f) + 1))[:size] for f in fill]
+
+
+def test_every_wildcard_and_regex_rule_is_linear_on_a_16_kb_url() -> None:
+    worst = (0.0, "")
+    checked = 0
+    for r in _rules():
+        for url in _worst_urls(r):
+            req = Request(url, "https://news.example/", "script")
+            took = best_of_3(lambda r=r, req=req: ix.match_end(r, req))
+            if took > worst[0]:
+                worst = (took, r[ix.TEXT])
+        checked += 1
+    assert checked > 2000, "the lists shrank: are these the right files?"
+    assert worst[0] < BOUND_S, f"{worst[1]!r}: {worst[0] * 1000:.1f} ms on a 16 KB URL"
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "foo********bar*baz",  # a run of * is one *
+        "*a*a*a*a*a*a*a*a*a*a*a*a*b",
+        "||example.com^*a*a*a*a*a*b|",
+        "a^a^a^a^a^*b",
+        "/(a+)+b/",  # RE2: linear whatever the pattern
+        "/(a|aa)*c/",
+        "/^(a|a?)+$/",
+    ],
+)
+def test_patterns_that_backtrack_elsewhere_are_linear_here(rule: str) -> None:
+    e = Engine.from_text(rule)
+    assert e.rule_count == 1
+    for url in ("https://example.com/" + "a" * 16_384, "https://example.com/" + "a^" * 8192):
+        took = best_of_3(lambda url=url: e.check(url, None, "image"))
+        assert took < BOUND_S, f"{rule!r}: {took * 1000:.1f} ms"
+
+
+def test_a_regex_that_needs_backtracking_is_refused_with_its_reason() -> None:
+    e = Engine.from_text("/(a+)+(?=b)/\n/^(?=x)https?:\\/\\/ok\\./\n")
+    assert e.rule_count == 1  # the anchored lookahead is safe; the nested quantifier is not
+    assert e.errors and "could backtrack" in e.errors[0] and e.errors[0].startswith("inline:1:")
