@@ -342,7 +342,9 @@ def _parts(msg: Message, problems: list[str]) -> list[Message]:
         out.append(part)
         if part.is_multipart():
             if depth >= MAX_DEPTH:
-                problems.append(f"MIME parts nested deeper than {MAX_DEPTH}: the deeper ones were not scanned")
+                problems.append(
+                    f"MIME parts nested deeper than {MAX_DEPTH}: the deeper ones were not scanned"
+                )
                 continue
             payload = part.get_payload()
             if isinstance(payload, list):

@@ -110,6 +110,7 @@ async def serve(
             "Set proxy.auth (user:password) in the config to listen there"
         )
     _check_port(host, port)
+    private_dir(cfg.data_dir)  # the history, learned hosts, pause and proxy state: the user's eyes only
 
     opts = options.Options()
     m = master.Master(opts, with_termlog=headless)
@@ -215,9 +216,13 @@ def run_with_ui(cfg: configmod.Config) -> None:
 
 
 def _log_to_file(cfg: configmod.Config) -> None:
-    """With the UI on the terminal, proxy logs go to data_dir/proxy.log."""
+    """With the UI on the terminal, proxy logs go to data_dir/proxy.log (rotated: at most 4 x 1 MB)."""
+    from logging.handlers import RotatingFileHandler
+
     private_dir(cfg.data_dir)
-    handler = logging.FileHandler(cfg.data_dir / "proxy.log", encoding="utf-8")
+    handler = RotatingFileHandler(
+        cfg.data_dir / "proxy.log", maxBytes=1 << 20, backupCount=3, encoding="utf-8"
+    )
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)

@@ -119,6 +119,7 @@ class Route:
     body: bytes
     headers: list[tuple[str, str]] = field(default_factory=list)
     status: int = 200
+    stream: int = 0  # >0: send this many zero bytes, generated chunk by chunk, instead of body
 
 
 class Origin:
@@ -145,9 +146,19 @@ class Origin:
                 self.send_response(route.status)
                 for k, v in route.headers:
                     self.send_header(k, v)
-                self.send_header("Content-Length", str(len(route.body)))
+                self.send_header("Content-Length", str(route.stream or len(route.body)))
                 self.end_headers()
-                self.wfile.write(route.body)
+                try:
+                    if route.stream:
+                        chunk = bytes(1 << 20)
+                        left = route.stream
+                        while left > 0:
+                            self.wfile.write(chunk[: min(left, len(chunk))])
+                            left -= len(chunk)
+                    else:
+                        self.wfile.write(route.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client (or the proxy) stopped reading: fine for a streamed download
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -171,6 +182,10 @@ class Origin:
         self, path: str, body: bytes, content_type: str, *extra: tuple[str, str], status: int = 200
     ) -> None:
         self.routes[path] = Route(body, [("Content-Type", content_type), *extra], status)
+
+    def serve_stream(self, path: str, size: int, content_type: str) -> None:
+        """Answer path with ``size`` zero bytes made on the fly (a download too big to hold in the test)."""
+        self.routes[path] = Route(b"", [("Content-Type", content_type)], 200, stream=size)
 
     def close(self) -> None:
         for server in (self.http, self.https):
@@ -238,6 +253,13 @@ class Proxy:
 
     def log(self) -> str:
         return "".join(self.output)
+
+    def rss_mb(self) -> float:
+        """The proxy process's resident memory now (Linux /proc)."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise AssertionError("no VmRSS in /proc status")
 
 
 @dataclass

@@ -1,0 +1,302 @@
+"""Hostile traffic through a real `pixelguard run`: it can neither hurt the proxy nor slip past it.
+
+Everything goes to 127.0.0.1 only and stops by itself. Memory is the proxy process's own (VmRSS), sampled while
+the hostile transfer runs; latency is that of a normal request sent at the same time.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import brotli
+import pytest
+import zstandard
+from harness import Certs, Origin, Proxy, fetch, start_proxy, wait_for, write_config
+from imagedata import BUILDERS
+
+from pixelguard.proxy.responses import TRANSPARENT_GIF
+
+pytestmark = [pytest.mark.e2e, pytest.mark.measure]
+
+GB = 1 << 30
+LIST = "||tracker.test^\n/hostile/blocked/*\n"
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory, confdir: Path, certs: Certs) -> Iterator[Proxy]:
+    home = tmp_path_factory.mktemp("hostile")
+    # learn_after high: the pixels served here must not teach the proxy to block 127.0.0.1.
+    config = write_config(home, {"hostile": LIST}, extra="pixels: {learn_after: 1000}\n")
+    p = start_proxy(home, config, confdir, certs)
+    yield p
+    assert p.stop() == 0, p.log()[-3000:]
+
+
+def _compress_stream(
+    make: Callable[[], Callable[[bytes], bytes]], flush: Callable[[], bytes], size: int
+) -> bytes:
+    chunk = bytes(16 << 20)
+    feed = make()
+    out = [feed(chunk) for _ in range(size // len(chunk))]
+    return b"".join(out) + flush()
+
+
+def _gzip_bomb(size: int) -> bytes:
+    c = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    return _compress_stream(lambda: c.compress, c.flush, size)
+
+
+def _brotli_bomb(size: int) -> bytes:
+    c = brotli.Compressor(quality=5)
+    return _compress_stream(lambda: c.process, c.finish, size)
+
+
+def _zstd_bomb(size: int) -> bytes:
+    c = zstandard.ZstdCompressor(level=19).compressobj()
+    return _compress_stream(lambda: c.compress, c.flush, size)
+
+
+@pytest.fixture(scope="module")
+def bombs() -> dict[str, bytes]:
+    """Bodies that inflate to 1 GB of zeros (made once: about a second each)."""
+    return {"gzip": _gzip_bomb(GB), "br": _brotli_bomb(GB), "zstd": _zstd_bomb(GB)}
+
+
+class RssSampler:
+    """Samples the proxy's RSS every 20 ms in a thread while a with-block runs; .peak_growth in MB."""
+
+    def __init__(self, proxy: Proxy):
+        self.proxy = proxy
+        self.base = proxy.rss_mb()
+        self.peak = self.base
+        self._stop = threading.Event()
+
+    def __enter__(self) -> RssSampler:
+        def run() -> None:
+            while not self._stop.wait(0.02):
+                self.peak = max(self.peak, self.proxy.rss_mb())
+
+        self._t = threading.Thread(target=run, daemon=True)
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._t.join()
+        self.peak = max(self.peak, self.proxy.rss_mb())
+
+    @property
+    def peak_growth(self) -> float:
+        return self.peak - self.base
+
+
+def _latency(proxy: Proxy, origin: Origin) -> float:
+    t0 = time.monotonic()
+    r = proxy.get(origin.url("/hostile/normal.txt"))
+    assert r.status == 200
+    return time.monotonic() - t0
+
+
+def _while(hostile: Callable[[], object], proxy: Proxy, origin: Origin) -> float:
+    """Worst latency of normal requests sent while hostile() runs in another thread."""
+    origin.serve("/hostile/normal.txt", b"ok\n", "text/plain")
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            hostile()
+        except BaseException as e:  # reported below
+            errors.append(e)
+        finally:
+            done.set()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    worst = _latency(proxy, origin)
+    while not done.is_set():
+        worst = max(worst, _latency(proxy, origin))
+        time.sleep(0.01)  # pacing: the normal client sends about 50 requests a second
+    t.join()
+    assert not errors, errors
+    return worst
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "zstd"])
+def test_compression_bomb_image_costs_neither_memory_nor_time(
+    proxy: Proxy, origin: Origin, bombs: dict[str, bytes], encoding: str
+) -> None:
+    body = bombs[encoding]
+    path = f"/hostile/bomb-{encoding}.gif"
+    origin.serve(path, body, "image/gif", ("Content-Encoding", encoding))
+    results = []
+    with RssSampler(proxy) as rss:
+        worst = _while(
+            lambda: results.append(proxy.get(origin.url(path), {"Accept": "image/*"})), proxy, origin
+        )
+    r = results[0]
+    # Not a pixel as far as anyone can tell cheaply: passed through untouched, compressed as it came.
+    assert r.status == 200 and r.body == body, (r.status, len(r.body))
+    print(
+        f"\n{encoding} bomb ({len(body):,} bytes -> 1 GB): RSS +{rss.peak_growth:.1f} MB, worst delay {worst:.3f} s"
+    )
+    assert rss.peak_growth < 100
+    assert worst < 0.5
+
+
+def test_compressed_pixel_is_still_found(proxy: Proxy, origin: Origin) -> None:
+    for encoding, compress in (
+        ("gzip", lambda b: zlib.compress(b, wbits=16 + zlib.MAX_WBITS)),
+        ("br", brotli.compress),
+        ("zstd", lambda b: zstandard.ZstdCompressor().compress(b)),
+    ):
+        path = f"/hostile/pixel-{encoding}.gif"
+        origin.serve(path, compress(BUILDERS["gif"](1, 1)), "image/gif", ("Content-Encoding", encoding))
+        r = proxy.get(origin.url(path), {"Accept": "image/*"})
+        assert r.body == TRANSPARENT_GIF and r.headers["X-Pixelguard"] == "replaced", encoding
+
+
+def test_one_gigabyte_download_streams(proxy: Proxy, origin: Origin) -> None:
+    origin.serve_stream("/hostile/big.bin", GB, "application/octet-stream")
+    conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=60)
+    with RssSampler(proxy) as rss:
+        t0 = time.monotonic()
+        conn.request("GET", origin.url("/hostile/big.bin"))
+        resp = conn.getresponse()
+        first = resp.read(1)
+        first_byte = time.monotonic() - t0
+        total = len(first)
+        while chunk := resp.read(1 << 20):
+            total += len(chunk)
+        conn.close()
+    print(f"\n1 GB download: first byte after {first_byte:.3f} s, RSS +{rss.peak_growth:.1f} MB")
+    assert total == GB
+    assert first_byte < 0.5
+    assert rss.peak_growth < 100
+
+
+def test_100_kb_url_does_not_stall_others(proxy: Proxy, origin: Origin) -> None:
+    for word in ("ads_", "a", "/", "track"):
+        url = origin.url("/hostile/long?" + word * (100_000 // len(word)))
+        worst = _while(lambda url=url: proxy.get(url), proxy, origin)
+        print(f"\n100 KB URL of {word!r}: worst delay of a concurrent request {worst:.3f} s")
+        assert worst < 0.5
+
+
+def _raw(proxy: Proxy, request: bytes, timeout: float = 10) -> bytes:
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=timeout) as s:
+        s.sendall(request)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+            if b"\r\n\r\n" in data:
+                head, _, rest = data.partition(b"\r\n\r\n")
+                length = next(
+                    (
+                        int(h.split(b":", 1)[1])
+                        for h in head.split(b"\r\n")
+                        if h.lower().startswith(b"content-length:")
+                    ),
+                    None,
+                )
+                if length is not None and len(rest) >= length:
+                    break
+        return data
+
+
+def test_host_header_cannot_unblock_a_tracker(proxy: Proxy, origin: Origin) -> None:
+    # Plain HTTP, absolute form: the connection goes to tracker.test whatever Host says.
+    reply = _raw(
+        proxy, b"GET http://tracker.test/p.gif HTTP/1.1\r\nHost: innocent.example\r\nAccept: image/*\r\n\r\n"
+    )
+    assert reply.startswith(b"HTTP/1.1 200") and b"X-Pixelguard: blocked" in reply
+    # HTTPS: CONNECT names the real target; the Host header inside the tunnel lies.
+    r = fetch(
+        "https://tracker.test/p.gif", proxy.port, {"Host": "innocent.example"}, context=proxy.client_context()
+    )
+    assert r.status == 200 and r.headers["X-Pixelguard"] == "blocked" and r.body == TRANSPARENT_GIF
+    events = wait_for(
+        lambda: [e for e in proxy.events() if e["host"] == "tracker.test"], what="tracker events"
+    )
+    assert all(e["url"].startswith(("http://tracker.test/", "https://tracker.test/")) for e in events)
+
+
+def test_a_lying_host_header_naming_a_tracker_is_stopped_too(proxy: Proxy, origin: Origin) -> None:
+    # Domain fronting: an innocent address, the tracker's name in Host (the server answers for that name).
+    path = "/hostile/fronted.gif"
+    origin.serve(path, BUILDERS["png"](50, 50), "image/png")
+    r = fetch(origin.url(path), proxy.port, {"Host": "px.tracker.test", "Accept": "image/*"})
+    assert r.headers.get("X-Pixelguard") == "blocked" and origin.hits[path] == 0
+    row = wait_for(
+        lambda: proxy.events(detail="Host header names px.tracker.test"), what="the fronted event"
+    )[0]
+    assert row["host"] == "127.0.0.1"
+
+
+@pytest.mark.parametrize("host", [b"x[y", b"127.0.0.1]:80", b"a\x01b.example", b"[::1", b"]", b"a" * 300])
+def test_odd_host_headers_change_nothing(proxy: Proxy, host: bytes) -> None:
+    before = proxy.log()
+    reply = _raw(proxy, b"GET http://tracker.test/odd.gif HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 200") and b"X-Pixelguard: blocked" in reply, reply[:200]
+    assert "Traceback" not in proxy.log()[len(before) :]
+
+
+def test_many_label_hosts_keep_memory_bounded(proxy: Proxy) -> None:
+    host = b".".join([b"a"] * 15_000) + b".tracker.test"  # 30 KB of labels
+    with RssSampler(proxy) as rss:
+        for _ in range(20):
+            reply = _raw(proxy, b"GET http://" + host + b"/p.gif HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert reply.startswith(b"HTTP/1.1 ")
+    print(f"\n20 requests with a 30 KB many-label host: RSS +{rss.peak_growth:.1f} MB")
+    assert rss.peak_growth < 50
+
+
+def test_history_is_private_to_the_user(proxy: Proxy) -> None:
+    wait_for(lambda: proxy.database.exists() and proxy.events(), what="a first event")
+    for path in (proxy.database, proxy.database.with_name(proxy.database.name + "-wal")):
+        assert path.stat().st_mode & 0o077 == 0, f"{path} is {oct(path.stat().st_mode)}"
+    assert proxy.data_dir.stat().st_mode & 0o077 == 0
+
+
+def test_set_listen_host_cannot_skip_the_auth_rule(tmp_path: Path, confdir: Path, certs: Certs) -> None:
+    import subprocess
+    import sys
+
+    from harness import REPO
+
+    config = write_config(tmp_path, {})
+    r = subprocess.run(
+        [sys.executable, "-m", "pixelguard", "--config", str(config), "run", "--set", "listen_host=0.0.0.0"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PIXELGUARD_CONFDIR": str(confdir), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert r.returncode == 2, r.stderr
+    assert "listen_host 0.0.0.0 is not a loopback address" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_hosts_only_mode_blocks_ipv6_literal_targets(tmp_path: Path, confdir: Path, certs: Certs) -> None:
+    config = write_config(tmp_path, {"v6": "||[2001:db8::1]^\n"}, mode="hosts-only")
+    p = start_proxy(tmp_path, config, confdir, certs)
+    try:
+        reply = _raw(p, b"CONNECT [2001:db8::1]:443 HTTP/1.1\r\nHost: [2001:db8::1]:443\r\n\r\n")
+        assert reply.startswith(b"HTTP/1.1 403"), reply[:200]
+    finally:
+        assert p.stop() == 0, p.log()
+
+
+def test_tls_client_trusting_nothing_gets_no_traceback(proxy: Proxy) -> None:
+    # A client that refuses the proxy's certificate: the handshake fails, nothing else does.
+    before = proxy.log()
+    with pytest.raises(ssl.SSLError):
+        fetch("https://tracker.test/x", proxy.port, context=ssl.create_default_context())
+    assert "Traceback" not in proxy.log()[len(before) :]
