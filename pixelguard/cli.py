@@ -126,21 +126,32 @@ def _follow_log(path: Path, db: Any, last: int, host: str | None, show: Callable
         time.sleep(0.25)
 
 
-def _edit_user_list(state: State, domain: str | None, site: str | None, add: bool) -> None:
+def _edit_user_list(
+    state: State, domain: str | None, site: str | None, add: bool, for_: timedelta | None = None
+) -> None:
+    from datetime import UTC, datetime
+
     from pixelguard import lists
 
     path = state.config.user_list
     if domain is None and site is None:
         raise PixelguardError("give a DOMAIN, or --site SITE alone to trust everything on a site")
+    if domain is None and for_ is not None:
+        raise PixelguardError("--for applies to allowing a DOMAIN, not to trusting a whole site")
     rule = lists.trust_rule(site) if domain is None else lists.allow_rule(domain, site)  # validates first
     lists.ensure_user_list(path)
+    until = datetime.now(UTC) + for_ if for_ is not None else None
     if domain is None:
         changed = lists.trust_site(path, site) if add else lists.untrust_site(path, site)  # type: ignore[arg-type]
     else:
-        changed = lists.allow(path, domain, site) if add else lists.unallow(path, domain, site)
+        changed = lists.allow(path, domain, site, until) if add else lists.unallow(path, domain, site)
     if changed:
         verb = "added" if add else "removed"
         click.echo(f"{verb} {rule} {'to' if add else 'from'} {path}")
+        if until is not None:
+            click.echo(
+                f"until {until.astimezone():%Y-%m-%d %H:%M:%S} ({display.period(for_.total_seconds())})"
+            )  # type: ignore[union-attr]
         click.echo("the running proxy picks this up within a second")
     elif add:
         click.echo(f"already there: {rule} in {path} (nothing changed)")
@@ -305,10 +316,18 @@ def stats(state: State, since: timedelta, as_json: bool) -> None:
 @cli.command()
 @click.argument("domain", required=False)
 @click.option("--site", help="Allow DOMAIN only on this site; alone, trust everything on SITE.")
+@click.option(
+    "--for",
+    "for_",
+    type=DURATION,
+    help="Allow for this long only (e.g. 1h, 30m): the running proxy drops the rule when the time is up.",
+)
 @pass_state
-def allow(state: State, domain: str | None, site: str | None) -> None:
-    """Allow DOMAIN everywhere (or on --site only); the running proxy honours it within a second."""
-    _edit_user_list(state, domain, site, add=True)
+def allow(state: State, domain: str | None, site: str | None, for_: timedelta | None) -> None:
+    """Allow DOMAIN everywhere (or on --site only); the running proxy honours it within a second.
+
+    An allowed host is neither blocked nor has its 1x1 images replaced."""
+    _edit_user_list(state, domain, site, add=True, for_=for_)
 
 
 @cli.command()

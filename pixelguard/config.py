@@ -78,6 +78,11 @@ class LogConfig:
 
 
 @dataclass(frozen=True)
+class PrivacyConfig:
+    gpc: bool = True  # Sec-GPC: 1 on every request passed upstream
+
+
+@dataclass(frozen=True)
 class Config:
     proxy: ProxyConfig
     database: Path
@@ -90,6 +95,7 @@ class Config:
     data_dir: Path
     # Compiled-index cache; safe to delete.
     cache_dir: Path
+    privacy: PrivacyConfig = PrivacyConfig()
     source: Path | None = None  # the YAML file read, None when it did not exist
     origins: dict[str, str] = field(default_factory=dict)  # dotted key → "default" | "file:line"
 
@@ -108,6 +114,7 @@ def default_lists(data: Path) -> tuple[ListSpec, ...]:
     return (
         ListSpec("pixelguard-ads", bundled / "pixelguard-ads.txt", bundled=True),
         ListSpec("pixelguard-email", bundled / "pixelguard-email.txt", bundled=True),
+        ListSpec("pixelguard-params", bundled / "pixelguard-params.txt", bundled=True),
         ListSpec(
             "easyprivacy",
             data / "lists" / "easyprivacy.txt",
@@ -277,7 +284,9 @@ def _show(node: yaml.Node) -> str:
 def _build(path: Path | None, root: yaml.Node | None) -> Config:
     r = _Reader(path)
     data, cache = data_dir(), cache_dir()
-    top = r.mapping(root, "", ("proxy", "database", "lists", "user_list", "learned_list", "pixels", "log"))
+    top = r.mapping(
+        root, "", ("proxy", "database", "lists", "user_list", "learned_list", "pixels", "log", "privacy")
+    )
 
     px = r.mapping(top.get("proxy"), "proxy", ("host", "port", "mode", "auth"))
     host = r.string(px.get("host"), "proxy.host", "127.0.0.1")
@@ -311,6 +320,8 @@ def _build(path: Path | None, root: yaml.Node | None) -> Config:
     )
     ln = r.mapping(top.get("log"), "log", ("retention_days",))
     log = LogConfig(retention_days=r.integer(ln.get("retention_days"), "log.retention_days", 30, 1, 36500))
+    pv = r.mapping(top.get("privacy"), "privacy", ("gpc",))
+    privacy = PrivacyConfig(gpc=r.boolean(pv.get("gpc"), "privacy.gpc", True))
 
     return Config(
         proxy=ProxyConfig(host=host, port=port, mode=mode, auth=auth),
@@ -320,6 +331,7 @@ def _build(path: Path | None, root: yaml.Node | None) -> Config:
         learned_list=learned_list,
         pixels=pixels,
         log=log,
+        privacy=privacy,
         data_dir=data,
         cache_dir=cache,
         source=path,
@@ -404,5 +416,6 @@ def describe(cfg: Config) -> list[tuple[str, str, str]]:
         ("pixels.max_height", str(cfg.pixels.max_height), o.get("pixels.max_height", "default")),
         ("pixels.learn_after", str(cfg.pixels.learn_after), o.get("pixels.learn_after", "default")),
         ("log.retention_days", str(cfg.log.retention_days), o.get("log.retention_days", "default")),
+        ("privacy.gpc", str(cfg.privacy.gpc).lower(), o.get("privacy.gpc", "default")),
     ]
     return rows

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pixelguard.config import bundled_filters_dir
@@ -108,14 +109,87 @@ def _remove_line(path: Path, rule: str, drop_comment_prefix: str | None = None) 
     return changed
 
 
-def allow(path: Path, domain: str, site: str | None = None) -> bool:
-    """Add @@||DOMAIN^ (or @@||DOMAIN^$domain=SITE) to the user list. True when the file changed."""
-    return _add_line(path, allow_rule(domain, site))
+UNTIL = "! pixelguard: until "  # the comment above a temporary allow: "! pixelguard: until <ISO time UTC>"
+
+
+def allow(path: Path, domain: str, site: str | None = None, until: datetime | None = None) -> bool:
+    """Add @@||DOMAIN^ (or @@||DOMAIN^$domain=SITE) to the user list. True when the file changed.
+
+    With ``until``, the allow is temporary: the running proxy removes it from the file when the time comes
+    (``expire``). A permanent allow of the same rule stays permanent."""
+    rule = allow_rule(domain, site)
+    if until is None:
+        return _add_line(path, rule) or _drop_until(path, rule)
+    lines = _read_lines(path)
+    until = until.astimezone(UTC)
+    if until.microsecond:  # whole seconds in the file, never earlier than asked
+        until += timedelta(microseconds=1_000_000 - until.microsecond)
+    stamp = until.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for i, line in enumerate(lines):
+        if line.strip() == rule:
+            if i == 0 or not lines[i - 1].startswith(UNTIL):
+                return False  # already allowed for good
+            lines[i - 1] = UNTIL + stamp
+            atomic_write(path, "\n".join(lines) + "\n")
+            return True
+    return _add_line(path, rule, UNTIL[2:] + stamp)
+
+
+def _drop_until(path: Path, rule: str) -> bool:
+    """Make a temporary allow permanent (remove its expiry line)."""
+    lines = _read_lines(path)
+    for i, line in enumerate(lines):
+        if line.strip() == rule and i > 0 and lines[i - 1].startswith(UNTIL):
+            del lines[i - 1]
+            atomic_write(path, "\n".join(lines) + "\n")
+            return True
+    return False
+
+
+def expire(path: Path, now: datetime | None = None) -> list[str]:
+    """Remove the temporary rules whose time has come, with their expiry lines; returns the rules removed."""
+    now = now or datetime.now(UTC)
+    lines = _read_lines(path)
+    kept: list[str] = []
+    removed: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith(UNTIL) and i + 1 < len(lines):
+            try:
+                until = datetime.strptime(line[len(UNTIL) :].strip(), "%Y-%m-%dT%H:%M:%SZ").replace(
+                    tzinfo=UTC
+                )
+            except ValueError:
+                until = None  # a mangled expiry: keep the rule (allowing is the safe side for the user)
+            if until is not None and until <= now:
+                removed.append(lines[i + 1].strip())
+                i += 2
+                continue
+        kept.append(line)
+        i += 1
+    if removed:
+        atomic_write(path, "\n".join(kept) + ("\n" if kept else ""))
+    return removed
+
+
+def next_expiry(path: Path) -> datetime | None:
+    """When the next temporary allow in the file runs out (None when there is none)."""
+    times = []
+    for line in _read_lines(path):
+        if line.startswith(UNTIL):
+            try:
+                times.append(
+                    datetime.strptime(line[len(UNTIL) :].strip(), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+                )
+            except ValueError:
+                continue
+    return min(times, default=None)
 
 
 def unallow(path: Path, domain: str, site: str | None = None) -> bool:
-    """Remove the rule `allow` would add. True when the file changed."""
-    return _remove_line(path, allow_rule(domain, site))
+    """Remove the rule `allow` would add (and its expiry, if temporary). True when the file changed."""
+    return _remove_line(path, allow_rule(domain, site), drop_comment_prefix=UNTIL)
 
 
 def trust_site(path: Path, site: str) -> bool:

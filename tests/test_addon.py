@@ -1,4 +1,5 @@
-"""The addon's hooks called directly (mitmproxy's taddons/tflow), as mitmproxy tests its own blocklist."""
+"""The composed addons' hooks invoked through mitmproxy's addon manager (taddons/tflow), as mitmproxy tests its own
+blocklist: each hook reaches every child in order (blocker, params, gpc, pixels)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,47 @@ from pathlib import Path
 import pytest
 from imagedata import BUILDERS
 from mitmproxy import http
+from mitmproxy.proxy.layers.http import HttpConnectHook, HttpRequestHook, HttpResponseHook
+from mitmproxy.proxy.layers.tls import TlsClienthelloHook
 from mitmproxy.test import taddons, tflow
 
-from pixelguard.proxy import addon as addonmod
+from pixelguard.proxy import pixels as pixelsaddon
 from pixelguard.proxy.addon import Pixelguard
 from pixelguard.proxy.responses import TRANSPARENT_GIF
+
+
+class Driver:
+    """Runs hooks the way mitmproxy does: on the parent and every child addon, in order."""
+
+    def __init__(self, tctx: taddons.context, addon: Pixelguard):
+        self.tctx, self.addon = tctx, addon
+
+    def request(self, f: http.HTTPFlow) -> None:
+        self.tctx.master.addons.invoke_addon_sync(self.addon, HttpRequestHook(f))
+
+    def response(self, f: http.HTTPFlow) -> None:
+        self.tctx.master.addons.invoke_addon_sync(self.addon, HttpResponseHook(f))
+
+    def http_connect(self, f: http.HTTPFlow) -> None:
+        self.tctx.master.addons.invoke_addon_sync(self.addon, HttpConnectHook(f))
+
+    def tls_clienthello(self, data: object) -> None:
+        self.tctx.master.addons.invoke_addon_sync(self.addon, TlsClienthelloHook(data))  # type: ignore[arg-type]
+
+    @property
+    def engine(self):  # type: ignore[no-untyped-def]
+        return self.addon.state.engine
+
+    @engine.setter
+    def engine(self, value) -> None:  # type: ignore[no-untyped-def]
+        self.addon.state.engine = value
+
+    def _poll(self) -> None:
+        assert self.addon.reloader is not None
+        self.addon.reloader.poll()
+
+    def done(self) -> None:
+        self.addon.done()
 
 LIST = "||tracker.test^\n/pixel/track.gif\n@@||tracker.test/allowed/\n"
 
@@ -31,11 +68,11 @@ def config(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def pg(config: Path) -> Iterator[Pixelguard]:
+def pg(config: Path) -> Iterator[Driver]:
     a = Pixelguard()
     with taddons.context(a) as tctx:
         tctx.configure(a, pixelguard_config=str(config))
-        yield a
+        yield Driver(tctx, a)
         a.done()
 
 
@@ -59,7 +96,7 @@ def req_flow(url: str, headers: dict[str, str] | None = None) -> http.HTTPFlow:
     ],
 )
 def test_request_table(
-    pg: Pixelguard, url: str, headers: dict, status: int | None, ctype: str | None
+    pg: Driver, url: str, headers: dict, status: int | None, ctype: str | None
 ) -> None:
     f = req_flow(url, headers)
     pg.request(f)
@@ -73,7 +110,7 @@ def test_request_table(
     assert f.metadata["pixelguard"]["blocked"] and f.metadata["pixelguard"]["list"] == "t"
 
 
-def test_engine_that_raises_fails_open(pg: Pixelguard, caplog: pytest.LogCaptureFixture) -> None:
+def test_engine_that_raises_fails_open(pg: Driver, caplog: pytest.LogCaptureFixture) -> None:
     class Broken:
         def check(self, *a: object, **k: object) -> None:
             raise RuntimeError("boom")
@@ -86,7 +123,7 @@ def test_engine_that_raises_fails_open(pg: Pixelguard, caplog: pytest.LogCapture
     assert "http://tracker.test/a.gif" in caplog.text
 
 
-def response_flow(pg: Pixelguard, body: bytes, ctype: str, referer: str = "") -> http.HTTPFlow:
+def response_flow(pg: Driver, body: bytes, ctype: str, referer: str = "") -> http.HTTPFlow:
     f = req_flow("http://img.example/p.png", {"Referer": referer} if referer else {})
     pg.request(f)
     f.response = http.Response.make(200, body, {"Content-Type": ctype, "Set-Cookie": "id=1"})
@@ -95,31 +132,31 @@ def response_flow(pg: Pixelguard, body: bytes, ctype: str, referer: str = "") ->
 
 
 @pytest.mark.parametrize("fmt", sorted(BUILDERS))
-def test_pixel_is_replaced(pg: Pixelguard, fmt: str) -> None:
+def test_pixel_is_replaced(pg: Driver, fmt: str) -> None:
     f = response_flow(pg, BUILDERS[fmt](1, 1), "image/whatever")
     assert f.response.content == TRANSPARENT_GIF
     assert "set-cookie" not in f.response.headers
     assert f.metadata["pixelguard"]["replaced"] == f"1x1 {fmt}"
 
 
-def test_large_image_and_html_untouched(pg: Pixelguard) -> None:
+def test_large_image_and_html_untouched(pg: Driver) -> None:
     big = BUILDERS["png"](300, 250)
     assert response_flow(pg, big, "image/png").response.content == big
     gif_in_html = BUILDERS["gif"](1, 1)
     assert response_flow(pg, gif_in_html, "text/html").response.content == gif_in_html
 
 
-def test_pixel_check_that_raises_fails_open(pg: Pixelguard, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pixel_check_that_raises_fails_open(pg: Driver, monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(*a: object) -> None:
         raise ValueError("bad header")
 
-    monkeypatch.setattr(addonmod.pixels, "is_pixel", boom)
+    monkeypatch.setattr(pixelsaddon.imagesize, "is_pixel", boom)
     one = BUILDERS["gif"](1, 1)
     f = response_flow(pg, one, "image/gif")
     assert f.response.content == one and f.response.headers["set-cookie"] == "id=1"
 
 
-def test_learning_blocks_the_next_image_at_once(pg: Pixelguard) -> None:
+def test_learning_blocks_the_next_image_at_once(pg: Driver) -> None:
     for site in ("a.example", "b.example"):
         response_flow(pg, BUILDERS["gif"](1, 1), "image/gif", referer=f"https://{site}/")
     f = req_flow("http://img.example/next.png", {"Accept": "image/*"})
@@ -128,14 +165,15 @@ def test_learning_blocks_the_next_image_at_once(pg: Pixelguard) -> None:
 
 
 def test_broken_rebuild_keeps_the_working_engine(
-    pg: Pixelguard, config: Path, monkeypatch: pytest.MonkeyPatch
+    pg: Driver, config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     working = pg.engine
 
     def fail() -> None:
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(pg, "_build", fail)
+    assert pg.addon.reloader is not None
+    monkeypatch.setattr(pg.addon.reloader, "build", lambda cfg: fail())
     (config.parent / "t.txt").write_text(LIST + "||more.test^\n")
     pg._poll()
     assert pg.engine is working
@@ -145,9 +183,10 @@ def test_broken_rebuild_keeps_the_working_engine(
 
 
 def test_hosts_only_mode(config: Path) -> None:
-    a = Pixelguard(mode="hosts-only")
-    with taddons.context(a) as tctx:
-        tctx.configure(a, pixelguard_config=str(config))
+    addon = Pixelguard(mode="hosts-only")
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, pixelguard_config=str(config))
+        a = Driver(tctx, addon)
         f = tflow.tflow()
         f.request = http.Request.make("CONNECT", "http://tracker.test:443/")
         f.request.host, f.request.port = "tracker.test", 443
@@ -198,7 +237,7 @@ def test_source_url() -> None:
     assert source_url(http.Headers()) is None  # a mail client
 
 
-def _blocked(pg: Pixelguard, url: str) -> bool:
+def _blocked(pg: Driver, url: str) -> bool:
     f = req_flow(url, {"Accept": "image/*"})
     pg.request(f)
     return f.response is not None
@@ -213,7 +252,7 @@ def _eventually(cond, what: str, timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-def test_list_turned_off_in_the_config_is_followed_while_running(pg: Pixelguard, config: Path) -> None:
+def test_list_turned_off_in_the_config_is_followed_while_running(pg: Driver, config: Path) -> None:
     from pixelguard import config as configmod
     from pixelguard.config_edit import set_list_enabled
 
@@ -233,7 +272,7 @@ def _replace(path: Path, text: str) -> None:
 
 
 def test_bad_or_restart_only_config_changes_keep_the_running_lists(
-    pg: Pixelguard, config: Path, caplog: pytest.LogCaptureFixture
+    pg: Driver, config: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
     text = config.read_text()

@@ -28,7 +28,12 @@ def test_missing_default_file_means_defaults(isolated_home: Path) -> None:
     assert cfg.database == isolated_home / "data" / "pixelguard" / "pixelguard.db"
     assert cfg.user_list == isolated_home / "config" / "pixelguard" / "user.txt"
     assert cfg.learned_list == isolated_home / "data" / "pixelguard" / "learned.txt"
-    assert [s.name for s in cfg.enabled_lists()] == ["pixelguard-ads", "pixelguard-email", "easyprivacy"]
+    assert [s.name for s in cfg.enabled_lists()] == [
+        "pixelguard-ads",
+        "pixelguard-email",
+        "pixelguard-params",
+        "easyprivacy",
+    ]
     assert cfg.pixels == config.PixelsConfig(2, 2, 3)
     assert cfg.log.retention_days == 30
     assert set(cfg.origins.values()) == {"default"}

@@ -185,6 +185,23 @@ class Engine:
             log.exception("engine: check_host failed for %.200r", host)
             return NOT_BLOCKED
 
+    def allowed(self, url: str, source_url: str | None = None, resource_type: str | None = None) -> Verdict:
+        """Does an exception (``@@``, or a ``$document`` exception for the page) cover this request, whether or
+        not a rule would block it? The proxy asks before replacing a pixel: what the user allowed stays."""
+        try:
+            req = Request(url, source_url, resource_type)
+            if not req.host:
+                return NOT_BLOCKED
+            exc = self._exc.find(req, req.tokens()) or self._page_exception(source_url)
+            if exc is None:
+                return NOT_BLOCKED
+            return Verdict(
+                False, exc[ix.TEXT], self.lists[exc[ix.LIST]], exc[ix.LINE], exception=exc[ix.TEXT]
+            )
+        except Exception:
+            log.exception("engine: allowed failed for %.200r", url)
+            return NOT_BLOCKED
+
     def redirect(
         self, url: str, source_url: str | None = None, resource_type: str | None = None
     ) -> str | None:
@@ -218,14 +235,19 @@ class Engine:
                 return []
             tokens = req.tokens()
             out = []
+            url = req.url_lower
             excepted = {
-                r[ix.PARAM] for r in self._removeparam_exc.candidates(req, tokens) if ix.matches(r, req)
+                r[ix.PARAM]
+                for r in self._removeparam_exc.candidates(req, tokens)
+                if r[ix.NEEDLE] in url and ix.matches(r, req)
             }
             if "" in excepted:  # @@...$removeparam: nothing is removed from these requests
                 return []
             seen = set()
             for r in self._removeparam.candidates(req, tokens):
-                if r[ix.PARAM] in excepted or r[ix.PARAM] in seen or not ix.matches(r, req):
+                if r[ix.NEEDLE] not in url or r[ix.PARAM] in excepted or r[ix.PARAM] in seen:
+                    continue
+                if not ix.matches(r, req):
                     continue
                 seen.add(r[ix.PARAM])
                 out.append(ParamRule(r[ix.PARAM], r[ix.TEXT], self.lists[r[ix.LIST]], r[ix.LINE]))

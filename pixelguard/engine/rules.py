@@ -730,6 +730,12 @@ def needle_of(rule: Rule) -> str:
     """
     if rule.kind == HOST:
         return ""  # a HOST rule's bucket key already is the host
+    if rule.flags & REMOVEPARAM and not rule.pattern and rule.param and not rule.param.startswith("~"):
+        # `$removeparam=fbclid` has no pattern: a URL it applies to names the parameter.
+        p = rule.param
+        lit = max(regex_literals(p[1:-1]), key=len, default="") if len(p) > 2 and p[0] == p[-1] == "/" else p
+        lit = lit.lower()
+        return lit if lit.isascii() else ""
     if rule.kind == REGEX:
         needle = max(regex_literals(rule.pattern), key=len, default="").lower()
     elif rule.kind in (SUBSTR, PREFIX, AFTER_PREFIX):

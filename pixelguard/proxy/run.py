@@ -144,7 +144,7 @@ async def serve(
                 )
             if opts.listen_port != port:
                 _check_port(opts.listen_host or "0.0.0.0", opts.listen_port)
-        if pg.engine is None:  # no option change reached it: configure it now
+        if not pg.configured:  # no option change reached it: configure it now
             pg.configure(set())
     except exceptions.OptionsError as e:
         raise PixelguardError(str(e)) from None

@@ -1,0 +1,124 @@
+"""Stops tracker requests before they leave: a verdict per request, a local answer for the blocked ones.
+
+In hosts-only mode it refuses CONNECT tunnels to tracker hosts and never intercepts TLS. Fails open: an
+exception here lets the request pass and is logged with its URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from mitmproxy import http, tls
+
+from pixelguard.proxy import reqtype, responses
+from pixelguard.proxy.state import META, State, destination, flow_url, site_of_page
+
+log = logging.getLogger(__name__)
+
+_HOST_NAME = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\Z")
+
+
+class Blocker:
+    def __init__(self, state: State):
+        self.state = state
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error or not flow.live:
+            return
+        try:
+            self._request(flow)
+        except Exception:
+            log.exception("pixelguard: request check failed, passing %s", flow_url(flow))
+
+    def http_connect(self, flow: http.HTTPFlow) -> None:
+        """Hosts-only mode: refuse tunnels to tracker hosts; nothing else is looked at before TLS."""
+        st = self.state
+        if st.mode != "hosts-only" or flow.response or flow.error:
+            return
+        try:
+            if st.paused():
+                return
+            host = flow.request.host
+            verdict = st.engine.check_host(host)
+            st.writer.count(seen=1, stopped=1 if verdict.blocked else 0)
+            if not verdict.blocked:
+                return
+            flow.response = responses.forbidden_connect(host, verdict.rule)
+            flow.metadata[META] = {"blocked": True, "rule": verdict.rule, "list": verdict.list}
+            authority = f"[{host}]" if ":" in host else host
+            st.event(flow, f"https://{authority}/", host, "", "other", "host", "blocked", verdict)
+        except Exception:
+            log.exception("pixelguard: CONNECT check failed, passing %.200s", flow.request.host)
+
+    def tls_clienthello(self, data: tls.ClientHelloData) -> None:
+        # Hosts-only mode never intercepts TLS: the client need not trust mitmproxy's CA.
+        if self.state.mode == "hosts-only":
+            data.ignore_connection = True
+
+    def _request(self, flow: http.HTTPFlow) -> None:
+        st = self.state
+        if st.paused():
+            flow.metadata[META] = {"paused": True}
+            st.writer.count(seen=1, stopped=0)
+            return
+        req = flow.request
+        # Decide on where the connection really goes (the CONNECT target or the absolute URL), never on the
+        # Host header, which the sender chooses freely: `-H 'Host: innocent.example'` must not unblock a tracker.
+        url, host = destination(req)
+        rtype = reqtype.resource_type(req.headers, url)
+        source = reqtype.source_url(req.headers)
+        engine = st.engine
+        verdict = engine.check(url, source, rtype, req.method)
+        named = _host_header(req)
+        detail = None
+        if not verdict.blocked and named and named != host:
+            # The server will answer for the name in Host (domain fronting): a tracker hiding behind an
+            # innocent address is stopped by its own name too.
+            fronted = engine.check(url.replace(host, named, 1), source, rtype, req.method)
+            if fronted.blocked:
+                verdict, detail = fronted, f"Host header names {named}"
+        if rtype == "image" and not verdict.blocked and not verdict.exception and host in st.pending_learned:
+            # Learned a moment ago (the rule is ||host^$image); the engine with it is still being built.
+            verdict = _LearnedVerdict(host)
+        site = site_of_page(source)
+        flow.metadata[META] = {
+            "blocked": verdict.blocked,
+            "allowed": bool(verdict.exception) and not verdict.blocked,
+            "type": rtype,
+            "site": site,
+            "source": source,
+            "rule": verdict.rule,
+            "list": verdict.list,
+            "line": verdict.line,
+        }
+        if not verdict.blocked:
+            st.writer.count(seen=1, stopped=0)
+            return
+        flow.response = responses.blocked(rtype, url, host, verdict.rule, verdict.list, verdict.line)
+        reason = "learned" if verdict.list == "learned" else "filter"
+        st.event(flow, url, host, site, rtype, reason, "blocked", verdict, detail=detail)
+        st.writer.count(seen=1, stopped=1)
+
+
+class _LearnedVerdict:
+    """Stands in for the engine's verdict while the freshly learned rule is being compiled."""
+
+    def __init__(self, host: str):
+        from pixelguard.lists import learned_rule
+
+        self.blocked = True
+        self.rule = learned_rule(host)
+        self.list = "learned"
+        self.line = None
+        self.exception = None
+
+
+def _host_header(req: http.Request) -> str | None:
+    """The host the Host header (or HTTP/2 :authority) names, when it is a plausible name; else None."""
+    raw = req.headers.get("host") or req.authority or ""
+    name = raw.rsplit(":", 1)[0] if raw.count(":") == 1 else raw
+    name = name.strip().lower().rstrip(".")
+    if not name or len(name) > 253 or not _HOST_NAME.match(name):
+        return None
+    return name

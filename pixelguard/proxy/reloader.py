@@ -1,0 +1,187 @@
+"""Follows the files the running proxy depends on, in a background thread, and swaps in a rebuilt engine.
+
+Every POLL_SECONDS: the pause switch (pause.json), the config file's list selection (the UI's list toggle writes
+it; other keys need a restart and say so), temporary allows whose time has come (removed from the user list),
+and the list files themselves. A list that does not build never replaces the working engine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pixelguard import config as configmod
+from pixelguard import lists, pause
+from pixelguard.errors import PixelguardError
+from pixelguard.proxy.state import State
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.5
+
+
+def build_engine(cfg: configmod.Config) -> Any:
+    from pixelguard.engine import Engine
+
+    started = time.monotonic()
+    files = cfg.filter_files()
+    engine = Engine.from_files(files, cache_dir=cfg.cache_dir)
+    for err in list(getattr(engine, "errors", []))[:20]:
+        log.warning("pixelguard: skipped rule %s", err)
+    log.info("pixelguard: loaded %d lists in %.2fs", len(files), time.monotonic() - started)
+    return engine
+
+
+def stat_signature(path: Path | None) -> tuple:
+    if path is None:
+        return ()
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (str(path), None)
+    # inode too: lists are replaced atomically (new file), which may keep mtime and size.
+    return (str(path), st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+class Reloader:
+    def __init__(self, state: State, config_path: Path | None):
+        self.state = state
+        self.config_path = config_path
+        self.build = build_engine  # replaced in tests to simulate a failing build
+        self.reloads = 0
+        self._config_sig = stat_signature(config_path)
+        self._pause_sig: tuple = ()
+        self._signature = self._list_signature()
+        self._next_expiry: datetime | None = None
+        self._expiry_sig: tuple = ()
+        self._lock = threading.Lock()  # one poll at a time: the thread's and a direct call's never interleave
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.read_pause()
+        self.sync_learned()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="pixelguard-lists", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(POLL_SECONDS)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.poll()
+            except Exception:
+                log.exception("pixelguard: list watcher error")
+
+    def poll(self) -> None:
+        with self._lock:
+            self.read_pause()
+            self._read_config()
+            self._expire_allows()
+            self._rebuild_if_changed()
+
+    def _watched_files(self) -> list[Path]:
+        cfg = self.state.cfg
+        return [spec.file for spec in cfg.enabled_lists()] + [cfg.user_list, cfg.learned_list]
+
+    def _list_signature(self) -> tuple:
+        return tuple(stat_signature(p) for p in self._watched_files())
+
+    def _rebuild_if_changed(self) -> None:
+        st = self.state
+        sig = self._list_signature()
+        if sig == self._signature:
+            return
+        with st.learn_lock:
+            written = set(st.written_learned)  # on disk before the signature above was taken
+        try:
+            engine = self.build(st.cfg)
+        except Exception as e:
+            # A list that does not build never replaces the working engine; retry when it changes again.
+            self._signature = sig
+            log.error("pixelguard: lists changed but could not be loaded, keeping the previous ones: %s", e)
+            return
+        st.engine = engine  # one reference swap: a hook sees the old engine or the new one
+        self._signature = sig
+        with st.learn_lock:
+            st.pending_learned -= written
+            st.written_learned -= written
+        self.sync_learned()
+        self.reloads += 1
+
+    def _expire_allows(self) -> None:
+        """Temporary allows stop on time: the rule leaves the user list, and the rebuild that follows drops it."""
+        path = self.state.cfg.user_list
+        sig = stat_signature(path)
+        if sig != self._expiry_sig:
+            self._expiry_sig = sig
+            self._next_expiry = lists.next_expiry(path)
+        if self._next_expiry is not None and self._next_expiry <= datetime.now(UTC):
+            for rule in lists.expire(path):
+                log.info("pixelguard: temporary allow ended: %s", rule)
+            self._expiry_sig = stat_signature(path)
+            self._next_expiry = lists.next_expiry(path)
+
+    def _read_config(self) -> None:
+        """Follow the config file's list selection; other keys need a restart."""
+        sig = stat_signature(self.config_path)
+        if sig == self._config_sig:
+            return
+        self._config_sig = sig
+        if not self.config_path or not self.config_path.is_file():
+            return
+        try:
+            new = configmod.load(self.config_path)
+        except PixelguardError as e:
+            log.error("pixelguard: config changed but cannot be read, keeping the running one: %s", e)
+            return
+        st = self.state
+        old = st.cfg
+        if new.lists != old.lists:
+            enabled = ", ".join(spec.name for spec in new.enabled_lists()) or "none"
+            log.info("pixelguard: config changed: lists now %s", enabled)
+            st.cfg = dataclasses.replace(old, lists=new.lists)  # the list signature sees the change
+        others = [
+            f.name
+            for f in dataclasses.fields(old)
+            if f.name not in ("lists", "origins", "source") and getattr(new, f.name) != getattr(old, f.name)
+        ]
+        if others:
+            log.warning("pixelguard: config changed: restart pixelguard to apply %s", ", ".join(others))
+
+    def read_pause(self) -> None:
+        st = self.state
+        path = pause.pause_file(st.cfg.data_dir)
+        sig = stat_signature(path)
+        if sig == self._pause_sig:
+            return
+        until = pause.paused_until(st.cfg.data_dir)
+        st.paused_until = until.timestamp() if until else 0.0
+        self._pause_sig = sig
+        log.info("pixelguard: %s", f"paused until {until.isoformat()}" if until else "protection on")
+
+    def sync_learned(self) -> None:
+        try:
+            self.state.learner.sync(lists.learned_hosts(self.state.cfg.learned_list))
+        except Exception:
+            log.exception("pixelguard: cannot read the learned list")

@@ -1,0 +1,109 @@
+"""What the proxy's addons share: the config, the engine in use, the event log, the pause switch, the learner.
+
+One object, made by the parent addon (addon.py) and handed to each small addon, so that none of them reaches
+into another. The engine is replaced by one reference swap (reloader.py); a hook sees the old engine or the new
+one, never half of each.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from mitmproxy import http
+
+from pixelguard.proxy.learner import Learner
+from pixelguard.store.event import Event
+
+if TYPE_CHECKING:
+    from pixelguard.config import Config
+    from pixelguard.engine import Engine
+    from pixelguard.store.writer import Writer
+
+# Content types under which a tracking pixel hides besides image/*: missing, generic binary, plain text.
+SNIFF_TYPES = ("", "application/octet-stream", "binary/octet-stream", "text/plain", "application/unknown")
+# mitmproxy streams bodies bigger than this instead of holding them (stream_large_bodies): pixelguard only ever
+# looks at small image bodies, and a 1 GB download must reach the client as it arrives.
+STREAM_LARGER_THAN = "256k"
+META = "pixelguard"  # the key of pixelguard's notes in flow.metadata
+
+
+class State:
+    """Made empty with the addons (mitmproxy registers them before any option is known); ``setup`` fills it in
+    ``configure``, before the first flow."""
+
+    cfg: Config
+    engine: Engine
+    writer: Writer
+
+    def __init__(self) -> None:
+        self.mode = "full"  # full | hosts-only
+        self.paused_until = 0.0  # epoch seconds; 0 = not paused
+        self.learner = Learner()
+        self.pending_learned: set[str] = set()  # learned, not yet in the engine
+        self.written_learned: set[str] = set()  # pending hosts whose rule is on disk
+        self.learn_lock = threading.Lock()
+
+    def setup(self, cfg: Config, engine: Engine, writer: Writer, mode: str) -> None:
+        self.cfg, self.engine, self.writer, self.mode = cfg, engine, writer, mode
+        self.learner = Learner(cfg.pixels.learn_after)
+
+    def paused(self) -> bool:
+        return self.paused_until > 0 and time.time() < self.paused_until
+
+    def event(
+        self,
+        flow: http.HTTPFlow,
+        url: str,
+        host: str,
+        site: str,
+        rtype: str,
+        reason: str,
+        action: str,
+        verdict: Any = None,
+        nbytes: int = 0,
+        detail: str | None = None,
+    ) -> None:
+        """Record what pixelguard did to this flow (the writer's queue: never SQLite inside a hook)."""
+        peer = flow.client_conn.peername
+        self.writer.put(
+            Event(
+                ts=time.time(),
+                client=str(peer[0]) if peer else "",
+                method=flow.request.method,
+                url=url,
+                host=host,
+                site=site,
+                type=rtype,
+                reason=reason,
+                action=action,
+                rule=getattr(verdict, "rule", None),
+                list=getattr(verdict, "list", None),
+                line=getattr(verdict, "line", None),
+                bytes=nbytes,
+                detail=detail,
+            )
+        )
+
+
+def destination(req: http.Request) -> tuple[str, str]:
+    """(URL, host) of where the request really goes: mitmproxy's host is the CONNECT target or the host of
+    the absolute URL; pretty_url and pretty_host would take the sender's Host header instead."""
+    return req.url, req.host.lower().rstrip(".")
+
+
+def site_of_page(source: str | None) -> str:
+    if not source:
+        return ""
+    from pixelguard.engine.request import site_of
+
+    return site_of(source)
+
+
+def flow_url(flow: http.HTTPFlow) -> str:
+    """The URL for a log line about a failure: never raises, never long."""
+    try:
+        return destination(flow.request)[0][:300]
+    except Exception:
+        return "?"

@@ -1,0 +1,97 @@
+"""Beyond blocking, through a real `pixelguard run`: tracking parameters stripped, Global Privacy Control sent,
+a temporary allow that ends on time, and allowed hosts keeping their pixels."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from harness import REPO, Origin, Proxy, wait_for
+from imagedata import BUILDERS
+
+from pixelguard import lists
+from pixelguard.proxy.responses import TRANSPARENT_GIF
+
+pytestmark = pytest.mark.e2e
+
+IMAGE = {"Accept": "image/avif,image/webp,*/*"}
+
+
+def test_origin_sees_the_cleaned_url_and_the_gpc_header(make_proxy, origin: Origin) -> None:
+    proxy = make_proxy({}, bundled=("pixelguard-params",))
+    r = proxy.get(origin.url("/beyond/api?id=7&fbclid=IwAR3&utm_source=news"), {"Accept": "application/json"})
+    assert r.status == 200
+    host, path, headers = origin.requests[-1]
+    assert path == "/beyond/api?id=7"
+    assert headers.get("Sec-GPC") == "1"
+    row = wait_for(lambda: proxy.events(reason="param"), what="the param event")[0]
+    assert row["action"] == "cleaned" and row["detail"] == "removed fbclid, utm_source"
+    assert row["list"] == "pixelguard-params"
+
+
+def test_a_page_load_is_redirected_to_its_cleaned_url(make_proxy, origin: Origin) -> None:
+    proxy = make_proxy({}, bundled=("pixelguard-params",))
+    before = origin.hits["/beyond/article"]
+    url = origin.url("/beyond/article?gclid=Cj0&page=2")
+    r = proxy.get(url, {"Sec-Fetch-Dest": "document", "Accept": "text/html"})
+    assert r.status == 307 and r.headers["Location"] == origin.url("/beyond/article?page=2")
+    assert origin.hits["/beyond/article"] == before  # the tracking URL never reached the site
+    # A link opened from a mail client: HTML asked for, no Referer, no Sec-Fetch-Dest.
+    r = proxy.get(origin.url("/beyond/article?mc_eid=abc"), {"Accept": "text/html,application/xhtml+xml"})
+    assert r.status == 307 and r.headers["Location"] == origin.url("/beyond/article")
+
+
+def test_gpc_can_be_switched_off(make_proxy, origin: Origin) -> None:
+    proxy = make_proxy({}, extra="privacy: {gpc: false}\n")
+    proxy.get(origin.url("/beyond/nogpc"))
+    assert "Sec-GPC" not in origin.requests[-1][2]
+
+
+def test_a_two_second_allow_ends_on_time(make_proxy, origin: Origin) -> None:
+    proxy = make_proxy({"t": "||localhost^$image\n"})
+    path = "/beyond/allowed.png"
+    origin.serve(path, BUILDERS["png"](40, 40), "image/png")
+
+    def passes() -> bool:
+        before = origin.hits[path]
+        proxy.get(origin.url(path, host="localhost"), IMAGE)
+        return origin.hits[path] == before + 1
+
+    assert not passes()
+    r = subprocess.run(
+        [sys.executable, "-m", "pixelguard", "--config", str(proxy.config), "allow", "localhost", "--for", "2s"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert lists.UNTIL in proxy.user_list.read_text()
+    wait_for(passes, what="the temporary allow to apply")
+    ends = lists.next_expiry(proxy.user_list)
+    assert ends is not None and ends <= datetime.now(UTC) + timedelta(seconds=3)
+    wait_for(lambda: not passes(), what="the temporary allow to end")
+    assert datetime.now(UTC) >= ends  # it ended on time, not before
+    assert "localhost" not in proxy.user_list.read_text()  # and the file no longer holds it
+
+
+def test_an_allowed_host_keeps_its_pixels(make_proxy, origin: Origin) -> None:
+    proxy = make_proxy({}, extra="pixels: {learn_after: 1000}\n")
+    path = "/beyond/px.gif"
+    origin.serve(path, BUILDERS["gif"](1, 1), "image/gif")
+    assert proxy.get(origin.url(path, host="localhost"), IMAGE).body == TRANSPARENT_GIF
+    lists.allow(proxy.user_list, "localhost")
+    wait_for(
+        lambda: proxy.get(origin.url(path, host="localhost"), IMAGE).body == BUILDERS["gif"](1, 1),
+        what="the allowed host's pixel to pass untouched",
+    )
+    # Trusting a site does the same for every pixel on its pages.
+    assert proxy.get(origin.url(path), {**IMAGE, "Referer": "https://trusted.example/a"}).body == TRANSPARENT_GIF
+    lists.trust_site(proxy.user_list, "trusted.example")
+    wait_for(
+        lambda: proxy.get(origin.url(path), {**IMAGE, "Referer": "https://trusted.example/a"}).body
+        == BUILDERS["gif"](1, 1),
+        what="pixels on a trusted site to pass",
+    )
