@@ -225,7 +225,10 @@ def ui(state: State) -> None:
 @json_option
 @pass_state
 def check(state: State, url: str, source: str | None, resource_type: str | None, as_json: bool) -> None:
-    """Say whether URL would be blocked, and by which rule of which list at which line."""
+    """Say whether URL would be blocked, and by which rule of which list at which line.
+
+    Exit status: 0 allowed, 1 blocked, 2 a mistake in the command (usable in scripts: `pixelguard check URL && echo allowed`). With CNAME uncloaking on, the host's canonical names are checked
+    too, and the chain is shown."""
     from pixelguard.engine import Engine
     from pixelguard.engine.request import split_url
 
@@ -235,10 +238,27 @@ def check(state: State, url: str, source: str | None, resource_type: str | None,
     cfg = state.config
     engine = Engine.from_files(cfg.filter_files(), cache_dir=cfg.cache_dir)
     verdict = engine.check(url, source, resource_type)
+    chain: tuple[str, ...] = ()
+    if not verdict.blocked and not verdict.exception:
+        # As the proxy does: the request again under each canonical name of its host (CNAME uncloaking).
+        from pixelguard import cname
+
+        host = split_url(url)[1]
+        if cname.enabled(cfg) and "." in host:
+            chain = cname.Resolver(cfg.cname.nameservers).chain_sync(host)
+            for name in chain:
+                uncloaked = engine.check(url.replace(host, name, 1), source, resource_type)
+                if uncloaked.blocked:
+                    verdict = uncloaked
+                    break
     if as_json:
-        emit_json(verdict.to_dict())
-        return
-    click.echo("\n".join(render.check_lines(url, verdict, engine.rule_count)))
+        emit_json({**verdict.to_dict(), "cname": list(chain)})
+    else:
+        if chain:
+            click.echo(f"CNAME chain: {display.safe(' -> '.join((split_url(url)[1], *chain)))}")
+        click.echo("\n".join(render.check_lines(url, verdict, engine.rule_count)))
+    if verdict.blocked:
+        raise SystemExit(1)  # as grep does: 0 allowed, 1 blocked, 2 a mistake in the command
 
 
 @cli.command()

@@ -78,6 +78,12 @@ class LogConfig:
 
 
 @dataclass(frozen=True)
+class CnameConfig:
+    enabled: bool = True
+    nameservers: tuple[str, ...] = ()  # () = the system's resolvers; else "IP" or "IP:PORT"
+
+
+@dataclass(frozen=True)
 class PrivacyConfig:
     gpc: bool = True  # Sec-GPC: 1 on every request passed upstream
 
@@ -96,6 +102,7 @@ class Config:
     # Compiled-index cache; safe to delete.
     cache_dir: Path
     privacy: PrivacyConfig = PrivacyConfig()
+    cname: CnameConfig = CnameConfig()
     source: Path | None = None  # the YAML file read, None when it did not exist
     origins: dict[str, str] = field(default_factory=dict)  # dotted key → "default" | "file:line"
 
@@ -285,7 +292,9 @@ def _build(path: Path | None, root: yaml.Node | None) -> Config:
     r = _Reader(path)
     data, cache = data_dir(), cache_dir()
     top = r.mapping(
-        root, "", ("proxy", "database", "lists", "user_list", "learned_list", "pixels", "log", "privacy")
+        root,
+        "",
+        ("proxy", "database", "lists", "user_list", "learned_list", "pixels", "log", "privacy", "cname"),
     )
 
     px = r.mapping(top.get("proxy"), "proxy", ("host", "port", "mode", "auth"))
@@ -322,6 +331,11 @@ def _build(path: Path | None, root: yaml.Node | None) -> Config:
     log = LogConfig(retention_days=r.integer(ln.get("retention_days"), "log.retention_days", 30, 1, 36500))
     pv = r.mapping(top.get("privacy"), "privacy", ("gpc",))
     privacy = PrivacyConfig(gpc=r.boolean(pv.get("gpc"), "privacy.gpc", True))
+    cn = r.mapping(top.get("cname"), "cname", ("enabled", "nameservers"))
+    cname = CnameConfig(
+        enabled=r.boolean(cn.get("enabled"), "cname.enabled", True),
+        nameservers=_nameservers(r, cn.get("nameservers")),
+    )
 
     return Config(
         proxy=ProxyConfig(host=host, port=port, mode=mode, auth=auth),
@@ -332,11 +346,33 @@ def _build(path: Path | None, root: yaml.Node | None) -> Config:
         pixels=pixels,
         log=log,
         privacy=privacy,
+        cname=cname,
         data_dir=data,
         cache_dir=cache,
         source=path,
         origins=r.origins,
     )
+
+
+def _nameservers(r: _Reader, node: yaml.Node | None) -> tuple[str, ...]:
+    r.note("cname.nameservers", node)
+    if node is None or _is_null(node):
+        return ()
+    if not isinstance(node, yaml.SequenceNode):
+        raise r.fail(node, "cname.nameservers", f"must be a list of addresses, got {_describe(node)}")
+    from pixelguard.cname import parse_nameserver
+
+    out = []
+    for item in node.value:
+        value = _scalar(item)
+        try:
+            parse_nameserver(str(value)) if isinstance(value, str) else parse_nameserver("")
+        except ValueError:
+            raise r.fail(
+                item, "cname.nameservers", f'entries are "IP" or "IP:PORT", got {_show(item)}'
+            ) from None
+        out.append(str(value))
+    return tuple(out)
 
 
 def _lists(r: _Reader, node: yaml.Node | None, data: Path) -> tuple[ListSpec, ...]:
@@ -417,5 +453,11 @@ def describe(cfg: Config) -> list[tuple[str, str, str]]:
         ("pixels.learn_after", str(cfg.pixels.learn_after), o.get("pixels.learn_after", "default")),
         ("log.retention_days", str(cfg.log.retention_days), o.get("log.retention_days", "default")),
         ("privacy.gpc", str(cfg.privacy.gpc).lower(), o.get("privacy.gpc", "default")),
+        ("cname.enabled", str(cfg.cname.enabled).lower(), o.get("cname.enabled", "default")),
+        (
+            "cname.nameservers",
+            ", ".join(cfg.cname.nameservers) or "(system)",
+            o.get("cname.nameservers", "default"),
+        ),
     ]
     return rows

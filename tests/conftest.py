@@ -19,4 +19,6 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.delenv("PIXELGUARD_CONFIG", raising=False)
     # Tests never reach the internet: no background subscription downloads in proxies they start.
     monkeypatch.setenv("PIXELGUARD_NO_UPDATES", "1")
+    # Nor does DNS: CNAME lookups only where a test starts its own DNS server and says so.
+    monkeypatch.setenv("PIXELGUARD_NO_CNAME", "1")
     return home

@@ -53,6 +53,7 @@ class Driver:
     def done(self) -> None:
         self.addon.done()
 
+
 LIST = "||tracker.test^\n/pixel/track.gif\n@@||tracker.test/allowed/\n"
 
 
@@ -95,9 +96,7 @@ def req_flow(url: str, headers: dict[str, str] | None = None) -> http.HTTPFlow:
         ("https://tracker.test/allowed/x.gif", {}, None, None),
     ],
 )
-def test_request_table(
-    pg: Driver, url: str, headers: dict, status: int | None, ctype: str | None
-) -> None:
+def test_request_table(pg: Driver, url: str, headers: dict, status: int | None, ctype: str | None) -> None:
     f = req_flow(url, headers)
     pg.request(f)
     if status is None:

@@ -24,7 +24,7 @@ def test_check_blocked_and_json(tmp_path: Path) -> None:
         cli,
         ["--config", str(cfg), "check", "https://tracker.example/p.gif", "--source", "https://news.example/"],
     )
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 1, r.output  # 1: blocked, as grep's 1 means "no line selected"
     assert "BLOCKED" in r.output and "||tracker.example^$third-party (mylist:2)" in r.output
     r = CliRunner().invoke(cli, ["--config", str(cfg), "check", "https://tracker.example/ok.js", "--json"])
     assert r.exit_code == 0, r.output
@@ -39,3 +39,22 @@ def test_check_bad_url_is_one_line(tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["--config", str(cfg), "check", "not a url"])
     assert r.exit_code == 2
     assert "not an absolute URL" in r.output and "Traceback" not in r.output
+
+
+def test_check_uncloaks_cnames(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from dns_server import DnsServer
+
+    with DnsServer({"metrics.shop.test": "shop.test.sc.omtrdc.net"}) as dns:
+        lst = tmp_path / "l.txt"
+        lst.write_text("||omtrdc.net^\n")
+        cfg = tmp_path / "config.yaml"
+        cfg.write_text(
+            f"lists:\n  - {{name: l, path: {lst}}}\ncname: {{nameservers: ['127.0.0.1:{dns.port}']}}\n"
+        )
+        monkeypatch.delenv("PIXELGUARD_NO_CNAME")
+        r = CliRunner().invoke(cli, ["--config", str(cfg), "check", "https://metrics.shop.test/b/ss?x=1"])
+        assert r.exit_code == 1, r.output
+        assert "CNAME chain: metrics.shop.test -> shop.test.sc.omtrdc.net" in r.output
+        assert "||omtrdc.net^ (l:1)" in r.output
+        r = CliRunner().invoke(cli, ["--config", str(cfg), "check", "https://www.shop.test/", "--json"])
+        assert r.exit_code == 0 and json.loads(r.output)["cname"] == []

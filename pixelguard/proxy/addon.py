@@ -5,6 +5,7 @@ Usable as ``mitmdump -s pixelguard/proxy/addon.py [--set pixelguard_config=PATH]
 (state.py); the children, in the order their request hooks run:
 
 - blocker.Blocker: verdicts and local answers (and hosts-only mode's CONNECT refusals);
+- cname.CnameUncloaker: the request checked again under each canonical name of its host (async lookup);
 - params.ParamStripper: $removeparam on requests that pass (a 307 for page loads);
 - gpc.Gpc: Sec-GPC: 1 on requests that go upstream;
 - pixels.PixelReplacer: 1x1 images replaced on the way back, their hosts learned;
@@ -25,6 +26,7 @@ from mitmproxy import ctx, exceptions
 from pixelguard import config as configmod
 from pixelguard.errors import PixelguardError
 from pixelguard.proxy.blocker import Blocker
+from pixelguard.proxy.cname import CnameUncloaker
 from pixelguard.proxy.gpc import Gpc
 from pixelguard.proxy.params import ParamStripper
 from pixelguard.proxy.pixels import PixelReplacer
@@ -43,8 +45,10 @@ class Pixelguard:
         self.state = State()
         self.reloader: Reloader | None = None
         self._files: concurrent.futures.ThreadPoolExecutor | None = None
+        self.cname = CnameUncloaker(self.state)
         self.addons = [
             Blocker(self.state),
+            self.cname,
             ParamStripper(self.state),
             Gpc(self.state),
             PixelReplacer(self.state, self._submit, self._wake),
@@ -90,6 +94,7 @@ class Pixelguard:
         except Exception as e:
             raise exceptions.OptionsError(f"pixelguard: cannot build the filter engine: {e}") from e
         self.state.setup(cfg, engine, writer, self._mode_override or cfg.proxy.mode)
+        self.cname.setup()
         self._files = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="pixelguard-files"
         )

@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from harness import REPO, Origin, Proxy, wait_for
+from harness import REPO, Origin, wait_for
 from imagedata import BUILDERS
 
 from pixelguard import lists
@@ -23,7 +23,7 @@ def test_origin_sees_the_cleaned_url_and_the_gpc_header(make_proxy, origin: Orig
     proxy = make_proxy({}, bundled=("pixelguard-params",))
     r = proxy.get(origin.url("/beyond/api?id=7&fbclid=IwAR3&utm_source=news"), {"Accept": "application/json"})
     assert r.status == 200
-    host, path, headers = origin.requests[-1]
+    _, path, headers = origin.requests[-1]
     assert path == "/beyond/api?id=7"
     assert headers.get("Sec-GPC") == "1"
     row = wait_for(lambda: proxy.events(reason="param"), what="the param event")[0]
@@ -61,7 +61,17 @@ def test_a_two_second_allow_ends_on_time(make_proxy, origin: Origin) -> None:
 
     assert not passes()
     r = subprocess.run(
-        [sys.executable, "-m", "pixelguard", "--config", str(proxy.config), "allow", "localhost", "--for", "2s"],
+        [
+            sys.executable,
+            "-m",
+            "pixelguard",
+            "--config",
+            str(proxy.config),
+            "allow",
+            "localhost",
+            "--for",
+            "2s",
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -88,10 +98,45 @@ def test_an_allowed_host_keeps_its_pixels(make_proxy, origin: Origin) -> None:
         what="the allowed host's pixel to pass untouched",
     )
     # Trusting a site does the same for every pixel on its pages.
-    assert proxy.get(origin.url(path), {**IMAGE, "Referer": "https://trusted.example/a"}).body == TRANSPARENT_GIF
+    assert (
+        proxy.get(origin.url(path), {**IMAGE, "Referer": "https://trusted.example/a"}).body == TRANSPARENT_GIF
+    )
     lists.trust_site(proxy.user_list, "trusted.example")
     wait_for(
-        lambda: proxy.get(origin.url(path), {**IMAGE, "Referer": "https://trusted.example/a"}).body
-        == BUILDERS["gif"](1, 1),
+        lambda: (
+            proxy.get(origin.url(path), {**IMAGE, "Referer": "https://trusted.example/a"}).body
+            == BUILDERS["gif"](1, 1)
+        ),
         what="pixels on a trusted site to pass",
     )
+
+
+def test_cname_cloaked_tracker_is_uncloaked(
+    make_proxy, origin: Origin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys as _sys
+
+    _sys.path.insert(0, str(REPO / "tests"))
+    from dns_server import DnsServer
+
+    with DnsServer(
+        {"metrics.shop.test": "shop.test.sc.omtrdc.net", "cdn.shop.test": "shop.test.edge.example"}
+    ) as dns:
+        monkeypatch.delenv("PIXELGUARD_NO_CNAME")  # this test brings its own DNS server
+        proxy = make_proxy(
+            {"t": "||omtrdc.net^\n"}, extra=f"cname: {{nameservers: ['127.0.0.1:{dns.port}']}}\n"
+        )
+        r = proxy.get("http://metrics.shop.test/b/ss/rsid/1/JS-2.22?AQB=1", IMAGE)
+        assert r.status == 200 and r.body == TRANSPARENT_GIF and r.headers["X-Pixelguard"] == "blocked"
+        row = wait_for(lambda: proxy.events(reason="cname"), what="the cname event")[0]
+        assert row["host"] == "metrics.shop.test" and row["rule"] == "||omtrdc.net^"
+        assert row["detail"] == "metrics.shop.test → shop.test.sc.omtrdc.net"
+        assert "metrics.shop.test" in dns.asked
+        # A second request for the host is answered from the cache: no new query.
+        asked = len(dns.asked)
+        proxy.get("http://metrics.shop.test/b/ss/rsid/1/JS-2.22?AQB=2", IMAGE)
+        assert len(dns.asked) == asked
+        # An alias to another site that is no tracker is let through (upstream, this name resolves nowhere).
+        r = proxy.get("http://cdn.shop.test/logo.png", IMAGE)
+        assert r.headers.get("X-Pixelguard") != "blocked" and "cdn.shop.test" in dns.asked
+        assert not proxy.events(host="cdn.shop.test")
