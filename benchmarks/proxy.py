@@ -27,6 +27,9 @@ BODY = os.urandom(2048)
 
 class _Origin(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: with Nagle's algorithm on, each response would wait for the
+    # client's delayed ACK (40 ms), and every proxy would measure the same stall instead of itself.
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self.send_response(200)

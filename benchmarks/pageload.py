@@ -1,0 +1,178 @@
+"""Page-load benchmark: the page loads of ../shared/requests/top500-sitelist.txt replayed through plain mitmdump
+and through pixelguard (its default bundled lists plus EasyList + EasyPrivacy), against a local simulated
+internet: one server on 127.0.0.1 answers for every host, after a delay that is fixed per host (0-60 ms), with a
+body of the type the URL names. Prints the median page-load time through each proxy and their ratio.
+
+A page load: the page itself, then its subresources six at a time (as a browser's per-page connection limit),
+done when the last one is answered. Everything is plain HTTP on loopback; nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import hashlib
+import http.client
+import http.server
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from benchmarks.lists import SHARED
+from benchmarks.proxy import free_port, wait_listen
+
+RESOLVE_LOCAL = """
+import os
+from mitmproxy.proxy import server_hooks
+
+def server_connect(data: server_hooks.ServerConnectionHookData) -> None:
+    if data.server.address:
+        data.server.address = ("127.0.0.1", int(os.environ["PG_BENCH_ORIGIN"]))
+"""
+
+
+class _Internet(http.server.BaseHTTPRequestHandler):
+    """Every host of the simulated internet: a per-host delay, then a small body."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def do_GET(self) -> None:
+        host = self.headers.get("Host", "")
+        time.sleep(int(hashlib.sha256(host.encode()).hexdigest()[:4], 16) % 61 / 1000)
+        body = b"x" * 1024
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png" if self.path.endswith(".png") else "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a: object) -> None:
+        pass
+
+
+def pages(limit: int) -> list[list[str]]:
+    """Page loads: each a page URL followed by its subresources, as plain-HTTP URLs."""
+    out: list[list[str]] = []
+    for line in (SHARED / "requests" / "top500-sitelist.txt").read_text().split("\n"):
+        url = line.strip()
+        if not url:
+            continue
+        plain = "http://" + url.split("://", 1)[-1]
+        rest = url.split("://", 1)[-1]
+        if "/" not in rest or rest.index("/") == len(rest) - 1:
+            out.append([plain])
+        elif out:
+            out[-1].append(plain)
+    return [p for p in out if len(p) > 1][:limit]
+
+
+def load(port: int, page: list[str]) -> float:
+    def get(url: str, referer: str | None) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            headers = {"Accept": "*/*"}
+            if referer:
+                headers["Referer"] = referer
+            conn.request("GET", url, headers=headers)
+            conn.getresponse().read()
+        except (OSError, http.client.HTTPException):
+            pass
+        finally:
+            conn.close()
+
+    start = time.perf_counter()
+    get(page[0], None)
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda u: get(u, page[0]), page[1:]))
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pages", type=int, default=60, help="page loads to replay (default %(default)s)")
+    args = ap.parse_args(argv)
+    if not (SHARED / "requests" / "top500-sitelist.txt").is_file():
+        print("bench-pageload: ../shared/requests/top500-sitelist.txt is missing")
+        return 1
+    internet = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Internet)
+    internet.daemon_threads = True
+    threading.Thread(target=internet.serve_forever, daemon=True).start()
+    tmp = Path(tempfile.mkdtemp(prefix="pg-pageload-"))
+    script = tmp / "resolve_local.py"
+    script.write_text(RESOLVE_LOCAL)
+    filters = SHARED / "filterlists"
+    cfg = tmp / "config.yaml"
+    cfg.write_text(
+        f"database: {tmp}/pg.db\nuser_list: {tmp}/user.txt\nlearned_list: {tmp}/learned.txt\n"
+        "cname: {enabled: false}\nlists:\n"
+        "  - {name: pixelguard-ads, path: bundled}\n  - {name: pixelguard-email, path: bundled}\n"
+        "  - {name: pixelguard-params, path: bundled}\n"
+        f"  - {{name: easylist, path: {filters}/easylist.txt}}\n"
+        f"  - {{name: easyprivacy, path: {filters}/easyprivacy.txt}}\n"
+    )
+    env = dict(
+        os.environ,
+        XDG_DATA_HOME=str(tmp / "data"),
+        XDG_CACHE_HOME=str(tmp / "cache"),
+        XDG_CONFIG_HOME=str(tmp / "config"),
+        PIXELGUARD_CONFDIR=str(tmp / "mitm"),
+        PIXELGUARD_NO_UPDATES="1",
+        PG_BENCH_ORIGIN=str(internet.server_address[1]),
+    )
+    py = sys.executable
+    ports = {"mitmdump": free_port(), "pixelguard": free_port()}
+    cmds = {
+        "mitmdump": [
+            str(Path(py).with_name("mitmdump")), "-q", "--listen-host", "127.0.0.1",
+            "--listen-port", str(ports["mitmdump"]), "--set", f"confdir={tmp / 'mitm'}",
+            "--set", "connection_strategy=lazy", "-s", str(script),
+        ],
+        "pixelguard": [
+            py, "-m", "pixelguard", "--config", str(cfg), "run", "--port", str(ports["pixelguard"]),
+            "--set", f"scripts={script}",
+        ],
+    }  # fmt: skip
+    procs = {
+        n: subprocess.Popen(c, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        for n, c in cmds.items()
+    }
+    try:
+        for name, p in procs.items():
+            wait_listen(ports[name], p, name)
+        sample = pages(args.pages)
+        for page in sample[:5]:  # warm-up
+            load(ports["mitmdump"], page)
+            load(ports["pixelguard"], page)
+        times: dict[str, list[float]] = {"mitmdump": [], "pixelguard": []}
+        for i, page in enumerate(sample):
+            order = ["mitmdump", "pixelguard"] if i % 2 == 0 else ["pixelguard", "mitmdump"]
+            for name in order:
+                times[name].append(load(ports[name], page))
+        requests = sum(len(p) for p in sample)
+        print(f"{len(sample)} page loads ({requests} requests) from top500-sitelist, alternating proxies")
+        for name, ts in times.items():
+            print(f"  {name:11s} median page load {statistics.median(ts) * 1000:7.1f} ms   p90 "
+                  f"{sorted(ts)[int(len(ts) * 0.9)] * 1000:7.1f} ms")  # fmt: skip
+        ratio = statistics.median(times["pixelguard"]) / statistics.median(times["mitmdump"])
+        print(
+            f"median page load pixelguard / mitmdump: {ratio:.2f}x (below 1: blocked trackers cost no wait)"
+        )
+    finally:
+        for p in procs.values():
+            p.terminate()
+        for p in procs.values():
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
