@@ -462,6 +462,48 @@ def scan(state: State, files: tuple[Path, ...], as_json: bool) -> None:
         sys.exit(2)
 
 
+@cli.group("tls", invoke_without_command=True)
+@json_option
+@click.pass_context
+def tls_group(ctx: click.Context, as_json: bool) -> None:
+    """Hosts whose TLS pixelguard passes through undecrypted: the bundled list of sensitive sites, tls.passthrough
+    in your config, and hosts a client refused pixelguard's certificate for (learned, per client)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from pixelguard import tls_policy
+
+    cfg = ctx.find_object(State).config  # type: ignore[union-attr]
+    learned = tls_policy.read_learned(cfg.data_dir / tls_policy.LEARNED_FILE)
+    if as_json:
+        emit_json({"bundled": tls_policy.bundled(), "config": list(cfg.tls.passthrough)})
+        for client, hosts in sorted(learned.items()):
+            emit_json({"client": client, "learned": sorted(hosts)})
+        return
+    click.echo(
+        f"bundled list: {len(tls_policy.bundled())} sensitive sites (banking, payments, logins, health)"
+    )
+    click.echo("tls.passthrough: " + (display.safe(", ".join(cfg.tls.passthrough)) or "(none)"))
+    click.echo(f"learning from refused certificates: {'on' if cfg.tls.learn else 'off'}")
+    if not learned:
+        click.echo("learned: (none)")
+    for client, hosts in sorted(learned.items()):
+        click.echo(f"learned for {display.safe(client)}: {display.safe(', '.join(sorted(hosts)))}")
+
+
+@tls_group.command("forget")
+@click.argument("host")
+@click.option("--client", help="Forget it for this client address only (default: every client).")
+@pass_state
+def tls_forget(state: State, host: str, client: str | None) -> None:
+    """Decrypt HOST again after it was learned as passed through; the running proxy follows within a second."""
+    from pixelguard import tls_policy
+
+    gone = tls_policy.forget(state.config.data_dir, host, client)
+    if not gone:
+        raise PixelguardError(f"{host} is not a learned passthrough host (see: pixelguard tls)")
+    click.echo(f"forgot {host} for {gone} client{'s' if gone != 1 else ''}")
+
+
 @cli.group("config")
 def config_group() -> None:
     """Show the configuration in effect and where it is read from."""

@@ -84,6 +84,12 @@ class CnameConfig:
 
 
 @dataclass(frozen=True)
+class TlsConfig:
+    passthrough: tuple[str, ...] = ()  # never decrypted, besides the bundled list (and subdomains)
+    learn: bool = True  # a client that refuses our certificate for a host gets it passed through
+
+
+@dataclass(frozen=True)
 class PrivacyConfig:
     gpc: bool = True  # Sec-GPC: 1 on every request passed upstream
 
@@ -103,6 +109,7 @@ class Config:
     cache_dir: Path
     privacy: PrivacyConfig = PrivacyConfig()
     cname: CnameConfig = CnameConfig()
+    tls: TlsConfig = TlsConfig()
     source: Path | None = None  # the YAML file read, None when it did not exist
     origins: dict[str, str] = field(default_factory=dict)  # dotted key → "default" | "file:line"
 
@@ -294,7 +301,18 @@ def _build(path: Path | None, root: yaml.Node | None) -> Config:
     top = r.mapping(
         root,
         "",
-        ("proxy", "database", "lists", "user_list", "learned_list", "pixels", "log", "privacy", "cname"),
+        (
+            "proxy",
+            "database",
+            "lists",
+            "user_list",
+            "learned_list",
+            "pixels",
+            "log",
+            "privacy",
+            "cname",
+            "tls",
+        ),
     )
 
     px = r.mapping(top.get("proxy"), "proxy", ("host", "port", "mode", "auth"))
@@ -336,6 +354,10 @@ def _build(path: Path | None, root: yaml.Node | None) -> Config:
         enabled=r.boolean(cn.get("enabled"), "cname.enabled", True),
         nameservers=_nameservers(r, cn.get("nameservers")),
     )
+    tn = r.mapping(top.get("tls"), "tls", ("passthrough", "learn"))
+    tls = TlsConfig(
+        passthrough=_domains(r, tn.get("passthrough")), learn=r.boolean(tn.get("learn"), "tls.learn", True)
+    )
 
     return Config(
         proxy=ProxyConfig(host=host, port=port, mode=mode, auth=auth),
@@ -347,11 +369,30 @@ def _build(path: Path | None, root: yaml.Node | None) -> Config:
         log=log,
         privacy=privacy,
         cname=cname,
+        tls=tls,
         data_dir=data,
         cache_dir=cache,
         source=path,
         origins=r.origins,
     )
+
+
+_DOMAIN = re.compile(r"(?:[a-z0-9_-]+\.)*[a-z0-9-]+\Z")
+
+
+def _domains(r: _Reader, node: yaml.Node | None) -> tuple[str, ...]:
+    r.note("tls.passthrough", node)
+    if node is None or _is_null(node):
+        return ()
+    if not isinstance(node, yaml.SequenceNode):
+        raise r.fail(node, "tls.passthrough", f"must be a list of domains, got {_describe(node)}")
+    out = []
+    for item in node.value:
+        value = _scalar(item)
+        if not isinstance(value, str) or not _DOMAIN.match(value.strip().lower().rstrip(".")):
+            raise r.fail(item, "tls.passthrough", f"entries are domains (bank.example), got {_show(item)}")
+        out.append(value.strip().lower().rstrip("."))
+    return tuple(out)
 
 
 def _nameservers(r: _Reader, node: yaml.Node | None) -> tuple[str, ...]:
@@ -454,6 +495,12 @@ def describe(cfg: Config) -> list[tuple[str, str, str]]:
         ("log.retention_days", str(cfg.log.retention_days), o.get("log.retention_days", "default")),
         ("privacy.gpc", str(cfg.privacy.gpc).lower(), o.get("privacy.gpc", "default")),
         ("cname.enabled", str(cfg.cname.enabled).lower(), o.get("cname.enabled", "default")),
+        (
+            "tls.passthrough",
+            ", ".join(cfg.tls.passthrough) or "(bundled list only)",
+            o.get("tls.passthrough", "default"),
+        ),
+        ("tls.learn", str(cfg.tls.learn).lower(), o.get("tls.learn", "default")),
         (
             "cname.nameservers",
             ", ".join(cfg.cname.nameservers) or "(system)",

@@ -32,6 +32,8 @@ COMMANDS = [
     ["config"],
     ["config", "show"],
     ["config", "path"],
+    ["tls"],
+    ["tls", "forget"],
 ]
 
 

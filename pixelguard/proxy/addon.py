@@ -4,6 +4,7 @@ Usable as ``mitmdump -s pixelguard/proxy/addon.py [--set pixelguard_config=PATH]
 ``pixelguard run``; both use this composition. The parent reads the config and sets up what its children share
 (state.py); the children, in the order their request hooks run:
 
+- tls_policy.TlsPolicy: sensitive and pinned hosts passed through undecrypted (judged at CONNECT by host);
 - blocker.Blocker: verdicts and local answers (and hosts-only mode's CONNECT refusals);
 - cname.CnameUncloaker: the request checked again under each canonical name of its host (async lookup);
 - params.ParamStripper: $removeparam on requests that pass (a 307 for page loads);
@@ -32,6 +33,7 @@ from pixelguard.proxy.params import ParamStripper
 from pixelguard.proxy.pixels import PixelReplacer
 from pixelguard.proxy.reloader import Reloader, build_engine
 from pixelguard.proxy.state import STREAM_LARGER_THAN, State
+from pixelguard.proxy.tls_policy import TlsPolicy
 
 __all__ = ["STREAM_LARGER_THAN", "Pixelguard"]
 
@@ -46,7 +48,9 @@ class Pixelguard:
         self.reloader: Reloader | None = None
         self._files: concurrent.futures.ThreadPoolExecutor | None = None
         self.cname = CnameUncloaker(self.state)
+        self.tls = TlsPolicy(self.state)
         self.addons = [
+            self.tls,
             Blocker(self.state),
             self.cname,
             ParamStripper(self.state),
@@ -95,6 +99,7 @@ class Pixelguard:
             raise exceptions.OptionsError(f"pixelguard: cannot build the filter engine: {e}") from e
         self.state.setup(cfg, engine, writer, self._mode_override or cfg.proxy.mode)
         self.cname.setup()
+        self.tls.setup()
         self._files = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="pixelguard-files"
         )

@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from harness import REPO, Origin, wait_for
+from harness import REPO, Origin, Proxy, wait_for
 from imagedata import BUILDERS
 
 from pixelguard import lists
@@ -140,3 +140,56 @@ def test_cname_cloaked_tracker_is_uncloaked(
         r = proxy.get("http://cdn.shop.test/logo.png", IMAGE)
         assert r.headers.get("X-Pixelguard") != "blocked" and "cdn.shop.test" in dns.asked
         assert not proxy.events(host="cdn.shop.test")
+
+
+def _issuer(proxy: Proxy, port: int, context) -> str:  # type: ignore[no-untyped-def]
+    """CONNECT localhost:port through the proxy, handshake, and return the certificate issuer's common name."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as raw:
+        raw.sendall(f"CONNECT localhost:{port} HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n".encode())
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            reply += raw.recv(4096)
+        assert reply.startswith(b"HTTP/1.1 200"), reply
+        with context.wrap_socket(raw, server_hostname="localhost") as tls:
+            cert = tls.getpeercert()
+    return dict(x[0] for x in cert["issuer"])["commonName"]
+
+
+def test_passthrough_hosts_keep_their_own_certificate(make_proxy, origin: Origin) -> None:
+    import ssl
+
+    proxy = make_proxy({}, extra="tls: {passthrough: [localhost]}\n")
+    trusts_both = ssl.create_default_context(cafile=str(origin.certs.ca))
+    trusts_both.load_verify_locations(cafile=str(proxy.ca))
+    assert _issuer(proxy, origin.https_port, trusts_both) == "pixelguard test origin CA"
+
+
+def test_a_client_refusing_the_ca_gets_passthrough_next_time(make_proxy, origin: Origin) -> None:
+    import ssl
+
+    proxy = make_proxy({})
+    trusts_origin_only = ssl.create_default_context(cafile=str(origin.certs.ca))
+    with pytest.raises(ssl.SSLError):  # pixelguard's certificate: refused, as a pinned app refuses it
+        _issuer(proxy, origin.https_port, trusts_origin_only)
+    learned = proxy.data_dir / "tls-learned.json"
+    wait_for(lambda: learned.exists() and "localhost" in learned.read_text(), what="the learned passthrough")
+    assert _issuer(proxy, origin.https_port, trusts_origin_only) == "pixelguard test origin CA"
+    r = subprocess.run(
+        [sys.executable, "-m", "pixelguard", "--config", str(proxy.config), "tls", "forget", "localhost"],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+        env={**__import__("os").environ, "XDG_DATA_HOME": str(proxy.home / "data")},
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: _refused(proxy, origin, trusts_origin_only), what="the host to be decrypted again")
+
+
+def _refused(proxy: Proxy, origin: Origin, context) -> bool:  # type: ignore[no-untyped-def]
+    import ssl
+
+    try:
+        _issuer(proxy, origin.https_port, context)
+    except ssl.SSLError:
+        return True
+    return False
