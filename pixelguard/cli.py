@@ -17,12 +17,10 @@ import click
 from pixelguard import __version__, display, render
 from pixelguard import config as configmod
 from pixelguard.durations import parse_duration
+from pixelguard.engine import resource_types
 from pixelguard.errors import PixelguardError
 
-RESOURCE_TYPES = [
-    *("document", "subdocument", "script", "image", "stylesheet", "xmlhttprequest", "xhr"),
-    *("media", "font", "websocket", "ping", "object", "other"),
-]
+RESOURCE_TYPES = [*resource_types.NAMES, "xhr"]
 
 
 class State:
@@ -55,10 +53,11 @@ class Group(click.Group):
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         """Like click's, but every user mistake is one line on stderr and exit 2 (click prints three)."""
+        main: Any = super().main  # click's overloads say little about this pass-through
         if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return main(*args, standalone_mode=False, **kwargs)
         try:
-            rv = super().main(*args, standalone_mode=False, **kwargs)
+            rv = main(*args, standalone_mode=False, **kwargs)
         except (click.exceptions.Abort, KeyboardInterrupt):
             click.echo("Aborted.", err=True)
             sys.exit(1)
@@ -138,7 +137,7 @@ def _edit_user_list(
         raise PixelguardError("give a DOMAIN, or --site SITE alone to trust everything on a site")
     if domain is None and for_ is not None:
         raise PixelguardError("--for applies to allowing a DOMAIN, not to trusting a whole site")
-    rule = lists.trust_rule(site) if domain is None else lists.allow_rule(domain, site)  # validates first
+    rule = lists.allow_rule(domain, site) if domain is not None else lists.trust_rule(site or "")
     lists.ensure_user_list(path)
     until = datetime.now(UTC) + for_ if for_ is not None else None
     if domain is None:
@@ -148,10 +147,10 @@ def _edit_user_list(
     if changed:
         verb = "added" if add else "removed"
         click.echo(f"{verb} {rule} {'to' if add else 'from'} {path}")
-        if until is not None:
+        if until is not None and for_ is not None:
             click.echo(
                 f"until {until.astimezone():%Y-%m-%d %H:%M:%S} ({display.period(for_.total_seconds())})"
-            )  # type: ignore[union-attr]
+            )
         click.echo("the running proxy picks this up within a second")
     elif add:
         click.echo(f"already there: {rule} in {path} (nothing changed)")
@@ -448,7 +447,7 @@ def scan(state: State, files: tuple[Path, ...], as_json: bool) -> None:
     failed = 0
     for path in files:
         try:
-            reports = scanmod.scan_file(path, engine)
+            reports = scanmod.scan_file(path, engine, (cfg.pixels.max_width, cfg.pixels.max_height))
         except PixelguardError as e:
             click.echo(f"pixelguard scan: {e}", err=True)
             failed += 1

@@ -22,6 +22,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Protocol
 
+from pixelguard.config import PixelsConfig
 from pixelguard.errors import PixelguardError
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,8 @@ _UNQUOTED_URL = re.compile(r"""([^()'"\s]*)\s*\)""")
 _IMPORT_IN_CSS = re.compile(r"""@import\s+(?:url\(\s*)?["']?([^"')\s;]+)""", re.I)
 _CSS_DECL = re.compile(r"([a-zA-Z-]+)\s*:\s*([^;]+)")
 _PX = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(px)?\s*(!important)?\s*$", re.I)
-PIXEL_MAX = 2
+# The pixel size: the user's pixels.max_width/max_height (config.PixelsConfig), the same as the proxy's.
+DEFAULT_PIXEL = (PixelsConfig.max_width, PixelsConfig.max_height)
 
 
 class _Checker(Protocol):
@@ -123,11 +125,11 @@ def _hidden_reason(decls: dict[str, str]) -> str | None:
     return None
 
 
-def _tiny(value: str | None) -> bool:
+def _tiny(value: str | None, limit: int) -> bool:
     if value is None:
         return False
     m = _PX.match(value)
-    return bool(m) and float(m.group(1)) <= PIXEL_MAX
+    return m is not None and float(m.group(1)) <= limit
 
 
 def _remote(url: str | None) -> str | None:
@@ -184,7 +186,7 @@ def _url_args(css: str) -> list[str]:
     low = css.lower()
     n = len(css)
     last_quote = {'"': css.rfind('"'), "'": css.rfind("'")}
-    out = []
+    out: list[str] = []
     i = 0
     while True:
         j = low.find("url(", i)
@@ -215,8 +217,9 @@ def _url_args(css: str) -> list[str]:
 class ImageFinder(HTMLParser):
     """Collects remote images from HTML that may be broken; never raises on malformed markup."""
 
-    def __init__(self) -> None:
+    def __init__(self, pixel: tuple[int, int] = DEFAULT_PIXEL) -> None:
         super().__init__(convert_charrefs=True)
+        self.pixel = pixel  # (max width, max height) of a tracking pixel
         self.found: list[FoundImage] = []
         self._in_style = 0
         self._style_text: list[str] = []
@@ -241,7 +244,7 @@ class ImageFinder(HTMLParser):
             self._in_style += 1
         if tag in _SRC_TAGS or (tag == "input" and a.get("type", "").lower() == "image"):
             w, h = a.get("width"), a.get("height")
-            pixel = _pixel_reason(w, h, decls) or hidden or self._hidden_ancestor()
+            pixel = _pixel_reason(w, h, decls, self.pixel) or hidden or self._hidden_ancestor()
             self._add(
                 a.get("src") or a.get("href") or a.get("xlink:href"), "img", width=w, height=h, pixel=pixel
             )
@@ -253,7 +256,7 @@ class ImageFinder(HTMLParser):
             self._add(a["background"], "background", pixel=hidden or self._hidden_ancestor())
         if a.get("style"):
             for url, where in css_urls(a["style"]):
-                tiny = _tiny(decls.get("width")) and _tiny(decls.get("height"))
+                tiny = _tiny(decls.get("width"), self.pixel[0]) and _tiny(decls.get("height"), self.pixel[1])
                 pixel = "tiny CSS size" if tiny else hidden or self._hidden_ancestor()
                 self._add(url, "style" if where == "css" else where, pixel=pixel)
         if tag not in _VOID:
@@ -294,11 +297,13 @@ class ImageFinder(HTMLParser):
                 self._flush_style()
 
 
-def _pixel_reason(width: str | None, height: str | None, decls: dict[str, str]) -> str | None:
-    dims = [d for d in (_int_attr(width), _int_attr(height)) if d is not None]
-    if dims and all(d <= PIXEL_MAX for d in dims):
+def _pixel_reason(
+    width: str | None, height: str | None, decls: dict[str, str], pixel: tuple[int, int]
+) -> str | None:
+    w, h = _int_attr(width), _int_attr(height)
+    if (w is not None or h is not None) and (w is None or w <= pixel[0]) and (h is None or h <= pixel[1]):
         return f"{width or '?'}x{height or '?'} attributes"
-    if _tiny(decls.get("width")) and _tiny(decls.get("height")):
+    if _tiny(decls.get("width"), pixel[0]) and _tiny(decls.get("height"), pixel[1]):
         return "tiny CSS size"
     if decls.get("max-height", "").startswith("0") or decls.get("opacity", "").strip() in ("0", "0.0"):
         return "invisible by CSS"
@@ -312,9 +317,9 @@ def _int_attr(value: str | None) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def find_images(html: str) -> list[FoundImage]:
+def find_images(html: str, pixel: tuple[int, int] = DEFAULT_PIXEL) -> list[FoundImage]:
     """Every remote image reference in ``html``, in document order (broken markup is read as far as it goes)."""
-    p = ImageFinder()
+    p = ImageFinder(pixel)
     try:
         p.feed(html)
         p.close()
@@ -405,9 +410,11 @@ def _report(file: str, index: int, images: list[FoundImage], engine: _Checker, *
     return rep
 
 
-def scan_message(msg: Message, engine: _Checker, file: str, index: int = 0) -> MessageReport:
+def scan_message(
+    msg: Message, engine: _Checker, file: str, index: int = 0, pixel: tuple[int, int] = DEFAULT_PIXEL
+) -> MessageReport:
     texts, problems = html_parts(msg)
-    images = [img for html in texts for img in find_images(html)]
+    images = [img for html in texts for img in find_images(html, pixel)]
     return _report(
         file,
         index,
@@ -435,7 +442,9 @@ def _kind(path: Path, head: bytes) -> str:
     return "html"
 
 
-def scan_file(path: Path | str, engine: _Checker) -> list[MessageReport]:
+def scan_file(
+    path: Path | str, engine: _Checker, pixel: tuple[int, int] = DEFAULT_PIXEL
+) -> list[MessageReport]:
     """One report per message in ``path`` (.eml, .mbox or .html). Raises PixelguardError naming the file."""
     path = Path(path)
     try:
@@ -451,11 +460,11 @@ def scan_file(path: Path | str, engine: _Checker) -> list[MessageReport]:
     try:
         if kind == "html":
             html = path.read_bytes().decode("utf-8", errors="replace")
-            return [_report(str(path), 0, find_images(html), engine, subject=_html_title(html))]
+            return [_report(str(path), 0, find_images(html, pixel), engine, subject=_html_title(html))]
         if kind == "eml":
             msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
-            return [scan_message(msg, engine, str(path))]
-        return _scan_mbox(path, engine)
+            return [scan_message(msg, engine, str(path), pixel=pixel)]
+        return _scan_mbox(path, engine, pixel)
     except PixelguardError:
         raise
     except OSError as e:
@@ -464,7 +473,7 @@ def scan_file(path: Path | str, engine: _Checker) -> list[MessageReport]:
         raise PixelguardError(f"{path}: nested too deeply to read (a crafted message?)") from None
 
 
-def _scan_mbox(path: Path, engine: _Checker) -> list[MessageReport]:
+def _scan_mbox(path: Path, engine: _Checker, pixel: tuple[int, int]) -> list[MessageReport]:
     box = mailbox.mbox(str(path), create=False)
     reports = []
     try:
@@ -474,7 +483,7 @@ def _scan_mbox(path: Path, engine: _Checker) -> list[MessageReport]:
             except Exception as e:  # one broken message must not hide the others
                 reports.append(MessageReport(str(path), i, problems=[f"unreadable message: {e}"]))
                 continue
-            reports.append(scan_message(msg, engine, str(path), i))
+            reports.append(scan_message(msg, engine, str(path), i, pixel))
     finally:
         box.close()
     return reports

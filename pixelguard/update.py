@@ -420,10 +420,6 @@ def iter_update(
         yield update_list(spec, force=force, timeout=timeout, progress=progress)
 
 
-def update_all(cfg: Config, names: list[str] | None = None, **kw: Any) -> list[UpdateResult]:
-    return list(iter_update(cfg, names, **kw))
-
-
 # --- background -------------------------------------------------------------------------------------------
 
 
@@ -476,12 +472,12 @@ def list_status(cfg: Config, engine: Any = None) -> list[dict[str, Any]]:
         engine = Engine.from_files(files, cache_dir=cfg.cache_dir)
     stats = getattr(engine, "stats", {}) or {}
     rows = []
-    for name, source, enabled, path, spec in entries:
+    for name, source, enabled, path, listed in entries:
         exists = path.is_file()
         st = stats.get(path.stem) if exists else None
         # Files the list includes (!#include) are lists of their own in the engine: NAME/file.
         parts = [v for k, v in stats.items() if k.startswith(f"{path.stem}/")] if exists else []
-        meta = read_meta(spec) if spec is not None and spec.url else {}
+        meta = read_meta(listed) if listed is not None and listed.url else {}
         updated = meta.get("updated")
         if updated is None and exists:
             updated = path.stat().st_mtime
@@ -499,7 +495,7 @@ def list_status(cfg: Config, engine: Any = None) -> list[dict[str, Any]]:
                 "updated_ts": updated,
                 "path": str(path),
                 "exists": exists,
-                "due": due(spec) if spec is not None and spec.url and enabled else False,
+                "due": due(listed) if listed is not None and listed.url and enabled else False,
             }
         )
     return rows

@@ -15,7 +15,7 @@ from test_email_corpus import ground_truth
 from pixelguard.cli import cli
 from pixelguard.config import bundled_filters_dir
 from pixelguard.engine import Engine
-from pixelguard.scan import css_urls, find_images, parse_srcset, scan_file
+from pixelguard.scan import ImageFinder, css_urls, find_images, parse_srcset, scan_file
 
 
 @pytest.fixture(scope="module")
@@ -96,16 +96,25 @@ def test_srcset_and_css_parsers() -> None:
 
 
 @pytest.mark.parametrize(
-    "html",
+    ("html", "found"),
     [
-        "<img src='https://a.example/x.png' <<<",
-        "<style>.a{background:url(https://a.example/x.png)",
-        "<img src=",
-        "\x00\xff",
+        ("<img src='https://a.example/x.png' <<<", []),  # an unfinished tag is text, as browsers read it
+        ("<style>.a{background:url(https://a.example/x.png)", []),  # an unclosed style is not applied
+        ("<img src=", []),
+        ("\x00\xff", []),
+        ('<img src="https://a.example/y.png"><div <img', ["https://a.example/y.png"]),  # what precedes stays
+        (
+            '<p><img src="https://a.example/z.gif" width=1 height=1></b></i></p></p>',
+            ["https://a.example/z.gif"],
+        ),
     ],
 )
-def test_broken_html_does_not_raise(html: str) -> None:
-    find_images(html)  # the assertion is that nothing raises; what is found of a broken tag varies
+def test_broken_html_is_read_as_far_as_it_goes(html: str, found: list[str]) -> None:
+    # The parser itself, not find_images (which would hide an exception): it must not raise on its own.
+    p = ImageFinder()
+    p.feed(html)
+    p.close()
+    assert [i.url for i in p.found] == found
 
 
 # --- files --------------------------------------------------------------------------------------------------

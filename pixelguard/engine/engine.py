@@ -14,12 +14,11 @@ from typing import Any
 from pixelguard.engine import bounded_regex, preprocess
 from pixelguard.engine import index as ix
 from pixelguard.engine import rules as R
-from pixelguard.engine.request import Request
+from pixelguard.engine.request import PAGE_MEMO_SIZE, Request
 
 log = logging.getLogger(__name__)
 
 MAX_ERRORS_PER_LIST = 200
-PAGE_MEMO_SIZE = 4096
 _MISS = object()
 DOCUMENT = R.TYPE_BITS["document"]
 OTHER = R.TYPE_BITS["other"]

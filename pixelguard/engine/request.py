@@ -12,6 +12,7 @@ import re
 
 import tldextract
 
+from pixelguard.engine import resource_types
 from pixelguard.engine.rules import METHOD_BITS, TYPE_ALIASES, TYPE_BITS
 
 # suffix_list_urls=() and cache_dir=None: use the snapshot shipped inside tldextract, offline, no disk cache.
@@ -22,17 +23,6 @@ _TOKEN_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789%")
 _TOKEN_BYTES = bytes(c if c in _TOKEN_CHARS else 0x20 for c in range(256))
 _IPV4 = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 OTHER = TYPE_BITS["other"]
-
-# Extension → resource type, for callers that do not know the type (the CLI, scanners).
-_EXT_TYPES = {
-    **dict.fromkeys(("js", "mjs"), "script"),
-    **dict.fromkeys(("gif", "png", "jpg", "jpeg", "webp", "svg", "ico", "bmp", "avif", "apng"), "image"),
-    "css": "stylesheet",
-    **dict.fromkeys(("woff", "woff2", "ttf", "otf", "eot"), "font"),
-    **dict.fromkeys(("mp4", "webm", "mp3", "ogg", "m4a", "m3u8", "wav", "mov"), "media"),
-    **dict.fromkeys(("html", "htm"), "subdocument"),
-    "swf": "object",
-}
 
 
 @functools.lru_cache(maxsize=65536)
@@ -74,22 +64,17 @@ def site_of(url: str) -> str:
         return ""
 
 
-def type_bit(resource_type: str | None, url: str = "") -> int:
+def type_bit(resource_type: str | None, url: str = "", has_page: bool = False) -> int:
     """The bit of a resource type name; aliases accepted, unknown names are "other", None guesses from url."""
     if resource_type is None:
-        return TYPE_BITS[guess_type(url)]
+        return TYPE_BITS[resource_types.from_extension(url, has_page)]
     name = resource_type.lower()
     return TYPE_BITS.get(TYPE_ALIASES.get(name, name), OTHER)
 
 
-def guess_type(url: str) -> str:
-    """Resource type from the URL path's extension, else "other"."""
-    path = url.split("?", 1)[0].split("#", 1)[0]
-    slash = path.rfind("/")
-    dot = path.rfind(".")
-    if dot <= slash or slash < 0 or path[slash - 1 : slash] == "/":
-        return "other"
-    return _EXT_TYPES.get(path[dot + 1 :].lower(), "other")
+def guess_type(url: str, has_page: bool = False) -> str:
+    """Resource type from the URL path's extension, else "other" (resource_types.py has the table)."""
+    return resource_types.from_extension(url, has_page)
 
 
 # Hosts and page URLs repeat: a page's subresources share its URL, and a few hosts serve most requests. Plain
@@ -218,7 +203,7 @@ class Request:
         # Unknown page: neither first- nor third-party rules are excluded (as Brave's engine does).
         self.third_party = None if not self.source_domain else self.source_domain != self.domain
         bit = _BITS.get(resource_type) if resource_type is not None else None
-        self.type = bit if bit is not None else type_bit(resource_type, url)
+        self.type = bit if bit is not None else type_bit(resource_type, url, bool(source_url))
         self.method = GET if method is None else _METHOD_BITS.get(method.upper(), 0)
 
     def tokens(self) -> list[bytes]:

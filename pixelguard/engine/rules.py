@@ -28,21 +28,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pixelguard.engine import resource_types
+
 # Resource types as bits; a rule keeps the mask of types it applies to.
-TYPES = (
-    "other",
-    "script",
-    "image",
-    "stylesheet",
-    "object",
-    "xmlhttprequest",
-    "subdocument",
-    "document",
-    "media",
-    "font",
-    "websocket",
-    "ping",
-)
+TYPES = resource_types.NAMES
 TYPE_BITS = {name: 1 << i for i, name in enumerate(TYPES)}
 ALL_TYPES = (1 << len(TYPES)) - 1
 DOCUMENT = TYPE_BITS["document"]

@@ -26,6 +26,9 @@ class _Part:
     """One piece between two ``*``: find it (leftmost), match it at a position, or match it at the end."""
 
     __slots__ = ("at_end", "lit", "rx")
+    lit: str | None
+    rx: re.Pattern[str] | None
+    at_end: re.Pattern[str] | None
 
     def __init__(self, text: str):
         if "^" in text:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 from mitmproxy import http, tls
 
@@ -69,7 +70,7 @@ class Blocker:
         rtype = reqtype.resource_type(req.headers, url)
         source = reqtype.source_url(req.headers)
         engine = st.engine
-        verdict = engine.check(url, source, rtype, req.method)
+        verdict: Any = engine.check(url, source, rtype, req.method)
         named = _host_header(req)
         detail = None
         if not verdict.blocked and named and named != host:

@@ -57,7 +57,7 @@ class PixelReplacer:
             data = compression.head(raw, encoding, imagesize.HEADER_LIMIT)
             if data is None:
                 return
-        size = imagesize.is_pixel(data, st.cfg.pixels.max_width, st.cfg.pixels.max_height)
+        size = imagesize.is_pixel(data or b"", st.cfg.pixels.max_width, st.cfg.pixels.max_height)
         if size is None:
             return
         url, host = destination(flow.request)

@@ -8,7 +8,8 @@ request has no site and is treated as third-party.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from urllib.parse import urlsplit
+
+from pixelguard.engine import resource_types
 
 _DEST = {
     "document": "document",
@@ -35,28 +36,6 @@ _DEST = {
     "websocket": "websocket",
 }
 
-_EXT = {
-    "js": "script",
-    "mjs": "script",
-    "css": "stylesheet",
-    "woff": "font",
-    "woff2": "font",
-    "ttf": "font",
-    "otf": "font",
-    "eot": "font",
-    "mp4": "media",
-    "webm": "media",
-    "mp3": "media",
-    "ogg": "media",
-    "m4a": "media",
-    "html": "document",
-    "htm": "document",
-    "swf": "object",
-}
-_EXT.update(
-    dict.fromkeys(["gif", "png", "jpg", "jpeg", "jpe", "webp", "avif", "svg", "ico", "bmp", "apng"], "image")
-)
-
 
 def resource_type(headers: Mapping[str, str], url: str) -> str:
     """The engine resource type of a request (document, image, script, ... or other)."""
@@ -73,13 +52,8 @@ def resource_type(headers: Mapping[str, str], url: str) -> str:
         return "image"
     if first.startswith("text/css"):
         return "stylesheet"
-    path = urlsplit(url).path if "://" in url else url
-    leaf = path.rsplit("/", 1)[-1]
-    if "." in leaf:
-        ext = leaf.rsplit(".", 1)[-1].lower()
-        if ext in _EXT:
-            return _EXT[ext]
-    return "other"
+    # Nothing in the headers: the URL's extension, read as the engine reads it (one table, one .html rule).
+    return resource_types.from_extension(url, has_page=source_url(headers) is not None)
 
 
 def source_url(headers: Mapping[str, str]) -> str | None:

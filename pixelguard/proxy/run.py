@@ -33,10 +33,6 @@ def confdir() -> Path:
     return Path(os.environ.get(CONFDIR_ENV) or "~/.mitmproxy").expanduser()
 
 
-def ca_cert_path(conf: Path | None = None) -> Path:
-    return (conf or confdir()) / CA_FILE
-
-
 class _Announce:
     """Runs after the proxy server is listening: prints where, writes proxy.json; removes it when done."""
 

@@ -126,7 +126,7 @@ class Feed:
             counts = dict(queries.stops_per_minute(db, first))
             per_minute = [int(counts.get(first + 60 * i, 0)) for i in range(SPARK_MINUTES)]
             return Overview(int(totals["seen"]), int(totals["stopped"]), top, per_minute, protection)
-        except (FileNotFoundError, sqlite3.Error, ImportError, PixelguardError) as e:
+        except (FileNotFoundError, sqlite3.Error, PixelguardError) as e:
             return Overview(0, 0, [], [0] * SPARK_MINUTES, protection, problem=str(e))
 
     def protection(self) -> Protection:
@@ -141,8 +141,6 @@ class Feed:
             from pixelguard import pause
 
             paused = pause.paused_until(self.cfg.data_dir, now=datetime.fromtimestamp(self.clock(), UTC))
-        except ImportError:
-            pass
         except Exception as e:  # a broken pause.json must not take the header down
             log.warning("cannot read the pause state: %s", e)
         return Protection(mode=mode, paused_until=paused, listen=listen)
@@ -187,8 +185,6 @@ def list_rows(cfg: Config) -> list[dict[str, Any]]:
         from pixelguard.update import list_status
 
         return [dict(r) for r in list_status(cfg)]
-    except ImportError:
-        pass
     except Exception as e:  # counts are informative only: a failing engine build must not empty the screen
         log.warning("list status failed, counting lines instead: %s", e)
     rows = [
@@ -203,29 +199,26 @@ def list_rows(cfg: Config) -> list[dict[str, Any]]:
 
 
 def _count(name: str, source: str, enabled: bool, path: Path) -> dict[str, Any]:
-    rules: int | None = 0
-    skipped: int | None = 0
+    from pixelguard.engine.rules import validate
+
+    rules: int | None = None
+    skipped: int | None = None
     updated = None
     try:
-        from pixelguard.engine.rules import validate
-    except ImportError:
-
-        def validate(line: str) -> str | None:
-            return None
-
-    try:
         updated = path.stat().st_mtime
+        good = bad = 0
         with path.open(encoding="utf-8", errors="replace") as f:
             for raw in f:
                 line = raw.strip()
                 if not line or line.startswith("!") or line.startswith("["):
                     continue
                 if validate(line) is None:
-                    rules += 1
+                    good += 1
                 else:
-                    skipped += 1
+                    bad += 1
+        rules, skipped = good, bad
     except OSError:
-        rules = skipped = None  # no file (yet)
+        pass  # no file (yet): no counts
     return {
         "name": name,
         "source": source,

@@ -84,7 +84,6 @@ class ListEditor(Screen[bool]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(TextArea).cursor_blink = not self.app.is_headless
         self._load()
 
     @work(thread=True)

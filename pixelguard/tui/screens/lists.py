@@ -31,7 +31,7 @@ class ListsScreen(Screen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,l", "app.pop_screen", "Back"),
         Binding("e", "edit", "Edit list"),
-        Binding("space", "toggle", "On/off"),
+        Binding("space", "toggle_list", "On/off"),
         Binding("r", "reload", "Reload"),
     ]
 
@@ -91,7 +91,7 @@ class ListsScreen(Screen):
             return None
         return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
 
-    def action_toggle(self) -> None:
+    def action_toggle_list(self) -> None:
         name = self._selected_name()
         if name is None:
             return
@@ -141,4 +141,7 @@ class ListsScreen(Screen):
         path: Path = cfg.user_list if name == "user" else cfg.learned_list
         from pixelguard.tui.screens.editor import ListEditor
 
-        self.app.push_screen(ListEditor(name, path), lambda _saved: self._load())
+        def reload(_saved: bool | None) -> None:
+            self._load()
+
+        self.app.push_screen(ListEditor(name, path), reload)

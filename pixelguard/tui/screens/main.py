@@ -21,7 +21,7 @@ from textual.worker import get_current_worker
 
 from pixelguard.display import safe
 from pixelguard.errors import PixelguardError
-from pixelguard.tui.data import Feed, Overview
+from pixelguard.tui.data import TAIL_BATCH, Feed, Overview
 from pixelguard.tui.messages import EventsArrived, FeedProblem, HostSpanLoaded, OverviewUpdated
 from pixelguard.tui.widgets.detail import DetailPane
 from pixelguard.tui.widgets.events import EventTable, matches
@@ -59,7 +59,6 @@ class MainScreen(Screen):
         self._undo: list[tuple[str, str, str | None]] = []  # (kind, domain or site, site) of each allow
         self._span_host: str | None = None
         self._span: tuple[float, float] | None = None
-        self.last_batch_at = 0.0  # monotonic time of the last rows put in the table (tests measure latency)
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -115,11 +114,11 @@ class MainScreen(Screen):
                     rows = feed.poll()
                     while rows:
                         self.post_message(EventsArrived(rows))
-                        rows = feed.poll() if len(rows) >= 500 else []
+                        rows = feed.poll() if len(rows) >= TAIL_BATCH else []
                     if time.monotonic() >= next_overview:
                         self.post_message(OverviewUpdated(feed.overview()))
                         next_overview = time.monotonic() + OVERVIEW_SECONDS
-                except (FileNotFoundError, sqlite3.Error, ImportError, PixelguardError) as e:
+                except (FileNotFoundError, sqlite3.Error, PixelguardError) as e:
                     # No database yet (proxy never started) or a store that is not there: say so, retry.
                     feed.close()
                     if str(e) != problem:
@@ -147,7 +146,6 @@ class MainScreen(Screen):
                 table.move_cursor(row=min(row_before + added, table.row_count - 1), animate=False)
             elif added:
                 self._show_detail()
-        self.last_batch_at = time.monotonic()
 
     @on(OverviewUpdated)
     def _overview_updated(self, message: OverviewUpdated) -> None:

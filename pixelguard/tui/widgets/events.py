@@ -112,7 +112,7 @@ class EventTable(DataTable):
 
     def _order(self) -> None:
         # One renumbering per batch instead of DataTable.sort's per-cell key; newest (largest id) first.
-        order = sorted(self.rows, key=lambda k: -int(k.value))
+        order = sorted(self.rows, key=lambda k: -int(str(k.value)))
         self._row_locations = TwoWayDict({k: i for i, k in enumerate(order)})
         self._require_update_dimensions = True
         self._update_count += 1
