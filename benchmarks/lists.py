@@ -40,7 +40,7 @@ def load_requests() -> list[tuple[str, str, str]]:
             page = url  # a site's root URL starts a page load; the subresources that follow belong to it
             out.append((url, url, "document"))
         else:
-            out.append((url, page, guess_type(url)))
+            out.append((url, page, guess_type(url, has_page=True)))
     lines = (SHARED / "requests" / "pagexray-requests.tsv").read_text().split("\n")[1:]
     for line in lines:
         cols = line.split("\t")

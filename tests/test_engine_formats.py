@@ -63,7 +63,7 @@ def test_local_names_are_counted_not_blocked() -> None:
 def test_a_single_word_keeps_its_abp_substring_meaning() -> None:
     # uBO reads a dotless word (`adv`) as a hostname too; ABP's docs use `adv` as a substring example and no
     # domain list has dotless names, so pixelguard keeps ABP's and Brave's reading for words without a dot.
-    assert Engine.from_text("adv").check("http://example.com/advert.html").blocked
+    assert Engine.from_text("adv").check("http://example.com/advert.html", PAGE, "subdocument").blocked
 
 
 def test_the_real_adaway_hosts_file() -> None:

@@ -145,6 +145,31 @@ async def test_allow_keys_write_user_list_and_undo(tmp_path: Path) -> None:
 
 
 @sync
+async def test_t_allows_the_host_for_an_hour(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    cfg, _ = setup(tmp_path, n=5)
+    app = PixelguardApp(cfg)
+    async with app.run_test(size=SIZE) as pilot:
+        table = await loaded(pilot, 5)
+        host = table.selected()["host"]
+        await pilot.press("t")
+        user = cfg.user_list
+        await wait_for(
+            pilot, lambda: user.exists() and lists.allow_rule(host) in user.read_text(), what="the rule"
+        )
+        ends = lists.next_expiry(user)
+        assert ends is not None
+        assert timedelta(minutes=59) < ends - datetime.now(UTC) <= timedelta(hours=1, seconds=1)
+        await wait_for(
+            pilot, lambda: any("for 60m" in n.message for n in app._notifications), what="the toast"
+        )
+        await pilot.press("u")  # undo takes the temporary allow away, expiry line and all
+        await wait_for(pilot, lambda: lists.allow_rule(host) not in user.read_text(), what="the undo")
+        assert lists.UNTIL not in user.read_text()
+
+
+@sync
 async def test_site_keys_need_a_site(tmp_path: Path) -> None:
     cfg = make_config(tmp_path)
     write_events(cfg.database, [event(0, time.time(), site="")])

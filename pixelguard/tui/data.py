@@ -34,6 +34,7 @@ class Protection:
     mode: str  # "full" | "hosts-only"
     paused_until: datetime | None  # aware UTC
     listen: str | None  # "127.0.0.1:8080", None when no proxy is running
+    gpc: bool = False  # Global Privacy Control sent on passed requests (config privacy.gpc)
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ class Feed:
             paused = pause.paused_until(self.cfg.data_dir, now=datetime.fromtimestamp(self.clock(), UTC))
         except Exception as e:  # a broken pause.json must not take the header down
             log.warning("cannot read the pause state: %s", e)
-        return Protection(mode=mode, paused_until=paused, listen=listen)
+        return Protection(mode=mode, paused_until=paused, listen=listen, gpc=self.cfg.privacy.gpc)
 
 
 def start_of_day(ts: float) -> float:

@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 from textual.worker import get_current_worker
 
+from pixelguard import display
 from pixelguard.display import safe
 from pixelguard.errors import PixelguardError
 from pixelguard.tui.data import TAIL_BATCH, Feed, Overview
@@ -37,11 +38,16 @@ OVERVIEW_SECONDS = 2.0
 RETRY_SECONDS = 1.0
 
 
+# What `t` allows the selected host for: long enough to finish what broke, short enough to be forgotten.
+TEMPORARY = timedelta(hours=1)
+
+
 class MainScreen(Screen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "allow", "Allow"),
         Binding("s", "allow_on_site", "Allow on site"),
         Binding("A", "trust_site", "Trust site"),
+        Binding("t", "allow_for_an_hour", "Allow 1h"),
         Binding("u", "undo", "Undo"),
         Binding("p", "pause", "Pause"),
         Binding("slash", "filter", "Filter"),
@@ -220,6 +226,11 @@ class MainScreen(Screen):
         if row is not None:
             self._write("allow", row["host"], None)
 
+    def action_allow_for_an_hour(self) -> None:
+        row = self._selected()
+        if row is not None:
+            self._write("allow", row["host"], None, TEMPORARY)
+
     def action_allow_on_site(self) -> None:
         row = self._selected()
         if row is None:
@@ -246,7 +257,7 @@ class MainScreen(Screen):
         self._write("unallow" if kind == "allow" else "untrust", target, site)
 
     @work(thread=True, group="write")
-    def _write(self, kind: str, target: str, site: str | None) -> None:
+    def _write(self, kind: str, target: str, site: str | None, for_: timedelta | None = None) -> None:
         """Edit the user list off the event loop; the proxy sees the file change within a second."""
         from pixelguard import lists
 
@@ -256,7 +267,8 @@ class MainScreen(Screen):
             if hasattr(lists, "ensure_user_list"):
                 lists.ensure_user_list(path)
             if kind == "allow":
-                changed = lists.allow(path, target, site=site)
+                until = datetime.now(UTC) + for_ if for_ is not None else None
+                changed = lists.allow(path, target, site=site, until=until)
             elif kind == "unallow":
                 changed = lists.unallow(path, target, site=site)
             elif kind == "trust":
@@ -268,9 +280,11 @@ class MainScreen(Screen):
                 app.notify, safe(f"Could not write {path}: {e}"), severity="error", markup=False
             )
             return
-        app.call_from_thread(self._written, kind, target, site, changed)
+        app.call_from_thread(self._written, kind, target, site, changed, for_)
 
-    def _written(self, kind: str, target: str, site: str | None, changed: bool) -> None:
+    def _written(
+        self, kind: str, target: str, site: str | None, changed: bool, for_: timedelta | None = None
+    ) -> None:
         from pixelguard import lists
 
         app: Any = self.app
@@ -282,6 +296,8 @@ class MainScreen(Screen):
             what = (
                 f"Allowed {target} on {site}"
                 if kind == "allow" and site
+                else f"Allowed {target} everywhere for {display.period(for_.total_seconds())}"
+                if kind == "allow" and for_ is not None
                 else f"Allowed {target} everywhere"
                 if kind == "allow"
                 else f"Trusted everything on {target}"

@@ -39,6 +39,8 @@ class StatusBar(Static):
             text.append("● on, hosts-only mode", style="bold")
         else:
             text.append("● protection on", style="bold")
+        if p.gpc and p.paused_until is None:
+            text.append(" · GPC")  # Sec-GPC: 1 goes out with every request passed upstream
         text.append("  │  ")
         text.append(f"listening on {p.listen}" if p.listen else "proxy not running")
         text.append("  │  ")
