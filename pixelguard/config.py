@@ -90,6 +90,15 @@ class TlsConfig:
 
 
 @dataclass(frozen=True)
+class IdentityConfig:
+    """The leak alarm's: never written anywhere but this config (identity.py)."""
+
+    emails: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
+    country: str = ""  # calling code for phones written without one ("49" for 0170 ...)
+
+
+@dataclass(frozen=True)
 class PrivacyConfig:
     gpc: bool = True  # Sec-GPC: 1 on every request passed upstream
 
@@ -110,6 +119,7 @@ class Config:
     privacy: PrivacyConfig = PrivacyConfig()
     cname: CnameConfig = CnameConfig()
     tls: TlsConfig = TlsConfig()
+    identity: IdentityConfig = IdentityConfig()
     source: Path | None = None  # the YAML file read, None when it did not exist
     origins: dict[str, str] = field(default_factory=dict)  # dotted key → "default" | "file:line"
 
@@ -312,6 +322,7 @@ def _build(path: Path | None, root: yaml.Node | None) -> Config:
             "privacy",
             "cname",
             "tls",
+            "identity",
         ),
     )
 
@@ -358,6 +369,17 @@ def _build(path: Path | None, root: yaml.Node | None) -> Config:
     tls = TlsConfig(
         passthrough=_domains(r, tn.get("passthrough")), learn=r.boolean(tn.get("learn"), "tls.learn", True)
     )
+    idn = r.mapping(top.get("identity"), "identity", ("emails", "phones", "country"))
+    country = r.string(idn.get("country"), "identity.country", "", nullable=True) or ""
+    if country and not country.lstrip("+").isdigit():
+        raise r.fail(
+            idn.get("country"), "identity.country", f'is a calling code such as "49", got {country!r}'
+        )
+    identity = IdentityConfig(
+        emails=_strings(r, idn.get("emails"), "identity.emails", "email addresses"),
+        phones=_strings(r, idn.get("phones"), "identity.phones", "phone numbers"),
+        country=country.lstrip("+"),
+    )
 
     return Config(
         proxy=ProxyConfig(host=host, port=port, mode=mode, auth=auth),
@@ -370,6 +392,7 @@ def _build(path: Path | None, root: yaml.Node | None) -> Config:
         privacy=privacy,
         cname=cname,
         tls=tls,
+        identity=identity,
         data_dir=data,
         cache_dir=cache,
         source=path,
@@ -392,6 +415,21 @@ def _domains(r: _Reader, node: yaml.Node | None) -> tuple[str, ...]:
         if not isinstance(value, str) or not _DOMAIN.match(value.strip().lower().rstrip(".")):
             raise r.fail(item, "tls.passthrough", f"entries are domains (bank.example), got {_show(item)}")
         out.append(value.strip().lower().rstrip("."))
+    return tuple(out)
+
+
+def _strings(r: _Reader, node: yaml.Node | None, key: str, what: str) -> tuple[str, ...]:
+    r.note(key, node)
+    if node is None or _is_null(node):
+        return ()
+    if not isinstance(node, yaml.SequenceNode):
+        raise r.fail(node, key, f"must be a list of {what}, got {_describe(node)}")
+    out = []
+    for item in node.value:
+        value = _scalar(item)
+        if not isinstance(value, str | int) or isinstance(value, bool) or not str(value).strip():
+            raise r.fail(item, key, f"entries are {what}, got {_show(item)}")
+        out.append(str(value).strip())
     return tuple(out)
 
 
@@ -501,6 +539,9 @@ def describe(cfg: Config) -> list[tuple[str, str, str]]:
             o.get("tls.passthrough", "default"),
         ),
         ("tls.learn", str(cfg.tls.learn).lower(), o.get("tls.learn", "default")),
+        # Never shown: how many, not which (the addresses themselves stay in the config file only).
+        ("identity.emails", f"{len(cfg.identity.emails)} set", o.get("identity.emails", "default")),
+        ("identity.phones", f"{len(cfg.identity.phones)} set", o.get("identity.phones", "default")),
         (
             "cname.nameservers",
             ", ".join(cfg.cname.nameservers) or "(system)",

@@ -54,6 +54,10 @@ def stats_lines(s: dict[str, Any], period: str) -> list[str]:
     table("top sites", s["top_sites"], ("site", "count", "trackers"))
     table("by reason", s["by_reason"], ("reason", "count"))
     table("by list", s["by_list"], ("list", "count"))
+    vendors = [
+        {"tracker event": f"{r['vendor']}: {r['event']}", "count": r["count"]} for r in s.get("by_vendor", [])
+    ]
+    table("what the trackers would have recorded", vendors, ("tracker event", "count"))
     return out
 
 

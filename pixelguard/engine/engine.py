@@ -292,23 +292,34 @@ class Engine:
         """
         req = Request(url, url, "document", method)
         tokens = req.tokens()
-        imp = self._find(self._important, req, tokens) if self._has_important else None
-        if imp is not None:
-            exc = self._find(self._important_exc, req, tokens)
-            if exc is None:
-                return self._verdict(imp, None)
-        block = self._find(self._block, req, tokens)
-        explicit_exc = self._find(self._exc, req, tokens)
+        # Each index walked once for both readings: candidates of either type, needle-checked once.
+        req.type = DOCUMENT | OTHER
+        text = req.url_lower
+        cands = {
+            name: [r for r in index.candidates(req, tokens) if r[ix.NEEDLE] in text]
+            for name, index in (
+                ("important", self._important),
+                ("important_exc", self._important_exc),
+                ("block", self._block),
+                ("exc", self._exc),
+            )
+        }
+        req.type = DOCUMENT
+        imp = _first(cands["important"], req)
+        if imp is not None and _first(cands["important_exc"], req) is None:
+            return self._verdict(imp, None)
+        block = _first(cands["block"], req)
+        explicit_exc = _first(cands["exc"], req)
         # rs: 0 nothing, 1 block, 2 exception (uBO checks exceptions even without a block here).
         rs = 2 if explicit_exc is not None else 1 if block is not None else 0
 
         req.type = OTHER  # a typeless rule's mask holds every network type, "other" among them
         valid = _ends_at_host
-        implicit_imp = self._find(self._important, req, tokens, typeless=True, valid=valid)
-        if implicit_imp is not None and self._find(self._important_exc, req, tokens, typeless=True) is None:
+        implicit_imp = _first(cands["important"], req, typeless=True, valid=valid)
+        if implicit_imp is not None and _first(cands["important_exc"], req, typeless=True) is None:
             return self._verdict(implicit_imp, None)
-        implicit_block = self._find(self._block, req, tokens, typeless=True, valid=valid)
-        implicit_exc = self._find(self._exc, req, tokens, typeless=True)
+        implicit_block = _first(cands["block"], req, typeless=True, valid=valid)
+        implicit_exc = _first(cands["exc"], req, typeless=True)
         rg = 2 if implicit_exc is not None else 1 if implicit_block is not None else 0
         # uBO's table: the implicit answer stands when nothing explicit matched, or when it is an exception and
         # the explicit one is not; otherwise the explicit answer stands.
@@ -320,24 +331,6 @@ class Engine:
         if overridden is None:
             return NOT_BLOCKED
         return self._verdict(overridden, exc)
-
-    @staticmethod
-    def _find(
-        index: ix.RuleIndex,
-        req: Request,
-        tokens: list[bytes],
-        *,
-        typeless: bool = False,
-        valid: Any = None,
-    ) -> ix.RuleT | None:
-        """The general (slower) walk over an index, for page loads: every candidate, with extra conditions."""
-        url = req.url_lower
-        for r in index.candidates(req, tokens):
-            if typeless and not r[ix.FLAGS] & R.TYPELESS:
-                continue
-            if r[ix.NEEDLE] in url and ix.matches(r, req) and (valid is None or valid(r, req)):
-                return r
-        return None
 
     def _page_exception(self, source_url: str | None) -> ix.RuleT | None:
         """An ``@@...$document`` exception matching the page allows everything on it.
@@ -367,6 +360,18 @@ class Engine:
     @property
     def rule_count(self) -> int:
         return sum(s.rules for s in self.stats.values())
+
+
+def _first(
+    candidates: list[ix.RuleT], req: Request, *, typeless: bool = False, valid: Any = None
+) -> ix.RuleT | None:
+    """The first candidate that matches req (typeless rules only, and passing valid, when asked)."""
+    for r in candidates:
+        if typeless and not r[ix.FLAGS] & R.TYPELESS:
+            continue
+        if ix.matches(r, req) and (valid is None or valid(r, req)):
+            return r
+    return None
 
 
 def _ends_at_host(r: ix.RuleT, req: Request) -> bool:

@@ -6,6 +6,7 @@ Usable as ``mitmdump -s pixelguard/proxy/addon.py [--set pixelguard_config=PATH]
 
 - tls_policy.TlsPolicy: sensitive and pinned hosts passed through undecrypted (judged at CONNECT by host);
 - blocker.Blocker: verdicts and local answers (and hosts-only mode's CONNECT refusals);
+- leaks.LeakAlarm: the user's own identifiers (identity in the config) never go to a third party;
 - cname.CnameUncloaker: the request checked again under each canonical name of its host (async lookup);
 - params.ParamStripper: $removeparam on requests that pass (a 307 for page loads);
 - gpc.Gpc: Sec-GPC: 1 on requests that go upstream;
@@ -29,6 +30,7 @@ from pixelguard.errors import PixelguardError
 from pixelguard.proxy.blocker import Blocker
 from pixelguard.proxy.cname import CnameUncloaker
 from pixelguard.proxy.gpc import Gpc
+from pixelguard.proxy.leaks import LeakAlarm
 from pixelguard.proxy.params import ParamStripper
 from pixelguard.proxy.pixels import PixelReplacer
 from pixelguard.proxy.reloader import Reloader, build_engine
@@ -52,6 +54,7 @@ class Pixelguard:
         self.addons = [
             self.tls,
             Blocker(self.state),
+            LeakAlarm(self.state),
             self.cname,
             ParamStripper(self.state),
             Gpc(self.state),

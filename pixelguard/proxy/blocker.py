@@ -96,9 +96,10 @@ class Blocker:
         if not verdict.blocked:
             st.writer.count(seen=1, stopped=0)
             return
+        payload = payload_of(st, req, url)  # read before the request is answered: its body goes nowhere
         flow.response = responses.blocked(rtype, url, host, verdict.rule, verdict.list, verdict.line)
         reason = "learned" if verdict.list == "learned" else "filter"
-        st.event(flow, url, host, site, rtype, reason, "blocked", verdict, detail=detail)
+        st.event(flow, url, host, site, rtype, reason, "blocked", verdict, detail=detail, payload=payload)
         st.writer.count(seen=1, stopped=1)
 
 
@@ -113,6 +114,29 @@ class _LearnedVerdict:
         self.list = "learned"
         self.line = None
         self.exception = None
+
+
+def payload_of(
+    st: State, req: http.Request, url: str, found: list[Any] | None = None
+) -> dict[str, Any] | None:
+    """What the stopped request would have told the tracker (payloads.decode), and which of the user's own
+    identifiers it carried. Only the first 64 KB of a body are read; a streamed body is not read at all."""
+    from pixelguard import payloads
+    from pixelguard.payloads.params import MAX_BODY
+
+    body = req.raw_content[:MAX_BODY] if req.raw_content else None
+    try:
+        payload = payloads.decode(url, req.method, body, req.headers.get("content-type"))
+    except Exception:
+        log.exception("pixelguard: payload decoder failed for %.200s", url)
+        payload = None
+    if found is None and st.identity:
+        found = st.identity.find(url, body.decode("utf-8", "replace") if body else "")
+    if found:
+        payload = payload or {"vendor": None, "event": None, "fields": {}, "identifiers": []}
+        mine = [f"your {f.label}" for f in found]
+        payload["identifiers"] = list(dict.fromkeys(mine + payload["identifiers"]))
+    return payload
 
 
 def _host_header(req: http.Request) -> str | None:

@@ -7,6 +7,7 @@ one, never half of each.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -44,10 +45,15 @@ class State:
         self.pending_learned: set[str] = set()  # learned, not yet in the engine
         self.written_learned: set[str] = set()  # pending hosts whose rule is on disk
         self.learn_lock = threading.Lock()
+        self.identity: Any = None  # identity.Identity: what the leak alarm looks for (and redacts)
 
     def setup(self, cfg: Config, engine: Engine, writer: Writer, mode: str) -> None:
+        from pixelguard.identity import Identity
+
         self.cfg, self.engine, self.writer, self.mode = cfg, engine, writer, mode
         self.learner = Learner(cfg.pixels.learn_after)
+        idn = cfg.identity
+        self.identity = Identity(idn.emails, idn.phones, idn.country)
 
     def paused(self) -> bool:
         return self.paused_until > 0 and time.time() < self.paused_until
@@ -64,15 +70,21 @@ class State:
         verdict: Any = None,
         nbytes: int = 0,
         detail: str | None = None,
+        payload: dict[str, Any] | None = None,
     ) -> None:
-        """Record what pixelguard did to this flow (the writer's queue: never SQLite inside a hook)."""
+        """Record what pixelguard did to this flow (the writer's queue: never SQLite inside a hook).
+
+        The user's own identifiers (the leak alarm's) never reach the database: wherever one appears, in the
+        URL, the detail or the payload, a placeholder takes its place."""
         peer = flow.client_conn.peername
+        redact = self.identity.redact if self.identity else (lambda text: text)
+        encoded = json.dumps(payload, ensure_ascii=False) if payload is not None else None
         self.writer.put(
             Event(
                 ts=time.time(),
                 client=str(peer[0]) if peer else "",
                 method=flow.request.method,
-                url=url,
+                url=redact(url),
                 host=host,
                 site=site,
                 type=rtype,
@@ -82,7 +94,8 @@ class State:
                 list=getattr(verdict, "list", None),
                 line=getattr(verdict, "line", None),
                 bytes=nbytes,
-                detail=detail,
+                detail=redact(detail),
+                payload=redact(encoded),
             )
         )
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-REASONS = ("filter", "pixel", "learned", "host")
-ACTIONS = ("blocked", "replaced")
+REASONS = ("filter", "pixel", "learned", "host", "cname", "param", "leak")
+ACTIONS = ("blocked", "replaced", "cleaned")
 MAX_URL = 2000
 
 
@@ -29,6 +29,7 @@ class Event:
     line: int | None = None
     bytes: int = 0  # bytes the tracker did not get to send (body size replaced or never fetched)
     detail: str | None = None  # e.g. "1x1 gif" for a detected pixel
+    payload: str | None = None  # JSON: what the request would have told the tracker (payloads.decode)
 
     def row(self) -> dict[str, Any]:
         d = asdict(self)

@@ -9,7 +9,9 @@ from typing import Any
 
 from sqlite_utils import Database
 
-COLUMNS = "id, ts, client, method, url, host, site, type, reason, action, rule, list, line, bytes, detail"
+from pixelguard.store.schema import EVENT_COLUMNS
+
+COLUMNS = "id, " + ", ".join(EVENT_COLUMNS)
 
 
 def _rows(db: Database, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[dict[str, Any]]:
@@ -153,10 +155,35 @@ def stats(db: Database, since_ts: float, limit: int = 10) -> dict[str, Any]:
         "top_sites": top_sites(db, since_ts, limit),
         "by_reason": _group(db, "reason", since_ts),
         "by_list": _group(db, "list", since_ts),
+        "by_vendor": by_vendor(db, since_ts, limit),
     }
+
+
+def by_vendor(db: Database, since_ts: float, limit: int = 10) -> list[dict[str, Any]]:
+    """Stopped events by the vendor and event name their payload names (Meta Pixel / Purchase ...)."""
+    return _rows(
+        db,
+        "SELECT json_extract(payload, '$.vendor') AS vendor, "
+        "coalesce(json_extract(payload, '$.event'), '-') AS event, count(*) AS count "
+        "FROM events WHERE ts >= ? AND json_valid(payload) AND json_extract(payload, '$.vendor') IS NOT NULL "
+        "GROUP BY vendor, event ORDER BY count DESC LIMIT ?",
+        (since_ts, limit),
+    )
 
 
 def event_json(row: dict[str, Any]) -> dict[str, Any]:
     """A row for --json: every column plus the time as ISO 8601 UTC."""
     iso = datetime.fromtimestamp(row["ts"], UTC).isoformat(timespec="milliseconds")
-    return {"time": iso, **row}
+    return {"time": iso, **row, "payload": payload_of(row)}
+
+
+def payload_of(row: dict[str, Any]) -> dict[str, Any] | None:
+    """The decoded payload of an event row (stored as JSON text), or None."""
+    raw = row.get("payload")
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None

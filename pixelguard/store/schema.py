@@ -29,6 +29,7 @@ EVENT_COLUMNS = (
     "line",
     "bytes",
     "detail",
+    "payload",
 )
 
 
@@ -89,6 +90,22 @@ def m003_readable_views(db: Database) -> None:
         """
         CREATE VIEW IF NOT EXISTS counters_readable AS
         SELECT datetime(minute * 60, 'unixepoch') AS minute_utc, seen, stopped FROM counters
+        """
+    )
+
+
+@migrations()
+def m004_payload(db: Database) -> None:
+    # What a stopped request would have told the tracker (payloads/), as JSON; never the body itself.
+    if "payload" not in {c.name for c in db["events"].columns}:
+        db.execute("ALTER TABLE events ADD COLUMN payload TEXT")
+    db.execute("DROP VIEW IF EXISTS events_readable")
+    db.execute(
+        """
+        CREATE VIEW events_readable AS
+        SELECT id, datetime(ts, 'unixepoch') AS time_utc, client, method, url, host, site, type, reason,
+               action, rule, list, line, bytes, detail, payload
+        FROM events
         """
     )
 

@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from pixelguard.display import safe, when
 from pixelguard.entities import lookup
+from pixelguard.store.queries import payload_of
 
 
 class DetailPane(Static):
@@ -35,6 +36,26 @@ class DetailPane(Static):
         grid.add_row("List", Text(safe(f"{where}   ({reason}, {row.get('action') or 'blocked'})")))
         seen = "…" if span is None else f"{when(span[0])} → {when(span[1])}"
         grid.add_row("Seen", Text(safe(f"{seen}   on {row.get('site') or 'unknown site'}")))
+        said = payload_sentence(payload_of(row))
+        if said:
+            grid.add_row("Payload", Text(safe(said), style="cyan"))
         entity = lookup(row.get("host") or "")
         grid.add_row("Owner", Text(f"{entity.company} ({entity.category})" if entity else "unknown"))
         self.update(grid)
+
+
+def payload_sentence(payload: dict[str, Any] | None) -> str | None:
+    """'Meta Pixel would have recorded: Purchase, value 49.99 EUR; identifiers: your email (sha256), browser ID fbp'."""
+    if not payload:
+        return None
+    fields = payload.get("fields") or {}
+    what = [str(payload["event"])] if payload.get("event") else []
+    if fields.get("value"):
+        what.append(f"value {fields['value']} {fields.get('currency', '')}".rstrip())
+    what += [f"{k} {v}" for k, v in fields.items() if k not in ("value", "currency", "page")][:4]
+    who = payload.get("vendor") or "The tracker"
+    text = f"{who} would have recorded: {', '.join(what) or 'this request'}"
+    ids = payload.get("identifiers") or []
+    if ids:
+        text += "; identifiers: " + ", ".join(map(str, ids))
+    return text
