@@ -137,6 +137,11 @@ def _edit_user_list(
         raise PixelguardError("give a DOMAIN, or --site SITE alone to trust everything on a site")
     if domain is None and for_ is not None:
         raise PixelguardError("--for applies to allowing a DOMAIN, not to trusting a whole site")
+    for name, what in ((domain, "DOMAIN"), (site, "--site")):
+        if add and name and "." not in name.strip(".") and name.strip().lower() != "localhost":
+            raise PixelguardError(
+                f"{what} {name!r} is not a full domain name (no dot): did you mean {name.strip('.')}.com?"
+            )
     rule = lists.allow_rule(domain, site) if domain is not None else lists.trust_rule(site or "")
     lists.ensure_user_list(path)
     until = datetime.now(UTC) + for_ if for_ is not None else None
@@ -154,8 +159,10 @@ def _edit_user_list(
         click.echo("the running proxy picks this up within a second")
     elif add:
         click.echo(f"already there: {rule} in {path} (nothing changed)")
+    elif domain is None:
+        click.echo(f"{site} is not trusted: {rule} is not in {path} (nothing changed)")
     else:
-        click.echo(f"not there: {rule} is not in {path} (nothing changed)")
+        click.echo(f"{domain} is not allowed there: {rule} is not in {path} (nothing changed)")
 
 
 @click.group(cls=Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -297,6 +304,10 @@ def log(
         rows = queries.recent(db, limit=limit, since_ts=since_ts, host=host)[::-1]
         if rows and not as_json:
             click.echo(render.log_header())
+        elif not rows and not as_json:
+            scope = f" for {display.safe(host)} (and its subdomains)" if host else ""
+            scope += f" in the last {display.period(since.total_seconds())}" if since else ""
+            click.echo(f"no events{scope}", err=follow)
         for row in rows:
             show(row)
         last = rows[-1]["id"] if rows else queries.last_id(db)
@@ -367,12 +378,15 @@ def pause(state: State, duration: timedelta) -> None:
 
     from pixelguard import pause as pausemod
 
+    from pixelguard.tui.data import read_proxy_json
+
     until = datetime.now().astimezone() + duration
     pausemod.pause(state.config.data_dir, until)
-    click.echo(
-        f"protection paused until {until:%H:%M:%S} ({display.period(duration.total_seconds())}) for everyone using this proxy; "
-        "`pixelguard resume` ends it"
-    )
+    span = f"until {until:%H:%M:%S} ({display.period(duration.total_seconds())})"
+    if read_proxy_json(state.config.data_dir) is None:
+        click.echo(f"no proxy is running: when one starts before {until:%H:%M:%S}, it starts paused {span}")
+    else:
+        click.echo(f"protection paused {span} for everyone using this proxy; `pixelguard resume` ends it")
 
 
 @cli.command()

@@ -434,12 +434,19 @@ def _kind(path: Path, head: bytes) -> str:
         return "mbox"
     if suffix in (".html", ".htm", ".xhtml"):
         return "html"
-    # Unknown suffix: sniff. mbox files start with a "From " line; messages with header lines.
+    # Unknown suffix: sniff. mbox files start with a "From " line; messages with the headers mail has; HTML
+    # with markup. Anything else (an image, a config file) is not something to scan: say so.
     if head.startswith(b"From "):
         return "mbox"
-    if re.match(rb"^[A-Za-z-]+:[ \t]", head):
+    if _MAIL_HEADER.search(head):
         return "eml"
-    return "html"
+    if _MARKUP.search(head):
+        return "html"
+    raise PixelguardError(f"{path}: not an email (.eml, .mbox) or HTML file")
+
+
+_MAIL_HEADER = re.compile(rb"^(?:From|Subject|Date|Received|Message-ID|MIME-Version|Return-Path|To):[ \t]", re.I | re.M)
+_MARKUP = re.compile(rb"<(?:!doctype|html|head|body|img|table|div|p)\b", re.I)
 
 
 def scan_file(
@@ -449,7 +456,7 @@ def scan_file(
     path = Path(path)
     try:
         with path.open("rb") as f:
-            head = f.read(64)
+            head = f.read(4096)
     except FileNotFoundError:
         raise PixelguardError(f"{path}: no such file") from None
     except IsADirectoryError:

@@ -152,3 +152,42 @@ def test_python_dash_m_works_like_the_command(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert bad.stderr.strip() == f"pixelguard: {p}:2: proxy.mode must be one of full, hosts-only, got 'never'"
     assert bad.stdout == ""
+
+
+# --- papercuts a new user met -------------------------------------------------------------------------------
+
+
+def test_allow_refuses_a_name_without_a_dot(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    conf = tmp_path / "c.yaml"
+    conf.write_text("user_list: ./user.txt\n")
+    r = invoke("--config", str(conf), "allow", "facebook")
+    assert r.exit_code == 2 and "did you mean facebook.com?" in r.stderr
+    assert not (tmp_path / "user.txt").exists() or "facebook^" not in (tmp_path / "user.txt").read_text()
+
+
+def test_unallow_names_what_is_not_there(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    conf = tmp_path / "c.yaml"
+    conf.write_text("user_list: ./user.txt\n")
+    assert (
+        "example.org is not trusted"
+        in invoke("--config", str(conf), "unallow", "--site", "example.org").output
+    )
+    assert "t.example is not allowed there" in invoke("--config", str(conf), "unallow", "t.example").output
+
+
+def test_pause_without_a_running_proxy_says_so(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    conf = tmp_path / "c.yaml"
+    conf.write_text("database: ./pg.db\n")
+    r = invoke("--config", str(conf), "pause", "5m")
+    assert r.exit_code == 0 and r.output.startswith("no proxy is running") and "everyone" not in r.output
+
+
+def test_scan_refuses_files_that_are_not_mail(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    png = tmp_path / "photo.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    yml = tmp_path / "config.yaml"
+    yml.write_text("proxy: {port: 8080}\n")
+    r = invoke("scan", str(png), str(yml))
+    assert r.exit_code == 2
+    assert "photo.png: not an email (.eml, .mbox) or HTML file" in r.stderr
+    assert "config.yaml: not an email (.eml, .mbox) or HTML file" in r.stderr
