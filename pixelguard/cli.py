@@ -377,7 +377,6 @@ def pause(state: State, duration: timedelta) -> None:
     from datetime import datetime
 
     from pixelguard import pause as pausemod
-
     from pixelguard.tui.data import read_proxy_json
 
     until = datetime.now().astimezone() + duration

@@ -445,7 +445,9 @@ def _kind(path: Path, head: bytes) -> str:
     raise PixelguardError(f"{path}: not an email (.eml, .mbox) or HTML file")
 
 
-_MAIL_HEADER = re.compile(rb"^(?:From|Subject|Date|Received|Message-ID|MIME-Version|Return-Path|To):[ \t]", re.I | re.M)
+_MAIL_HEADER = re.compile(
+    rb"^(?:From|Subject|Date|Received|Message-ID|MIME-Version|Return-Path|To):[ \t]", re.I | re.M
+)
 _MARKUP = re.compile(rb"<(?:!doctype|html|head|body|img|table|div|p)\b", re.I)
 
 

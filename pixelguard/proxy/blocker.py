@@ -45,10 +45,7 @@ class Blocker:
             st.writer.count(seen=1, stopped=1 if verdict.blocked else 0)
             if not verdict.blocked:
                 return
-            flow.response = responses.forbidden_connect(host, verdict.rule)
-            flow.metadata[META] = {"blocked": True, "rule": verdict.rule, "list": verdict.list}
-            authority = f"[{host}]" if ":" in host else host
-            st.event(flow, f"https://{authority}/", host, "", "other", "host", "blocked", verdict)
+            refuse_tunnel(st, flow, host, verdict)
         except Exception:
             log.exception("pixelguard: CONNECT check failed, passing %.200s", flow.request.host)
 
@@ -101,6 +98,14 @@ class Blocker:
         reason = "learned" if verdict.list == "learned" else "filter"
         st.event(flow, url, host, site, rtype, reason, "blocked", verdict, detail=detail, payload=payload)
         st.writer.count(seen=1, stopped=1)
+
+
+def refuse_tunnel(st: State, flow: http.HTTPFlow, host: str, verdict: Any) -> None:
+    """Answer a CONNECT to a tracker host with 403 and record it (hosts-only mode, and passthrough hosts)."""
+    flow.response = responses.forbidden_connect(host, verdict.rule)
+    flow.metadata[META] = {"blocked": True, "rule": verdict.rule, "list": verdict.list}
+    authority = f"[{host}]" if ":" in host else host
+    st.event(flow, f"https://{authority}/", host, "", "other", "host", "blocked", verdict)
 
 
 class _LearnedVerdict:

@@ -12,8 +12,8 @@ import logging
 from mitmproxy import http, tls
 
 from pixelguard.display import safe
-from pixelguard.proxy import responses
-from pixelguard.proxy.state import META, State
+from pixelguard.proxy.blocker import refuse_tunnel
+from pixelguard.proxy.state import State
 from pixelguard.tls_policy import Policy
 
 log = logging.getLogger(__name__)
@@ -38,10 +38,7 @@ class TlsPolicy:
                 return
             verdict = st.engine.check_host(host)
             if verdict.blocked:
-                flow.response = responses.forbidden_connect(host, verdict.rule)
-                flow.metadata[META] = {"blocked": True, "rule": verdict.rule, "list": verdict.list}
-                authority = f"[{host}]" if ":" in host else host
-                st.event(flow, f"https://{authority}/", host, "", "other", "host", "blocked", verdict)
+                refuse_tunnel(st, flow, host, verdict)
         except Exception:
             log.exception("pixelguard: TLS policy failed at CONNECT, passing %.200s", flow.request.host)
 
