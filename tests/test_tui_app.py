@@ -60,22 +60,34 @@ async def test_main_screen_newest_first_with_detail_and_header(tmp_path: Path) -
         assert table_hosts(table) == [e.host for e in reversed(events)]
         newest = events[-1]
         detail = app.screen.query_one(DetailPane)
-        await wait_for(pilot, lambda: "→" in text_of(detail), what="first/last seen in the detail pane")
-        shown = text_of(detail)
-        assert newest.url in shown
-        assert (newest.rule or newest.detail) in shown
+        # What is drawn settles over a few refreshes (the pane grows to its content): wait for all of it.
+        await wait_for(
+            pilot,
+            lambda: (
+                "→" in text_of(detail)
+                and newest.url in text_of(detail)
+                and (newest.rule or newest.detail) in text_of(detail)
+            ),
+            what="the newest event, first and last seen, in the detail pane",
+        )
         status = app.screen.query_one(StatusBar)
-        await wait_for(pilot, lambda: "today" in text_of(status), what="totals in the header")
-        header = text_of(status)
-        assert "protection on" in header and "proxy not running" in header
-        assert f"{3 * len(events)} requests, {len(events)} stopped (33.3%)" in header
+        expected = f"{3 * len(events)} requests, {len(events)} stopped (33.3%)"
+        await wait_for(
+            pilot,
+            lambda: (
+                expected in text_of(status)
+                and "protection on" in text_of(status)
+                and "proxy not running" in text_of(status)
+            ),
+            what="protection and today's totals in the header",
+        )
         # Moving the cursor explains the row under it, including the company behind the host.
         await pilot.press("down")
         second = events[-2]
         await wait_for(pilot, lambda: second.url in text_of(detail), what="detail of the second row")
         owner = {"pixel.facebook.com": "Facebook", "bat.bing.com": "Bing Ads", "t.co": "Twitter"}
         if second.host in owner:
-            assert owner[second.host] in text_of(detail)
+            await wait_for(pilot, lambda: owner[second.host] in text_of(detail), what="the company")
 
 
 @sync
@@ -298,7 +310,14 @@ async def test_lists_screen_and_validating_editor(tmp_path: Path) -> None:
         area.insert("||bad.example^$nonsense\n")
         bad_line = area.text.splitlines().index("||bad.example^$nonsense") + 1
         await wait_for(pilot, lambda: problems.has_class("-invalid"), what="the bad line marked")
-        assert f"line {bad_line}" in text_of(problems) and "unknown option nonsense" in text_of(problems)
+        # The box grows to show the line once laid out again: wait for what is drawn, not for the class.
+        await wait_for(
+            pilot,
+            lambda: (
+                f"line {bad_line}" in text_of(problems) and "unknown option nonsense" in text_of(problems)
+            ),
+            what="the bad line and its reason on screen",
+        )
         await pilot.press("ctrl+s")
         await wait_for(
             pilot, lambda: any("Not saved" in n.message for n in app._notifications), what="refusal"
@@ -419,8 +438,11 @@ async def test_listen_address_from_proxy_json(tmp_path: Path) -> None:
     app = PixelguardApp(cfg)
     async with app.run_test(size=SIZE) as pilot:
         status = app.screen.query_one(StatusBar)
-        await wait_for(pilot, lambda: "127.0.0.1:18080" in text_of(status), what="the listen address")
-        assert "hosts-only" in text_of(status)
+        await wait_for(
+            pilot,
+            lambda: "127.0.0.1:18080" in text_of(status) and "hosts-only" in text_of(status),
+            what="the listen address and the mode",
+        )
 
 
 @sync
