@@ -104,6 +104,12 @@ def read_learned(path: Path) -> dict[str, set[str]]:
     return {str(c): {str(h) for h in hosts} for c, hosts in data.items() if isinstance(hosts, list)}
 
 
+def learned_pairs(data_dir: Path) -> list[tuple[str, str]]:
+    """Every learned (client, host), sorted: what `pixelguard tls` and the UI's lists screen show."""
+    learned = read_learned(data_dir / LEARNED_FILE)
+    return [(client, host) for client in sorted(learned) for host in sorted(learned[client])]
+
+
 def forget(data_dir: Path, host: str, client: str | None = None) -> int:
     """Forget learned passthrough for host (for one client, or all); returns how many entries went."""
     path = data_dir / LEARNED_FILE

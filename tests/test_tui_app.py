@@ -10,7 +10,7 @@ from pathlib import Path
 from test_tui_support import TRICKY_URL, event, make_config, sync, wait_for, write_events
 from textual.widgets import Input, TextArea
 
-from pixelguard import config, lists
+from pixelguard import config, lists, tls_policy
 from pixelguard.engine import Engine
 from pixelguard.store.writer import Writer
 from pixelguard.tui.app import PixelguardApp
@@ -333,6 +333,32 @@ async def test_lists_screen_and_validating_editor(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, ListsScreen), what="back to lists")
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="back to main")
+
+
+@sync
+async def test_lists_screen_shows_learned_tls_passthrough_hosts_escaped(tmp_path: Path) -> None:
+    cfg, _ = setup(tmp_path, n=2)
+    # Written the way the proxy writes them when a client refuses the certificate (tls_policy.Policy.refused);
+    # the second name arrives from a client's TLS hello, so it may carry anything.
+    policy = tls_policy.Policy((), cfg.data_dir, learn=True)
+    assert policy.refused("127.0.0.1", "pinned.example")
+    assert policy.refused("127.0.0.1", "evil\x1b[2J.example")
+    app = PixelguardApp(cfg)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, 2)
+        await pilot.press("l")
+        await wait_for(pilot, lambda: isinstance(app.screen, ListsScreen), what="the lists screen")
+        panel = app.screen.query_one("#passthrough")
+        await wait_for(pilot, lambda: "pinned.example" in text_of(panel), what="the learned host")
+        shown = text_of(panel)
+        assert "certificates (2)" in shown and "for client 127.0.0.1" in shown
+        assert "\x1b" not in shown and "evil\\x1b[2j.example" in shown  # escaped, never sent to the terminal
+        assert f"{len(tls_policy.bundled()):,} sensitive sites bundled" in shown
+
+        assert tls_policy.forget(cfg.data_dir, "pinned.example") == 1
+        await pilot.press("r")
+        await wait_for(pilot, lambda: "pinned.example" not in text_of(panel), what="the forgotten host gone")
+        assert "certificates (1)" in text_of(panel)
 
 
 @sync

@@ -199,6 +199,27 @@ def list_rows(cfg: Config) -> list[dict[str, Any]]:
     return rows
 
 
+@dataclass(frozen=True)
+class Passthrough:
+    """What the lists screen says about connections pixelguard does not decrypt (see tls_policy)."""
+
+    bundled: int  # sensitive sites in the shipped list
+    configured: tuple[str, ...]  # tls.passthrough
+    learn: bool  # tls.learn
+    learned: list[tuple[str, str]]  # (client, host) whose client refused pixelguard's certificate
+
+
+def passthrough(cfg: Config) -> Passthrough:
+    from pixelguard import tls_policy
+
+    return Passthrough(
+        bundled=len(tls_policy.bundled()),
+        configured=tuple(cfg.tls.passthrough),
+        learn=cfg.tls.learn,
+        learned=tls_policy.learned_pairs(cfg.data_dir),
+    )
+
+
 def _count(name: str, source: str, enabled: bool, path: Path) -> dict[str, Any]:
     from pixelguard.engine.rules import validate
 

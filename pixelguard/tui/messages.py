@@ -7,7 +7,7 @@ from typing import Any
 
 from textual.message import Message
 
-from pixelguard.tui.data import Overview
+from pixelguard.tui.data import Overview, Passthrough
 
 
 @dataclass
@@ -45,3 +45,4 @@ class FeedProblem(Message):
 @dataclass
 class ListsLoaded(Message):
     rows: list[dict[str, Any]]
+    passthrough: Passthrough | None = None

@@ -1,4 +1,8 @@
-"""The lists screen: every filter list with its counts; the user and learned lists open in an editor."""
+"""The lists screen: every filter list with its counts; the user and learned lists open in an editor.
+
+Below them: which connections pixelguard does not decrypt (TLS passthrough), including the hosts it learned
+because a client refused its certificate, so a person can see why an app's trackers are not stopped.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +15,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label
+from textual.widgets import DataTable, Footer, Label, Static
 
-from pixelguard.display import when
-from pixelguard.tui.data import fmt_path, list_rows
+from pixelguard.display import safe, when
+from pixelguard.tui.data import Passthrough, fmt_path, list_rows, passthrough
 from pixelguard.tui.messages import ListsLoaded
 
 EDITABLE = ("user", "learned")
+MAX_LEARNED_SHOWN = 5  # the panel stays a few lines high, even at 80x24; the CLI prints them all
 
 
 def _count(value: Any) -> str:
@@ -25,6 +30,28 @@ def _count(value: Any) -> str:
     if isinstance(value, dict):
         value = sum(value.values())
     return "-" if value is None else f"{value:,}"
+
+
+def passthrough_text(p: Passthrough) -> Text:
+    """The passthrough panel; learned hosts come from clients' TLS hellos, so they are shown escaped."""
+    text = Text()
+    configured = f"{len(p.configured)} in tls.passthrough" if p.configured else "none in tls.passthrough"
+    learning = "on" if p.learn else "off"
+    text.append(f"{p.bundled:,} sensitive sites bundled, {configured}, learning {learning}.\n")
+    if not p.learned:
+        text.append("Learned from refused certificates: none.", style="dim")
+        return text
+    text.append(
+        f"Learned from refused certificates ({len(p.learned)}): only host rules apply to them.", style="bold"
+    )
+    text.append("  To decrypt one again: pixelguard tls forget HOST", style="dim")
+    shown = p.learned[:MAX_LEARNED_SHOWN]
+    for client, host in shown:
+        text.append(f"\n  {safe(host)}", style="bold")
+        text.append(f"  for client {safe(client)}")
+    if len(p.learned) > len(shown):
+        text.append(f"\n  … and {len(p.learned) - len(shown):,} more (pixelguard tls lists them all)")
+    return text
 
 
 class ListsScreen(Screen):
@@ -48,6 +75,8 @@ class ListsScreen(Screen):
                 "enter on user or learned: edit it.",
                 classes="hint",
             )
+            yield Label("Not decrypted (TLS passthrough)", classes="panel-title")
+            yield Static("loading…", id="passthrough")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -67,7 +96,8 @@ class ListsScreen(Screen):
     @work(thread=True, exclusive=True, group="lists")
     def _load(self) -> None:
         # Reading (and for subscriptions, counting) list files is file I/O: never on the event loop.
-        self.post_message(ListsLoaded(list_rows(self.app.cfg)))  # type: ignore[attr-defined]
+        cfg = self.app.cfg  # type: ignore[attr-defined]
+        self.post_message(ListsLoaded(list_rows(cfg), passthrough(cfg)))
 
     @on(ListsLoaded)
     def _loaded(self, message: ListsLoaded) -> None:
@@ -84,6 +114,8 @@ class ListsScreen(Screen):
                 Text(fmt_path(row.get("source") or row.get("path") or ""), overflow="ellipsis", no_wrap=True),
                 key=row["name"],
             )
+        if message.passthrough is not None:
+            self.query_one("#passthrough", Static).update(passthrough_text(message.passthrough))
 
     def _selected_name(self) -> str | None:
         table = self.query_one("#lists", DataTable)
