@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from benchmarks.lists import SHARED
-from benchmarks.proxy import free_port, wait_listen
+from benchmarks.proxy import free_port, stop, wait_listen
 
 RESOLVE_LOCAL = """
 import os
@@ -164,13 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             f"median page load pixelguard / mitmdump: {ratio:.2f}x (below 1: blocked trackers cost no wait)"
         )
     finally:
-        for p in procs.values():
-            p.terminate()
-        for p in procs.values():
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(procs.values())
     return 0
 
 

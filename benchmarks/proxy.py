@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "filterlists"
@@ -59,6 +60,18 @@ def wait_listen(port: int, proc: subprocess.Popen, what: str) -> None:
         except OSError:
             time.sleep(0.1)
     sys.exit(f"bench-proxy: {what} did not start")
+
+
+def stop(procs: Iterable[subprocess.Popen]) -> None:
+    """Stop every proxy a benchmark started: all asked at once, then each waited for (killed after 15 s)."""
+    procs = list(procs)
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            p.kill()
 
 
 def drive(
@@ -205,13 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             f"({summary['pixelguard blocked'][1]:.2f} ms vs {summary['pixelguard pass'][1]:.2f} ms median)"
         )
     finally:
-        for p in procs.values():
-            p.terminate()
-        for p in procs.values():
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(procs.values())
     return 0
 
 

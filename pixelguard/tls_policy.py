@@ -105,7 +105,8 @@ def read_learned(path: Path) -> dict[str, set[str]]:
 
 
 def learned_pairs(data_dir: Path) -> list[tuple[str, str]]:
-    """Every learned (client, host), sorted: what `pixelguard tls` and the UI's lists screen show."""
+    """Every learned (client, host), sorted, as the UI's lists screen shows them (`pixelguard tls` groups them
+    by client itself)."""
     learned = read_learned(data_dir / LEARNED_FILE)
     return [(client, host) for client in sorted(learned) for host in sorted(learned[client])]
 
