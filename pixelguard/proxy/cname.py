@@ -17,7 +17,7 @@ from mitmproxy import http
 
 from pixelguard import cname
 from pixelguard.proxy import responses
-from pixelguard.proxy.state import META, State, destination, flow_url
+from pixelguard.proxy.state import State, destination, flow_url, passed
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,8 @@ class CnameUncloaker:
         """Sync when there is nothing to look up; a coroutine (which mitmproxy awaits) when there is."""
         if flow.response or flow.error or not flow.live or self.resolver is None:
             return None
-        meta = flow.metadata.get(META)
-        if meta is None or meta.get("blocked") or meta.get("allowed") or meta.get("paused"):
+        meta = passed(flow)
+        if meta is None or meta.get("allowed"):
             return None
         url, host = destination(flow.request)
         if not _has_public_name(host):

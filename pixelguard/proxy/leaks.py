@@ -14,7 +14,7 @@ from mitmproxy import http
 from pixelguard.payloads.params import MAX_BODY
 from pixelguard.proxy import responses
 from pixelguard.proxy.blocker import payload_of
-from pixelguard.proxy.state import META, State, destination, flow_url
+from pixelguard.proxy.state import State, destination, flow_url, passed
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +26,8 @@ class LeakAlarm:
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or not flow.live or not self.state.identity:
             return
-        meta = flow.metadata.get(META)
-        if meta is None or meta.get("blocked") or meta.get("paused"):
+        meta = passed(flow)
+        if meta is None:
             return
         try:
             self._request(flow, meta)

@@ -13,7 +13,7 @@ import logging
 from mitmproxy import http
 
 from pixelguard import params
-from pixelguard.proxy.state import META, State, destination, flow_url
+from pixelguard.proxy.state import State, destination, flow_url, passed
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +25,8 @@ class ParamStripper:
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or not flow.live:
             return
-        meta = flow.metadata.get(META)
-        if meta is None or meta.get("blocked") or meta.get("paused"):
+        meta = passed(flow)
+        if meta is None:
             return
         try:
             self._request(flow, meta)

@@ -14,7 +14,7 @@ from mitmproxy import http
 from pixelguard import compression
 from pixelguard import pixels as imagesize
 from pixelguard.proxy import responses
-from pixelguard.proxy.state import META, SNIFF_TYPES, State, destination, flow_url
+from pixelguard.proxy.state import SNIFF_TYPES, State, destination, flow_url, passed
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,8 @@ class PixelReplacer:
     def response(self, flow: http.HTTPFlow) -> None:
         if not flow.response or flow.error:
             return
-        meta = flow.metadata.get(META)
-        if meta is None or meta.get("blocked") or meta.get("allowed") or meta.get("paused"):
+        meta = passed(flow)
+        if meta is None or meta.get("allowed"):
             return
         try:
             self._response(flow, meta)

@@ -106,6 +106,15 @@ def destination(req: http.Request) -> tuple[str, str]:
     return req.url, req.host.lower().rstrip(".")
 
 
+def passed(flow: http.HTTPFlow) -> dict[str, Any] | None:
+    """pixelguard's notes on a request the blocker let through with protection on; None when it was blocked,
+    protection is paused, or the blocker never saw it. The addons after the blocker look only at these."""
+    meta = flow.metadata.get(META)
+    if meta is None or meta.get("blocked") or meta.get("paused"):
+        return None
+    return meta
+
+
 def site_of_page(source: str | None) -> str:
     if not source:
         return ""
