@@ -14,7 +14,6 @@ import concurrent.futures
 import hashlib
 import http.client
 import http.server
-import os
 import statistics
 import subprocess
 import sys
@@ -24,7 +23,7 @@ import time
 from pathlib import Path
 
 from benchmarks.lists import SHARED
-from benchmarks.proxy import free_port, stop, wait_listen
+from benchmarks.proxy import free_port, isolated_env, mitmdump_cmd, stop, wait_listen
 
 RESOLVE_LOCAL = """
 import os
@@ -116,23 +115,11 @@ def main(argv: list[str] | None = None) -> int:
         f"  - {{name: easylist, path: {filters}/easylist.txt}}\n"
         f"  - {{name: easyprivacy, path: {filters}/easyprivacy.txt}}\n"
     )
-    env = dict(
-        os.environ,
-        XDG_DATA_HOME=str(tmp / "data"),
-        XDG_CACHE_HOME=str(tmp / "cache"),
-        XDG_CONFIG_HOME=str(tmp / "config"),
-        PIXELGUARD_CONFDIR=str(tmp / "mitm"),
-        PIXELGUARD_NO_UPDATES="1",
-        PG_BENCH_ORIGIN=str(internet.server_address[1]),
-    )
+    env = isolated_env(tmp, PG_BENCH_ORIGIN=str(internet.server_address[1]))
     py = sys.executable
     ports = {"mitmdump": free_port(), "pixelguard": free_port()}
     cmds = {
-        "mitmdump": [
-            str(Path(py).with_name("mitmdump")), "-q", "--listen-host", "127.0.0.1",
-            "--listen-port", str(ports["mitmdump"]), "--set", f"confdir={tmp / 'mitm'}",
-            "--set", "connection_strategy=lazy", "-s", str(script),
-        ],
+        "mitmdump": mitmdump_cmd(ports["mitmdump"], tmp, "-s", str(script)),
         "pixelguard": [
             py, "-m", "pixelguard", "--config", str(cfg), "run", "--port", str(ports["pixelguard"]),
             "--set", f"scripts={script}",

@@ -62,6 +62,29 @@ def wait_listen(port: int, proc: subprocess.Popen, what: str) -> None:
     sys.exit(f"bench-proxy: {what} did not start")
 
 
+def isolated_env(tmp: Path, **extra: str) -> dict[str, str]:
+    """The environment for the proxies a benchmark starts: data, cache, config and CA all under ``tmp``, so a
+    benchmark neither reads nor touches the user's own pixelguard, and no list update is fetched."""
+    return dict(
+        os.environ,
+        XDG_DATA_HOME=str(tmp / "data"),
+        XDG_CACHE_HOME=str(tmp / "cache"),
+        XDG_CONFIG_HOME=str(tmp / "config"),
+        PIXELGUARD_CONFDIR=str(tmp / "mitm"),
+        PIXELGUARD_NO_UPDATES="1",
+        **extra,
+    )
+
+
+def mitmdump_cmd(port: int, tmp: Path, *extra: str) -> list[str]:
+    """Plain mitmdump on 127.0.0.1:port, the peer pixelguard is measured against (its CA under ``tmp``)."""
+    return [
+        str(Path(sys.executable).with_name("mitmdump")), "-q", "--listen-host", "127.0.0.1",
+        "--listen-port", str(port), "--set", f"confdir={tmp / 'mitm'}", "--set", "connection_strategy=lazy",
+        *extra,
+    ]  # fmt: skip
+
+
 def stop(procs: Iterable[subprocess.Popen]) -> None:
     """Stop every proxy a benchmark started: all asked at once, then each waited for (killed after 15 s)."""
     procs = list(procs)
@@ -124,14 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     oport = origin.server_address[1]
 
     tmp = Path(tempfile.mkdtemp(prefix="pg-bench-"))
-    env = dict(
-        os.environ,
-        XDG_DATA_HOME=str(tmp / "data"),
-        XDG_CACHE_HOME=str(tmp / "cache"),
-        XDG_CONFIG_HOME=str(tmp / "config"),
-        PIXELGUARD_CONFDIR=str(tmp / "mitm"),
-        PIXELGUARD_NO_UPDATES="1",
-    )
+    env = isolated_env(tmp)
     cfg = tmp / "config.yaml"
     cfg.write_text(
         f"database: {tmp}/pg.db\nuser_list: {tmp}/user.txt\nlearned_list: {tmp}/learned.txt\nlists:\n"
@@ -141,11 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     py = sys.executable
     ports = {"mitmdump": free_port(), "pixelguard": free_port()}
     cmds = {
-        "mitmdump": [
-            str(Path(py).with_name("mitmdump")), "-q", "--listen-host", "127.0.0.1",
-            "--listen-port", str(ports["mitmdump"]), "--set", f"confdir={tmp / 'mitm'}",
-            "--set", "connection_strategy=lazy",
-        ],
+        "mitmdump": mitmdump_cmd(ports["mitmdump"], tmp),
         "pixelguard": [py, "-m", "pixelguard", "--config", str(cfg), "run", "--port", str(ports["pixelguard"])],
     }  # fmt: skip
     envs = {"mitmdump": env, "pixelguard": env}
