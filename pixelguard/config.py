@@ -403,14 +403,19 @@ def _build(path: Path | None, root: yaml.Node | None) -> Config:
 _DOMAIN = re.compile(r"(?:[a-z0-9_-]+\.)*[a-z0-9-]+\Z")
 
 
-def _domains(r: _Reader, node: yaml.Node | None) -> tuple[str, ...]:
-    r.note("tls.passthrough", node)
+def _items(r: _Reader, node: yaml.Node | None, key: str, what: str) -> list[yaml.Node]:
+    """The entries of a list-valued key (none when absent or null); anything but a list is an error."""
+    r.note(key, node)
     if node is None or _is_null(node):
-        return ()
+        return []
     if not isinstance(node, yaml.SequenceNode):
-        raise r.fail(node, "tls.passthrough", f"must be a list of domains, got {_describe(node)}")
+        raise r.fail(node, key, f"must be a list of {what}, got {_describe(node)}")
+    return node.value
+
+
+def _domains(r: _Reader, node: yaml.Node | None) -> tuple[str, ...]:
     out = []
-    for item in node.value:
+    for item in _items(r, node, "tls.passthrough", "domains"):
         value = _scalar(item)
         if not isinstance(value, str) or not _DOMAIN.match(value.strip().lower().rstrip(".")):
             raise r.fail(item, "tls.passthrough", f"entries are domains (bank.example), got {_show(item)}")
@@ -419,13 +424,8 @@ def _domains(r: _Reader, node: yaml.Node | None) -> tuple[str, ...]:
 
 
 def _strings(r: _Reader, node: yaml.Node | None, key: str, what: str) -> tuple[str, ...]:
-    r.note(key, node)
-    if node is None or _is_null(node):
-        return ()
-    if not isinstance(node, yaml.SequenceNode):
-        raise r.fail(node, key, f"must be a list of {what}, got {_describe(node)}")
     out = []
-    for item in node.value:
+    for item in _items(r, node, key, what):
         value = _scalar(item)
         if not isinstance(value, str | int) or isinstance(value, bool) or not str(value).strip():
             raise r.fail(item, key, f"entries are {what}, got {_show(item)}")
@@ -434,15 +434,10 @@ def _strings(r: _Reader, node: yaml.Node | None, key: str, what: str) -> tuple[s
 
 
 def _nameservers(r: _Reader, node: yaml.Node | None) -> tuple[str, ...]:
-    r.note("cname.nameservers", node)
-    if node is None or _is_null(node):
-        return ()
-    if not isinstance(node, yaml.SequenceNode):
-        raise r.fail(node, "cname.nameservers", f"must be a list of addresses, got {_describe(node)}")
     from pixelguard.cname import parse_nameserver
 
     out = []
-    for item in node.value:
+    for item in _items(r, node, "cname.nameservers", "addresses"):
         value = _scalar(item)
         try:
             parse_nameserver(str(value)) if isinstance(value, str) else parse_nameserver("")

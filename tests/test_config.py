@@ -142,6 +142,17 @@ BAD = [
     ("lists:\n  - {name: a, path: x, enabled: maybe}\n", 2, "lists[0].enabled must be true or false"),
     ("lists:\n  - {name: a, path: x, colour: red}\n", 2, "lists[0].colour is not a known key"),
     ("proxy:\n  port: 1\n  port: 2\n", 3, "proxy.port is given twice"),
+    # the list-valued keys: the value must be a list, and each entry of its kind
+    (
+        "tls:\n  passthrough: bank.example\n",
+        2,
+        'tls.passthrough must be a list of domains, got "bank.example"',
+    ),
+    ("tls:\n  passthrough:\n    - ok.example\n    - 3\n", 4, "tls.passthrough entries are domains"),
+    ("cname:\n  nameservers: 1.1.1.1\n", 2, 'cname.nameservers must be a list of addresses, got "1.1.1.1"'),
+    ("cname:\n  nameservers: [nope]\n", 2, 'cname.nameservers entries are "IP" or "IP:PORT", got "nope"'),
+    ("identity:\n  emails: me@example.com\n", 2, "identity.emails must be a list of email addresses"),
+    ("identity:\n  phones: ['']\n", 2, 'identity.phones entries are phone numbers, got ""'),
 ]
 
 
