@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from pixelguard.config import bundled_filters_dir
@@ -30,7 +31,7 @@ def bundled() -> list[str]:
     return [ln.strip().lower() for ln in lines if ln.strip() and not ln.startswith("!")]
 
 
-def _covered(host: str, names: frozenset[str]) -> bool:
+def _covered(host: str, names: AbstractSet[str]) -> bool:
     h = host.lower().rstrip(".")
     while True:
         if h in names:
@@ -57,8 +58,8 @@ class Policy:
         if _covered(host, self.names):
             return True
         self._follow_file()
-        learned = self._learned.get(client or "", ())
-        return bool(learned) and _covered(host, frozenset(learned))
+        learned = self._learned.get(client or "")
+        return learned is not None and _covered(host, learned)
 
     def refused(self, client: str, host: str) -> bool:
         """A client refused our certificate for host: remember it (True when this is news)."""
