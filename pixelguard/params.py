@@ -3,27 +3,30 @@
 A rule's value is a parameter name (``fbclid``), a ``/regex/`` tested against ``name=value``, either of them
 negated with ``~`` (remove every parameter but those), or empty (remove them all). The query keeps its order and
 its encoding; only whole parameters go. Pure: URL in, URL out.
+
+A ``/regex/`` value runs on the network's URLs like any ``/regex/`` rule, so it goes through the engine's bounded
+matcher (RE2, or Python's ``re`` only for patterns that cannot backtrack badly); a refused one removes nothing.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
+
+from pixelguard.engine.bounded_regex import compile_search
 
 _MAX_PARAMS = 1000  # a query with more is hostile or broken: left as it is
 
 
 def _matcher(value: str) -> tuple[bool, object]:
-    """(negated, test) for one rule value; test is a name (str) or a compiled regex, or None for 'all'."""
+    """(negated, test) for one rule value; test is a name (str), a bounded regex search, _NEVER for a refused
+    regex, or None for 'all'."""
     negated = value.startswith("~")
     body = value[1:] if negated else value
     if not body:
         return negated, None
     if len(body) > 2 and body.startswith("/") and body.endswith("/"):
-        try:
-            return negated, re.compile(body[1:-1])
-        except re.error:
-            return negated, _NEVER
+        search = compile_search(body[1:-1])
+        return negated, _NEVER if search is None else search
     return negated, body
 
 
@@ -37,7 +40,7 @@ def _hits(test: object, name: str, pair: str) -> bool:
         return False
     if isinstance(test, str):
         return name == test
-    return test.search(pair) is not None  # type: ignore[attr-defined]
+    return test(pair) >= 0  # type: ignore[operator]
 
 
 def clean(url: str, values: Iterable[str]) -> tuple[str, list[str]]:

@@ -111,3 +111,20 @@ def test_the_list_is_valid_and_every_rule_is_in_the_table() -> None:
 )
 def test_removeparam_values(url: str, values: list[str], cleaned: str, removed: list[str]) -> None:
     assert params.clean(url, values) == (cleaned, removed)
+
+
+@pytest.mark.parametrize("value", ["/(a+)+$/", "/(x+x+)+y/"])
+def test_removeparam_regex_cannot_backtrack_on_a_hostile_query(value: str) -> None:
+    # Patterns that take Python's re exponential time on these 5,000-character parameters. They go through
+    # the engine's bounded matcher, so each call returns (a hang fails through the suite's timeout).
+    for pair in ("a=" + "a" * 5000 + "!", "x=" + "x" * 5000):
+        url = f"https://a.example/?{pair}&keep=1"
+        cleaned, removed = params.clean(url, [value])
+        assert removed == [] and cleaned == url  # no match: the query stays whole
+
+
+def test_removeparam_regex_refused_by_the_bounded_matcher_removes_nothing() -> None:
+    # A backreference RE2 cannot run, unanchored: Python's re is not trusted with it either.
+    url = "https://a.example/?aa=aa&b=1"
+    assert params.clean(url, ["/(a+)=\\1/"]) == (url, [])
+    assert params.clean(url, ["/^a+=a+$/"]) == ("https://a.example/?b=1", ["aa"])  # a bounded one still works
