@@ -5,7 +5,8 @@ ratios and the requests on which the two engines disagree. Each engine's build t
 in a fresh subprocess holding only that engine.
 
 SET: ``easylist+easyprivacy`` (default), ``ubo`` (uBO filters + privacy), ``all`` (those, Fanboy's Social and
-the AdAway hosts file), or comma-separated names of files in ../shared/filterlists.
+the AdAway hosts file), or comma-separated names of files in ../shared/filterlists (or paths to list files).
+``--synthetic-hosts N`` adds a made-up hosts file of N lines, to measure how a big blocklist is held.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.lists import FILTERLISTS, brave_engine, load_requests, resolve
+from benchmarks.lists import FILTERLISTS, brave_engine, load_requests, resolve, write_synthetic_hosts
 
 
 def child(kind: str, lists: str, cache_dir: str) -> None:
@@ -88,12 +89,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--abp-sample", type=int, default=0, help="requests to time adblockparser on (0: skip)")
     ap.add_argument("--show", type=int, default=15, help="disagreements to print")
     ap.add_argument("--rounds", type=int, default=3, help="timing rounds over all requests (median of each)")
+    ap.add_argument(
+        "--synthetic-hosts", type=int, default=0, metavar="N", help="add a made-up hosts file of N lines"
+    )
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--cache-dir", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         child(args.child, args.lists, args.cache_dir)
         return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.synthetic_hosts:
+            made = write_synthetic_hosts(Path(tmp) / "synthetic-hosts.txt", args.synthetic_hosts)
+            args.lists = f"{args.lists},{made}" if args.lists else str(made)
+        return _bench(args)
+
+
+def _bench(args: argparse.Namespace) -> int:
     paths = resolve(args.lists)
     missing = [p for p in paths if not p.exists()]
     if missing:

@@ -20,11 +20,30 @@ HOSTS_FORMAT = {"adaway-hosts"}  # what Brave's engine must be told is a hosts f
 
 
 def resolve(spec: str) -> list[Path]:
-    """A set name or comma-separated list names → files."""
+    """A set name or comma-separated list names (or paths to list files) → files."""
     names: list[str] = []
     for part in spec.split(","):
         names += SETS.get(part.strip(), [part.strip()])
-    return [FILTERLISTS / f"{n}.txt" for n in names]
+    return [Path(n) if "/" in n else FILTERLISTS / f"{n}.txt" for n in names]
+
+
+def is_hosts_file(path: Path) -> bool:
+    return path.stem in HOSTS_FORMAT or path.stem.endswith("-hosts")
+
+
+def write_synthetic_hosts(path: Path, n: int) -> Path:
+    """A hosts file of n made-up names (as big blocklists are: one `0.0.0.0 name` a line), to measure size."""
+    import random
+    import string
+
+    rnd = random.Random(1)
+    tlds = ["com", "net", "org", "io"]
+    with open(path, "w") as f:
+        f.write("# synthetic hosts file\n127.0.0.1 localhost\n")
+        for _ in range(n):
+            name = "".join(rnd.choices(string.ascii_lowercase + string.digits, k=rnd.randint(6, 14)))
+            f.write(f"0.0.0.0 {name}.{rnd.choice(tlds)}\n")
+    return path
 
 
 def load_requests() -> list[tuple[str, str, str]]:
@@ -55,5 +74,5 @@ def brave_engine(paths: list[Path]):  # type: ignore[no-untyped-def]
 
     fs = adblock.FilterSet(debug=True)
     for p in paths:
-        fs.add_filter_list(p.read_text(), format="hosts" if p.stem in HOSTS_FORMAT else "standard")
+        fs.add_filter_list(p.read_text(), format="hosts" if is_hosts_file(p) else "standard")
     return adblock.Engine(fs, optimize=True)

@@ -98,7 +98,7 @@ EXPLAINED = [
         "http://lifehacker.com/",
         "script",
         True,
-        "0.0.0.0 c.amazon-adsystem.com",
+        "||c.amazon-adsystem.com^",  # AdAway's `0.0.0.0 c.amazon-adsystem.com`
         "uBO's exception for lifehacker.com (`@@||amazon-adsystem.com/$script,domain=…`) is inside "
         "`!#if env_firefox`, which uBO drops on Chromium, so AdAway's hosts line blocks; Brave ignores the "
         "directive and applies the exception",

@@ -71,7 +71,10 @@ def test_the_real_adaway_hosts_file() -> None:
     assert e.stats["adaway-hosts"].rules > 7000
     assert e.stats["adaway-hosts"].skipped.get("malformed", 0) == 0
     v = e.check("https://15.taboola.com/libtrc/x.js", PAGE, "script")
-    assert v.blocked and v.rule == "0.0.0.0 15.taboola.com"
+    # Reported as the rule it means (as uBO's logger shows a hosts line), at the line that says it.
+    assert v.blocked and v.rule == "||15.taboola.com^"
+    text = shared_path("filterlists", "adaway-hosts.txt").read_text().split("\n")
+    assert v.line is not None and text[v.line - 1].split()[1:] == ["15.taboola.com"]
     assert e.check_host("15.taboola.com").blocked  # hosts-only mode uses them too
 
 

@@ -148,6 +148,29 @@ def test_badfilter_disables_the_rule_it_names() -> None:
     assert engine.stats["inline"].skipped == {"badfilter": 1, "disabled by badfilter": 1}
 
 
+def test_badfilter_disables_a_plain_host_rule_and_a_hosts_line() -> None:
+    # Plain host rules are kept compactly (index.PLAIN_FLAGS); $badfilter must still find them.
+    e = Engine.from_text(
+        "||t.example^\n0.0.0.0 h.example\n||h.example^$badfilter\n||t.example^$badfilter\n||u.example^\n"
+    )
+    assert not e.check("https://t.example/", PAGE, "image").blocked
+    assert not e.check("https://h.example/", PAGE, "image").blocked
+    assert e.check("https://u.example/", PAGE, "image").blocked
+    assert e.rule_count == 1
+    assert e.stats["inline"].skipped == {"badfilter": 2, "disabled by badfilter": 2}
+
+
+def test_a_plain_host_rule_reports_its_list_and_line_and_blocks_every_party_and_type() -> None:
+    e = Engine.from_text("! a comment\n\n127.0.0.1 one.example two.example\n||three.example^\n", name="h")
+    for url, line in (("https://x.two.example/p", 3), ("http://three.example/", 4)):
+        for rtype in ("image", "script", "xmlhttprequest", "other"):
+            for page in (PAGE, url, None):
+                v = e.check(url, page, rtype)
+                assert (v.blocked, v.list, v.line) == (True, "h", line), (url, rtype, page)
+    assert e.check_host("two.example").rule == "||two.example^"
+    assert not e.check("https://notone.example/", PAGE, "image").blocked
+
+
 def test_skips_and_errors_are_counted_with_list_and_line() -> None:
     engine = Engine.from_text("||a.example^$csp=x\nx.example##.ad\n/bad(regex/\n||ok.example^\n", name="l")
     assert engine.stats["l"].rules == 1

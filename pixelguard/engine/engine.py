@@ -413,6 +413,8 @@ def build_state(named_texts: list[tuple[str, str]]) -> dict[str, Any]:
     stats: dict[str, tuple[int, dict[str, int]]] = {}
     errors: list[str] = []
     parsed: list[tuple[R.Rule, int, int]] = []
+    plain: dict[str, int] = {}
+    counts: Counter[int] = Counter()
     badfilters: set[str] = set()
     for li, (name, text) in enumerate(named_texts):
         names.append(name)
@@ -447,6 +449,11 @@ def build_state(named_texts: list[tuple[str, str]]) -> dict[str, Any]:
                 if r.flags & R.BADFILTER:
                     badfilters.add(r.key)
                     skipped["badfilter"] += 1
+                elif ix.is_plain_host(r):
+                    # Kept as an int from here on (see ix.PLAIN_FLAGS): a big hosts file never becomes a
+                    # million Rule objects at once. The first list to name a host is the one reported.
+                    plain.setdefault(r.host, ix.plain_location(li, n))  # type: ignore[arg-type]
+                    counts[li] += 1
                 else:
                     parsed.append((r, li, n))
         if nerr > MAX_ERRORS_PER_LIST:
@@ -455,7 +462,10 @@ def build_state(named_texts: list[tuple[str, str]]) -> dict[str, Any]:
 
     classes: dict[str, list[tuple[ix.RuleT, str | None, list[str]]]] = {k: [] for k in CLASSES}
     freq: Counter[str] = Counter()
-    counts: Counter[int] = Counter()
+    for host in [h for h in plain if f"||{h}^" in badfilters] if badfilters else ():
+        li = plain.pop(host) >> 32
+        counts[li] -= 1
+        stats[names[li]][1]["disabled by badfilter"] += 1
     for r, li, n in parsed:
         if badfilters and r.key in badfilters:
             stats[names[li]][1]["disabled by badfilter"] += 1
@@ -475,7 +485,9 @@ def build_state(named_texts: list[tuple[str, str]]) -> dict[str, Any]:
     state: dict[str, Any] = {"version": ix.FORMAT_VERSION, "lists": names, "errors": errors}
     for k, items in classes.items():
         idx = ix.RuleIndex()
-        idx.build(items, freq)
+        # Plain host rules are blocks: the block index holds them, and "any" (blocks and important blocks)
+        # shares the same dict, which the cache's pickle stores once.
+        idx.build(items, freq, plain if k == "block" or (k == "any" and classes["any"]) else {})
         state[k] = idx.state()
     state["stats"] = {names[li]: (counts[li], dict(stats[names[li]][1])) for li in range(len(names))}
     return state
