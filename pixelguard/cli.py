@@ -6,7 +6,9 @@ User mistakes raise PixelguardError (or click's own usage errors); both end as o
 from __future__ import annotations
 
 import json
+import shlex
 import sys
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -514,6 +516,160 @@ def tls_forget(state: State, host: str, client: str | None) -> None:
     if not gone:
         raise PixelguardError(f"{host} is not a learned passthrough host (see: pixelguard tls)")
     click.echo(f"forgot {host} for {gone} client{'s' if gone != 1 else ''}")
+
+
+@cli.group("ca")
+def ca_group() -> None:
+    """Trust pixelguard's CA certificate where your programs look, so that it can see HTTPS requests.
+
+    Stores: nss (Chromium/Chrome, ~/.pki/nssdb), firefox and thunderbird (each profile's database), system (the
+    OS store: update-ca-certificates, update-ca-trust, macOS keychain, Windows root store). NSS databases need
+    `certutil` (Debian: libnss3-tools). The system store needs root: without it, the commands are printed.
+    """
+
+
+STORE_OPTION = click.option(
+    "--store",
+    "store_spec",
+    metavar="NAME,...",
+    help="Only these stores: nss, firefox, thunderbird, system (default: every store found).",
+)
+DRY_RUN_OPTION = click.option(
+    "--dry-run", is_flag=True, help="Print every step it would take; change nothing."
+)
+
+
+@ca_group.command("install")
+@STORE_OPTION
+@DRY_RUN_OPTION
+@pass_state
+def ca_install(state: State, store_spec: str | None, dry_run: bool) -> None:
+    """Trust the CA (creating it first if the proxy never ran). Undo with `pixelguard ca uninstall`."""
+    from pixelguard import trust
+
+    stores = trust.parse_stores(store_spec)
+    cert = trust.ca_file(trust.confdir()) if dry_run else trust.ensure_ca(trust.confdir())
+    plan = trust.plan_install(cert, Path.home(), stores)
+    _ca_finish(state, plan, dry_run, adding=True, cert=cert)
+
+
+@ca_group.command("uninstall")
+@STORE_OPTION
+@DRY_RUN_OPTION
+@pass_state
+def ca_uninstall(state: State, store_spec: str | None, dry_run: bool) -> None:
+    """Stop trusting the CA: removes exactly what `ca install` added (recorded in the data dir)."""
+    from pixelguard import trust
+
+    stores = trust.parse_stores(store_spec)
+    cert = trust.ca_file(trust.confdir())
+    plan = trust.plan_uninstall(cert, trust.read_record(state.config.data_dir), stores)
+    _ca_finish(state, plan, dry_run, adding=False, cert=cert)
+
+
+def _ca_finish(state: State, plan: Any, dry_run: bool, *, adding: bool, cert: Path) -> None:
+    from pixelguard import trust
+    from pixelguard.fileio import private_dir
+
+    click.echo(f"CA certificate: {cert}{'' if cert.exists() else ' (not created yet: install creates it)'}")
+    if dry_run:
+        outcome = None
+    else:
+        private_dir(state.config.data_dir)
+        outcome = trust.carry_out(plan, state.config.data_dir, adding=adding)
+    for line in trust.describe(plan, outcome, adding=adding):
+        click.echo(display.safe(line))
+    if outcome is not None and outcome.failed:
+        sys.exit(1)
+
+
+@ca_group.command("path")
+@pass_state
+def ca_path(state: State) -> None:
+    """Print the path of the CA certificate (PEM) to trust by hand; created by `ca install` or the proxy."""
+    from pixelguard import trust
+
+    cert = trust.ca_file(trust.confdir())
+    click.echo(str(cert))
+    if not cert.exists():
+        click.echo("pixelguard: it does not exist yet; `pixelguard ca install` creates it", err=True)
+        sys.exit(1)
+
+
+@cli.group("service")
+def service_group() -> None:
+    """Run the proxy in the background from login, restarted when it fails (a systemd user unit on Linux, a
+    launchd agent on macOS). Watch it with `pixelguard ui`; its log is proxy.log in the data dir."""
+
+
+@service_group.command("install")
+@DRY_RUN_OPTION
+@pass_state
+def service_install(state: State, dry_run: bool) -> None:
+    """Write the service file and start the proxy now and at every login."""
+    from pixelguard import service
+
+    plan = service.plan_install(state.config_path)
+    if dry_run or plan.problem:
+        click.echo(f"# would write {plan.path}:")
+        click.echo(plan.text, nl=False)
+        for argv in plan.commands:
+            click.echo(f"# would run: {shlex.join(argv)}")
+        if plan.problem:
+            raise PixelguardError(plan.problem)
+        return
+    problems = service.install(plan)
+    for line in problems:
+        click.echo(f"pixelguard: {line}", err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f"installed {plan.path}; the proxy runs now and at every login (`pixelguard service status`)")
+
+
+@service_group.command("uninstall")
+@DRY_RUN_OPTION
+def service_uninstall(dry_run: bool) -> None:
+    """Stop the background proxy and remove its service file."""
+    from pixelguard import service
+
+    plan = service.plan_uninstall()
+    if dry_run:
+        click.echo(f"# would remove {plan.path}")
+        for argv in plan.commands:
+            click.echo(f"# would run: {shlex.join(argv)}")
+        return
+    problems = service.uninstall(plan)
+    for line in problems:
+        click.echo(f"pixelguard: {line}", err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f"removed {plan.path}; the background proxy is stopped")
+
+
+@service_group.command("status")
+@pass_state
+def service_status(state: State) -> None:
+    """Is the service installed and running, where does the proxy listen, and since when."""
+    from pixelguard import service
+    from pixelguard.tui.data import read_proxy_json
+
+    st = service.state()
+    click.echo(f"service file: {st['file']} ({'installed' if st['installed'] == 'yes' else 'not installed'})")
+    if st["manager"]:
+        click.echo(f"service manager: {display.safe(st['manager'])}")
+    info = read_proxy_json(state.config.data_dir)
+    if info is None:
+        click.echo("proxy: not running")
+        sys.exit(1)
+    started = info.get("started")
+    since = (
+        f" since {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(started))}"
+        if isinstance(started, (int, float))
+        else ""
+    )
+    click.echo(
+        f"proxy: running, pid {info.get('pid')}, listening on {display.safe(str(info.get('listen')))}{since}"
+    )
 
 
 @cli.group("config")

@@ -7,11 +7,13 @@ SQLite's -wal and -shm included, is out of other users' reach whatever their own
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import stat
 import tempfile
 from pathlib import Path
+from typing import Any
 
 PRIVATE_DIR = 0o700
 
@@ -66,3 +68,17 @@ def atomic_write(path: Path, data: str | bytes, *, private: bool = False) -> Non
         except FileNotFoundError:
             pass
         raise
+
+
+def private_log_handler(path: Path, max_bytes: int, backups: int) -> logging.Handler:
+    """A size-rotated log file (at most ``backups + 1`` files of ``max_bytes``), each created 0600: a log names
+    hosts the user visited, so it is as private as the history."""
+    from logging.handlers import RotatingFileHandler
+
+    class Private(RotatingFileHandler):
+        def _open(self) -> Any:
+            fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            private_file(Path(self.baseFilename))  # one made 0644 by an older version
+            return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+    return Private(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")

@@ -34,6 +34,14 @@ COMMANDS = [
     ["config", "path"],
     ["tls"],
     ["tls", "forget"],
+    ["ca"],
+    ["ca", "install"],
+    ["ca", "uninstall"],
+    ["ca", "path"],
+    ["service"],
+    ["service", "install"],
+    ["service", "uninstall"],
+    ["service", "status"],
 ]
 
 

@@ -20,17 +20,10 @@ from typing import Any
 
 from pixelguard import config as configmod
 from pixelguard.errors import PixelguardError
-from pixelguard.fileio import atomic_write, private_dir
+from pixelguard.fileio import atomic_write, private_dir, private_log_handler
+from pixelguard.trust import ca_file, confdir
 
 log = logging.getLogger(__name__)
-
-# mitmproxy's CA lives in its confdir; ~/.mitmproxy unless PIXELGUARD_CONFDIR (or --set confdir=) says else.
-CONFDIR_ENV = "PIXELGUARD_CONFDIR"
-CA_FILE = "mitmproxy-ca-cert.pem"
-
-
-def confdir() -> Path:
-    return Path(os.environ.get(CONFDIR_ENV) or "~/.mitmproxy").expanduser()
 
 
 class _Announce:
@@ -49,7 +42,7 @@ class _Announce:
         addrs = ps.listen_addrs() if ps else []
         host, port = addrs[0][:2] if addrs else (ctx.options.listen_host, ctx.options.listen_port)
         listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        ca = Path(ctx.options.confdir).expanduser() / CA_FILE
+        ca = ca_file(Path(ctx.options.confdir).expanduser())
         info = {
             "listen": listen,
             "mode": self.mode,
@@ -155,11 +148,12 @@ def run_headless(
     def ready(listen: str) -> None:
         from mitmproxy import ctx
 
-        ca = Path(ctx.options.confdir).expanduser() / CA_FILE
+        ca = ca_file(Path(ctx.options.confdir).expanduser())
         print(f"pixelguard: proxy listening on {listen} ({cfg.proxy.mode} mode)", flush=True)
         print(f"pixelguard: CA certificate: {ca}", flush=True)
 
     async def main() -> None:
+        _log_to_file(cfg)  # as a service, nobody reads the terminal: the rotated file is the proxy's log
         logging.getLogger().setLevel(logging.INFO)
         for noisy in ("hpack", "asyncio", "mitmproxy.proxy.server"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -212,13 +206,10 @@ def run_with_ui(cfg: configmod.Config) -> None:
 
 
 def _log_to_file(cfg: configmod.Config) -> None:
-    """With the UI on the terminal, proxy logs go to data_dir/proxy.log (rotated: at most 4 x 1 MB)."""
-    from logging.handlers import RotatingFileHandler
-
+    """Proxy logs also go to data_dir/proxy.log (rotated: at most 4 x 1 MB, 0600): with the UI on the terminal it
+    is the only log, and run as a service nobody watches the terminal."""
     private_dir(cfg.data_dir)
-    handler = RotatingFileHandler(
-        cfg.data_dir / "proxy.log", maxBytes=1 << 20, backupCount=3, encoding="utf-8"
-    )
+    handler = private_log_handler(cfg.data_dir / "proxy.log", 1 << 20, 3)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)

@@ -1,0 +1,190 @@
+"""``pixelguard service``: run the proxy in the background from login, restarted when it fails.
+
+Linux: a systemd user unit (``~/.config/systemd/user/pixelguard.service``, enabled with ``systemctl --user enable
+--now``). macOS: a launchd agent (``~/Library/LaunchAgents/org.pixelguard.proxy.plist``, loaded with ``launchctl
+bootstrap``). Both run ``pixelguard run`` by the absolute path of the command installed with this package, so the
+service keeps working from any directory and PATH; the proxy's own log goes to ``proxy.log`` in the data dir
+(rotated, at most 4 x 1 MB). ``pixelguard ui`` attaches to it as to any running proxy.
+
+As in :mod:`pixelguard.trust`, planning (the file and the commands) is separate from doing, so ``--dry-run`` shows
+exactly what ``install`` would write and run.
+"""
+
+from __future__ import annotations
+
+import os
+import plistlib
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pixelguard.fileio import atomic_write
+from pixelguard.trust import CONFDIR_ENV
+
+UNIT = "pixelguard.service"
+LABEL = "org.pixelguard.proxy"
+
+
+def command(config_path: str | None) -> list[str]:
+    """The absolute command line the service runs: this installation's ``pixelguard run``."""
+    exe = Path(sys.executable).parent / ("pixelguard.exe" if sys.platform == "win32" else "pixelguard")
+    # Not resolved: a venv's python is a symlink, and the venv's own path is what must be kept.
+    argv = [str(exe)] if exe.exists() else [sys.executable, "-m", "pixelguard"]
+    if config_path:
+        argv += ["--config", str(Path(config_path).expanduser().absolute())]
+    return [*argv, "run"]
+
+
+def environment() -> dict[str, str]:
+    """The settings of this shell the service must keep (a login session does not have them)."""
+    return {k: os.environ[k] for k in (CONFDIR_ENV,) if os.environ.get(k)}
+
+
+def systemd_unit(argv: list[str], env: dict[str, str]) -> str:
+    lines = [
+        "[Unit]",
+        "Description=pixelguard: blocks tracking pixels and tracker requests (HTTP proxy)",
+        "After=network.target",
+        "",
+        "[Service]",
+        "Type=exec",
+        f"ExecStart={shlex.join(argv)}",
+        *(f"Environment={shlex.quote(f'{k}={v}')}" for k, v in sorted(env.items())),
+        "Restart=on-failure",
+        "RestartSec=5",
+        # It prints where it listens and the CA to stdout; the log that matters is data_dir/proxy.log.
+        "StandardOutput=null",
+        "",
+        "[Install]",
+        "WantedBy=default.target",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def launchd_plist(argv: list[str], env: dict[str, str]) -> str:
+    agent = {
+        "Label": LABEL,
+        "ProgramArguments": argv,
+        "RunAtLoad": True,
+        "KeepAlive": {"SuccessfulExit": False},  # restarted when it fails, not after a clean stop
+        "ThrottleInterval": 5,
+        **({"EnvironmentVariables": env} if env else {}),
+    }
+    return plistlib.dumps(agent).decode()
+
+
+@dataclass
+class Plan:
+    path: Path
+    text: str
+    commands: list[list[str]] = field(default_factory=list)
+    problem: str = ""  # why it cannot be done on this machine ("" when it can)
+
+
+def _user_config_home() -> Path:
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+
+
+def plan_install(config_path: str | None, platform: str = sys.platform) -> Plan:
+    argv, env = command(config_path), environment()
+    if platform == "darwin":
+        path = Path.home() / "Library/LaunchAgents" / f"{LABEL}.plist"
+        uid = os.getuid() if hasattr(os, "getuid") else 0
+        return Plan(path, launchd_plist(argv, env), [["launchctl", "bootstrap", f"gui/{uid}", str(path)]])
+    path = _user_config_home() / "systemd/user" / UNIT
+    plan = Plan(
+        path,
+        systemd_unit(argv, env),
+        [["systemctl", "--user", "daemon-reload"], ["systemctl", "--user", "enable", "--now", UNIT]],
+    )
+    if platform == "win32" or not shutil.which("systemctl"):
+        plan.problem = (
+            "no systemd on this machine: start `"
+            + shlex.join(argv)
+            + "` from your session's autostart instead"
+        )
+    return plan
+
+
+def plan_uninstall(platform: str = sys.platform) -> Plan:
+    if platform == "darwin":
+        path = Path.home() / "Library/LaunchAgents" / f"{LABEL}.plist"
+        uid = os.getuid() if hasattr(os, "getuid") else 0
+        return Plan(path, "", [["launchctl", "bootout", f"gui/{uid}/{LABEL}"]])
+    path = _user_config_home() / "systemd/user" / UNIT
+    return Plan(
+        path,
+        "",
+        [["systemctl", "--user", "disable", "--now", UNIT], ["systemctl", "--user", "daemon-reload"]],
+    )
+
+
+def _run(argv: list[str]) -> str | None:
+    """Run one command; its error (last line) or None."""
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return str(e)
+    if r.returncode == 0:
+        return None
+    out = (r.stderr or r.stdout).strip().splitlines()
+    return out[-1] if out else f"exit status {r.returncode}"
+
+
+def install(plan: Plan) -> list[str]:
+    """Write the unit (or agent) and enable it; the problems, one line each (none: it runs)."""
+    atomic_write(plan.path, plan.text)
+    for argv in plan.commands:
+        err = _run(argv)
+        if err:
+            return [
+                f"`{shlex.join(argv)}` failed: {err}",
+                f"the service file stays at {plan.path}; run that command again once your session's service "
+                "manager is up (`pixelguard service uninstall` removes it)",
+            ]
+    return []
+
+
+def uninstall(plan: Plan) -> list[str]:
+    problems = []
+    if not plan.path.exists():
+        return [f"not installed: no {plan.path}"]
+    err = _run(plan.commands[0])  # stop and disable first: the file is what the manager reads
+    if err:
+        problems.append(f"`{shlex.join(plan.commands[0])}` failed: {err}")
+    plan.path.unlink(missing_ok=True)
+    for argv in plan.commands[1:]:
+        err = _run(argv)
+        if err:
+            problems.append(f"`{shlex.join(argv)}` failed: {err}")
+    return problems
+
+
+def state(platform: str = sys.platform) -> dict[str, str]:
+    """Is the service installed, and what its manager says of it (for ``service status`` and ``doctor``)."""
+    plan = plan_uninstall(platform)
+    out = {"file": str(plan.path), "installed": "yes" if plan.path.exists() else "no", "manager": ""}
+    if platform == "darwin":
+        uid = os.getuid() if hasattr(os, "getuid") else 0
+        argv = ["launchctl", "print", f"gui/{uid}/{LABEL}"]
+    elif shutil.which("systemctl"):
+        argv = ["systemctl", "--user", "show", UNIT, "-p", "ActiveState,SubState,ActiveEnterTimestamp"]
+    else:
+        out["manager"] = "no systemd on this machine"
+        return out
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=10)
+        ok, text = r.returncode == 0, (r.stdout if r.returncode == 0 else r.stderr).strip()
+    except (OSError, subprocess.TimeoutExpired) as e:
+        ok, text = False, str(e)
+    if ok and platform != "darwin":
+        fields = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+        since = fields.get("ActiveEnterTimestamp", "")
+        active = f"{fields.get('ActiveState', '?')} ({fields.get('SubState', '?')})"
+        text = active + (f" since {since}" if since else "")
+    out["manager"] = text.splitlines()[-1] if text else ""
+    return out

@@ -1,0 +1,387 @@
+"""Trusting pixelguard's CA where the user's programs look (``pixelguard ca``), as mkcert's ``-install`` does.
+
+Stores (mkcert's truststore_nss.go and truststore_linux.go list the same places):
+
+- ``nss``: Chromium's and Chrome's NSS database, ``~/.pki/nssdb`` (and the snap's copy);
+- ``firefox`` / ``thunderbird``: each profile's own NSS database (``cert9.db``; ``cert8.db`` in old ones);
+- ``system``: the OS store: Debian/Ubuntu ``update-ca-certificates``, Fedora ``update-ca-trust``, macOS
+  ``security add-trusted-cert``, Windows ``certutil -addstore``.
+
+NSS databases are changed with ``certutil`` (Debian's ``libnss3-tools``). The system store needs root: run as
+root, the steps are carried out; otherwise they are printed, to be run with sudo. What ``install`` added is
+recorded in the data dir (``ca-trust.json``), so that ``uninstall`` removes exactly that and nothing a user or
+another tool put there.
+
+Planning is separate from doing: :func:`plan_install` and :func:`plan_uninstall` return the steps, which
+``--dry-run`` prints and :func:`carry_out` runs.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pixelguard.errors import PixelguardError
+from pixelguard.fileio import atomic_write
+
+STORES = ("nss", "firefox", "thunderbird", "system")
+NICKNAME = "pixelguard CA (mitmproxy)"  # how the certificate is named in NSS databases
+RECORD = "ca-trust.json"
+
+# Per-user NSS databases, relative to HOME (mkcert's nssDBs and FirefoxProfiles, plus Thunderbird's).
+_NSS_DIRS = (".pki/nssdb", "snap/chromium/current/.pki/nssdb")
+_PROFILE_GLOBS = {
+    "firefox": (
+        ".mozilla/firefox/*",
+        "snap/firefox/common/.mozilla/firefox/*",
+        ".var/app/org.mozilla.firefox/.mozilla/firefox/*",
+    ),
+    "thunderbird": (".thunderbird/*", "snap/thunderbird/common/.thunderbird/*"),
+}
+_CERTUTIL_PACKAGE = "Debian/Ubuntu: sudo apt install libnss3-tools; Fedora: sudo dnf install nss-tools; macOS: brew install nss"
+
+
+@dataclass
+class Step:
+    """One change to one store: the command that makes it, and whether it needs root to run."""
+
+    store: str
+    where: str
+    argv: list[str]
+    root: bool = False
+    # What uninstall must undo, recorded once the step succeeded (None: nothing to remember).
+    record: dict[str, str] | None = None
+
+    def __str__(self) -> str:
+        return shlex.join(self.argv)
+
+
+@dataclass
+class Plan:
+    steps: list[Step] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # stores skipped, and why
+
+
+# mitmproxy's CA lives in its confdir; ~/.mitmproxy unless PIXELGUARD_CONFDIR (or --set confdir=) says else.
+CONFDIR_ENV = "PIXELGUARD_CONFDIR"
+
+
+def confdir() -> Path:
+    return Path(os.environ.get(CONFDIR_ENV) or "~/.mitmproxy").expanduser()
+
+
+def ca_file(confdir: Path) -> Path:
+    """The CA certificate (PEM) that clients must trust; mitmproxy writes it into its confdir."""
+    return confdir / "mitmproxy-ca-cert.pem"
+
+
+def ensure_ca(confdir: Path) -> Path:
+    """The CA certificate, created (as mitmproxy creates it on its first start) when the proxy never ran."""
+    path = ca_file(confdir)
+    if not path.exists():
+        from mitmproxy import certs
+
+        try:
+            confdir.mkdir(parents=True, exist_ok=True)
+            certs.CertStore.from_store(confdir, "mitmproxy", 2048)
+        except OSError as e:
+            raise PixelguardError(f"cannot create the CA in {confdir}: {e.strerror or e}") from None
+    return path
+
+
+def parse_stores(spec: str | None) -> tuple[str, ...] | None:
+    """``--store nss,firefox`` → the names (None: every store found)."""
+    if not spec:
+        return None
+    names = tuple(s.strip() for s in spec.split(",") if s.strip())
+    unknown = [n for n in names if n not in STORES]
+    if unknown or not names:
+        raise PixelguardError(
+            f"--store: unknown store {', '.join(unknown) or 'in ' + repr(spec)} (choose from {', '.join(STORES)})"
+        )
+    return names
+
+
+# --- finding stores --------------------------------------------------------------------------------------------
+
+
+def nss_databases(home: Path, store: str) -> list[Path]:
+    """The NSS database directories of one store under home that exist (a profile without one is skipped)."""
+    if store == "nss":
+        dirs = [home / d for d in _NSS_DIRS]
+    else:
+        dirs = [Path(p) for g in _PROFILE_GLOBS[store] for p in sorted(glob.glob(str(home / g)))]
+    return [d for d in dirs if (d / "cert9.db").exists() or (d / "cert8.db").exists()]
+
+
+def _db_arg(d: Path) -> str:
+    return f"sql:{d}" if (d / "cert9.db").exists() else f"dbm:{d}"
+
+
+@dataclass
+class SystemStore:
+    """How one OS trusts a root certificate: the commands to add and remove it."""
+
+    name: str
+    add: Callable[[Path], list[list[str]]]
+    remove: Callable[[Path], list[list[str]]]
+
+
+def _debian_add(cert: Path) -> list[list[str]]:
+    return [
+        ["cp", str(cert), "/usr/local/share/ca-certificates/pixelguard-ca.crt"],
+        ["update-ca-certificates"],
+    ]
+
+
+def _debian_remove(cert: Path) -> list[list[str]]:
+    return [
+        ["rm", "-f", "/usr/local/share/ca-certificates/pixelguard-ca.crt"],
+        ["update-ca-certificates", "--fresh"],
+    ]
+
+
+def _fedora_add(cert: Path) -> list[list[str]]:
+    return [
+        ["cp", str(cert), "/etc/pki/ca-trust/source/anchors/pixelguard-ca.pem"],
+        ["update-ca-trust", "extract"],
+    ]
+
+
+def _fedora_remove(cert: Path) -> list[list[str]]:
+    return [
+        ["rm", "-f", "/etc/pki/ca-trust/source/anchors/pixelguard-ca.pem"],
+        ["update-ca-trust", "extract"],
+    ]
+
+
+def _macos_add(cert: Path) -> list[list[str]]:
+    keychain = "/Library/Keychains/System.keychain"
+    return [["security", "add-trusted-cert", "-d", "-k", keychain, str(cert)]]
+
+
+def _macos_remove(cert: Path) -> list[list[str]]:
+    return [["security", "remove-trusted-cert", "-d", str(cert)]]
+
+
+def _windows_add(cert: Path) -> list[list[str]]:
+    return [["certutil", "-addstore", "-f", "ROOT", str(cert)]]
+
+
+def _windows_remove(cert: Path) -> list[list[str]]:
+    return [["certutil", "-delstore", "ROOT", "mitmproxy"]]  # the CA's common name
+
+
+def system_store(
+    platform: str = sys.platform, exists: Callable[[str], bool] = os.path.exists
+) -> SystemStore | None:
+    """This machine's system store (None when pixelguard does not know it)."""
+    if platform == "darwin":
+        return SystemStore("macOS keychain", _macos_add, _macos_remove)
+    if platform == "win32":
+        return SystemStore("Windows root store", _windows_add, _windows_remove)
+    if exists("/usr/local/share/ca-certificates") or exists("/usr/sbin/update-ca-certificates"):
+        return SystemStore("update-ca-certificates (Debian, Ubuntu)", _debian_add, _debian_remove)
+    if exists("/etc/pki/ca-trust/source/anchors"):
+        return SystemStore("update-ca-trust (Fedora, RHEL)", _fedora_add, _fedora_remove)
+    return None
+
+
+# --- planning --------------------------------------------------------------------------------------------------
+
+
+def _nss_certutil(platform: str) -> str:
+    # Windows has a certutil of its own (the system store's tool), which does not speak NSS.
+    return "" if platform == "win32" else shutil.which("certutil") or ""
+
+
+def _has_nickname(db: Path) -> bool:
+    out = subprocess.run(
+        ["certutil", "-L", "-d", _db_arg(db), "-n", NICKNAME], capture_output=True, check=False
+    )
+    return out.returncode == 0
+
+
+def plan_install(
+    cert: Path,
+    home: Path,
+    stores: Iterable[str] | None = None,
+    *,
+    platform: str = sys.platform,
+    exists: Callable[[str], bool] = os.path.exists,
+    certutil: str | None = None,
+) -> Plan:
+    certutil = certutil if certutil is not None else _nss_certutil(platform)
+    wanted = tuple(stores) if stores is not None else STORES
+    plan = Plan()
+    for store in wanted:
+        if store == "system":
+            sysstore = system_store(platform, exists)
+            if sysstore is None:
+                plan.notes.append(
+                    "system: this system's certificate store is not one pixelguard knows; trust "
+                    f"{cert} by hand"
+                )
+                continue
+            for argv in sysstore.add(cert):
+                plan.steps.append(Step("system", sysstore.name, argv, root=True))
+            plan.steps[-1].record = {"store": "system", "where": sysstore.name}
+            continue
+        dbs = nss_databases(home, store)
+        if not dbs:
+            if stores is not None:  # asked for by name: say why nothing happens
+                plan.notes.append(f"{store}: {_missing(store, home)}")
+            continue
+        if not certutil:
+            plan.notes.append(
+                f"{store}: certutil is needed to change {len(dbs)} NSS database(s) ({_CERTUTIL_PACKAGE})"
+            )
+            continue
+        for d in dbs:
+            if _has_nickname(d):
+                plan.notes.append(f"{store}: {d} already trusts {NICKNAME!r}")
+                continue
+            argv = [certutil, "-A", "-d", _db_arg(d), "-t", "C,,", "-n", NICKNAME, "-i", str(cert)]
+            plan.steps.append(Step(store, str(d), argv, record={"store": store, "where": str(d)}))
+    return plan
+
+
+def _missing(store: str, home: Path) -> str:
+    if store == "nss":
+        return f"no Chromium/Chrome NSS database in {home / _NSS_DIRS[0]} (start the browser once, then run this again)"
+    return f"no {store.capitalize()} profile under {home} with a certificate database"
+
+
+def plan_uninstall(
+    cert: Path,
+    recorded: list[dict[str, str]],
+    stores: Iterable[str] | None = None,
+    *,
+    platform: str = sys.platform,
+    exists: Callable[[str], bool] = os.path.exists,
+    certutil: str | None = None,
+) -> Plan:
+    """Undo what install recorded (only that), limited to ``stores`` when given."""
+    certutil = certutil if certutil is not None else _nss_certutil(platform)
+    plan = Plan()
+    for rec in recorded:
+        store, where = rec.get("store", ""), rec.get("where", "")
+        if stores is not None and store not in stores:
+            continue
+        if store == "system":
+            sysstore = system_store(platform, exists)
+            if sysstore is None:
+                plan.notes.append(f"system: {where} is not on this machine")
+                continue
+            for argv in sysstore.remove(cert):
+                plan.steps.append(Step("system", sysstore.name, argv, root=True))
+            plan.steps[-1].record = rec
+        elif not certutil:
+            plan.notes.append(f"{store}: certutil is needed to change {where} ({_CERTUTIL_PACKAGE})")
+        elif not Path(where).is_dir():
+            plan.notes.append(f"{store}: {where} no longer exists")
+            plan.steps.append(Step(store, where, [], record=rec))  # nothing to run: forget it
+        elif not _has_nickname(Path(where)):
+            plan.notes.append(f"{store}: {where} no longer holds {NICKNAME!r}")
+            plan.steps.append(Step(store, where, [], record=rec))
+        else:
+            argv = [certutil, "-D", "-d", _db_arg(Path(where)), "-n", NICKNAME]
+            plan.steps.append(Step(store, where, argv, record=rec))
+    if not recorded:
+        plan.notes.append("nothing to remove: `pixelguard ca install` has not added the CA anywhere")
+    return plan
+
+
+# --- doing -----------------------------------------------------------------------------------------------------
+
+
+def read_record(data_dir: Path) -> list[dict[str, str]]:
+    try:
+        data = json.loads((data_dir / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
+
+
+def _write_record(data_dir: Path, records: list[dict[str, str]]) -> None:
+    atomic_write(data_dir / RECORD, json.dumps(records, indent=1))
+
+
+@dataclass
+class Outcome:
+    done: list[Step] = field(default_factory=list)
+    need_root: list[Step] = field(default_factory=list)
+    failed: list[tuple[Step, str]] = field(default_factory=list)
+
+
+def carry_out(plan: Plan, data_dir: Path, *, adding: bool, is_root: bool | None = None) -> Outcome:
+    """Run the plan's steps; root-only steps are left for the user when not root. Updates the record."""
+    is_root = is_root if is_root is not None else hasattr(os, "geteuid") and os.geteuid() == 0
+    records = read_record(data_dir)
+    out = Outcome()
+    skip_store: set[str] = set()
+    for step in plan.steps:
+        if step.store in skip_store:
+            continue
+        if step.root and not is_root:
+            out.need_root.append(step)
+            continue
+        if step.argv:
+            try:
+                r = subprocess.run(step.argv, capture_output=True, text=True, check=False, timeout=120)
+                err = (r.stderr or r.stdout).strip().splitlines()[-1:] if r.returncode else None
+            except (OSError, subprocess.TimeoutExpired) as e:
+                err = [str(e)]
+            if err is not None:
+                out.failed.append((step, err[0] if err else f"exit status {r.returncode}"))
+                if step.root:
+                    skip_store.add(step.store)  # the later steps of this store depend on this one
+                continue
+        out.done.append(step)
+        if step.record is not None:
+            if adding:
+                records = [r for r in records if r != step.record] + [step.record]
+            else:
+                records = [r for r in records if r != step.record]
+    _write_record(data_dir, records)
+    return out
+
+
+def describe(plan: Plan, outcome: Outcome | None, *, adding: bool) -> list[str]:
+    """What happened (or, with no outcome, what would happen), one line each, for the CLI to print."""
+    lines: list[str] = []
+    if outcome is None:
+        for s in plan.steps:
+            lines.append(
+                f"would run{' (as root)' if s.root else ''}: {s}" if s.argv else f"would forget {s.where}"
+            )
+    else:
+        for s in outcome.done:
+            if s.record is not None and s.argv:
+                lines.append(f"{s.store}: {s.where}: {'now trusts' if adding else 'no longer trusts'} the CA")
+        for s, err in outcome.failed:
+            lines.append(f"{s.store}: {s.where}: {shlex.join(s.argv)} failed: {err}")
+        if outcome.need_root:
+            lines.append("the system store needs root; run:")
+            lines += [f"  sudo {s}" for s in outcome.need_root]
+    lines += plan.notes
+    return lines
+
+
+def trusted_in(cert: Path, home: Path, data_dir: Path) -> dict[str, Any]:
+    """For doctor: the stores recorded as trusting the CA, and the NSS databases that do not."""
+    found = {s: nss_databases(home, s) for s in ("nss", "firefox", "thunderbird")}
+    recorded = read_record(data_dir)
+    untrusted = []
+    if shutil.which("certutil"):
+        untrusted = [str(d) for dbs in found.values() for d in dbs if not _has_nickname(d)]
+    return {"recorded": recorded, "untrusted": untrusted, "ca": str(cert), "ca_exists": cert.exists()}

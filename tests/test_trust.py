@@ -1,0 +1,190 @@
+"""``pixelguard ca``: trusting the CA in real NSS databases in a throwaway HOME (with Debian's certutil), and the
+system-store steps through --dry-run and the plan for each OS."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import click.testing
+import pytest
+from click.testing import CliRunner
+
+from pixelguard import trust
+from pixelguard.cli import cli
+
+CERTUTIL = shutil.which("certutil")
+needs_certutil = pytest.mark.skipif(
+    CERTUTIL is None, reason="certutil (Debian: libnss3-tools) is not installed"
+)
+
+
+def invoke(*args: str) -> click.testing.Result:
+    return CliRunner().invoke(cli, list(args), prog_name="pixelguard")
+
+
+def listing(db: Path) -> str:
+    return subprocess.run(
+        ["certutil", "-L", "-d", f"sql:{db}"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A HOME with Chromium's NSS database, one Firefox profile with a database and one without."""
+    h = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(h))
+    monkeypatch.setenv("PIXELGUARD_CONFDIR", str(tmp_path / "mitmproxy"))
+    if CERTUTIL:
+        for d in (h / ".pki/nssdb", h / ".mozilla/firefox/ab12.default-release"):
+            d.mkdir(parents=True)
+            subprocess.run(["certutil", "-N", "--empty-password", "-d", f"sql:{d}"], check=True)
+    (h / ".mozilla/firefox/new.profile").mkdir(parents=True)  # never started: no database to change
+    return h
+
+
+def dbs(home: Path) -> list[Path]:
+    return [home / ".pki/nssdb", home / ".mozilla/firefox/ab12.default-release"]
+
+
+@needs_certutil
+def test_install_trusts_the_ca_in_chromium_and_firefox_and_uninstall_leaves_them_as_before(
+    home: Path, tmp_path: Path
+) -> None:
+    before = {d: listing(d) for d in dbs(home)}
+    assert not (tmp_path / "mitmproxy").exists()  # the proxy never ran
+
+    result = invoke("ca", "install", "--store", "nss,firefox")
+    assert result.exit_code == 0, result.output
+    cert = tmp_path / "mitmproxy" / "mitmproxy-ca-cert.pem"
+    assert cert.read_text().startswith("-----BEGIN CERTIFICATE-----")  # created first
+    for d in dbs(home):
+        assert trust.NICKNAME in listing(d), d
+        assert f"{d}: now trusts the CA" in result.output
+    # What certutil holds is the CA file's certificate, trusted for TLS servers.
+    pem = subprocess.run(
+        ["certutil", "-L", "-d", f"sql:{home / '.pki/nssdb'}", "-n", trust.NICKNAME, "-a"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "".join(pem.split()) == "".join(cert.read_text().split())
+
+    again = invoke("ca", "install", "--store", "nss,firefox")
+    assert again.exit_code == 0 and "already trusts" in again.output
+
+    result = invoke("ca", "uninstall")
+    assert result.exit_code == 0, result.output
+    assert {d: listing(d) for d in dbs(home)} == before
+    assert "no longer trusts the CA" in result.output
+    assert "nothing to remove" in invoke("ca", "uninstall").output
+
+
+@needs_certutil
+def test_uninstall_removes_only_what_install_added(home: Path, tmp_path: Path) -> None:
+    # The user had trusted the CA in Chromium by hand; install adds it to Firefox only, uninstall removes that.
+    cert = trust.ensure_ca(tmp_path / "mitmproxy")
+    chromium = home / ".pki/nssdb"
+    subprocess.run(
+        ["certutil", "-A", "-d", f"sql:{chromium}", "-t", "C,,", "-n", trust.NICKNAME, "-i", str(cert)],
+        check=True,
+    )
+    assert invoke("ca", "install", "--store", "nss,firefox").exit_code == 0
+    assert invoke("ca", "uninstall").exit_code == 0
+    assert trust.NICKNAME in listing(chromium)
+    assert trust.NICKNAME not in listing(home / ".mozilla/firefox/ab12.default-release")
+
+
+@needs_certutil
+def test_dry_run_prints_every_step_and_changes_nothing(home: Path, tmp_path: Path) -> None:
+    before = {d: listing(d) for d in dbs(home)}
+    result = invoke("ca", "install", "--dry-run")
+    assert result.exit_code == 0, result.output
+    for d in dbs(home):
+        assert (
+            f"would run: {CERTUTIL} -A -d sql:{d} -t C,, -n 'pixelguard CA (mitmproxy)' -i " in result.output
+        )
+    assert "new.profile" not in result.output
+    assert {d: listing(d) for d in dbs(home)} == before
+    assert not (tmp_path / "mitmproxy").exists()  # not even the CA is created
+    store = trust.system_store()
+    if store is not None:  # this machine's system store: the root steps are printed, not run
+        cert = trust.ca_file(tmp_path / "mitmproxy")
+        for argv in store.add(cert):
+            assert f"would run (as root): {' '.join(argv)}" in result.output
+
+
+def test_the_system_store_steps_of_each_os(tmp_path: Path) -> None:
+    cert = tmp_path / "ca.pem"
+
+    def steps(platform: str, present: set[str]) -> list[str]:
+        plan = trust.plan_install(
+            cert, tmp_path, ["system"], platform=platform, exists=lambda p: p in present, certutil=""
+        )
+        assert all(s.root for s in plan.steps)
+        return [str(s) for s in plan.steps]
+
+    assert steps("linux", {"/usr/local/share/ca-certificates"}) == [
+        f"cp {cert} /usr/local/share/ca-certificates/pixelguard-ca.crt",
+        "update-ca-certificates",
+    ]
+    assert steps("linux", {"/etc/pki/ca-trust/source/anchors"}) == [
+        f"cp {cert} /etc/pki/ca-trust/source/anchors/pixelguard-ca.pem",
+        "update-ca-trust extract",
+    ]
+    assert steps("darwin", set()) == [
+        f"security add-trusted-cert -d -k /Library/Keychains/System.keychain {cert}"
+    ]
+    assert steps("win32", set()) == [f"certutil -addstore -f ROOT {cert}"]
+    unknown = trust.plan_install(cert, tmp_path, ["system"], platform="linux", exists=lambda p: False)
+    assert not unknown.steps and "by hand" in unknown.notes[0]
+    # Uninstall undoes the same store with the opposite commands.
+    rec = [{"store": "system", "where": "update-ca-certificates (Debian, Ubuntu)"}]
+    plan = trust.plan_uninstall(
+        cert, rec, platform="linux", exists=lambda p: p == "/usr/sbin/update-ca-certificates"
+    )
+    assert [str(s) for s in plan.steps] == [
+        "rm -f /usr/local/share/ca-certificates/pixelguard-ca.crt",
+        "update-ca-certificates --fresh",
+    ]
+
+
+def test_without_root_the_system_steps_are_printed_for_sudo(tmp_path: Path) -> None:
+    cert = tmp_path / "ca.pem"
+    plan = trust.plan_install(
+        cert, tmp_path, ["system"], platform="linux", exists=lambda p: p == "/usr/local/share/ca-certificates"
+    )
+    outcome = trust.carry_out(plan, tmp_path, adding=True, is_root=False)
+    assert not outcome.done and len(outcome.need_root) == 2
+    lines = trust.describe(plan, outcome, adding=True)
+    assert lines[0] == "the system store needs root; run:"
+    assert lines[1] == f"  sudo cp {cert} /usr/local/share/ca-certificates/pixelguard-ca.crt"
+    assert trust.read_record(tmp_path) == []  # nothing was added, so nothing to undo
+
+
+def test_missing_certutil_is_named_with_the_package_that_has_it(home: Path, tmp_path: Path) -> None:
+    (home / ".pki/nssdb").mkdir(parents=True, exist_ok=True)
+    (home / ".pki/nssdb/cert9.db").touch()
+    plan = trust.plan_install(tmp_path / "ca.pem", home, ["nss"], certutil="")
+    assert not plan.steps and "libnss3-tools" in plan.notes[0]
+
+
+def test_a_store_asked_for_but_absent_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "empty"))
+    monkeypatch.setenv("PIXELGUARD_CONFDIR", str(tmp_path / "conf"))
+    result = invoke("ca", "install", "--dry-run", "--store", "nss,thunderbird")
+    assert result.exit_code == 0
+    assert "nss: no Chromium/Chrome NSS database" in result.output
+    assert "thunderbird: no Thunderbird profile" in result.output
+    bad = invoke("ca", "install", "--store", "nss,edge")
+    assert bad.exit_code == 2 and "unknown store edge" in bad.output
+
+
+def test_ca_path_prints_where_the_certificate_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIXELGUARD_CONFDIR", str(tmp_path / "conf"))
+    missing = invoke("ca", "path")
+    assert missing.exit_code == 1 and "ca install" in missing.output
+    trust.ensure_ca(tmp_path / "conf")
+    found = invoke("ca", "path")
+    assert found.exit_code == 0 and found.output.strip() == str(tmp_path / "conf" / "mitmproxy-ca-cert.pem")
