@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -662,14 +661,33 @@ def service_status(state: State) -> None:
         click.echo("proxy: not running")
         sys.exit(1)
     started = info.get("started")
-    since = (
-        f" since {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(started))}"
-        if isinstance(started, (int, float))
-        else ""
-    )
-    click.echo(
-        f"proxy: running, pid {info.get('pid')}, listening on {display.safe(str(info.get('listen')))}{since}"
-    )
+    since = f" since {display.when(started)}" if isinstance(started, (int, float)) else ""
+    listen = display.safe(str(info.get("listen")))
+    click.echo(f"proxy: running, pid {info.get('pid')}, listening on {listen}{since}")
+
+
+@cli.command()
+@json_option
+@pass_state
+def doctor(state: State, as_json: bool) -> None:
+    """Is protection on? The CA and where it is trusted, the lists and their age, the database, the service and
+    the proxy, each problem with the command that fixes it. Exits 1 when something needs fixing."""
+    from pixelguard import doctor as doctormod
+
+    findings = doctormod.run_all(state.config)
+    if as_json:
+        for f in findings:
+            emit_json({"part": f.part, "ok": f.ok, "detail": f.detail, "fix": f.fix if not f.ok else ""})
+    else:
+        width = max(len(f.part) for f in findings)
+        for f in findings:
+            click.echo(f"{'ok  ' if f.ok else 'FIX '} {f.part:<{width}}  {display.safe(f.detail)}")
+            if not f.ok and f.fix:
+                click.echo(f"{'':>{width + 7}}→ {display.safe(f.fix)}")
+        bad = sum(not f.ok for f in findings)
+        click.echo(f"{bad} thing{'s' if bad != 1 else ''} to fix" if bad else "all good: protection is on")
+    if any(not f.ok for f in findings):
+        sys.exit(1)
 
 
 @cli.group("config")

@@ -42,6 +42,7 @@ COMMANDS = [
     ["service", "install"],
     ["service", "uninstall"],
     ["service", "status"],
+    ["doctor"],
 ]
 
 

@@ -1,0 +1,139 @@
+"""``pixelguard doctor``: is protection really on? One finding per part, each problem with the command that fixes it.
+
+The parts, in the order a new user sets them up: the CA and where it is trusted, the filter lists, the history
+database, the background service, and the proxy itself (reachable where proxy.json says it listens).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pixelguard import display, service, trust
+from pixelguard.config import Config
+
+# A subscription older than this is stale: lists publish an `! Expires:` of days, not weeks.
+STALE_AFTER_S = 14 * 86400
+
+
+@dataclass
+class Finding:
+    part: str
+    ok: bool
+    detail: str
+    fix: str = ""  # the command that fixes it (when not ok)
+
+
+def check_ca(cfg: Config, home: Path) -> list[Finding]:
+    cert = trust.ca_file(trust.confdir())
+    if not cert.exists():
+        return [Finding("CA", False, f"no CA yet ({cert})", "pixelguard ca install")]
+    state = trust.trusted_in(cert, home, cfg.data_dir)
+    where = sorted({r.get("where", "") for r in state["recorded"]})
+    out = [
+        Finding(
+            "CA", True, f"{cert}; trusted by `ca install` in: {', '.join(where) if where else 'nothing yet'}"
+        )
+    ]
+    if not where and not state["untrusted"]:
+        out[0].ok, out[0].fix = False, "pixelguard ca install"
+    for db in state["untrusted"]:
+        out.append(Finding("CA", False, f"not trusted in {db}", "pixelguard ca install"))
+    return out
+
+
+def check_lists(cfg: Config, now: float | None = None) -> list[Finding]:
+    from pixelguard import update
+
+    now = time.time() if now is None else now
+    out = []
+    for row in update.list_status(cfg):
+        if not row["enabled"] or row["name"] in ("user", "learned"):
+            continue
+        name = display.safe(row["name"])
+        if not row["exists"]:
+            out.append(Finding("lists", False, f"{name}: no copy yet", f"pixelguard lists update {name}"))
+            continue
+        age = display.age(row["updated_ts"], now)
+        stale = row["updated_ts"] is not None and now - row["updated_ts"] > STALE_AFTER_S and row["due"]
+        detail = f"{name}: {row['rules']} rules, updated {age} ago"
+        out.append(
+            Finding(
+                "lists", not stale, detail + (" (stale)" if stale else ""), f"pixelguard lists update {name}"
+            )
+        )
+        if not row["rules"]:
+            out[-1].ok, out[-1].detail = False, f"{name}: no rules read from {display.safe(row['path'])}"
+    if not out:
+        out.append(
+            Finding("lists", False, "no filter list is enabled", "pixelguard config path  (then add lists:)")
+        )
+    return out
+
+
+def check_database(cfg: Config) -> Finding:
+    db = cfg.database
+    if not db.exists():
+        parent = next((p for p in db.parents if p.exists()), db.parent)
+        ok = os.access(parent, os.W_OK)
+        return Finding(
+            "database", ok, f"{db} (made on the proxy's first start)", "" if ok else f"chmod u+w {parent}"
+        )
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=2)
+        try:
+            con.execute("PRAGMA schema_version").fetchone()  # reads the header: a damaged file fails here
+            con.execute("BEGIN IMMEDIATE")  # takes the write lock, writes nothing
+            con.execute("ROLLBACK")
+        finally:
+            con.close()
+    except sqlite3.OperationalError as e:
+        if "locked" in str(e) or "busy" in str(e):
+            return Finding("database", True, f"{db} (busy: the proxy is writing)")
+        return Finding("database", False, f"{db}: {e}", f"chmod u+rw {db}")
+    except sqlite3.DatabaseError as e:
+        return Finding("database", False, f"{db}: {e}", f"mv {db} {db}.broken  (the proxy starts a new one)")
+    return Finding("database", True, f"{db} (writable)")
+
+
+def check_service(proxy_up: bool) -> Finding:
+    """The background service; when the proxy runs anyway (in a terminal), a missing service is only a note."""
+    st = service.state()
+    if st["installed"] != "yes":
+        detail = "not installed: protection lasts while a terminal runs the proxy"
+        return Finding("service", proxy_up, detail, "pixelguard service install")
+    manager = display.safe(st["manager"]) or "state unknown"
+    ok = manager.startswith("active") or proxy_up
+    return Finding("service", ok, f"{st['file']}: {manager}", "pixelguard service status")
+
+
+def check_proxy(cfg: Config) -> Finding:
+    from pixelguard.tui.data import read_proxy_json
+
+    info: dict[str, Any] | None = read_proxy_json(cfg.data_dir)
+    if info is None:
+        return Finding("proxy", False, "not running", "pixelguard service install  (or: pixelguard run)")
+    listen = str(info.get("listen", ""))
+    host, _, port = listen.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=2):
+            pass
+    except (OSError, ValueError) as e:
+        return Finding(
+            "proxy",
+            False,
+            f"pid {info.get('pid')} says {display.safe(listen)}, but: {e}",
+            "pixelguard service status",
+        )
+    return Finding("proxy", True, f"listening on {display.safe(listen)} (pid {info.get('pid')})")
+
+
+def run_all(cfg: Config, home: Path | None = None) -> list[Finding]:
+    home = home or Path.home()
+    proxy = check_proxy(cfg)
+    return [*check_ca(cfg, home), *check_lists(cfg), check_database(cfg), check_service(proxy.ok), proxy]
