@@ -174,9 +174,13 @@ def _edit_user_list(
     envvar=configmod.ENV_VAR,
     help=f"Config file (default: ${configmod.ENV_VAR}, else {configmod.config_dir() / 'config.yaml'}).",
 )
+@click.option("--host", help="Listen address, with no command (overrides proxy.host).")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), help="Listen port, with no command (overrides proxy.port)."
+)
 @click.version_option(__version__, prog_name="pixelguard")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None) -> None:
+def cli(ctx: click.Context, config_path: str | None, host: str | None, port: int | None) -> None:
     """Stop tracking pixels and tracker requests before they leave your machine.
 
     With no command: start the proxy (127.0.0.1:8080 by default) and the live terminal UI in one process.
@@ -186,7 +190,9 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     if ctx.invoked_subcommand is None:
         from pixelguard.proxy import run as proxyrun
 
-        proxyrun.run_with_ui(ctx.obj.config)
+        proxyrun.run_with_ui(ctx.obj.config, host, port)
+    elif host or port:
+        raise click.UsageError("--host and --port go with no command (the proxy and UI) or after `run`")
 
 
 @cli.command()

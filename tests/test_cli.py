@@ -200,3 +200,26 @@ def test_scan_refuses_files_that_are_not_mail(tmp_path) -> None:  # type: ignore
     assert r.exit_code == 2
     assert "photo.png: not an email (.eml, .mbox) or HTML file" in r.stderr
     assert "config.yaml: not an email (.eml, .mbox) or HTML file" in r.stderr
+
+
+@pytest.mark.parametrize("args", [[], ["run"]], ids=["pixelguard", "run"])
+def test_a_busy_port_names_the_option_and_the_config_key_that_change_it(args: list[str]) -> None:
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        where = ["--port", str(port)]
+        result = invoke(*(where + args if not args else args + where))
+    assert result.exit_code == 2
+    line = result.output.strip()
+    assert line.count("\n") == 0 and f"cannot listen on 127.0.0.1:{port}" in line
+    assert "--port" in line and "proxy.port" in line
+
+
+def test_host_and_port_on_the_default_command() -> None:
+    refused = invoke("--host", "0.0.0.0", "--port", "1")
+    assert refused.exit_code == 2 and "not a loopback address" in refused.output
+    misplaced = invoke("--port", "8099", "lists")
+    assert misplaced.exit_code == 2 and "go with no command" in misplaced.output

@@ -65,7 +65,19 @@ class _Announce:
             pass
 
 
-def _check_port(host: str, port: int) -> None:
+def _check_listen(cfg: configmod.Config, host: str | None, port: int | None) -> tuple[str, int]:
+    """The address to listen on (options over config), refused when unsafe or taken: one clear line each."""
+    host, port = host or cfg.proxy.host, port or cfg.proxy.port
+    if not configmod.is_loopback(host) and not cfg.proxy.auth:
+        raise PixelguardError(
+            f"--host {host} is not a loopback address: anyone on the network could use the proxy. "
+            "Set proxy.auth (user:password) in the config to listen there"
+        )
+    _check_port(host, port, cfg)
+    return host, port
+
+
+def _check_port(host: str, port: int, cfg: configmod.Config | None = None) -> None:
     """Fail with one clear line before starting anything when the address cannot be used."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
@@ -73,7 +85,13 @@ def _check_port(host: str, port: int) -> None:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind((host, port))
     except OSError as e:
-        raise PixelguardError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+        where = (
+            f"proxy.port in {cfg.source}" if cfg is not None and cfg.source else "proxy.port in the config"
+        )
+        hint = (
+            f" (another proxy, or pixelguard's service, may hold it: choose another with --port, or {where})"
+        )
+        raise PixelguardError(f"cannot listen on {host}:{port}: {e.strerror or e}{hint}") from None
 
 
 async def serve(
@@ -91,15 +109,10 @@ async def serve(
 
     from pixelguard.proxy.addon import STREAM_LARGER_THAN, Pixelguard
 
-    host = host or cfg.proxy.host
-    port = port or cfg.proxy.port
-    if not configmod.is_loopback(host) and not cfg.proxy.auth:
-        raise PixelguardError(
-            f"--host {host} is not a loopback address: anyone on the network could use the proxy. "
-            "Set proxy.auth (user:password) in the config to listen there"
-        )
-    _check_port(host, port)
+    host, port = _check_listen(cfg, host, port)
     private_dir(cfg.data_dir)  # the history, learned hosts, pause and proxy state: the user's eyes only
+    if headless:
+        _log_to_file(cfg)  # as a service, nobody reads the terminal: the rotated file is the proxy's log
 
     opts = options.Options()
     m = master.Master(opts, with_termlog=headless)
@@ -153,7 +166,6 @@ def run_headless(
         print(f"pixelguard: CA certificate: {ca}", flush=True)
 
     async def main() -> None:
-        _log_to_file(cfg)  # as a service, nobody reads the terminal: the rotated file is the proxy's log
         logging.getLogger().setLevel(logging.INFO)
         for noisy in ("hpack", "asyncio", "mitmproxy.proxy.server"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -190,17 +202,16 @@ class _Stopper:
                 self.task.cancel()
 
 
-def run_with_ui(cfg: configmod.Config) -> None:
+def run_with_ui(cfg: configmod.Config, host: str | None = None, port: int | None = None) -> None:
     """``pixelguard``: the proxy runs as a worker inside the UI's event loop; quitting the UI stops both."""
     from pixelguard.tui.app import PixelguardApp
 
-    host, port = cfg.proxy.host, cfg.proxy.port
-    _check_port(host, port)
+    host, port = _check_listen(cfg, host, port)
     _log_to_file(cfg)
 
     async def proxy_runner() -> None:
         # Cancelled by the UI on quit: Master.run still calls the done hooks, which flush the event log.
-        await serve(cfg, headless=False)
+        await serve(cfg, host, port, headless=False)
 
     PixelguardApp(cfg, proxy_runner=proxy_runner, listen=f"{host}:{port}").run()
 

@@ -38,9 +38,7 @@ def fixes(findings: list[dict[str, object]]) -> dict[str, set[object]]:
 def test_a_fresh_machine_gets_every_step_it_lacks(tmp_path: Path) -> None:
     home = tmp_path / "home"
     config = write_config(home, {"t": "||tracker.test^\n"})
-    config.write_text(
-        config.read_text() + "  - {name: sub, url: 'https://lists.example/sub.txt'}\n"
-    )
+    config.write_text(config.read_text() + "  - {name: sub, url: 'https://lists.example/sub.txt'}\n")
     code, findings, text = doctor(config, home, tmp_path / "conf")
     assert code == 1
     assert fixes(findings) == {
