@@ -390,6 +390,34 @@ async def test_space_turns_a_list_off_and_on_in_the_config_file(tmp_path: Path) 
 
 
 @sync
+async def test_after_space_the_cursor_stays_on_the_list_it_toggled(tmp_path: Path) -> None:
+    # Before: the table was rebuilt with the cursor on the first row, so a second space turned that one off.
+    cfg = make_config(
+        tmp_path,
+        "lists:\n  - {name: first, path: first.txt}\n  - {name: second, path: second.txt}\n"
+        "  - {name: sub, url: 'https://lists.example/sub.txt'}\n",
+    )
+    for name in ("first", "second"):
+        (tmp_path / f"{name}.txt").write_text(TRACKERS, encoding="utf-8")
+    app = PixelguardApp(cfg)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.focused, EventTable), what="the main screen")
+        await pilot.press("l")
+        await wait_for(pilot, lambda: isinstance(app.screen, ListsScreen), what="the lists screen")
+        table = app.screen.query_one("#lists")
+        await wait_for(pilot, lambda: table.row_count == 5, what="the lists")
+        # A subscription never downloaded (offline on the first start) says so instead of "never".
+        assert table.get_row_at(2)[4].plain == "not downloaded"
+        await pilot.press("down", "space")
+        await wait_for(pilot, lambda: table.get_row_at(1)[1].plain == "no", what="second shown off")
+        assert table.cursor_row == 1
+        await pilot.press("space")
+        await wait_for(pilot, lambda: table.get_row_at(1)[1].plain == "yes", what="second shown on again")
+        assert table.cursor_row == 1
+        assert [s.enabled for s in config.load(cfg.source).lists] == [True, True, True]
+
+
+@sync
 async def test_editor_asks_before_discarding_changes(tmp_path: Path) -> None:
     cfg = make_config(tmp_path)
     app = PixelguardApp(cfg)

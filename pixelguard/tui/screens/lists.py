@@ -32,6 +32,13 @@ def _count(value: Any) -> str:
     return "-" if value is None else f"{value:,}"
 
 
+def _updated(row: dict[str, Any]) -> Text:
+    """When the list was updated; a subscription with no copy yet says so (offline on the first start)."""
+    if row.get("exists") is False and row.get("enabled", True) and row["name"] not in EDITABLE:
+        return Text("not downloaded", style="bold red")
+    return Text(when(row.get("updated_ts")))
+
+
 def passthrough_text(p: Passthrough) -> Text:
     """The passthrough panel; learned hosts come from clients' TLS hellos, so they are shown escaped."""
     text = Text()
@@ -103,6 +110,9 @@ class ListsScreen(Screen):
     def _loaded(self, message: ListsLoaded) -> None:
         self.rows = message.rows
         table = self.query_one("#lists", DataTable)
+        # Reloading (after space, say) must leave the cursor on the same list, or a second space would toggle
+        # whichever list is first.
+        selected = self._selected_name()
         table.clear()
         for row in self.rows:
             table.add_row(
@@ -110,10 +120,12 @@ class ListsScreen(Screen):
                 Text("yes" if row.get("enabled", True) else "no"),
                 Text(_count(row.get("rules")), justify="right"),
                 Text(_count(row.get("skipped")), justify="right"),
-                Text(when(row.get("updated_ts"))),
+                _updated(row),
                 Text(fmt_path(row.get("source") or row.get("path") or ""), overflow="ellipsis", no_wrap=True),
                 key=row["name"],
             )
+        if selected is not None and selected in table.rows:
+            table.move_cursor(row=table.get_row_index(selected))
         if message.passthrough is not None:
             self.query_one("#passthrough", Static).update(passthrough_text(message.passthrough))
 
