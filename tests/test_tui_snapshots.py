@@ -72,6 +72,13 @@ def test_main_screen(snap_compare, fixed_app: PixelguardApp) -> None:
     assert snap_compare(fixed_app, terminal_size=SIZE, run_before=settled)
 
 
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])
+def test_main_screen_at_the_smallest_and_a_wide_terminal(
+    snap_compare, fixed_app: PixelguardApp, size
+) -> None:
+    assert snap_compare(fixed_app, terminal_size=size, run_before=settled)
+
+
 def test_detail_of_a_pixel(snap_compare, fixed_app: PixelguardApp) -> None:
     async def run_before(pilot) -> None:
         await settled(pilot)

@@ -213,7 +213,12 @@ def run_with_ui(cfg: configmod.Config, host: str | None = None, port: int | None
         # Cancelled by the UI on quit: Master.run still calls the done hooks, which flush the event log.
         await serve(cfg, host, port, headless=False)
 
-    PixelguardApp(cfg, proxy_runner=proxy_runner, listen=f"{host}:{port}").run()
+    app = PixelguardApp(cfg, proxy_runner=proxy_runner, listen=f"{host}:{port}")
+    app.run()
+    if app.proxy_stopped is not None:
+        print(f"pixelguard: the proxy had stopped: {app.proxy_stopped}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    print("pixelguard: stopped", file=sys.stderr, flush=True)
 
 
 def _log_to_file(cfg: configmod.Config) -> None:

@@ -12,14 +12,17 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.notifications import Notify
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from pixelguard.config import Config
 from pixelguard.tui.screens.dialogs import HelpScreen
 from pixelguard.tui.screens.main import MainScreen
+from pixelguard.tui.widgets.status import MessageBar, StatusBar
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,8 @@ class PixelguardApp(App[None]):
     CSS_PATH = "pixelguard.tcss"
     TITLE = "pixelguard"
     ENABLE_COMMAND_PALETTE = False  # every action has its key; the palette would only repeat them
+    # Below 100 columns the side panel (top trackers, sparkline) gives its room to the table of stops.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-normal")]  # noqa: RUF012 (Textual types it as an instance variable)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
@@ -46,6 +51,7 @@ class PixelguardApp(App[None]):
         self.proxy_runner = proxy_runner
         self.listen = listen
         self.clock = clock  # "now" for today's totals and the sparkline; fixed in snapshot tests
+        self.proxy_stopped: str | None = None  # why the proxy_runner ended, when it did
 
     def get_default_screen(self) -> Screen:
         return MainScreen()
@@ -67,11 +73,25 @@ class PixelguardApp(App[None]):
             return
         if event.state == WorkerState.ERROR:
             log.error("proxy stopped: %s", event.worker.error)
-            self.notify(
-                f"The proxy stopped: {event.worker.error}", severity="error", timeout=60, markup=False
-            )
+            self.proxy_stopped = str(event.worker.error) or type(event.worker.error).__name__
         elif event.state == WorkerState.SUCCESS:
-            self.notify("The proxy stopped.", severity="warning", timeout=60)
+            self.proxy_stopped = "it exited"
+        else:
+            return
+        # The header says so for as long as the UI runs (a toast would vanish, and "protection on" would stay).
+        for screen in self.screen_stack:
+            for bar in screen.query(StatusBar):
+                bar.stopped = self.proxy_stopped
+
+    def on_notify(self, event: Notify) -> None:
+        """Every notification also goes to the message line of each screen that has one (toasts are hidden)."""
+        n = event.notification
+        text = Text.from_markup(n.message) if n.markup else Text(n.message)
+        if n.title:
+            text = Text.assemble((f"{n.title}: ", "bold"), text)
+        for screen in self.screen_stack:
+            for bar in screen.query(MessageBar):
+                bar.show(text, n.severity, n.timeout)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -30,6 +30,14 @@ KEYS = (
 )
 
 
+def ca_path() -> str:
+    """Where the CA that clients must trust is (~ for the home directory, as a person would type it)."""
+    from pixelguard import trust
+    from pixelguard.tui.data import fmt_path
+
+    return fmt_path(str(trust.ca_file(trust.confdir())))
+
+
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
@@ -44,6 +52,11 @@ class HelpScreen(ModalScreen[None]):
             yield Static(grid, id="help-keys")
             yield Label(
                 "Allow rules go to your user list; the proxy picks them up within a second.", classes="hint"
+            )
+            yield Label(Text(f"CA certificate: {ca_path()}"), id="help-ca", classes="hint")
+            yield Label(
+                "Programs trust it after `pixelguard ca install`; `pixelguard doctor` checks the set-up.",
+                classes="hint",
             )
             yield Label("esc to close", classes="hint")
 

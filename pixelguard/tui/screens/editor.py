@@ -18,6 +18,7 @@ from textual.widgets import Footer, Label, Static, TextArea
 
 from pixelguard.errors import PixelguardError
 from pixelguard.tui.data import fmt_path
+from pixelguard.tui.widgets.status import MessageBar
 
 VALIDATE_DELAY = 0.25  # seconds of quiet typing before the lines are checked again
 
@@ -81,6 +82,7 @@ class ListEditor(Screen[bool]):
                 id="rules", show_line_numbers=True, soft_wrap=False, tab_behavior="focus", read_only=True
             )
             yield Static(id="problems")
+        yield MessageBar(classes="message")
         yield Footer()
 
     def on_mount(self) -> None:

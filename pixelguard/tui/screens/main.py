@@ -26,7 +26,7 @@ from pixelguard.tui.data import TAIL_BATCH, Feed, Overview
 from pixelguard.tui.messages import EventsArrived, FeedProblem, HostSpanLoaded, OverviewUpdated
 from pixelguard.tui.widgets.detail import DetailPane
 from pixelguard.tui.widgets.events import EventTable, matches
-from pixelguard.tui.widgets.status import StatusBar
+from pixelguard.tui.widgets.status import MessageBar, StatusBar
 from pixelguard.tui.widgets.trackers import TrackersPanel
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,9 @@ TEMPORARY = timedelta(hours=1)
 
 class MainScreen(Screen):
     BINDINGS: ClassVar[list[BindingType]] = [
+        # Help and Quit first: the footer shows keys in this order and cuts the last ones on a narrow terminal.
+        Binding("question_mark", "app.help", "Help", key_display="?"),
+        Binding("q", "app.quit", "Quit"),
         Binding("a", "allow", "Allow"),
         Binding("s", "allow_on_site", "Allow on site"),
         Binding("A", "trust_site", "Trust site"),
@@ -77,6 +80,7 @@ class MainScreen(Screen):
                 yield EventTable(id="events")
                 yield DetailPane(id="detail")
             yield TrackersPanel(id="side")
+        yield MessageBar(classes="message")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -86,6 +90,10 @@ class MainScreen(Screen):
 
     def on_unmount(self) -> None:
         self._stop.set()
+
+    def on_resize(self) -> None:
+        # On a narrow terminal the footer drops its padding so that every key still shows.
+        self.query_one(Footer).compact = self.size.width < 100
 
     # -- the database thread -----------------------------------------------------------------------------
 

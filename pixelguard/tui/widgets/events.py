@@ -11,24 +11,41 @@ from textual.widgets import DataTable
 from pixelguard.display import clock, safe
 from pixelguard.tui.data import CAP
 
-# Fixed widths: auto-sized columns would jitter as rows stream in. Sum + padding fits 120 columns with the panel.
-COLUMNS = (("time", 8), ("host", 20), ("site", 13), ("type", 6), ("reason", 7), ("list", 16))
+# Column widths are set from the table's width (layout), never from the rows: auto-sized columns would jitter as
+# rows stream in. Fixed columns hold their longest value ("document", "learned"); the others share what is left.
+FIXED = {"time": 8, "type": 8, "reason": 7}
+FLEX = (("host", 5, 12), ("site", 3, 9), ("list", 3, 9), ("rule", 8, 16))  # name, share, minimum
+RULE_FROM = 100  # the rule column shows in tables at least this wide (a 160-column terminal)
 # Engine resource types, shortened to fit the column.
 SHORT_TYPES = {"xmlhttprequest": "xhr", "subdocument": "frame", "stylesheet": "css", "websocket": "ws"}
 
 
-def cells(row: dict[str, Any]) -> list[Text]:
+def layout(width: int) -> tuple[tuple[str, int], ...]:
+    """(column, width) for a table ``width`` cells wide: each column takes 2 more for padding, the scrollbar 2."""
+    names = ["time", "host", "site", "type", "reason", "list"] + (["rule"] if width >= RULE_FROM else [])
+    flex = [f for f in FLEX if f[0] in names]
+    free = width - 2 - sum(FIXED.values()) - 2 * len(names)
+    shares = sum(share for _, share, _ in flex)
+    widths = {name: max(least, free * share // shares) for name, share, least in flex}
+    return tuple((n, FIXED.get(n) or widths[n]) for n in names)
+
+
+def cells(row: dict[str, Any], columns: tuple[tuple[str, int], ...]) -> list[Text]:
     """Table cells for one event; Text objects, so a host or list name is never read as markup, and made safe,
     so that no control character in it reaches the terminal."""
-    kind = row.get("type") or ""
-    return [
-        Text(clock(row.get("ts"))),
-        Text(safe(row.get("host") or ""), overflow="ellipsis", no_wrap=True),
-        Text(safe(row.get("site") or "-"), overflow="ellipsis", no_wrap=True),
-        Text(SHORT_TYPES.get(kind, kind)),
-        Text(row.get("reason") or ""),
-        Text(safe(row.get("list") or "-"), overflow="ellipsis", no_wrap=True),
-    ]
+    out = []
+    for name, _ in columns:
+        if name == "time":
+            out.append(Text(clock(row.get("ts"))))
+        elif name == "type":
+            kind = row.get("type") or ""
+            out.append(Text(SHORT_TYPES.get(kind, kind)))
+        elif name == "reason":
+            out.append(Text(row.get("reason") or ""))
+        else:  # host, site, list, rule: from the network or the lists
+            value = safe(row.get(name) or ("" if name == "host" else "-"))
+            out.append(Text(value, overflow="ellipsis", no_wrap=True))
+    return out
 
 
 def matches(row: dict[str, Any], text: str) -> bool:
@@ -67,8 +84,26 @@ class EventTable(DataTable):
                 setattr(self, name, LRUCache(size))
 
     def on_mount(self) -> None:
-        for name, width in COLUMNS:
+        self.column_layout = layout(
+            83
+        )  # the width at 120 columns with the side panel, until the first resize
+        for name, width in self.column_layout:
             self.add_column(name, width=width, key=name)
+
+    def on_resize(self) -> None:
+        wanted = layout(self.size.width)
+        if wanted == self.column_layout or not self.size.width:
+            return
+        # Rebuilt whole: DataTable has no public way to change a column's width or add one to existing rows.
+        row = self.cursor_row
+        rows = sorted(self.events.values(), key=lambda r: -int(r["id"]))
+        self.clear(columns=True)
+        self.column_layout = wanted
+        for name, width in wanted:
+            self.add_column(name, width=width, key=name)
+        self.replace(rows)
+        if rows:
+            self.move_cursor(row=min(row, len(rows) - 1))
 
     def selected(self) -> dict[str, Any] | None:
         if not self.row_count:
@@ -108,7 +143,7 @@ class EventTable(DataTable):
     def _add(self, row: dict[str, Any]) -> None:
         key = str(row["id"])
         self.events[key] = row
-        self.add_row(*cells(row), key=key)
+        self.add_row(*cells(row, self.column_layout), key=key)
 
     def _order(self) -> None:
         # One renumbering per batch instead of DataTable.sort's per-cell key; newest (largest id) first.

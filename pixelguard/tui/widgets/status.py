@@ -6,14 +6,19 @@ from datetime import datetime
 
 from rich.text import Text
 from textual.reactive import var
+from textual.timer import Timer
 from textual.widgets import Static
 
 from pixelguard.tui.data import Overview, local_hhmm
 
 
 class StatusBar(Static):
+    """One line that fits the terminal (the longest form that does), and under it, wrapped to the full width,
+    what is wrong when something is: the proxy stopped, or the history cannot be read."""
+
     overview: var[Overview | None] = var(None)
     problem: var[str | None] = var(None)
+    stopped: var[str | None] = var(None)  # why the proxy running inside this UI stopped
 
     def watch_overview(self, overview: Overview | None) -> None:
         paused = overview is not None and overview.protection.paused_until is not None
@@ -21,10 +26,29 @@ class StatusBar(Static):
         self.update(self._render_text())
 
     def watch_problem(self, problem: str | None) -> None:
-        self.set_class(problem is not None, "-problem")
+        self.set_class(problem is not None or self.stopped is not None, "-problem")
+        self.update(self._render_text())
+
+    def watch_stopped(self, stopped: str | None) -> None:
+        self.watch_problem(self.problem)
+
+    def on_resize(self) -> None:
         self.update(self._render_text())
 
     def _render_text(self) -> Text:
+        width = self.size.width
+        for form in range(3):
+            text = self._line(form)
+            if not width or text.cell_len <= width:
+                break
+        for why in (self.stopped, self.problem):
+            if why:
+                text.append("\n⚠ ", style="bold")
+                text.append(why)  # Text, never markup: it may quote a file name or a host
+        return text
+
+    def _line(self, form: int) -> Text:
+        """The header line, from the full form (0) to the shortest (2)."""
         text = Text()
         text.append(" pixelguard ", style="bold reverse")
         o = self.overview
@@ -33,23 +57,54 @@ class StatusBar(Static):
             return text
         p = o.protection
         text.append("  ")
-        if p.paused_until is not None:
+        if self.stopped is not None:
+            text.append("■ proxy stopped", style="bold")
+        elif p.paused_until is not None:
             text.append(f"⏸ paused until {_hhmm(p.paused_until)}", style="bold")
         elif p.mode == "hosts-only":
-            text.append("● on, hosts-only mode", style="bold")
+            text.append("● on, hosts-only mode" if form < 2 else "● on, hosts-only", style="bold")
         else:
-            text.append("● protection on", style="bold")
-        if p.gpc and p.paused_until is None:
+            text.append("● protection on" if form == 0 else "● on", style="bold")
+        if p.gpc and p.paused_until is None and self.stopped is None and form < 2:
             text.append(" · GPC")  # Sec-GPC: 1 goes out with every request passed upstream
-        text.append("  │  ")
-        text.append(f"listening on {p.listen}" if p.listen else "proxy not running")
-        text.append("  │  ")
+        sep = "  │  " if form == 0 else " │ "
+        if self.stopped is None and form < 2:
+            text.append(sep)
+            if form == 0:
+                text.append(f"listening on {p.listen}" if p.listen else "proxy not running")
+            else:
+                text.append(p.listen or "no proxy")
+        text.append(sep)
         share = 100.0 * o.stopped / o.seen if o.seen else 0.0
-        text.append(f"today {o.seen:,} requests, {o.stopped:,} stopped ({share:.1f}%)")
-        if self.problem:
-            text.append("  │  ")
-            text.append(self.problem)
+        if form == 0:
+            text.append(f"today {o.seen:,} requests, {o.stopped:,} stopped ({share:.1f}%)")
+        else:
+            text.append(f"{o.stopped:,} stopped today ({share:.0f}%)")
         return text
+
+
+class MessageBar(Static):
+    """The latest notification, in a line of its own above the footer: a toast would cover the panels.
+
+    Fed by the app (PixelguardApp.on_notify); hidden while there is nothing to say.
+    """
+
+    def on_mount(self) -> None:
+        self.display = False
+        self._timer: Timer | None = None
+
+    def show(self, message: Text, severity: str, timeout: float) -> None:
+        self.update(message)
+        self.set_class(severity == "error", "-error")
+        self.set_class(severity == "warning", "-warning")
+        self.display = True
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(timeout, self._clear)
+
+    def _clear(self) -> None:
+        self.display = False
+        self._timer = None
 
 
 def _hhmm(when: datetime) -> str:
