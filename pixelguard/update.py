@@ -176,8 +176,12 @@ def update_list(
     try:
         return _update(spec, meta, timeout, progress)
     except _Rejected as e:
-        log.warning("list %s: update failed, keeping the previous copy: %s", spec.name, e)
-        kept = "kept the previous copy" if spec.file.exists() else "no copy yet"
+        kept = (
+            "kept the previous copy"
+            if spec.file.exists()
+            else "no copy yet: the list blocks nothing until a download succeeds"
+        )
+        log.warning("list %s: update failed (%s): %s", spec.name, kept, e)
         return UpdateResult(spec.name, FAILED, f"{e}; {kept}")
 
 

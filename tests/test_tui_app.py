@@ -406,8 +406,10 @@ async def test_after_space_the_cursor_stays_on_the_list_it_toggled(tmp_path: Pat
         await wait_for(pilot, lambda: isinstance(app.screen, ListsScreen), what="the lists screen")
         table = app.screen.query_one("#lists")
         await wait_for(pilot, lambda: table.row_count == 5, what="the lists")
-        # A subscription never downloaded (offline on the first start) says so instead of "never".
+        # A subscription never downloaded (offline on the first start) says so instead of "never", and the
+        # app said it when it started.
         assert table.get_row_at(2)[4].plain == "not downloaded"
+        assert any("Not downloaded yet: sub." in n.message for n in app._notifications)
         await pilot.press("down", "space")
         await wait_for(pilot, lambda: table.get_row_at(1)[1].plain == "no", what="second shown off")
         assert table.cursor_row == 1

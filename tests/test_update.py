@@ -130,6 +130,21 @@ BAD = {
 }
 
 
+def test_a_first_download_that_fails_says_there_is_no_copy_and_nothing_else(
+    tmp_path: Path, origin: Origin, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Offline on the first start: the log and the result agree (they once said "keeping the previous copy" and
+    # "no copy yet" about the same list).
+    spec = spec_for(tmp_path, origin, "/missing.txt")
+    origin.routes["/missing.txt"] = (404, {}, b"nope")
+    with caplog.at_level("WARNING", logger="pixelguard.update"):
+        r = update.update_list(spec, force=True, timeout=5)
+    assert r.status == "failed" and "no copy yet: the list blocks nothing" in r.message
+    logged = " ".join(rec.getMessage() for rec in caplog.records)
+    assert "no copy yet" in logged and "previous copy" not in logged and "previous copy" not in r.message
+    assert not spec.file.exists()
+
+
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_bad_answers_keep_the_working_copy(tmp_path: Path, origin: Origin, case: str) -> None:
     spec = good_copy(tmp_path, origin)

@@ -61,6 +61,16 @@ class PixelguardApp(App[None]):
         # garbage collector's full passes, which otherwise walk it every second or so under a stream of
         # events and freeze the UI and its database thread for 100 ms and more each time.
         gc.freeze()
+        missing = [s.name for s in self.cfg.enabled_lists() if s.url and not s.file.exists()]
+        if missing:
+            # Offline on the first start: say it once, plainly, instead of a silent gap in the protection.
+            self.notify(
+                f"Not downloaded yet: {', '.join(missing)}. Until a download succeeds "
+                "(the proxy retries; `pixelguard lists update` tries now), those lists block nothing.",
+                severity="warning",
+                timeout=30,
+                markup=False,
+            )
         if self.proxy_runner is not None:
             # Same event loop as the UI; cancelled with the app's other workers on quit.
             self.run_worker(self.proxy_runner(), name="proxy", group="proxy", exit_on_error=False)

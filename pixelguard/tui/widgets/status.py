@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from rich.text import Text
 from textual.reactive import var
@@ -89,21 +90,21 @@ class MessageBar(Static):
     Fed by the app (PixelguardApp.on_notify); hidden while there is nothing to say.
     """
 
-    def on_mount(self) -> None:
-        self.display = False
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self._timer: Timer | None = None
 
     def show(self, message: Text, severity: str, timeout: float) -> None:
         self.update(message)
         self.set_class(severity == "error", "-error")
         self.set_class(severity == "warning", "-warning")
-        self.display = True
+        self.add_class("-shown")
         if self._timer is not None:
             self._timer.stop()
         self._timer = self.set_timer(timeout, self._clear)
 
     def _clear(self) -> None:
-        self.display = False
+        self.remove_class("-shown")
         self._timer = None
 
 
