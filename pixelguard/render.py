@@ -125,10 +125,22 @@ def scan_report(rep: Any, *, all_images: bool = True) -> list[str]:
             lines.append(f"  PIXEL?   {img.where:<10} {url}  ({safe(img.pixel)})")
         elif all_images:
             lines.append(f"  -        {img.where:<10} {url}")
+    for load in rep.other:
+        url = cut(safe(load.url), URL_WIDTH)
+        if load.blocked:
+            lines.append(f"  BLOCKED  {load.where:<10} {url}")
+            lines.append(f"           by {safe(load.rule)} ({safe(load.list)}:{load.line})")
+        elif all_images:
+            lines.append(f"  -        {load.where:<10} {url}")
     n = len(rep.images)
     lines.append(
         f"  {n} remote image{'' if n == 1 else 's'}: {rep.blocked} blocked, {rep.pixel_like} more look like pixels"
     )
+    if rep.other:
+        k = len(rep.other)
+        lines.append(
+            f"  {k} other remote load{'' if k == 1 else 's'} (stylesheets, fonts): {rep.other_blocked} blocked"
+        )
     return lines
 
 

@@ -50,8 +50,11 @@ _VOID = set(
 # An unquoted url( argument: stops at the first character it cannot hold, "(" included, so scans never overlap.
 _UNQUOTED_URL = re.compile(r"""([^()'"\s]*)\s*\)""")
 _IMPORT_IN_CSS = re.compile(r"""@import\s+(?:url\(\s*)?["']?([^"')\s;]+)""", re.I)
+_FONT_FACE = re.compile(r"@font-face\s*\{", re.I)
 _CSS_DECL = re.compile(r"([a-zA-Z-]+)\s*:\s*([^;]+)")
 _PX = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(px)?\s*(!important)?\s*$", re.I)
+# Remote loads found in HTML that are not images, and the resource type the engine is asked with for each.
+NOT_IMAGES = {"import": "stylesheet", "font": "font"}
 # The pixel size: the user's pixels.max_width/max_height (config.PixelsConfig), the same as the proxy's.
 DEFAULT_PIXEL = (PixelsConfig.max_width, PixelsConfig.max_height)
 
@@ -63,7 +66,7 @@ class _Checker(Protocol):
 @dataclass
 class ImageReport:
     url: str
-    where: str  # img | srcset | background | css | style | import
+    where: str  # img | srcset | background | css | style (images); import | font (in MessageReport.other)
     blocked: bool = False
     rule: str | None = None
     list: str | None = None
@@ -84,6 +87,8 @@ class MessageReport:
     subject: str = ""
     sender: str = ""
     images: list[ImageReport] = field(default_factory=list)
+    # Other remote loads of the message's HTML (stylesheets it imports, web fonts): checked, not images.
+    other: list[ImageReport] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # parts that could not be decoded, etc.
 
     @property
@@ -99,6 +104,10 @@ class MessageReport:
         d = asdict(self)
         d.update(blocked=self.blocked, pixel_like=self.pixel_like, image_count=len(self.images))
         return d
+
+    @property
+    def other_blocked(self) -> int:
+        return sum(1 for i in self.other if i.blocked)
 
 
 # --- HTML -------------------------------------------------------------------------------------------------
@@ -169,24 +178,43 @@ def parse_srcset(srcset: str) -> list[str]:
 
 
 def css_urls(css: str) -> list[tuple[str, str]]:
-    """(url, where) for every url(...) in a stylesheet or style attribute; @import targets are 'import'.
+    """(url, where) for every url(...) in a stylesheet or style attribute: 'css' for images, 'import' for
+    @import targets (stylesheets) and 'font' for the sources of an @font-face rule (fonts, not images).
 
     A hand-written scan rather than one regex: a regex tries each ``url("`` afresh and, when no closing quote
     follows, reads to the end every time, so a style attribute repeating ``url("`` took minutes (quadratic).
     Here every character is read a bounded number of times."""
     imports = {m.group(1) for m in _IMPORT_IN_CSS.finditer(css)}
-    out = [(url, "import" if url in imports else "css") for url in _url_args(css)]
+    fonts = _font_face_spans(css)
+    out = []
+    for at, url in _url_args(css):
+        if url in imports:
+            out.append((url, "import"))
+        elif any(start <= at < end for start, end in fonts):
+            out.append((url, "font"))
+        else:
+            out.append((url, "css"))
     for url in imports:
         if not any(u == url for u, _ in out):
             out.append((url, "import"))
     return out
 
 
-def _url_args(css: str) -> list[str]:
+def _font_face_spans(css: str) -> list[tuple[int, int]]:
+    """Where the bodies of @font-face rules are: from each ``@font-face {`` to its ``}`` (one pass)."""
+    spans = []
+    for m in _FONT_FACE.finditer(css):
+        end = css.find("}", m.end())
+        spans.append((m.end(), len(css) if end < 0 else end))
+    return spans
+
+
+def _url_args(css: str) -> list[tuple[int, str]]:
+    """(position, argument) of each url(...)."""
     low = css.lower()
     n = len(css)
     last_quote = {'"': css.rfind('"'), "'": css.rfind("'")}
-    out: list[str] = []
+    out: list[tuple[int, str]] = []
     i = 0
     while True:
         j = low.find("url(", i)
@@ -205,12 +233,12 @@ def _url_args(css: str) -> list[str]:
             while close < n and css[close].isspace():
                 close += 1
             if close < n and css[close] == ")":
-                out.append(css[k + 1 : end])
+                out.append((j, css[k + 1 : end]))
                 i = close + 1
             continue
         m = _UNQUOTED_URL.match(css, k)
         if m:
-            out.append(m.group(1))
+            out.append((j, m.group(1)))
             i = m.end()
 
 
@@ -245,6 +273,10 @@ class ImageFinder(HTMLParser):
         if tag in _SRC_TAGS or (tag == "input" and a.get("type", "").lower() == "image"):
             w, h = a.get("width"), a.get("height")
             pixel = _pixel_reason(w, h, decls, self.pixel) or hidden or self._hidden_ancestor()
+            if pixel and _bigger_than(w, h, decls, self.pixel):
+                # A hidden image the sender sized as a picture is the other copy of a responsive layout
+                # (mobile or desktop), not a tracking pixel: a pixel is small, or has no size at all.
+                pixel = None
             self._add(
                 a.get("src") or a.get("href") or a.get("xlink:href"), "img", width=w, height=h, pixel=pixel
             )
@@ -258,7 +290,7 @@ class ImageFinder(HTMLParser):
             for url, where in css_urls(a["style"]):
                 tiny = _tiny(decls.get("width"), self.pixel[0]) and _tiny(decls.get("height"), self.pixel[1])
                 pixel = "tiny CSS size" if tiny else hidden or self._hidden_ancestor()
-                self._add(url, "style" if where == "css" else where, pixel=pixel)
+                self._add(url, "style" if where == "css" else where, pixel=pixel if where == "css" else None)
         if tag not in _VOID:
             self._stack.append((tag, hidden))
 
@@ -308,6 +340,24 @@ def _pixel_reason(
     if decls.get("max-height", "").startswith("0") or decls.get("opacity", "").strip() in ("0", "0.0"):
         return "invisible by CSS"
     return None
+
+
+def _bigger_than(
+    width: str | None, height: str | None, decls: dict[str, str], pixel: tuple[int, int]
+) -> bool:
+    """Does the markup give the image a size beyond a pixel's (attributes or CSS pixels)?"""
+    sizes = [
+        (_int_attr(width), pixel[0]),
+        (_int_attr(height), pixel[1]),
+        (_css_px(decls.get("width")), pixel[0]),
+        (_css_px(decls.get("height")), pixel[1]),
+    ]
+    return any(v is not None and v > limit for v, limit in sizes)
+
+
+def _css_px(value: str | None) -> float | None:
+    m = _PX.match(value) if value else None
+    return float(m.group(1)) if m else None
 
 
 def _int_attr(value: str | None) -> int | None:
@@ -391,10 +441,9 @@ def _header(msg: Message, name: str) -> str:
 def _report(file: str, index: int, images: list[FoundImage], engine: _Checker, **kw: Any) -> MessageReport:
     rep = MessageReport(file=file, index=index, **kw)
     for img in images:
-        v = engine.check(
-            img.url, source_url=None, resource_type="stylesheet" if img.where == "import" else "image"
-        )
-        rep.images.append(
+        rtype = NOT_IMAGES.get(img.where, "image")
+        v = engine.check(img.url, source_url=None, resource_type=rtype)
+        (rep.images if rtype == "image" else rep.other).append(
             ImageReport(
                 url=img.url,
                 where=img.where,

@@ -67,7 +67,7 @@ def test_check_output_is_safe(tmp_path: Path) -> None:
 
 def test_ui_cells_and_detail_are_safe() -> None:
     from pixelguard.tui.widgets.detail import DetailPane
-    from pixelguard.tui.widgets.events import cells
+    from pixelguard.tui.widgets.events import cells, layout
 
     row = {
         "id": 1,
@@ -83,7 +83,9 @@ def test_ui_cells_and_detail_are_safe() -> None:
         "method": "GET",
     }
     console = Console(width=200, record=True, force_terminal=True, color_system=None)
-    for cell in cells(row):
+    shown = cells(row, layout(200))  # wide: every column, the rule's included
+    assert len(shown) == 7
+    for cell in shown:
         assert not any(c in cell.plain for c in "\x1b\x07\r\x9b\u202e")
     pane = DetailPane()
     pane.show(row)

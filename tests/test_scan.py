@@ -76,6 +76,13 @@ def test_finds_img_srcset_background_and_css() -> None:
         ('<img src="https://t.example/p" width="600">', None),
         ('<img src="https://t.example/p" width="100%">', None),
         ('<div style="display:none"></div><img src="https://t.example/p">', None),
+        # The hidden copy of a responsive newsletter (mobile or desktop), sized as a picture: not a pixel.
+        ('<div style="display:none"><img src="https://t.example/p" width="650" height="360"></div>', None),
+        ('<img src="https://t.example/p" style="display:none; width:600px">', None),
+        (
+            '<div style="display:none"><img src="https://t.example/p" width="1" height="1"></div>',
+            "1x1 attributes",
+        ),
     ],
 )
 def test_pixel_heuristics(tag: str, pixel: str | None) -> None:
@@ -134,6 +141,41 @@ def test_every_file_in_the_shared_corpus_scans(engine: Engine) -> None:
         if f.suffix == ".eml":
             assert reports[0].subject, f
     assert total > 500
+
+
+def test_fonts_and_imported_stylesheets_are_not_counted_as_images(engine: Engine) -> None:
+    html = """<html><head><style>
+      @import url("https://fonts.example/css?family=A");
+      @font-face { font-family: X; src: url(https://fonts.example/x.woff2) format("woff2"), url('https://fonts.example/x.woff'); }
+      .a { background-image: url('https://cdn.example/bg.png') }
+    </style></head><body><img src="https://cdn.example/a.png" width="600"></body></html>"""
+    assert {(i.url, i.where) for i in find_images(html)} >= {
+        ("https://fonts.example/x.woff2", "font"),
+        ("https://fonts.example/x.woff", "font"),
+        ("https://fonts.example/css?family=A", "import"),
+    }
+    from pixelguard.scan import scan_message
+
+    msg = EmailMessage()
+    msg["Subject"] = "fonts"
+    msg.set_content(html, subtype="html")
+    rep = scan_message(msg, engine, "m.eml")
+    assert sorted(i.url for i in rep.images) == ["https://cdn.example/a.png", "https://cdn.example/bg.png"]
+    assert sorted(i.where for i in rep.other) == ["font", "font", "import"]
+    from pixelguard import render
+
+    lines = render.scan_report(rep)
+    assert "  2 remote images: 0 blocked, 0 more look like pixels" in lines
+    assert "  3 other remote loads (stylesheets, fonts): 0 blocked" in lines
+
+
+def test_hidden_copies_of_newsletter_images_are_not_pixels(engine: Engine) -> None:
+    # A WWF newsletter hides the mobile copy of each picture (650x360 inside display:none): 29 false "PIXEL?".
+    (f,) = [p for p in shared_path("emails", "unspy").glob("*wwf.u1.eml")]
+    (rep,) = scan_file(f, engine)
+    sized = [i for i in rep.images if i.pixel and (i.width or "").isdigit() and int(i.width or 0) > 2]
+    assert not sized, [(i.url, i.width, i.height) for i in sized]
+    assert rep.pixel_like <= 5  # the hidden images with no size at all remain suspicious
 
 
 def test_scan_flags_all_open_tracking_pixels(engine: Engine) -> None:
