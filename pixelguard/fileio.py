@@ -82,3 +82,15 @@ def private_log_handler(path: Path, max_bytes: int, backups: int) -> logging.Han
             return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
     return Private(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+
+
+def stat_signature(path: Path | None) -> tuple:
+    """What changes when a file is written: compared to notice edits without reading the file."""
+    if path is None:
+        return ()
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (str(path), None)
+    # inode too: lists are replaced atomically (new file), which may keep mtime and size.
+    return (str(path), st.st_mtime_ns, st.st_size, st.st_ino)

@@ -56,9 +56,11 @@ def trust_rule(site: str) -> str:
     return f"@@||{normalize_domain(site, 'site')}^$document"
 
 
-def learned_rule(host: str) -> str:
-    # Only images: the learner saw this host serve tiny images, not that everything it serves is tracking.
-    return f"||{normalize_domain(host, 'host')}^$image"
+def learned_rule(host: str, path: str = "") -> str:
+    """The rule for pixels learned at ``host``: only images (the learner saw tiny images, not that everything
+    the host serves is tracking), and only under ``path`` when the pixels shared one (Learner.narrowest):
+    ``/t/`` (a folder, every URL under it) or ``/open.gif^`` (one file, any query)."""
+    return f"||{normalize_domain(host, 'host')}{path or '^'}$image"
 
 
 def ensure_user_list(path: Path) -> bool:
@@ -201,22 +203,32 @@ def untrust_site(path: Path, site: str) -> bool:
     return _remove_line(path, trust_rule(site))
 
 
-def add_learned(path: Path, host: str, evidence: str) -> bool:
-    """Add ||HOST^$image to the learned list, with the evidence as a comment above it."""
+def add_learned(path: Path, host: str, evidence: str, prefix: str = "") -> bool:
+    """Add the learned rule (learned_rule) to the learned list, with the evidence as a comment above it."""
     stamp = time.strftime("%Y-%m-%d")
     evidence = " ".join(evidence.split())[:300]  # one line, whatever the caller passed
-    return _add_line(path, learned_rule(host), f"learned {stamp}: {evidence}", header=LEARNED_HEADER)
+    return _add_line(path, learned_rule(host, prefix), f"learned {stamp}: {evidence}", header=LEARNED_HEADER)
 
 
 def remove_learned(path: Path, host: str) -> bool:
-    return _remove_line(path, learned_rule(host), drop_comment_prefix="! learned ")
+    """Forget what was learned about ``host`` (whatever path its rule names)."""
+    rules = [rule for h, rule in learned_rules(path) if h == host]
+    return any([_remove_line(path, rule, drop_comment_prefix="! learned ") for rule in rules])
+
+
+_LEARNED = re.compile(r"^\|\|([^\^/$|*]+)(?:\^|/[^$]*)(?:\$image)?\s*$")
+
+
+def learned_rules(path: Path) -> list[tuple[str, str]]:
+    """(host, rule) of each rule in the learned list, in file order."""
+    out = []
+    for line in _read_lines(path):
+        m = _LEARNED.match(line.strip())
+        if m:
+            out.append((m.group(1), line.strip()))
+    return out
 
 
 def learned_hosts(path: Path) -> list[str]:
     """Hosts in the learned list, in file order."""
-    out = []
-    for line in _read_lines(path):
-        m = re.match(r"^\|\|([^\^/$]+)\^(\$image)?\s*$", line.strip())
-        if m:
-            out.append(m.group(1))
-    return out
+    return [host for host, _ in learned_rules(path)]

@@ -103,9 +103,6 @@ def _svg(data: bytes) -> tuple[int, int] | None:
     return round(float(attrs[b"width"])), round(float(attrs[b"height"]))
 
 
-def is_pixel(data: bytes, max_width: int, max_height: int) -> ImageSize | None:
-    """The image's size when it is at most max_width x max_height, else None."""
-    size = dimensions(data)
-    if size is not None and size.width <= max_width and size.height <= max_height:
-        return size
-    return None
+def within(size: ImageSize, max_width: int, max_height: int) -> bool:
+    """Is an image of this size a pixel (at most max_width x max_height)?"""
+    return size.width <= max_width and size.height <= max_height

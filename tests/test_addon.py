@@ -149,7 +149,7 @@ def test_pixel_check_that_raises_fails_open(pg: Driver, monkeypatch: pytest.Monk
     def boom(*a: object) -> None:
         raise ValueError("bad header")
 
-    monkeypatch.setattr(pixelsaddon.imagesize, "is_pixel", boom)
+    monkeypatch.setattr(pixelsaddon.imagesize, "dimensions", boom)
     one = BUILDERS["gif"](1, 1)
     f = response_flow(pg, one, "image/gif")
     assert f.response.content == one and f.response.headers["set-cookie"] == "id=1"
@@ -158,9 +158,26 @@ def test_pixel_check_that_raises_fails_open(pg: Driver, monkeypatch: pytest.Monk
 def test_learning_blocks_the_next_image_at_once(pg: Driver) -> None:
     for site in ("a.example", "b.example"):
         response_flow(pg, BUILDERS["gif"](1, 1), "image/gif", referer=f"https://{site}/")
-    f = req_flow("http://img.example/next.png", {"Accept": "image/*"})
+    f = req_flow("http://img.example/p.png?visit=4", {"Accept": "image/*"})
     pg.request(f)
     assert f.response is not None and f.metadata["pixelguard"]["list"] == "learned"
+    assert (
+        f.metadata["pixelguard"]["rule"] == "||img.example/p.png^$image"
+    )  # the one file the pixels came from
+    other = req_flow("http://img.example/photo.jpg", {"Accept": "image/*"})
+    pg.request(other)
+    assert other.response is None  # the rest of the host still loads
+
+
+def test_a_host_that_served_a_real_image_is_never_learned(pg: Driver) -> None:
+    # The learned rule once was ||host^$image: a host that served 1x1 GIFs on 3 sites lost its 300x200 photo too.
+    assert response_flow(pg, BUILDERS["png"](300, 200), "image/png").response.content != TRANSPARENT_GIF
+    for site in ("a.example", "b.example", "c.example", "d.example"):
+        f = response_flow(pg, BUILDERS["gif"](1, 1), "image/gif", referer=f"https://{site}/")
+        assert f.response.content == TRANSPARENT_GIF  # each pixel is still replaced
+    f = req_flow("http://img.example/p.png", {"Accept": "image/*"})
+    pg.request(f)
+    assert f.response is None and not pg.addon.state.pending_learned
 
 
 def test_broken_rebuild_keeps_the_working_engine(
@@ -282,3 +299,30 @@ def test_bad_or_restart_only_config_changes_keep_the_running_lists(
     pg._poll()
     assert "cannot be read, keeping the running one" in caplog.text
     assert _blocked(pg, "http://tracker.test/a.gif")
+
+
+@pytest.mark.parametrize(
+    ("urls", "prefix"),
+    [
+        (["http://h/o/1.gif", "http://h/o/2.gif?u=1", "http://h/o/3.gif"], "/o/"),
+        (["http://h/open.gif?u=1", "http://h/open.gif?u=2", "http://h/open.gif"], "/open.gif^"),
+        (["http://h/a.gif", "http://h/b/c.gif", "http://h/d.gif"], ""),
+        (["http://h/t/x/1", "http://h/t/y/2", "http://h/t/x/3"], "/t/"),
+        (["http://h/p$1.gif", "http://h/p$2.gif"], ""),  # $ would end the rule's pattern: cut before it
+        (["http://h/" + "a" * 300 + "/1", "http://h/" + "a" * 300 + "/2"], ""),  # never a 300-character rule
+    ],
+)
+def test_a_learned_rule_is_as_narrow_as_the_pixels_it_saw(urls: list[str], prefix: str) -> None:
+    from pixelguard.engine import Engine
+    from pixelguard.lists import learned_rule
+    from pixelguard.proxy.learner import Learner
+
+    learner = Learner(learn_after=len(urls))
+    seen = [learner.sighting("h.example", f"site{i}.example", u) for i, u in enumerate(urls)]
+    learned = seen[-1]
+    assert seen[:-1] == [None] * (len(urls) - 1) and learned is not None
+    assert learned.prefix == prefix
+    rule = learned_rule("h.example", prefix)
+    engine = Engine.from_text(rule)  # the rule means what it says: every pixel URL it was learned from
+    for u in urls:
+        assert engine.check(u.replace("http://h/", "http://h.example/"), None, "image").blocked, (rule, u)

@@ -19,12 +19,15 @@ def test_dimensions_of_each_format(fmt: str, size: tuple[int, int]) -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_is_pixel_uses_the_limits(fmt: str) -> None:
-    one = BUILDERS[fmt](1, 1)
-    assert pixels.is_pixel(one, 2, 2) == (fmt, 1, 1)
-    assert pixels.is_pixel(BUILDERS[fmt](3, 1), 2, 2) is None
-    assert pixels.is_pixel(BUILDERS[fmt](3, 1), 3, 1) == (fmt, 3, 1)
-    assert pixels.is_pixel(BUILDERS[fmt](250, 200), 2, 2) is None
+def test_a_pixel_is_within_the_limits(fmt: str) -> None:
+    def pixel(data: bytes, w: int, h: int) -> bool:
+        size = pixels.dimensions(data)
+        return size is not None and pixels.within(size, w, h)
+
+    assert pixel(BUILDERS[fmt](1, 1), 2, 2)
+    assert not pixel(BUILDERS[fmt](3, 1), 2, 2)
+    assert pixel(BUILDERS[fmt](3, 1), 3, 1)
+    assert not pixel(BUILDERS[fmt](250, 200), 2, 2)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

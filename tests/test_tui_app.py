@@ -420,6 +420,33 @@ async def test_after_space_the_cursor_stays_on_the_list_it_toggled(tmp_path: Pat
 
 
 @sync
+async def test_a_rule_the_proxy_learns_is_announced_and_u_forgets_it(tmp_path: Path) -> None:
+    from pixelguard import lists
+
+    cfg, _ = setup(tmp_path, n=2)
+    lists.add_learned(cfg.learned_list, "old.example", "learned before the UI started")
+    app = PixelguardApp(cfg)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, 2)
+        # What the proxy does when a host served pixels on three sites (proxy/pixels.py).
+        lists.add_learned(cfg.learned_list, "px.example", "1x1 pixels on 3 sites", "/o/")
+        await wait_for(
+            pilot,
+            lambda: any("Learned ||px.example/o/$image" in n.message for n in app._notifications),
+            what="the announcement",
+        )
+        assert not any("old.example" in n.message for n in app._notifications)  # not news
+        await pilot.press("u")
+        await wait_for(
+            pilot, lambda: lists.learned_hosts(cfg.learned_list) == ["old.example"], what="forgotten"
+        )
+        await wait_for(
+            pilot,
+            lambda: any("Forgot what was learned about px.example" in n.message for n in app._notifications),
+        )
+
+
+@sync
 async def test_editor_asks_before_discarding_changes(tmp_path: Path) -> None:
     cfg = make_config(tmp_path)
     app = PixelguardApp(cfg)

@@ -13,6 +13,7 @@ from typing import Any
 from mitmproxy import http, tls
 
 from pixelguard.proxy import reqtype, responses
+from pixelguard.proxy.learner import under
 from pixelguard.proxy.state import META, State, destination, flow_url, site_of_page
 
 log = logging.getLogger(__name__)
@@ -76,9 +77,10 @@ class Blocker:
             fronted = engine.check(url.replace(host, named, 1), source, rtype, req.method)
             if fronted.blocked:
                 verdict, detail = fronted, f"Host header names {named}"
-        if rtype == "image" and not verdict.blocked and not verdict.exception and host in st.pending_learned:
-            # Learned a moment ago (the rule is ||host^$image); the engine with it is still being built.
-            verdict = _LearnedVerdict(host)
+        prefix = st.pending_learned.get(host) if rtype == "image" and not verdict.blocked else None
+        if prefix is not None and not verdict.exception and under(req.path.split("?", 1)[0], prefix):
+            # Learned a moment ago (lists.learned_rule); the engine with the rule is still being built.
+            verdict = _LearnedVerdict(host, prefix)
         site = site_of_page(source)
         flow.metadata[META] = {
             "blocked": verdict.blocked,
@@ -111,11 +113,11 @@ def refuse_tunnel(st: State, flow: http.HTTPFlow, host: str, verdict: Any) -> No
 class _LearnedVerdict:
     """Stands in for the engine's verdict while the freshly learned rule is being compiled."""
 
-    def __init__(self, host: str):
+    def __init__(self, host: str, prefix: str):
         from pixelguard.lists import learned_rule
 
         self.blocked = True
-        self.rule = learned_rule(host)
+        self.rule = learned_rule(host, prefix)
         self.list = "learned"
         self.line = None
         self.exception = None

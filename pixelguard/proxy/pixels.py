@@ -57,10 +57,13 @@ class PixelReplacer:
             data = compression.head(raw, encoding, imagesize.HEADER_LIMIT)
             if data is None:
                 return
-        size = imagesize.is_pixel(data or b"", st.cfg.pixels.max_width, st.cfg.pixels.max_height)
+        url, host = destination(flow.request)
+        size = imagesize.dimensions(data or b"")
         if size is None:
             return
-        url, host = destination(flow.request)
+        if not imagesize.within(size, st.cfg.pixels.max_width, st.cfg.pixels.max_height):
+            st.learner.real_image(host)  # a host that serves pictures is never learned whole
+            return
         # Allowed or trusted by the user: its pixels stay too (the engine looks exceptions up only for requests
         # a rule blocks, so ask it here, for the few responses that are pixels).
         if st.engine.allowed(url, meta.get("source"), meta["type"]).exception:
@@ -74,19 +77,19 @@ class PixelReplacer:
         meta.update(replaced=detail)
         st.event(flow, url, host, meta["site"], meta["type"], "pixel", "replaced", None, len(raw), detail)
         st.writer.count(seen=0, stopped=1)
-        evidence = st.learner.sighting(host, meta["site"], url)
-        if evidence:
+        learned = st.learner.sighting(host, meta["site"], url)
+        if learned:
             with st.learn_lock:
-                st.pending_learned.add(host)
-            self.submit(self._write_learned, host, evidence)
+                st.pending_learned[host] = learned.prefix
+            self.submit(self._write_learned, host, learned.evidence, learned.prefix)
 
-    def _write_learned(self, host: str, evidence: str) -> None:
+    def _write_learned(self, host: str, evidence: str, prefix: str) -> None:
         from pixelguard import lists
 
         st = self.state
         try:
-            lists.add_learned(st.cfg.learned_list, host, evidence)
-            log.info("pixelguard: learned %s (%s)", host, evidence)
+            lists.add_learned(st.cfg.learned_list, host, evidence, prefix)
+            log.info("pixelguard: learned %s (%s)", lists.learned_rule(host, prefix), evidence)
         except Exception:
             log.exception("pixelguard: cannot write learned rule for %s", host)
         with st.learn_lock:

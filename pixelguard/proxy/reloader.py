@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import threading
 import time
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from typing import Any
 from pixelguard import config as configmod
 from pixelguard import lists, pause
 from pixelguard.errors import PixelguardError
+from pixelguard.fileio import stat_signature
 from pixelguard.proxy.state import State
 
 log = logging.getLogger(__name__)
@@ -36,17 +36,6 @@ def build_engine(cfg: configmod.Config) -> Any:
         log.warning("pixelguard: skipped rule %s", err)
     log.info("pixelguard: loaded %d lists in %.2fs", len(files), time.monotonic() - started)
     return engine
-
-
-def stat_signature(path: Path | None) -> tuple:
-    if path is None:
-        return ()
-    try:
-        st = os.stat(path)
-    except OSError:
-        return (str(path), None)
-    # inode too: lists are replaced atomically (new file), which may keep mtime and size.
-    return (str(path), st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 class Reloader:
@@ -124,7 +113,8 @@ class Reloader:
         st.engine = engine  # one reference swap: a hook sees the old engine or the new one
         self._signature = sig
         with st.learn_lock:
-            st.pending_learned -= written
+            for host in written:
+                st.pending_learned.pop(host, None)
             st.written_learned -= written
         self.sync_learned()
         self.reloads += 1

@@ -42,7 +42,7 @@ class State:
         self.mode = "full"  # full | hosts-only
         self.paused_until = 0.0  # epoch seconds; 0 = not paused
         self.learner = Learner()
-        self.pending_learned: set[str] = set()  # learned, not yet in the engine
+        self.pending_learned: dict[str, str] = {}  # host -> path prefix: learned, not yet in the engine
         self.written_learned: set[str] = set()  # pending hosts whose rule is on disk
         self.learn_lock = threading.Lock()
         self.identity: Any = None  # identity.Identity: what the leak alarm looks for (and redacts)

@@ -153,6 +153,40 @@ def start_of_day(ts: float) -> float:
     return time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0, 0, 0, -1))
 
 
+class LearnedWatcher:
+    """Notices rules the proxy learns (the learned list grows) so that the UI can say so, with an undo key.
+
+    The rules there at the start are not news; a rule removed and learned again is."""
+
+    def __init__(self, path: Path):
+        from pixelguard.fileio import stat_signature
+
+        self.path = path
+        self._sig = stat_signature(path)
+        self._known = set(self._read())
+
+    def _read(self) -> list[tuple[str, str]]:
+        from pixelguard import lists
+
+        try:
+            return lists.learned_rules(self.path)
+        except (OSError, UnicodeDecodeError):
+            return []
+
+    def poll(self) -> list[tuple[str, str]]:
+        """(host, rule) of each rule learned since the last poll (reads the file only when it changed)."""
+        from pixelguard.fileio import stat_signature
+
+        sig = stat_signature(self.path)
+        if sig == self._sig:
+            return []
+        self._sig = sig
+        now = self._read()
+        new = [r for r in now if r not in self._known]
+        self._known = set(now)
+        return new
+
+
 def read_proxy_json(data_dir: Path) -> dict[str, Any] | None:
     """The running proxy's self-description, or None when absent, unreadable or left by a dead process."""
     try:

@@ -46,3 +46,10 @@ class FeedProblem(Message):
 class ListsLoaded(Message):
     rows: list[dict[str, Any]]
     passthrough: Passthrough | None = None
+
+
+@dataclass
+class RulesLearned(Message):
+    """The proxy learned rules (host, rule) from pixels it saw: the UI says so and offers to undo."""
+
+    rules: list[tuple[str, str]]

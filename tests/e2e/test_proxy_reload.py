@@ -72,7 +72,7 @@ def test_a_host_serving_pixels_on_three_sites_is_learned_and_blocked_on_the_four
     assert r.body == TRANSPARENT_GIF and r.headers["X-Pixelguard"] == "blocked"
     assert "localhost" in wait_for(lambda: lists.learned_hosts(proxy.learned_list), what="learned.txt")
     text = proxy.learned_list.read_text()
-    assert "alpha.example" in text and "||localhost^$image" in text
+    assert "alpha.example" in text and "||localhost/learn/$image" in text  # the folder the pixels shared
     row = wait_for(lambda: proxy.events(reason="learned"), what="the learned event")[0]
     assert row["url"] == origin.url(fourth, host="localhost") and row["list"] == "learned"
     # Allow rules win over learned ones.

@@ -22,8 +22,8 @@ from textual.worker import get_current_worker
 from pixelguard import display
 from pixelguard.display import safe
 from pixelguard.errors import PixelguardError
-from pixelguard.tui.data import TAIL_BATCH, Feed, Overview
-from pixelguard.tui.messages import EventsArrived, FeedProblem, HostSpanLoaded, OverviewUpdated
+from pixelguard.tui.data import TAIL_BATCH, Feed, LearnedWatcher, Overview
+from pixelguard.tui.messages import EventsArrived, FeedProblem, HostSpanLoaded, OverviewUpdated, RulesLearned
 from pixelguard.tui.widgets.detail import DetailPane
 from pixelguard.tui.widgets.events import EventTable, matches
 from pixelguard.tui.widgets.status import MessageBar, StatusBar
@@ -65,7 +65,8 @@ class MainScreen(Screen):
         super().__init__()
         self._requests: queue.Queue[tuple[str, str]] = queue.Queue()
         self._stop = threading.Event()
-        self._undo: list[tuple[str, str, str | None]] = []  # (kind, domain or site, site) of each allow
+        # (kind, domain or site, site) of each allow; ("learned", host, rule) of each rule the proxy learned
+        self._undo: list[tuple[str, str, str | None]] = []
         self._span_host: str | None = None
         self._span: tuple[float, float] | None = None
 
@@ -103,6 +104,7 @@ class MainScreen(Screen):
         worker = get_current_worker()
         app: Any = self.app
         feed = Feed(app.cfg, clock=app.clock, listen=app.listen)
+        learned = LearnedWatcher(app.cfg.learned_list)
         loaded = False
         problem: str | None = None
         next_overview = 0.0
@@ -132,6 +134,9 @@ class MainScreen(Screen):
                     if time.monotonic() >= next_overview:
                         self.post_message(OverviewUpdated(feed.overview()))
                         next_overview = time.monotonic() + OVERVIEW_SECONDS
+                        new_rules = learned.poll()
+                        if new_rules:
+                            self.post_message(RulesLearned(new_rules))
                 except (FileNotFoundError, sqlite3.Error, PixelguardError) as e:
                     # No database yet (proxy never started) or a store that is not there: say so, retry.
                     feed.close()
@@ -170,6 +175,19 @@ class MainScreen(Screen):
             return
         self.query_one(StatusBar).overview = overview
         self.query_one(TrackersPanel).show(overview.top, overview.per_minute)
+
+    @on(RulesLearned)
+    def _rules_learned(self, message: RulesLearned) -> None:
+        for host, rule in message.rules:
+            self._undo.append(("learned", host, rule))
+            self.notify(
+                safe(
+                    f"Learned {rule}: {host} served tracking pixels on several sites or mails. u: undo (forget it)"
+                ),
+                severity="warning",
+                timeout=20,
+                markup=False,
+            )
 
     @on(FeedProblem)
     def _feed_problem(self, message: FeedProblem) -> None:
@@ -262,7 +280,8 @@ class MainScreen(Screen):
             self.notify("Nothing to undo.")
             return
         kind, target, site = self._undo.pop()
-        self._write("unallow" if kind == "allow" else "untrust", target, site)
+        undo = {"allow": "unallow", "trust": "untrust", "learned": "unlearn"}[kind]
+        self._write(undo, target, site)
 
     @work(thread=True, group="write")
     def _write(self, kind: str, target: str, site: str | None, for_: timedelta | None = None) -> None:
@@ -281,6 +300,9 @@ class MainScreen(Screen):
                 changed = lists.unallow(path, target, site=site)
             elif kind == "trust":
                 changed = lists.trust_site(path, target)
+            elif kind == "unlearn":
+                path = app.cfg.learned_list
+                changed = lists.remove_learned(path, target)
             else:
                 changed = lists.untrust_site(path, target)
         except (PixelguardError, OSError, ValueError) as e:
@@ -314,6 +336,10 @@ class MainScreen(Screen):
             if not changed:
                 detail = f"already in {name}"
             self.notify(safe(f"{what}: {detail}"), markup=False)
+        elif kind == "unlearn":
+            where = app.cfg.learned_list.name
+            note = f"removed {site} from {where}" if changed else f"it was no longer in {where}"
+            self.notify(safe(f"Undone. Forgot what was learned about {target}: {note}"), markup=False)
         else:
             verb = "Removed the allow rule for" if kind == "unallow" else "No longer trusting"
             where = f" on {site}" if site else ""
