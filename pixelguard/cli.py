@@ -163,7 +163,8 @@ def _edit_user_list(
     elif domain is None:
         click.echo(f"{site} is not trusted: {rule} is not in {path} (nothing changed)")
     else:
-        click.echo(f"{domain} is not allowed there: {rule} is not in {path} (nothing changed)")
+        where = f" on {site}" if site else ""
+        click.echo(f"{domain} is not allowed{where}: {rule} is not in {path} (nothing changed)")
 
 
 @click.group(cls=Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
