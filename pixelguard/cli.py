@@ -135,7 +135,8 @@ def _edit_user_list(
 
     path = state.config.user_list
     if domain is None and site is None:
-        raise PixelguardError("give a DOMAIN, or --site SITE alone to trust everything on a site")
+        alone = "to trust everything on a site" if add else "to stop trusting a site"
+        raise PixelguardError(f"give a DOMAIN, or --site SITE alone {alone}")
     if domain is None and for_ is not None:
         raise PixelguardError("--for applies to allowing a DOMAIN, not to trusting a whole site")
     for name, what in ((domain, "DOMAIN"), (site, "--site")):

@@ -223,3 +223,10 @@ def test_host_and_port_on_the_default_command() -> None:
     assert refused.exit_code == 2 and "not a loopback address" in refused.output
     misplaced = invoke("--port", "8099", "lists")
     assert misplaced.exit_code == 2 and "go with no command" in misplaced.output
+
+
+def test_allow_and_unallow_without_a_domain_say_what_each_would_do() -> None:
+    allow = invoke("allow")
+    assert allow.exit_code == 2 and "--site SITE alone to trust everything on a site" in allow.output
+    unallow = invoke("unallow")
+    assert unallow.exit_code == 2 and "--site SITE alone to stop trusting a site" in unallow.output
