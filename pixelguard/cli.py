@@ -620,16 +620,11 @@ def service_install(state: State, dry_run: bool) -> None:
     if dry_run or plan.problem:
         click.echo(f"# would write {plan.path}:")
         click.echo(plan.text, nl=False)
-        for argv in plan.commands:
-            click.echo(f"# would run: {shlex.join(argv)}")
+        _would_run(plan.commands)
         if plan.problem:
             raise PixelguardError(plan.problem)
         return
-    problems = service.install(plan)
-    for line in problems:
-        click.echo(f"pixelguard: {line}", err=True)
-    if problems:
-        sys.exit(1)
+    _exit_on(service.install(plan))
     click.echo(f"installed {plan.path}; the proxy runs now and at every login (`pixelguard service status`)")
 
 
@@ -642,15 +637,23 @@ def service_uninstall(dry_run: bool) -> None:
     plan = service.plan_uninstall()
     if dry_run:
         click.echo(f"# would remove {plan.path}")
-        for argv in plan.commands:
-            click.echo(f"# would run: {shlex.join(argv)}")
+        _would_run(plan.commands)
         return
-    problems = service.uninstall(plan)
+    _exit_on(service.uninstall(plan))
+    click.echo(f"removed {plan.path}; the background proxy is stopped")
+
+
+def _would_run(commands: list[list[str]]) -> None:
+    for argv in commands:
+        click.echo(f"# would run: {shlex.join(argv)}")
+
+
+def _exit_on(problems: list[str]) -> None:
+    """Each problem on stderr, then exit 1; nothing when there is none."""
     for line in problems:
         click.echo(f"pixelguard: {line}", err=True)
     if problems:
         sys.exit(1)
-    click.echo(f"removed {plan.path}; the background proxy is stopped")
 
 
 @service_group.command("status")
