@@ -1,45 +1,43 @@
-"""Subscriptions: download filter lists (EasyPrivacy & co.) safely, and say how every list is doing.
-
-These downloads are the only network requests pixelguard itself ever makes, and only when the user asked:
-``pixelguard lists update``, or the proxy's background updater for enabled subscriptions.
+"""Downloading one subscription safely: verified before it replaces the working copy, or kept byte for byte.
 
 A download replaces the working copy only when it is verified: HTTP 200, UTF-8 text, an ``[Adblock`` header
 (or at least ``! Title:``), it parses, and it is not truncated (at least half the rules of the previous copy).
-Anything else keeps the previous copy byte for byte and says why. Conditional requests (ETag, Last-Modified)
-and the list's ``! Expires:`` live in a small sidecar JSON file next to the list (``NAME.txt.meta.json``).
+Anything else keeps the previous copy and says why. Only http(s) redirects are followed.
 """
 
 from __future__ import annotations
 
 import http.client
 import io
-import json
 import logging
 import re
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from pixelguard import __version__, display
 from pixelguard.config import Config, ListSpec
 from pixelguard.fileio import atomic_write
+from pixelguard.update.expiry import (
+    DEFAULT_EXPIRES,
+    due,
+    expires_of,
+    last_checked,
+    parse_expires,
+    read_meta,
+    write_meta,
+)
 
 log = logging.getLogger(__name__)
 
 UPDATED, NOT_MODIFIED, FAILED, SKIPPED = "updated", "not-modified", "failed", "skipped"
-DEFAULT_EXPIRES = timedelta(days=4)  # what EasyList's own lists declare; used when a list says nothing
-MIN_EXPIRES, MAX_EXPIRES = timedelta(hours=1), timedelta(days=30)
 MAX_BYTES = 64 * 1024 * 1024  # EasyList is ~2 MB; anything this big is not a filter list
 TRUNCATED_RATIO = 0.5
 CHUNK = 64 * 1024
-CHECK_INTERVAL = 3600.0  # the background updater looks for due lists this often (seconds)
-_EXPIRES = re.compile(r"^!\s*Expires\s*:\s*(\d+)\s*(d|days?|h|hours?)\b", re.I)
 
 Progress = Callable[[int, int | None], None]  # (bytes so far, total bytes or None when unknown)
 
@@ -81,80 +79,6 @@ def _opener() -> urllib.request.OpenerDirector:
 
 
 # --- sidecar metadata -------------------------------------------------------------------------------------
-
-
-def meta_path(spec: ListSpec) -> Path:
-    return spec.file.with_name(spec.file.name + ".meta.json")
-
-
-def read_meta(spec: ListSpec) -> dict[str, Any]:
-    try:
-        data = json.loads(meta_path(spec).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    # A sidecar written for another URL must not make us send its ETag to the new one.
-    return data if isinstance(data, dict) and data.get("url") == spec.url else {}
-
-
-def _write_meta(spec: ListSpec, meta: dict[str, Any]) -> None:
-    atomic_write(meta_path(spec), json.dumps(meta, indent=1, sort_keys=True).encode("utf-8"))
-
-
-# --- expiry -----------------------------------------------------------------------------------------------
-
-
-def parse_expires(text: str) -> timedelta | None:
-    """``! Expires: 4 days`` / ``! Expires: 12 hours (update frequency)`` in the list's header, clamped."""
-    for line in text.splitlines()[:50]:
-        m = _EXPIRES.match(line.strip())
-        if m:
-            n = int(m.group(1))
-            delta = timedelta(hours=n) if m.group(2).lower().startswith("h") else timedelta(days=n)
-            return min(max(delta, MIN_EXPIRES), MAX_EXPIRES)
-    return None
-
-
-def _head(path: Path) -> str:
-    try:
-        with path.open("rb") as f:
-            return f.read(4096).decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-
-
-def expires_of(spec: ListSpec, meta: dict[str, Any] | None = None) -> timedelta:
-    meta = read_meta(spec) if meta is None else meta
-    if isinstance(meta.get("expires_seconds"), int | float):
-        return timedelta(seconds=meta["expires_seconds"])
-    return parse_expires(_head(spec.file)) or DEFAULT_EXPIRES
-
-
-def last_checked(spec: ListSpec, meta: dict[str, Any] | None = None) -> float | None:
-    """When the server was last asked successfully (a 304 counts), else the file's mtime, else None."""
-    meta = read_meta(spec) if meta is None else meta
-    if isinstance(meta.get("checked"), int | float):
-        return float(meta["checked"])
-    try:
-        return spec.file.stat().st_mtime
-    except OSError:
-        return None
-
-
-def due(spec: ListSpec, now: float | None = None) -> bool:
-    """True when a subscription has no copy yet or its copy is older than the list's ``! Expires:``."""
-    if not spec.url:
-        return False
-    if not spec.file.is_file():
-        return True
-    meta = read_meta(spec)
-    last = last_checked(spec, meta)
-    if last is None:
-        return True
-    now = time.time() if now is None else now
-    return now - last >= expires_of(spec, meta).total_seconds()
-
-
-# --- download ---------------------------------------------------------------------------------------------
 
 
 def update_list(
@@ -200,7 +124,7 @@ def _update(spec: ListSpec, meta: dict[str, Any], timeout: float, progress: Prog
     except urllib.error.HTTPError as e:
         if e.code == 304 and spec.file.is_file():
             meta = {**meta, "url": spec.url, "checked": time.time()}
-            _write_meta(spec, meta)
+            write_meta(spec, meta)
             return UpdateResult(
                 spec.name, NOT_MODIFIED, "not modified since the last download", meta.get("rules")
             )
@@ -238,7 +162,7 @@ def _update(spec: ListSpec, meta: dict[str, Any], timeout: float, progress: Prog
         "expires_seconds": int((expires or DEFAULT_EXPIRES).total_seconds()),
         "includes": sorted(included),
     }
-    _write_meta(spec, new_meta)
+    write_meta(spec, new_meta)
     before = meta.get("rules")
     delta = f" ({rules - before:+d})" if isinstance(before, int) else ""
     return UpdateResult(spec.name, UPDATED, f"{rules} rules{delta}, {display.size(len(body))}", rules)
@@ -422,84 +346,3 @@ def iter_update(
             continue
         progress = progress_for(spec) if progress_for else None
         yield update_list(spec, force=force, timeout=timeout, progress=progress)
-
-
-# --- background -------------------------------------------------------------------------------------------
-
-
-def start_background_updater(
-    cfg: Config, stop: threading.Event, *, interval: float = CHECK_INTERVAL, first_delay: float = 10.0
-) -> threading.Thread:
-    """A daemon thread that updates enabled, due subscriptions every ``interval`` seconds until ``stop`` is set.
-
-    The proxy notices the replaced files by their mtimes and rebuilds its engine; nothing else to do here.
-    """
-
-    def run() -> None:
-        if stop.wait(first_delay):
-            return
-        while not stop.is_set():
-            for spec in cfg.enabled_lists():
-                if stop.is_set():
-                    return
-                if not spec.url or not due(spec):
-                    continue
-                try:
-                    r = update_list(spec)
-                except Exception:  # never let one bad list kill the updater
-                    log.exception("list %s: background update crashed", spec.name)
-                    continue
-                level = logging.WARNING if r.status == FAILED else logging.INFO
-                log.log(level, "list %s: %s: %s", r.name, r.status, r.message)
-            stop.wait(interval)
-
-    t = threading.Thread(target=run, name="pixelguard-list-updater", daemon=True)
-    t.start()
-    return t
-
-
-# --- status -----------------------------------------------------------------------------------------------
-
-
-def list_status(cfg: Config, engine: Any = None) -> list[dict[str, Any]]:
-    """One row per list for ``pixelguard lists``: name, source, enabled, rules, skipped, updated_ts, path."""
-    from pixelguard.engine import Engine
-
-    entries: list[tuple[str, str, bool, Path, ListSpec | None]] = []
-    for spec in cfg.lists:
-        source = "bundled" if spec.bundled else spec.url or str(spec.file)
-        entries.append((spec.name, source, spec.enabled, spec.file, spec))
-    entries.append(("user", "your rules (pixelguard allow, UI)", True, cfg.user_list, None))
-    entries.append(("learned", "learned by the proxy", True, cfg.learned_list, None))
-    if engine is None:
-        files = [path for *_, path, _ in entries if path.is_file()]
-        engine = Engine.from_files(files, cache_dir=cfg.cache_dir)
-    stats = getattr(engine, "stats", {}) or {}
-    rows = []
-    for name, source, enabled, path, listed in entries:
-        exists = path.is_file()
-        st = stats.get(path.stem) if exists else None
-        # Files the list includes (!#include) are lists of their own in the engine: NAME/file.
-        parts = [v for k, v in stats.items() if k.startswith(f"{path.stem}/")] if exists else []
-        meta = read_meta(listed) if listed is not None and listed.url else {}
-        updated = meta.get("updated")
-        if updated is None and exists:
-            updated = path.stat().st_mtime
-        rows.append(
-            {
-                "name": name,
-                "source": source,
-                "enabled": enabled,
-                "rules": st.rules + sum(p.rules for p in parts) if st else None,
-                "skipped": sum(st.skipped.values()) + sum(sum(p.skipped.values()) for p in parts)
-                if st
-                else None,
-                "skipped_reasons": dict(st.skipped) if st else {},
-                "included_files": len(parts),
-                "updated_ts": updated,
-                "path": str(path),
-                "exists": exists,
-                "due": due(listed) if listed is not None and listed.url and enabled else False,
-            }
-        )
-    return rows
