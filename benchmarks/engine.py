@@ -44,6 +44,54 @@ def child(kind: str, lists: str, cache_dir: str) -> None:
     print(json.dumps({"build_s": build, "rss_mb": peak_rss_mb()}))
 
 
+TIMING_CHILD = """
+import json, statistics, sys, time
+from benchmarks.lists import load_requests, resolve
+from pixelguard.engine import Engine
+reqs = load_requests()
+e = Engine.from_files(resolve(sys.argv[1]))
+for u, s, t in reqs[:500]:
+    e.check(u, s, t)
+best = [1 << 62] * len(reqs)
+pc = time.perf_counter_ns
+for _ in range(3):
+    for i, (u, s, t) in enumerate(reqs):
+        a = pc(); e.check(u, s, t); b = pc()
+        best[i] = min(best[i], b - a)
+best.sort()
+print(json.dumps({"median_us": statistics.median(best) / 1000, "p99_us": best[int(len(best) * 0.99)] / 1000}))
+"""
+
+
+def _time_checkout(checkout: Path | None, lists: str) -> dict:
+    """One fresh process timing the engine of ``checkout`` (None: this one) on every request, best of 3."""
+    import os
+
+    env = dict(os.environ)
+    here = str(Path(__file__).resolve().parents[1])
+    # The checkout's pixelguard first on the path; the benchmark's own helpers come from this checkout.
+    env["PYTHONPATH"] = os.pathsep.join([str(checkout), here] if checkout else [here])
+    out = subprocess.run(
+        [sys.executable, "-c", TIMING_CHILD, lists], env=env, capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _compare_with_baseline(lists: str, baseline: Path, rounds: int = 5) -> None:
+    """This checkout's engine against another's, alternating fresh processes so that both see the same load."""
+    ours: list[float] = []
+    theirs: list[float] = []
+    for _ in range(rounds):
+        theirs.append(_time_checkout(baseline, lists)["median_us"])
+        ours.append(_time_checkout(None, lists)["median_us"])
+    m_o, m_t = statistics.median(ours), statistics.median(theirs)
+    print(
+        f"\nagainst {baseline} ({rounds} alternating processes each): median {m_o:.2f} us here, "
+        f"{m_t:.2f} us there ({m_o / m_t:.2f}x; budget <= 1.0x)"
+    )
+    print(f"  here:  {', '.join(f'{x:.2f}' for x in ours)}\n  there: {', '.join(f'{x:.2f}' for x in theirs)}")
+
+
 def peak_rss_mb() -> float:
     """This process's peak RSS. Not getrusage's ru_maxrss: Linux carries that over from the parent across
     fork and exec, so a child started by a big parent would report the parent's size."""
@@ -91,6 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3, help="timing rounds over all requests (median of each)")
     ap.add_argument(
         "--synthetic-hosts", type=int, default=0, metavar="N", help="add a made-up hosts file of N lines"
+    )
+    ap.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="also time the engine of another checkout (e.g. a git worktree of the commit before a change), "
+        "alternating with this one in fresh processes",
     )
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--cache-dir", help=argparse.SUPPRESS)
@@ -181,6 +235,9 @@ def _bench(args: argparse.Namespace) -> int:
     print(
         f"cold build {cold['build_s']:.2f} s (target <= 3), from cache {warm['build_s']:.2f} s (target <= 0.5)"
     )
+
+    if args.baseline:
+        _compare_with_baseline(args.lists, Path(args.baseline))
 
     either = [(u, s, t, v, r) for u, s, t, v, r in verdicts if v.blocked or r.matched]
     diff = [x for x in either if x[3].blocked != x[4].matched]

@@ -7,9 +7,11 @@ came from (``config show`` prints it), so a user can tell a default from a typo.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -505,42 +507,48 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+# Config fields that are worked out, not set in the file.
+DERIVED = ("data_dir", "cache_dir", "source", "origins")
+# How a value shows in ``config show`` when not as itself: secrets and the user's identifiers never do.
+_SHOWN: dict[str, Callable[[Any], str]] = {
+    "proxy.auth": lambda v: "(set)" if v else "null",
+    "identity.emails": lambda v: f"{len(v)} set",  # how many, never which
+    "identity.phones": lambda v: f"{len(v)} set",
+    "identity.country": lambda v: "(set)" if v else "(none)",
+    "tls.passthrough": lambda v: ", ".join(v) or "(bundled list only)",
+    "cname.nameservers": lambda v: ", ".join(v) or "(system)",
+}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "null"
+    if isinstance(value, tuple):
+        return ", ".join(map(str, value)) or "(none)"
+    return str(value)
+
+
 def describe(cfg: Config) -> list[tuple[str, str, str]]:
-    """(key, value, origin) rows for ``pixelguard config show``."""
+    """(key, value, origin) rows for ``pixelguard config show``: every key of Config, in its order."""
     o = cfg.origins
-    rows = [
-        ("proxy.host", cfg.proxy.host, o.get("proxy.host", "default")),
-        ("proxy.port", str(cfg.proxy.port), o.get("proxy.port", "default")),
-        ("proxy.mode", cfg.proxy.mode, o.get("proxy.mode", "default")),
-        ("proxy.auth", "(set)" if cfg.proxy.auth else "null", o.get("proxy.auth", "default")),
-        ("database", str(cfg.database), o.get("database", "default")),
-    ]
-    for i, spec in enumerate(cfg.lists):
-        source = spec.url or ("bundled" if spec.bundled else str(spec.file))
-        state = "enabled" if spec.enabled else "disabled"
-        rows.append((f"lists[{i}]", f"{spec.name}: {source} ({state})", o.get("lists", "default")))
-    rows += [
-        ("user_list", str(cfg.user_list), o.get("user_list", "default")),
-        ("learned_list", str(cfg.learned_list), o.get("learned_list", "default")),
-        ("pixels.max_width", str(cfg.pixels.max_width), o.get("pixels.max_width", "default")),
-        ("pixels.max_height", str(cfg.pixels.max_height), o.get("pixels.max_height", "default")),
-        ("pixels.learn_after", str(cfg.pixels.learn_after), o.get("pixels.learn_after", "default")),
-        ("log.retention_days", str(cfg.log.retention_days), o.get("log.retention_days", "default")),
-        ("privacy.gpc", str(cfg.privacy.gpc).lower(), o.get("privacy.gpc", "default")),
-        ("cname.enabled", str(cfg.cname.enabled).lower(), o.get("cname.enabled", "default")),
-        (
-            "tls.passthrough",
-            ", ".join(cfg.tls.passthrough) or "(bundled list only)",
-            o.get("tls.passthrough", "default"),
-        ),
-        ("tls.learn", str(cfg.tls.learn).lower(), o.get("tls.learn", "default")),
-        # Never shown: how many, not which (the addresses themselves stay in the config file only).
-        ("identity.emails", f"{len(cfg.identity.emails)} set", o.get("identity.emails", "default")),
-        ("identity.phones", f"{len(cfg.identity.phones)} set", o.get("identity.phones", "default")),
-        (
-            "cname.nameservers",
-            ", ".join(cfg.cname.nameservers) or "(system)",
-            o.get("cname.nameservers", "default"),
-        ),
-    ]
+    rows = []
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if f.name in DERIVED:
+            continue
+        if f.name == "lists":
+            for i, spec in enumerate(value):
+                source = spec.url or ("bundled" if spec.bundled else str(spec.file))
+                state = "enabled" if spec.enabled else "disabled"
+                rows.append((f"lists[{i}]", f"{spec.name}: {source} ({state})", o.get("lists", "default")))
+            continue
+        parts = (
+            [(f"{f.name}.{sub.name}", getattr(value, sub.name)) for sub in dataclasses.fields(value)]
+            if dataclasses.is_dataclass(value)
+            else [(f.name, value)]
+        )
+        for key, v in parts:
+            rows.append((key, _SHOWN.get(key, _shown)(v), o.get(key, "default")))
     return rows

@@ -195,3 +195,33 @@ def test_auth_allows_non_loopback_and_empty_file_is_defaults(tmp_path: Path) -> 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"])
 def test_loopback_hosts_need_no_auth(tmp_path: Path, host: str) -> None:
     assert config.load(write(tmp_path, f"proxy: {{host: '{host}'}}\n")).proxy.host == host
+
+
+def test_config_show_has_every_key_once_and_no_secret(tmp_path: Path) -> None:
+    import dataclasses
+
+    path = write(
+        tmp_path,
+        'proxy: {host: 127.0.0.1, port: 8181, auth: "me:hunter2"}\n'
+        "identity: {emails: [me@example.com], phones: ['+49 170 1234567'], country: '49'}\n"
+        "pixels: {learn_after: 5}\n",
+    )
+    cfg = config.load(path)
+    rows = config.describe(cfg)
+    keys = [k for k, _, _ in rows if not k.startswith("lists[")]
+    expected = []
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if f.name in config.DERIVED or f.name == "lists":
+            continue
+        if dataclasses.is_dataclass(value):
+            expected += [f"{f.name}.{sub.name}" for sub in dataclasses.fields(value)]
+        else:
+            expected.append(f.name)
+    assert keys == expected  # generated from the dataclasses: a new key cannot be forgotten here
+    shown = {k: (v, origin) for k, v, origin in rows}
+    assert shown["proxy.port"] == ("8181", f"{path}:1")
+    assert shown["pixels.learn_after"][0] == "5" and shown["pixels.max_width"] == ("2", "default")
+    values = " ".join(v for _, v, _ in rows)
+    assert "hunter2" not in values and "me@example.com" not in values and "1234567" not in values
+    assert shown["proxy.auth"][0] == "(set)" and shown["identity.emails"][0] == "1 set"

@@ -115,10 +115,10 @@ def _rules() -> Iterator[ix.RuleT]:
 
 def _worst_urls(r: ix.RuleT, size: int = 16_384) -> list[str]:
     """URLs that make rule r's matcher work hardest: many starts of its first part and no final match."""
-    if r[ix.KIND] == R.REGEX:
-        pieces = R.regex_literals(r[ix.PATTERN]) or ["a"]
+    if r.kind == R.REGEX:
+        pieces = R.regex_literals(r.pattern) or ["a"]
     else:
-        pieces = [p for p in re.split(r"[*^|]", r[ix.PATTERN]) if p] or ["a"]
+        pieces = [p for p in re.split(r"[*^|]", r.pattern) if p] or ["a"]
     head = "https://example.com/"
     fill = [pieces[0], "".join(pieces[:-1]) or pieces[0], "a", "/"]
     return [(head + f * (size // len(f) + 1))[:size] for f in fill]
@@ -132,7 +132,7 @@ def test_every_wildcard_and_regex_rule_is_linear_on_a_16_kb_url() -> None:
             req = Request(url, "https://news.example/", "script")
             took = best_of_3(lambda r=r, req=req: ix.match_end(r, req), collect=False)
             if took > worst[0]:
-                worst = (took, r[ix.TEXT])
+                worst = (took, r.text)
         checked += 1
     assert checked > 2000, "the lists shrank: are these the right files?"
     report(f"worst of {checked} wildcard and regex rules on 16 KB URLs, {worst[1]!r}", worst[0])

@@ -194,9 +194,7 @@ class Engine:
             exc = self._exc.find(req, req.tokens()) or self._page_exception(source_url)
             if exc is None:
                 return NOT_BLOCKED
-            return Verdict(
-                False, exc[ix.TEXT], self.lists[exc[ix.LIST]], exc[ix.LINE], exception=exc[ix.TEXT]
-            )
+            return Verdict(False, exc.text, self.lists[exc.list], exc.line, exception=exc.text)
         except Exception:
             log.exception("engine: allowed failed for %.200r", url)
             return NOT_BLOCKED
@@ -217,7 +215,7 @@ class Engine:
             r = self._redirect_rule.find(req, tokens)
             if r is None or self._redirect_exc.find(req, tokens) is not None:
                 return None
-            return r[ix.REDIRECT] or None
+            return r.redirect or None
         except Exception:
             log.exception("engine: redirect failed for %.200r", url)
             return None
@@ -236,20 +234,20 @@ class Engine:
             out = []
             url = req.url_lower
             excepted = {
-                r[ix.PARAM]
+                r.param
                 for r in self._removeparam_exc.candidates(req, tokens)
-                if r[ix.NEEDLE] in url and ix.matches(r, req)
+                if r.needle in url and ix.matches(r, req)
             }
             if "" in excepted:  # @@...$removeparam: nothing is removed from these requests
                 return []
             seen = set()
             for r in self._removeparam.candidates(req, tokens):
-                if r[ix.NEEDLE] not in url or r[ix.PARAM] in excepted or r[ix.PARAM] in seen:
+                if r.needle not in url or r.param in excepted or r.param in seen:
                     continue
                 if not ix.matches(r, req):
                     continue
-                seen.add(r[ix.PARAM])
-                out.append(ParamRule(r[ix.PARAM], r[ix.TEXT], self.lists[r[ix.LIST]], r[ix.LINE]))
+                seen.add(r.param)
+                out.append(ParamRule(r.param, r.text, self.lists[r.list], r.line))
             return out
         except Exception:
             log.exception("engine: removeparams failed for %.200r", url)
@@ -273,7 +271,7 @@ class Engine:
         hit = find(self._any if self._has_important else self._block, req, tokens)
         if hit is None:
             return NOT_BLOCKED
-        if hit[ix.FLAGS] & R.IMPORTANT:
+        if hit.flags & R.IMPORTANT:
             return self._verdict(hit, find(self._important_exc, req, tokens))
         exc = find(self._exc, req, tokens) or self._page_exception(source_url)
         if exc is not None and self._has_important:
@@ -296,7 +294,7 @@ class Engine:
         req.type = DOCUMENT | OTHER
         text = req.url_lower
         cands = {
-            name: [r for r in index.candidates(req, tokens) if r[ix.NEEDLE] in text]
+            name: [r for r in index.candidates(req, tokens) if r.needle in text]
             for name, index in (
                 ("important", self._important),
                 ("important_exc", self._important_exc),
@@ -353,9 +351,11 @@ class Engine:
     def _verdict(self, block: ix.RuleT, exc: ix.RuleT | None) -> Verdict:
         if exc is None:
             return Verdict(
-                True, block[0], self.lists[block[1]], block[2], redirect=block[ix.REDIRECT] or None
+                True, block.text, self.lists[block.list], block.line, redirect=block.redirect or None
             )
-        return Verdict(False, exc[0], self.lists[exc[1]], exc[2], exception=exc[0], overridden=block[0])
+        return Verdict(
+            False, exc.text, self.lists[exc.list], exc.line, exception=exc.text, overridden=block.text
+        )
 
     @property
     def rule_count(self) -> int:
@@ -367,7 +367,7 @@ def _first(
 ) -> ix.RuleT | None:
     """The first candidate that matches req (typeless rules only, and passing valid, when asked)."""
     for r in candidates:
-        if typeless and not r[ix.FLAGS] & R.TYPELESS:
+        if typeless and not r.flags & R.TYPELESS:
             continue
         if ix.matches(r, req) and (valid is None or valid(r, req)):
             return r
@@ -376,9 +376,9 @@ def _first(
 
 def _ends_at_host(r: ix.RuleT, req: Request) -> bool:
     """uBO's validateStrictBlock: the match ends at the end of the page's host (or one separator after it)."""
-    if r[ix.KIND] == R.HOST:
+    if r.kind == R.HOST:
         return True
-    if not any(c.isalnum() for c in r[ix.TEXT]):
+    if not any(c.isalnum() for c in r.text):
         return False
     end = ix.match_end(r, req)
     if end < 0:
