@@ -483,11 +483,13 @@ def build_state(named_texts: list[tuple[str, str]]) -> dict[str, Any]:
     if not classes["important"]:
         classes["any"] = []  # the block index alone answers; no need to hold it twice
     state: dict[str, Any] = {"version": ix.FORMAT_VERSION, "lists": names, "errors": errors}
+    # Plain host rules are blocks: the block index holds them, and so does "any" (blocks and important blocks)
+    # when there are important ones. Each index extends the map it is given, so "any" gets a copy, taken while
+    # the map holds only ints (a copy of a map holding lists would share them).
+    plain_of = {"block": plain, "any": dict(plain) if classes["any"] else {}}
     for k, items in classes.items():
         idx = ix.RuleIndex()
-        # Plain host rules are blocks: the block index holds them, and "any" (blocks and important blocks)
-        # shares the same dict, which the cache's pickle stores once.
-        idx.build(items, freq, plain if k == "block" or (k == "any" and classes["any"]) else {})
+        idx.build(items, freq, plain_of.get(k, {}))
         state[k] = idx.state()
     state["stats"] = {names[li]: (counts[li], dict(stats[names[li]][1])) for li in range(len(names))}
     return state

@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 # Bump when the cached structure or rule semantics change, so old caches are ignored.
 # 6: regex rules indexed by their required literal tokens; 7 and 10: needles; 8 and 9: token costs;
 # 11: hosts files, $to/$denyallow/$method, entity and per-type indexes, linear wildcard matching, documents.
-# 19: plain host rules kept as locations; 20: rules are RuleT named tuples.
-FORMAT_VERSION = 20
+# 19: plain host rules kept as locations; 20: rules are RuleT named tuples; 21: plain rules in the hosts map.
+FORMAT_VERSION = 21
 
 
 class RuleT(NamedTuple):
@@ -280,15 +280,15 @@ class RuleIndex:
         "entity_hosts",
         "host_pages",
         "hosts",
-        "plain",
         "pool",
         "sources",
         "tokens",
     )
 
     def __init__(self) -> None:
-        self.hosts: dict[str, list[RuleT]] = {}
-        self.plain: dict[str, int] = {}  # plain host rules: host -> plain_location (see PLAIN_FLAGS)
+        # host -> its rules; a host whose only rule is a plain one maps to that rule's plain_location (an int):
+        # one lookup per suffix finds both kinds, and a million-line hosts file costs an int a line.
+        self.hosts: dict[str, list[RuleT] | int] = {}
         # Whole-host rules limited to listed pages: host -> page domain (or entity) -> rules.
         self.host_pages: dict[str, dict[str, list[RuleT]]] = {}
         self.tokens: dict[bytes, list[RuleT]] = {}  # keyed as Request.tokens() gives them
@@ -299,21 +299,14 @@ class RuleIndex:
         self.entity_hosts = False  # some hosts key is an entity (google.*): requests look up theirs too
 
     def __bool__(self) -> bool:
-        return bool(
-            self.hosts
-            or self.plain
-            or self.host_pages
-            or self.tokens
-            or self.sources
-            or self.by_type
-            or self.pool
-        )
+        return bool(self.hosts or self.host_pages or self.tokens or self.sources or self.by_type or self.pool)
 
     def build(
-        self, items: list[tuple[RuleT, str | None, list[str]]], freq: Counter[str], plain: dict[str, int]
+        self, items: list[tuple[RuleT, str | None, list[str]]], freq: Counter[str], plain: dict[str, Any]
     ) -> None:
-        """Index items (rule, its whole host or None, its tokens); ``plain`` holds the plain host rules."""
-        self.plain = plain
+        """Index items (rule, its whole host or None, its tokens); ``plain`` holds the plain host rules (taken as
+        this index's hosts map, not copied: the caller passes each index its own)."""
+        self.hosts = plain
         cost = _token_cost(freq)
         for r, host, toks in items:
             if host:
@@ -324,7 +317,7 @@ class RuleIndex:
                     for d in pages:
                         by_page.setdefault(d, []).append(r)
                 else:
-                    self.hosts.setdefault(host, []).append(r)
+                    self._add(self.hosts, [host], r)
                 continue
             best = min(toks, key=cost) if toks else None
             good_token = best is not None and cost(best)[0] < _COMMON_COST
@@ -354,9 +347,15 @@ class RuleIndex:
                         self.by_type.setdefault(bit, []).append(r)
                     bit <<= 1
 
-    def _add(self, where: dict[str, list[RuleT]], keys: list[str], r: RuleT) -> None:
+    def _add(self, where: dict[str, Any], keys: list[str], r: RuleT) -> None:
         for d in keys:
-            where.setdefault(d, []).append(r)
+            bucket = where.get(d)
+            if bucket is None:
+                where[d] = [r]
+            elif isinstance(bucket, int):
+                where[d] = [plain_rule(d, bucket), r]  # a plain rule and another for the same host
+            else:
+                bucket.append(r)
             if where is self.hosts and d.endswith(".*"):
                 self.entity_hosts = True
 
@@ -367,14 +366,8 @@ class RuleIndex:
 
     def candidates(self, req: Request, tokens: list[bytes] | None) -> Iterator[RuleT]:
         """Every rule that may match req, each bucket once (the slow, general walk; find is the fast one)."""
-        hosts = self.hosts
         for h in req.suffixes + (req.entities if self.entity_hosts else ()):
-            yield from hosts.get(h, ())
-        if self.plain:
-            for h in req.suffixes:
-                loc = self.plain.get(h)
-                if loc is not None:
-                    yield plain_rule(h, loc)
+            yield from self._host_rules(h)
         for h in req.suffixes:
             by_page = self.host_pages.get(h)
             if by_page:
@@ -401,20 +394,18 @@ class RuleIndex:
             for h in req.suffixes:
                 bucket = hosts.get(h)
                 if bucket:
+                    if isinstance(bucket, int):  # a plain host rule: every party and network type
+                        if rt & R.NETWORK_TYPES:
+                            return plain_rule(h, bucket)
+                        continue
                     for r in bucket:
                         if r.types & rt and r.needle in url and matches(r, req):
                             return r
             if self.entity_hosts:
                 for h in req.entities:
-                    for r in hosts.get(h, ()):
+                    for r in self._host_rules(h):
                         if r.types & rt and r.needle in url and matches(r, req):
                             return r
-        if self.plain and R.NETWORK_TYPES & rt:
-            plain = self.plain
-            for h in req.suffixes:
-                loc = plain.get(h)
-                if loc is not None:
-                    return plain_rule(h, loc)
         if self.host_pages and req.source_suffixes:
             for h in req.suffixes:
                 by_page = self.host_pages.get(h)
@@ -460,10 +451,7 @@ class RuleIndex:
         ``tokens`` is ignored: the signature is ``find``'s, so that the engine can use either.
         """
         for h in req.suffixes:
-            rules = [*self.hosts.get(h, ())]
-            loc = self.plain.get(h)
-            if loc is not None:
-                rules.append(plain_rule(h, loc))
+            rules = self._host_rules(h)
             by_page = self.host_pages.get(h)
             if by_page and req.source_suffixes:
                 for p in req.source_suffixes + req.source_entities:
@@ -473,10 +461,15 @@ class RuleIndex:
                     return r
         return None
 
+    def _host_rules(self, host: str) -> list[RuleT]:
+        bucket = self.hosts.get(host)
+        if bucket is None:
+            return []
+        return [plain_rule(host, bucket)] if isinstance(bucket, int) else [*bucket]
+
     def state(self) -> tuple[Any, ...]:
         return (
             self.hosts,
-            self.plain,
             self.host_pages,
             self.tokens,
             self.sources,
@@ -490,7 +483,6 @@ class RuleIndex:
         idx = cls()
         (
             idx.hosts,
-            idx.plain,
             idx.host_pages,
             idx.tokens,
             idx.sources,
