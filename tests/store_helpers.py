@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
 from pathlib import Path
+
+from helpers import wait_for  # noqa: F401 (the store tests import it from here)
 
 from pixelguard.store.event import Event
 
@@ -38,12 +39,3 @@ def numbers(path: Path) -> list[int]:
     finally:
         conn.close()
     return [int(url.rsplit("=", 1)[1]) for (url,) in rows]
-
-
-def wait_for(cond: Callable[[], object], timeout: float = 10, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import write_config
 from imagedata import BUILDERS
 from mitmproxy import http
 from mitmproxy.proxy.layers.http import HttpConnectHook, HttpRequestHook, HttpResponseHook
@@ -59,13 +60,7 @@ LIST = "||tracker.test^\n/pixel/track.gif\n@@||tracker.test/allowed/\n"
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    (tmp_path / "t.txt").write_text(LIST)
-    path = tmp_path / "config.yaml"
-    path.write_text(
-        "database: pg.db\nuser_list: user.txt\nlearned_list: learned.txt\n"
-        "lists:\n  - {name: t, path: t.txt}\npixels: {learn_after: 2}\n"
-    )
-    return path
+    return write_config(tmp_path, {"t": LIST}, extra="pixels: {learn_after: 2}\n")
 
 
 @pytest.fixture
@@ -190,7 +185,7 @@ def test_broken_rebuild_keeps_the_working_engine(
 
     assert pg.addon.reloader is not None
     monkeypatch.setattr(pg.addon.reloader, "build", lambda cfg: fail())
-    (config.parent / "t.txt").write_text(LIST + "||more.test^\n")
+    (config.parent / "lists" / "t.txt").write_text(LIST + "||more.test^\n")
     pg._poll()
     assert pg.engine is working
     f = req_flow("http://tracker.test/a.gif")
@@ -292,7 +287,7 @@ def test_bad_or_restart_only_config_changes_keep_the_running_lists(
 ) -> None:
     caplog.set_level(logging.INFO)
     text = config.read_text()
-    _replace(config, text + "proxy: {port: 9999}\n")
+    _replace(config, text.replace("proxy: {mode: full}", "proxy: {mode: full, port: 9999}"))
     pg._poll()  # waits for the watcher thread's poll if that one saw the change first
     assert "restart pixelguard to apply proxy" in caplog.text
     _replace(config, text + "lists: [\n")

@@ -6,16 +6,15 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
+from helpers import write_config
 
 from pixelguard.cli import cli
 
 
 def _config(tmp_path: Path) -> Path:
-    lst = tmp_path / "mylist.txt"
-    lst.write_text("! test list\n||tracker.example^$third-party\n@@||tracker.example/ok.js\n")
-    cfg = tmp_path / "config.yaml"
-    cfg.write_text(f"lists:\n  - {{name: mylist, path: {lst}}}\n")
-    return cfg
+    return write_config(
+        tmp_path, {"mylist": "! test list\n||tracker.example^$third-party\n@@||tracker.example/ok.js\n"}
+    )
 
 
 def test_check_blocked_and_json(tmp_path: Path) -> None:

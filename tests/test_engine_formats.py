@@ -8,11 +8,11 @@ docs. Examples marked "real" are lines of the lists in ../shared (uBO filters an
 from __future__ import annotations
 
 import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import serve_http
 from shared_data import shared_path
 
 from pixelguard.config import ListSpec
@@ -433,10 +433,6 @@ def test_include_beside_a_list_file(tmp_path: Path) -> None:
     assert sum("only files beside the list" in err for err in e.errors) == 2
 
 
-class _Files(http.server.ThreadingHTTPServer):
-    pass
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     root = tmp_path / "www"
@@ -449,13 +445,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = _Files(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(Handler) as base:
+        yield base, root
 
 
 def test_ubo_unexpanded_list_by_url_fetches_its_includes(served: tuple[str, Path], tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ files, mail and CSS, list downloads. Each failed before its fix (a traceback, a 
 from __future__ import annotations
 
 import http.server
-import threading
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import serve_http
 
 from pixelguard import update
 from pixelguard.cli import cli
@@ -103,11 +103,8 @@ def redirecting() -> Iterator[str]:
         def log_message(self, *a: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/list.txt"
-    server.shutdown()
-    server.server_close()
+    with serve_http(H) as base:
+        yield f"{base}/list.txt"
 
 
 def test_a_redirect_to_ftp_is_not_followed(tmp_path: Path, redirecting: str) -> None:

@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from helpers import write_config
+
 from pixelguard import config
 from pixelguard.store.event import Event
 from pixelguard.store.writer import Writer
@@ -20,14 +22,7 @@ TRICKY_URL = "https://evil.example/p.gif?x=[bold]loud[/bold]&y=[link=https://x.e
 
 
 def make_config(tmp_path: Path, extra: str = "") -> config.Config:
-    path = tmp_path / "config.yaml"
-    path.write_text(
-        f"database: {tmp_path / 'pg.db'}\n"
-        f"user_list: {tmp_path / 'user.txt'}\n"
-        f"learned_list: {tmp_path / 'learned.txt'}\n" + extra,
-        encoding="utf-8",
-    )
-    return config.load(path)
+    return config.load(write_config(tmp_path, user=None, extra=extra))
 
 
 def event(i: int, ts: float, **over: object) -> Event:

@@ -7,11 +7,12 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import free_port, serve_http
 
 from pixelguard import update
 from pixelguard.cli import cli
@@ -59,23 +60,19 @@ class Origin:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.handler = Handler
+        self.base = ""  # set while it is served
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.base}{path}"
 
 
 @pytest.fixture
 def origin() -> Iterator[Origin]:
     o = Origin()
-    o.thread.start()
-    yield o
-    o.release.set()
-    o.server.shutdown()
-    o.server.server_close()
+    with serve_http(o.handler) as o.base:
+        yield o
+        o.release.set()
 
 
 def spec_for(tmp_path: Path, origin: Origin, path: str = "/list.txt", name: str = "easyprivacy") -> ListSpec:
@@ -172,9 +169,8 @@ def test_slow_server_times_out_and_keeps_the_copy(tmp_path: Path, origin: Origin
 
 def test_connection_refused(tmp_path: Path, origin: Origin) -> None:
     spec = good_copy(tmp_path, origin)
-    origin.server.shutdown()
-    origin.server.server_close()
-    r = update.update_list(spec, force=True, timeout=2)
+    nobody = ListSpec(spec.name, spec.file, url=f"http://127.0.0.1:{free_port()}/list.txt")  # nothing listens
+    r = update.update_list(nobody, force=True, timeout=2)
     assert r.status == "failed" and "cannot connect" in r.message
     assert spec.file.read_bytes() == GOOD
 

@@ -12,7 +12,6 @@ import http.client
 import http.server
 import ipaddress
 import os
-import socket
 import sqlite3
 import ssl
 import subprocess
@@ -20,33 +19,15 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from helpers import free_port, wait_for, write_config
+
 REPO = Path(__file__).resolve().parents[2]
+__all__ = ["REPO", "free_port", "wait_for", "write_config"]
 PIXELGUARD = [sys.executable, "-m", "pixelguard"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(
-    predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.02, what: str = ""
-) -> Any:
-    """Poll until predicate() is truthy; return its value, or fail naming what did not happen."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
-        time.sleep(interval)
 
 
 # --- certificates -------------------------------------------------------------------------------------------
@@ -296,37 +277,6 @@ def fetch(
         return Response(resp.status, resp.headers, resp.read())
     finally:
         conn.close()
-
-
-def write_config(
-    home: Path,
-    lists: dict[str, str],
-    *,
-    mode: str = "full",
-    user: str = "",
-    learned: str = "",
-    extra: str = "",
-    bundled: tuple[str, ...] = (),
-) -> Path:
-    files = home / "lists"
-    files.mkdir(parents=True, exist_ok=True)
-    entries = [f"  - {{name: {name}, path: bundled}}" for name in bundled]
-    for name, text in lists.items():
-        (files / f"{name}.txt").write_text(text, encoding="utf-8")
-        entries.append(f"  - {{name: {name}, path: lists/{name}.txt}}")
-    (home / "user.txt").write_text(user, encoding="utf-8")
-    if learned:
-        (home / "learned.txt").write_text(learned, encoding="utf-8")
-    config = home / "config.yaml"
-    config.write_text(
-        f"proxy: {{mode: {mode}}}\n"
-        "database: pixelguard.db\n"
-        "user_list: user.txt\n"
-        "learned_list: learned.txt\n"
-        "lists:\n" + ("\n".join(entries) if entries else "  []") + "\n" + extra,
-        encoding="utf-8",
-    )
-    return config
 
 
 def start_proxy(
