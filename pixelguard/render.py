@@ -116,7 +116,7 @@ def scan_report(rep: Any, *, all_images: bool = True) -> list[str]:
     lines = [head]
     for problem in rep.problems:
         lines.append(f"  ! {safe(problem)}")
-    for img in rep.images:
+    for img in [*rep.images, *rep.other]:  # images, then stylesheets and fonts (never pixel-like)
         url = cut(safe(img.url), URL_WIDTH)
         if img.blocked:
             lines.append(f"  BLOCKED  {img.where:<10} {url}")
@@ -125,13 +125,6 @@ def scan_report(rep: Any, *, all_images: bool = True) -> list[str]:
             lines.append(f"  PIXEL?   {img.where:<10} {url}  ({safe(img.pixel)})")
         elif all_images:
             lines.append(f"  -        {img.where:<10} {url}")
-    for load in rep.other:
-        url = cut(safe(load.url), URL_WIDTH)
-        if load.blocked:
-            lines.append(f"  BLOCKED  {load.where:<10} {url}")
-            lines.append(f"           by {safe(load.rule)} ({safe(load.list)}:{load.line})")
-        elif all_images:
-            lines.append(f"  -        {load.where:<10} {url}")
     n = len(rep.images)
     lines.append(
         f"  {n} remote image{'' if n == 1 else 's'}: {rep.blocked} blocked, {rep.pixel_like} more look like pixels"

@@ -7,16 +7,12 @@ identifiers themselves are never stored: the event says which one, in what form 
 
 from __future__ import annotations
 
-import logging
-
 from mitmproxy import http
 
 from pixelguard.payloads.params import MAX_BODY
 from pixelguard.proxy import responses
 from pixelguard.proxy.blocker import payload_of
-from pixelguard.proxy.state import State, destination, flow_url, passed
-
-log = logging.getLogger(__name__)
+from pixelguard.proxy.state import State, check_passed, destination
 
 
 class LeakAlarm:
@@ -26,13 +22,7 @@ class LeakAlarm:
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or not flow.live or not self.state.identity:
             return
-        meta = passed(flow)
-        if meta is None:
-            return
-        try:
-            self._request(flow, meta)
-        except Exception:
-            log.exception("pixelguard: leak check failed, passing %s", flow_url(flow))
+        check_passed(flow, "leak check", self._request)
 
     def _request(self, flow: http.HTTPFlow, meta: dict) -> None:
         st = self.state

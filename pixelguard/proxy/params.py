@@ -8,14 +8,10 @@ that asks for HTML and has no Referer (a link opened from a mail or another app)
 
 from __future__ import annotations
 
-import logging
-
 from mitmproxy import http
 
 from pixelguard import params
-from pixelguard.proxy.state import State, destination, flow_url, passed
-
-log = logging.getLogger(__name__)
+from pixelguard.proxy.state import State, check_passed, destination
 
 
 class ParamStripper:
@@ -25,13 +21,7 @@ class ParamStripper:
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or not flow.live:
             return
-        meta = passed(flow)
-        if meta is None:
-            return
-        try:
-            self._request(flow, meta)
-        except Exception:
-            log.exception("pixelguard: parameter check failed, passing %s", flow_url(flow))
+        check_passed(flow, "parameter check", self._request)
 
     def _request(self, flow: http.HTTPFlow, meta: dict) -> None:
         req = flow.request

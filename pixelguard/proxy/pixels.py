@@ -14,7 +14,7 @@ from mitmproxy import http
 from pixelguard import compression
 from pixelguard import pixels as imagesize
 from pixelguard.proxy import responses
-from pixelguard.proxy.state import SNIFF_TYPES, State, destination, flow_url, passed
+from pixelguard.proxy.state import SNIFF_TYPES, State, check_passed, destination
 
 log = logging.getLogger(__name__)
 
@@ -30,15 +30,11 @@ class PixelReplacer:
     def response(self, flow: http.HTTPFlow) -> None:
         if not flow.response or flow.error:
             return
-        meta = passed(flow)
-        if meta is None or meta.get("allowed"):
-            return
-        try:
-            self._response(flow, meta)
-        except Exception:
-            log.exception("pixelguard: pixel check failed, passing %s", flow_url(flow))
+        check_passed(flow, "pixel check", self._response)
 
     def _response(self, flow: http.HTTPFlow, meta: dict) -> None:
+        if meta.get("allowed"):
+            return  # allowed by the user: its pixels stay too
         st = self.state
         resp = flow.response
         assert resp is not None

@@ -8,8 +8,10 @@ one, never half of each.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mitmproxy import http
@@ -28,6 +30,8 @@ SNIFF_TYPES = ("", "application/octet-stream", "binary/octet-stream", "text/plai
 # looks at small image bodies, and a 1 GB download must reach the client as it arrives.
 STREAM_LARGER_THAN = "256k"
 META = "pixelguard"  # the key of pixelguard's notes in flow.metadata
+
+log = logging.getLogger(__name__)
 
 
 class State:
@@ -113,6 +117,20 @@ def passed(flow: http.HTTPFlow) -> dict[str, Any] | None:
     if meta is None or meta.get("blocked") or meta.get("paused"):
         return None
     return meta
+
+
+def check_passed(
+    flow: http.HTTPFlow, what: str, check: Callable[[http.HTTPFlow, dict[str, Any]], None]
+) -> None:
+    """Run an addon's ``check`` on a request the blocker passed (see passed). A check that fails lets the
+    request through and logs why, naming it by ``what``: a bug in one feature must not break browsing."""
+    meta = passed(flow)
+    if meta is None:
+        return
+    try:
+        check(flow, meta)
+    except Exception:
+        log.exception("pixelguard: %s failed, passing %s", what, flow_url(flow))
 
 
 def site_of_page(source: str | None) -> str:
