@@ -424,7 +424,7 @@ def build_state(named_texts: list[tuple[str, str]]) -> dict[str, Any]:
             line = raw.strip()
             if not line or line[0] == "!" or (line[0] == "[" and line.endswith("]")):
                 continue
-            if "#" in line and R._COSMETIC.search(line):  # cheap pre-filter: a third of EasyList
+            if "#" in line and R.COSMETIC.search(line):  # cheap pre-filter: a third of EasyList
                 skipped["cosmetic"] += 1
                 continue
             out = R.parse_line(line)

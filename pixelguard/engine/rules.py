@@ -128,7 +128,8 @@ MAX_LINE = 65536
 # uBO has no limit in the parser but refuses patterns over 1024 characters (static-net-filtering.js).
 MAX_PATTERN = 1024
 
-_COSMETIC = re.compile(r"#[@?$%]{0,2}#|#@?[$?]#|\$\$|\$@\$")
+# Cosmetic rule separators (##, #@#, #?#, #$#, ...): a proxy applies none of them; the engine skips them early.
+COSMETIC = re.compile(r"#[@?$%]{0,2}#|#@?[$?]#|\$\$|\$@\$")
 _HOST_CHARS = re.compile(r"[a-z0-9._-]+|\[[0-9a-f:.]+\]")
 _TOKEN = re.compile(r"[a-z0-9%]+")
 _SPECIAL = re.compile(r"[*^|]")
@@ -198,7 +199,7 @@ def parse_line(line: str) -> list[Rule] | Skip | Malformed:
             return Skip("comment")
         if len(line) > MAX_LINE:
             return Malformed(f"line longer than {MAX_LINE} characters")
-        if "#" in line and _COSMETIC.search(line):
+        if "#" in line and COSMETIC.search(line):
             return Skip("cosmetic")
         hosts = _hosts_line(line)
         if hosts is not None:
@@ -489,7 +490,7 @@ def _parse(line: str) -> Rule | Skip | Malformed:
         return Malformed("control or non-printable characters")
     if "\ufffd" in line:
         return Malformed("not valid UTF-8")
-    if _COSMETIC.search(line):
+    if COSMETIC.search(line):
         return Skip("cosmetic")
     text = line
     flags = 0
