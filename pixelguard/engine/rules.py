@@ -618,20 +618,40 @@ def _parse_domains(value: str) -> dict[str, bool] | None:
 def _compile_pattern(pattern: str, match_case: bool) -> tuple[int, str, str | None, str | None]:
     """(kind, pattern, host, error). ``host`` is set when the rule is anchored to a whole host."""
     if len(pattern) >= 2 and pattern.startswith("/") and pattern.endswith("/"):
-        body = pattern[1:-1]
-        if not body:
-            return REGEX, "", None, "empty regular expression"
-        if match_case:
-            src = body
-        elif not re.search(r"\\[A-Z]", body):
-            src = body.lower()  # matched against the lower-cased URL: much faster than (?i)
-        else:
-            src = "(?i)" + body
-        return REGEX, src, None, None
+        return _compile_regex(pattern[1:-1], match_case)
     if not match_case:
         pattern = pattern.lower()
     # A run of * is one *: "a****b" must not become a pattern that backtracks.
-    pattern = _STARS.sub("*", pattern)
+    pattern, anchored_host, start, end = _anchors(_STARS.sub("*", pattern))
+    if anchored_host and not pattern:
+        return SUBSTR, "", None, "'||' with no host"
+    host = None
+    if anchored_host:
+        compiled = _compile_host_anchored(pattern, end)
+        if compiled[0] != WILD:
+            return compiled
+        host = compiled[2]
+    elif not _SPECIAL.search(pattern):
+        if start and not end:
+            return PREFIX, pattern, None, None
+        if not start and not end:
+            return SUBSTR, pattern, None, None
+    anchors = "||" if anchored_host else "|" if start else ""
+    return WILD, anchors + pattern + ("|" if end else ""), host, None
+
+
+def _compile_regex(body: str, match_case: bool) -> tuple[int, str, str | None, str | None]:
+    if not body:
+        return REGEX, "", None, "empty regular expression"
+    if match_case:
+        return REGEX, body, None, None
+    if not re.search(r"\\[A-Z]", body):
+        return REGEX, body.lower(), None, None  # matched against the lower-cased URL: much faster than (?i)
+    return REGEX, "(?i)" + body, None, None
+
+
+def _anchors(pattern: str) -> tuple[str, bool, bool, bool]:
+    """(pattern without its anchors and edge stars, anchored to a host (||), to the start (|), to the end (|))."""
     anchored_host = pattern.startswith("||")
     if anchored_host:
         pattern = pattern[2:]
@@ -649,31 +669,28 @@ def _compile_pattern(pattern: str, match_case: bool) -> tuple[int, str, str | No
         pattern, start = pattern[1:], False
     while pattern.endswith("*") and not pattern.endswith("\\*"):
         pattern, end = pattern[:-1], False
-    if anchored_host and not pattern:
-        return SUBSTR, "", None, "'||' with no host"
+    return pattern, anchored_host, start, end
 
-    host = None
-    if anchored_host:
-        m = _HOST_CHARS.match(pattern.lower())
-        if m and m.end() > 0:
-            rest = pattern[m.end() :]
-            if (not rest and end) or (rest and rest[0] in "^/:"):
-                host = m.group().strip(".")
-                if m.group().startswith("[") and m.group().endswith("]"):
-                    host = m.group()[1:-1]  # IPv6: requests carry the address without brackets
-                if rest == "^" and not end:
-                    return HOST, host, host, None
-                if host == m.group():
-                    if not end and not _SPECIAL.search(rest):
-                        return AFTER_PREFIX, rest, host, None
-                    return AFTER_WILD, rest + ("|" if end else ""), host, None
-    if not anchored_host and not _SPECIAL.search(pattern):
-        if start and not end:
-            return PREFIX, pattern, None, None
-        if not start and not end:
-            return SUBSTR, pattern, None, None
-    anchors = "||" if anchored_host else "|" if start else ""
-    return WILD, anchors + pattern + ("|" if end else ""), host, None
+
+def _compile_host_anchored(pattern: str, end: bool) -> tuple[int, str, str | None, str | None]:
+    """A ``||`` pattern (anchors removed): HOST or AFTER_PREFIX/AFTER_WILD when it names a whole host, else WILD
+    (with the host when one is known, for the index)."""
+    m = _HOST_CHARS.match(pattern.lower())
+    if not m or m.end() == 0:
+        return WILD, "", None, None
+    rest = pattern[m.end() :]
+    if not ((not rest and end) or (rest and rest[0] in "^/:")):
+        return WILD, "", None, None
+    host = m.group().strip(".")
+    if m.group().startswith("[") and m.group().endswith("]"):
+        host = m.group()[1:-1]  # IPv6: requests carry the address without brackets
+    if rest == "^" and not end:
+        return HOST, host, host, None
+    if host == m.group():
+        if not end and not _SPECIAL.search(rest):
+            return AFTER_PREFIX, rest, host, None
+        return AFTER_WILD, rest + ("|" if end else ""), host, None
+    return WILD, "", host, None
 
 
 def abp_pattern(rule: Rule) -> str:
