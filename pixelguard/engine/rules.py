@@ -485,6 +485,17 @@ def _rule_types(o: _Options) -> int | Skip:
     return types or Skip("no resource type left")
 
 
+def _unrestricted(o: _Options, flags: int, methods: int) -> bool:
+    """Do the options leave a rule with an empty pattern applying to every request?"""
+    return (
+        o.domains is None
+        and o.to is None
+        and not o.typed
+        and not flags & (REMOVEPARAM | REDIRECT_RULE | REDIRECT_ONLY)
+        and methods == ALL_METHODS
+    )
+
+
 def _parse(line: str) -> Rule | Skip | Malformed:
     if not line.isprintable():
         return Malformed("control or non-printable characters")
@@ -520,15 +531,7 @@ def _parse(line: str) -> Rule | Skip | Malformed:
     kind, pat, host, err = _compile_pattern(pattern, bool(flags & MATCH_CASE))
     if err:
         return Malformed(err)
-    if (
-        kind != REGEX
-        and not pat
-        and o.domains is None
-        and o.to is None
-        and not o.typed
-        and not flags & (REMOVEPARAM | REDIRECT_RULE | REDIRECT_ONLY)
-        and methods == ALL_METHODS
-    ):
+    if kind != REGEX and not pat and _unrestricted(o, flags, methods):
         # `*`, `|`, `$third-party`: every request. A type, $domain= or $to= makes it real.
         return Malformed("rule matches every request (no pattern, type or $domain=)")
     key = (
