@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from harness import REPO, Proxy, write_config
 
 
@@ -54,40 +55,34 @@ def test_a_fresh_machine_gets_every_step_it_lacks(tmp_path: Path) -> None:
 def test_with_a_running_proxy_and_a_trusted_ca_all_is_green(
     make_proxy: Callable[..., Proxy], tmp_path: Path
 ) -> None:
+    if shutil.which("certutil") is None:
+        pytest.skip("certutil (Debian: libnss3-tools) is needed to trust the CA in a browser database")
     proxy = make_proxy({"t": "||tracker.test^\n"})
     home = proxy.home
-    if shutil.which("certutil"):
-        nssdb = home / ".pki/nssdb"
-        nssdb.mkdir(parents=True)
-        subprocess.run(["certutil", "-N", "--empty-password", "-d", f"sql:{nssdb}"], check=True)
-        code, findings, _ = doctor(proxy.config, home, proxy.confdir)
-        assert fixes(findings)["CA"] == {
-            "pixelguard ca install"
-        }  # the browser's database does not trust it yet
-        env = {
-            **os.environ,
-            "HOME": str(home),
-            "PIXELGUARD_CONFDIR": str(proxy.confdir),
-            "XDG_DATA_HOME": str(home / "data"),
-            "XDG_CONFIG_HOME": str(home / "config"),
-        }
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pixelguard",
-                "--config",
-                str(proxy.config),
-                "ca",
-                "install",
-                "--store",
-                "nss",
-            ],
-            cwd=REPO,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+    nssdb = home / ".pki/nssdb"  # a browser's certificate database, before and after `ca install`
+    nssdb.mkdir(parents=True)
+    subprocess.run(["certutil", "-N", "--empty-password", "-d", f"sql:{nssdb}"], check=True)
+    _, findings, _ = doctor(proxy.config, home, proxy.confdir)
+    assert fixes(findings)["CA"] == {"pixelguard ca install"}  # not trusted there yet
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "PIXELGUARD_CONFDIR": str(proxy.confdir),
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_CONFIG_HOME": str(home / "config"),
+    }
+    install = [
+        sys.executable,
+        "-m",
+        "pixelguard",
+        "--config",
+        str(proxy.config),
+        "ca",
+        "install",
+        "--store",
+        "nss",
+    ]
+    subprocess.run(install, cwd=REPO, env=env, check=True, capture_output=True)
     code, findings, text = doctor(proxy.config, home, proxy.confdir)
     assert fixes(findings) == {}, text
     assert code == 0 and text.rstrip().endswith("all good: protection is on")
