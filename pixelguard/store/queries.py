@@ -14,10 +14,12 @@ from pixelguard.store.schema import EVENT_COLUMNS
 COLUMNS = "id, " + ", ".join(EVENT_COLUMNS)
 
 
+# Rows the UI and `log --follow` read per poll at most; a longer backlog comes in several polls.
+TAIL_BATCH = 500
+
+
 def _rows(db: Database, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[dict[str, Any]]:
-    cur = db.conn.execute(sql, params)
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    return list(db.query(sql, params))
 
 
 def _event_rows(
@@ -44,7 +46,7 @@ def _host_filter(host: str) -> tuple[str, list[Any]]:
     return "(host = ? OR host GLOB ?)", [h, f"*.{escaped}"]
 
 
-def tail(db: Database, after_id: int = 0, limit: int = 500) -> list[dict[str, Any]]:
+def tail(db: Database, after_id: int = 0, limit: int = TAIL_BATCH) -> list[dict[str, Any]]:
     """Rows with id > after_id, oldest first (the UI and `log --follow` poll this with the last id seen)."""
     sql = f"SELECT {COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?"
     return _event_rows(db, sql, (after_id, limit), newest_first=False)

@@ -19,11 +19,11 @@ from typing import Any
 
 from pixelguard.config import Config
 from pixelguard.errors import PixelguardError
+from pixelguard.store.queries import TAIL_BATCH
 
 log = logging.getLogger(__name__)
 
 CAP = 1000  # rows kept in the live table; older ones scroll away (`pixelguard log` has them all)
-TAIL_BATCH = 500
 SPARK_MINUTES = 60
 
 

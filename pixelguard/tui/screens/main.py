@@ -22,7 +22,8 @@ from textual.worker import get_current_worker
 from pixelguard import display
 from pixelguard.display import safe
 from pixelguard.errors import PixelguardError
-from pixelguard.tui.data import TAIL_BATCH, Feed, LearnedWatcher, Overview
+from pixelguard.store.queries import TAIL_BATCH
+from pixelguard.tui.data import Feed, LearnedWatcher, Overview
 from pixelguard.tui.messages import EventsArrived, FeedProblem, HostSpanLoaded, OverviewUpdated, RulesLearned
 from pixelguard.tui.widgets.detail import DetailPane
 from pixelguard.tui.widgets.events import EventTable, matches
