@@ -386,12 +386,12 @@ def pause(state: State, duration: timedelta) -> None:
     from datetime import datetime
 
     from pixelguard import pause as pausemod
-    from pixelguard.tui.data import read_proxy_json
+    from pixelguard import running
 
     until = datetime.now().astimezone() + duration
     pausemod.pause(state.config.data_dir, until)
     span = f"until {until:%H:%M:%S} ({display.period(duration.total_seconds())})"
-    if read_proxy_json(state.config.data_dir) is None:
+    if running.read(state.config.data_dir) is None:
         click.echo(f"no proxy is running: when one starts before {until:%H:%M:%S}, it starts paused {span}")
     else:
         click.echo(f"protection paused {span} for everyone using this proxy; `pixelguard resume` ends it")
@@ -660,21 +660,18 @@ def _exit_on(problems: list[str]) -> None:
 @pass_state
 def service_status(state: State) -> None:
     """Is the service installed and running, where does the proxy listen, and since when."""
-    from pixelguard import service
-    from pixelguard.tui.data import read_proxy_json
+    from pixelguard import running, service
 
     st = service.state()
     click.echo(f"service file: {st['file']} ({'installed' if st['installed'] == 'yes' else 'not installed'})")
     if st["manager"]:
         click.echo(f"service manager: {display.safe(st['manager'])}")
-    info = read_proxy_json(state.config.data_dir)
+    info = running.read(state.config.data_dir)
     if info is None:
         click.echo("proxy: not running")
         sys.exit(1)
-    started = info.get("started")
-    since = f" since {display.when(started)}" if isinstance(started, (int, float)) else ""
-    listen = display.safe(str(info.get("listen")))
-    click.echo(f"proxy: running, pid {info.get('pid')}, listening on {listen}{since}")
+    listen = display.safe(info.listen)
+    click.echo(f"proxy: running, pid {info.pid}, listening on {listen} since {display.when(info.started)}")
 
 
 @cli.command()

@@ -12,9 +12,8 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from pixelguard import display, service, trust
+from pixelguard import display, running, service, trust
 from pixelguard.config import Config
 
 # A subscription older than this is stale: lists publish an `! Expires:` of days, not weeks.
@@ -113,13 +112,10 @@ def check_service(proxy_up: bool) -> Finding:
 
 
 def check_proxy(cfg: Config) -> Finding:
-    from pixelguard.tui.data import read_proxy_json
-
-    info: dict[str, Any] | None = read_proxy_json(cfg.data_dir)
+    info = running.read(cfg.data_dir)
     if info is None:
         return Finding("proxy", False, "not running", "pixelguard service install  (or: pixelguard run)")
-    listen = str(info.get("listen", ""))
-    host, _, port = listen.rpartition(":")
+    host, _, port = info.listen.rpartition(":")
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=2):
             pass
@@ -127,10 +123,10 @@ def check_proxy(cfg: Config) -> Finding:
         return Finding(
             "proxy",
             False,
-            f"pid {info.get('pid')} says {display.safe(listen)}, but: {e}",
+            f"pid {info.pid} says {display.safe(info.listen)}, but: {e}",
             "pixelguard service status",
         )
-    return Finding("proxy", True, f"listening on {display.safe(listen)} (pid {info.get('pid')})")
+    return Finding("proxy", True, f"listening on {display.safe(info.listen)} (pid {info.pid})")
 
 
 def run_all(cfg: Config, home: Path | None = None) -> list[Finding]:

@@ -7,20 +7,17 @@ While serving, data_dir/proxy.json says where (the UI shows it); it is removed o
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
 import signal
 import socket
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from pixelguard import config as configmod
 from pixelguard.errors import PixelguardError
-from pixelguard.fileio import atomic_write, private_dir, private_log_handler
+from pixelguard.fileio import private_dir, private_log_handler
 from pixelguard.trust import ca_file, confdir
 
 log = logging.getLogger(__name__)
@@ -33,36 +30,29 @@ class _Announce:
         self.cfg = cfg
         self.mode = mode
         self.on_ready = on_ready
-        self.path = cfg.data_dir / "proxy.json"
 
     def running(self) -> None:
         from mitmproxy import ctx
+
+        from pixelguard import running
 
         ps = ctx.master.addons.get("proxyserver")
         addrs = ps.listen_addrs() if ps else []
         host, port = addrs[0][:2] if addrs else (ctx.options.listen_host, ctx.options.listen_port)
         listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        ca = ca_file(Path(ctx.options.confdir).expanduser())
-        info = {
-            "listen": listen,
-            "mode": self.mode,
-            "pid": os.getpid(),
-            "started": time.time(),
-            "ca_cert": str(ca),
-        }
         try:
-            atomic_write(self.path, json.dumps(info))
+            running.announce(
+                self.cfg.data_dir, listen, self.mode, ca_file(Path(ctx.options.confdir).expanduser())
+            )
         except OSError as e:
-            log.warning("pixelguard: cannot write %s: %s", self.path, e)
+            log.warning("pixelguard: cannot write %s: %s", self.cfg.data_dir / running.FILE, e)
         if self.on_ready:
             self.on_ready(listen)
 
     def done(self) -> None:
-        try:
-            if json.loads(self.path.read_text(encoding="utf-8")).get("pid") == os.getpid():
-                self.path.unlink()
-        except (OSError, ValueError):
-            pass
+        from pixelguard import running
+
+        running.withdraw(self.cfg.data_dir)
 
 
 def _check_listen(cfg: configmod.Config, host: str | None, port: int | None) -> tuple[str, int]:

@@ -6,7 +6,6 @@ into the small records the screens show. Nothing here is called from the event l
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sqlite3
@@ -17,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pixelguard import running
 from pixelguard.config import Config
 from pixelguard.errors import PixelguardError
 from pixelguard.store.queries import TAIL_BATCH
@@ -133,10 +133,10 @@ class Feed:
     def protection(self) -> Protection:
         mode = self.cfg.proxy.mode
         listen = self.listen
-        info = read_proxy_json(self.cfg.data_dir)
+        info = running.read(self.cfg.data_dir)
         if info is not None:
-            listen = listen or info.get("listen")
-            mode = info.get("mode") or mode
+            listen = listen or info.listen
+            mode = info.mode
         paused = None
         try:
             from pixelguard import pause
@@ -185,30 +185,6 @@ class LearnedWatcher:
         new = [r for r in now if r not in self._known]
         self._known = set(now)
         return new
-
-
-def read_proxy_json(data_dir: Path) -> dict[str, Any] | None:
-    """The running proxy's self-description, or None when absent, unreadable or left by a dead process."""
-    try:
-        info = json.loads((data_dir / "proxy.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(info, dict):
-        return None
-    pid = info.get("pid")
-    if isinstance(pid, int) and pid > 0 and not _alive(pid):
-        return None
-    return info
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # -- lists ---------------------------------------------------------------------------------------------
