@@ -43,7 +43,6 @@ class Reloader:
         self.state = state
         self.config_path = config_path
         self.build = build_engine  # replaced in tests to simulate a failing build
-        self.reloads = 0
         self._config_sig = stat_signature(config_path)
         self._pause_sig: tuple = ()
         self._signature = self._list_signature()
@@ -117,7 +116,6 @@ class Reloader:
                 st.pending_learned.pop(host, None)
             st.written_learned -= written
         self.sync_learned()
-        self.reloads += 1
 
     def _expire_allows(self) -> None:
         """Temporary allows stop on time: the rule leaves the user list, and the rebuild that follows drops it."""
