@@ -17,8 +17,6 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
-MAX_SCAN = 64 * 1024  # body bytes looked at, as for the payload decoders
-
 
 @dataclass(frozen=True)
 class Form:

@@ -172,14 +172,9 @@ class Rule:
     key: str  # normalised text without $badfilter, to find the rule a badfilter names
     redirect: str = ""  # $redirect= / $redirect-rule= resource name ("" when none)
     explicit_document: bool = False  # $document named: as an exception it allows everything on a page
-    is_regex: bool = False  # written as /regex/
     to: dict[str, bool] | None = None  # $to= / $denyallow=: request domain -> include
     methods: int = ALL_METHODS
     param: str = ""  # $removeparam= value ("" removes every parameter)
-
-    @property
-    def is_exception(self) -> bool:
-        return bool(self.flags & EXCEPTION)
 
 
 def is_comment(line: str) -> bool:
@@ -550,7 +545,6 @@ def _parse(line: str) -> Rule | Skip | Malformed:
         key,
         redirect=o.redirect,
         explicit_document=bool(o.types_on & DOCUMENT),
-        is_regex=kind == REGEX,
         to=o.to,
         methods=methods,
         param=o.param or "",
