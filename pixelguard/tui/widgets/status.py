@@ -10,6 +10,7 @@ from textual.reactive import var
 from textual.timer import Timer
 from textual.widgets import Static
 
+from pixelguard.display import safe
 from pixelguard.tui.data import Overview, local_hhmm
 
 
@@ -45,7 +46,7 @@ class StatusBar(Static):
         for why in (self.stopped, self.problem):
             if why:
                 text.append("\n⚠ ", style="bold")
-                text.append(why)  # Text, never markup: it may quote a file name or a host
+                text.append(safe(why))  # never markup, no control characters: it may quote a file name or a host
         return text
 
     def _line(self, form: int) -> Text:
