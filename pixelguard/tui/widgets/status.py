@@ -46,7 +46,8 @@ class StatusBar(Static):
         for why in (self.stopped, self.problem):
             if why:
                 text.append("\n⚠ ", style="bold")
-                text.append(safe(why))  # never markup, no control characters: it may quote a file name or a host
+                # Never markup, no control characters: it may quote a file name or a host.
+                text.append(safe(why))
         return text
 
     def _line(self, form: int) -> Text:
