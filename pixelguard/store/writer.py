@@ -43,7 +43,7 @@ _fields = operator.attrgetter(*EVENT_COLUMNS)
 _URL = EVENT_COLUMNS.index("url")
 
 
-def _row(event: Event) -> tuple[Any, ...]:
+def row_of(event: Event) -> tuple[Any, ...]:
     """Event → INSERT parameters; done in the writer thread (Event.row() is asdict, too slow per event)."""
     values = _fields(event)
     if len(values[_URL]) > MAX_URL:
@@ -234,7 +234,7 @@ class Writer:
         try:
             conn.execute("BEGIN IMMEDIATE")
             if events:
-                conn.executemany(INSERT_SQL, map(_row, events))
+                conn.executemany(INSERT_SQL, map(row_of, events))
             if counters:
                 conn.executemany(UPSERT_COUNTERS_SQL, [(m, s, t) for m, (s, t) in counters.items()])
             conn.execute("COMMIT")
