@@ -63,6 +63,8 @@ class EventTable(DataTable):
         self.cap = cap
         self._shrink_render_caches()
         self.events: dict[str, dict[str, Any]] = {}  # row key → event row
+        # Until the first resize: the table's width in a 120-column terminal, beside the side panel.
+        self.column_layout = layout(83)
 
     def _shrink_render_caches(self) -> None:
         """Size DataTable's render caches for a screenful, not for 10,000 cells.
@@ -84,9 +86,6 @@ class EventTable(DataTable):
                 setattr(self, name, LRUCache(size))
 
     def on_mount(self) -> None:
-        self.column_layout = layout(
-            83
-        )  # the width at 120 columns with the side panel, until the first resize
         for name, width in self.column_layout:
             self.add_column(name, width=width, key=name)
 
