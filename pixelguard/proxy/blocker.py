@@ -78,7 +78,7 @@ class Blocker:
             if fronted.blocked:
                 verdict, detail = fronted, f"Host header names {named}"
         prefix = st.pending_learned.get(host) if rtype == "image" and not verdict.blocked else None
-        if prefix is not None and not verdict.exception and under(req.path.split("?", 1)[0], prefix):
+        if prefix is not None and not verdict.exception and under(req.path, prefix):
             # Learned a moment ago (lists.learned_rule); the engine with the rule is still being built.
             verdict = _LearnedVerdict(host, prefix)
         site = site_of_page(source)

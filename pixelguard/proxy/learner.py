@@ -15,6 +15,8 @@ import threading
 from collections import OrderedDict
 from typing import NamedTuple
 
+from pixelguard.engine import wild
+
 MAX_HOSTS = 10_000
 MAX_KEYS = 64  # distinct sites/URLs kept per host; more than learn_after is never needed
 MAX_PREFIX = 200  # a longer shared path is cut back to a folder: the rule is a line a person reads
@@ -110,12 +112,6 @@ def _path_of(url: str) -> str:
 
 
 def under(path: str, prefix: str) -> bool:
-    """Does a URL path fall under a learned prefix (as the rule ``||host{prefix}`` would match it)?"""
-    if not prefix:
-        return True
-    if prefix.endswith("^"):
-        stem = prefix[:-1]
-        return path == stem or (
-            path.startswith(stem) and not (path[len(stem)].isalnum() or path[len(stem)] in "_-.%")
-        )
-    return path.startswith(prefix)
+    """Would the learned rule ``||host{prefix}`` match this path (query included) of its host? Asked of the
+    engine's own matcher, so that ``^`` means here what it means in every rule."""
+    return not prefix or wild.compiled(prefix.lower()).match(path.lower(), 0)
