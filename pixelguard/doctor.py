@@ -32,16 +32,16 @@ def check_ca(cfg: Config, home: Path) -> list[Finding]:
     cert = trust.ca_file(trust.confdir())
     if not cert.exists():
         return [Finding("CA", False, f"no CA yet ({cert})", "pixelguard ca install")]
-    state = trust.trusted_in(cert, home, cfg.data_dir)
-    where = sorted({r.get("where", "") for r in state["recorded"]})
+    untrusted = trust.untrusted_databases(home)
+    where = sorted({r.get("where", "") for r in trust.read_record(cfg.data_dir)})
     out = [
         Finding(
             "CA", True, f"{cert}; trusted by `ca install` in: {', '.join(where) if where else 'nothing yet'}"
         )
     ]
-    if not where and not state["untrusted"]:
+    if not where and not untrusted:
         out[0].ok, out[0].fix = False, "pixelguard ca install"
-    for db in state["untrusted"]:
+    for db in untrusted:
         out.append(Finding("CA", False, f"not trusted in {db}", "pixelguard ca install"))
     return out
 

@@ -28,7 +28,6 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pixelguard.errors import PixelguardError
 from pixelguard.fileio import atomic_write
@@ -377,11 +376,9 @@ def describe(plan: Plan, outcome: Outcome | None, *, adding: bool) -> list[str]:
     return lines
 
 
-def trusted_in(cert: Path, home: Path, data_dir: Path) -> dict[str, Any]:
-    """For doctor: the stores recorded as trusting the CA, and the NSS databases that do not."""
-    found = {s: nss_databases(home, s) for s in ("nss", "firefox", "thunderbird")}
-    recorded = read_record(data_dir)
-    untrusted = []
-    if shutil.which("certutil"):
-        untrusted = [str(d) for dbs in found.values() for d in dbs if not _has_nickname(d)]
-    return {"recorded": recorded, "untrusted": untrusted, "ca": str(cert), "ca_exists": cert.exists()}
+def untrusted_databases(home: Path) -> list[str]:
+    """For doctor: the NSS databases under home that do not trust the CA ([] when certutil cannot tell)."""
+    if not _nss_certutil(sys.platform):
+        return []
+    dbs = [d for store in ("nss", "firefox", "thunderbird") for d in nss_databases(home, store)]
+    return [str(d) for d in dbs if not _has_nickname(d)]
