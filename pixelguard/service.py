@@ -85,17 +85,23 @@ class Plan:
     problem: str = ""  # why it cannot be done on this machine ("" when it can)
 
 
-def _user_config_home() -> Path:
-    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+def service_file(platform: str = sys.platform) -> Path:
+    """Where the service is written: the launchd agent on macOS, the systemd user unit elsewhere."""
+    if platform == "darwin":
+        return Path.home() / "Library/LaunchAgents" / f"{LABEL}.plist"
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "systemd/user" / UNIT
+
+
+def _gui_domain() -> str:
+    """launchd's domain for the user's login session."""
+    return f"gui/{os.getuid() if hasattr(os, 'getuid') else 0}"
 
 
 def plan_install(config_path: str | None, platform: str = sys.platform) -> Plan:
     argv, env = command(config_path), environment()
+    path = service_file(platform)
     if platform == "darwin":
-        path = Path.home() / "Library/LaunchAgents" / f"{LABEL}.plist"
-        uid = os.getuid() if hasattr(os, "getuid") else 0
-        return Plan(path, launchd_plist(argv, env), [["launchctl", "bootstrap", f"gui/{uid}", str(path)]])
-    path = _user_config_home() / "systemd/user" / UNIT
+        return Plan(path, launchd_plist(argv, env), [["launchctl", "bootstrap", _gui_domain(), str(path)]])
     plan = Plan(
         path,
         systemd_unit(argv, env),
@@ -111,11 +117,9 @@ def plan_install(config_path: str | None, platform: str = sys.platform) -> Plan:
 
 
 def plan_uninstall(platform: str = sys.platform) -> Plan:
+    path = service_file(platform)
     if platform == "darwin":
-        path = Path.home() / "Library/LaunchAgents" / f"{LABEL}.plist"
-        uid = os.getuid() if hasattr(os, "getuid") else 0
-        return Plan(path, "", [["launchctl", "bootout", f"gui/{uid}/{LABEL}"]])
-    path = _user_config_home() / "systemd/user" / UNIT
+        return Plan(path, "", [["launchctl", "bootout", f"{_gui_domain()}/{LABEL}"]])
     return Plan(
         path,
         "",
@@ -166,11 +170,10 @@ def uninstall(plan: Plan) -> list[str]:
 
 def state(platform: str = sys.platform) -> dict[str, str]:
     """Is the service installed, and what its manager says of it (for ``service status`` and ``doctor``)."""
-    plan = plan_uninstall(platform)
-    out = {"file": str(plan.path), "installed": "yes" if plan.path.exists() else "no", "manager": ""}
+    path = service_file(platform)
+    out = {"file": str(path), "installed": "yes" if path.exists() else "no", "manager": ""}
     if platform == "darwin":
-        uid = os.getuid() if hasattr(os, "getuid") else 0
-        argv = ["launchctl", "print", f"gui/{uid}/{LABEL}"]
+        argv = ["launchctl", "print", f"{_gui_domain()}/{LABEL}"]
     elif shutil.which("systemctl"):
         argv = ["systemctl", "--user", "show", UNIT, "-p", "ActiveState,SubState,ActiveEnterTimestamp"]
     else:
