@@ -85,7 +85,7 @@ class Engine:
         self.lists: list[str] = state["lists"]
         self.stats: dict[str, ListStats] = {n: ListStats(c, dict(s)) for n, (c, s) in state["stats"].items()}
         self.errors: list[str] = state["errors"]
-        idx = {k: ix.RuleIndex.from_state(state[k]) for k in CLASSES}
+        self._indexes = idx = {k: ix.RuleIndex.from_state(state[k]) for k in CLASSES}
         self._any = idx["any"]
         self._important = idx["important"]
         self._important_exc = idx["important_exc"]
@@ -143,6 +143,16 @@ class Engine:
             ix.save_cache(Path(cache_dir), key, state)
         state["errors"] = problems + state["errors"]
         return cls(state, build_seconds=time.perf_counter() - t0)
+
+    def busiest_tokens(self, n: int) -> list[str]:
+        """The n URL tokens that lead to the most rules: the words a hostile URL would repeat to make the engine
+        work hardest (the hostile-URL test and benchmark build their worst cases from them)."""
+        count: Counter[bytes] = Counter()
+        for name, index in self._indexes.items():
+            if name != "any":  # "any" holds the rules of two others again
+                for token, bucket in index.tokens.items():
+                    count[token] += len(bucket)
+        return [t.decode() for t, _ in count.most_common(n)]
 
     # --- matching ----------------------------------------------------------------------------------------
 
@@ -291,10 +301,11 @@ class Engine:
         req = Request(url, url, "document", method)
         tokens = req.tokens()
         # Each index walked once for both readings: candidates of either type, needle-checked once.
-        req.type = DOCUMENT | OTHER
+        req.type = rt = DOCUMENT | OTHER
         text = req.url_lower
+        # The type test first: it is cheap, and a needle test costs a scan of the URL, however long it is.
         cands = {
-            name: [r for r in index.candidates(req, tokens) if r.needle in text]
+            name: [r for r in index.candidates(req, tokens) if r.types & rt and r.needle in text]
             for name, index in (
                 ("important", self._important),
                 ("important_exc", self._important_exc),
