@@ -232,3 +232,38 @@ def test_page_exception_memo_answers_each_page_on_its_own() -> None:
     assert not e.check("https://tracker.example/p.gif", "https://good.example/a", "image").blocked
     assert e.check("https://tracker.example/p.gif", "https://other.example/a", "image").blocked
     assert not e.check("https://tracker.example/p.gif", "https://good.example/a", "image").blocked
+
+
+# Regex rules with nothing to index them by share a pool. A type with few of them tests each (the first two
+# below: uBO's lists have one such rule for "other"); a type with more asks one RE2 set. Both answer the same.
+POOL = """\
+/^https?:\\/\\/[a-z]{8,15}\\.top\\/\\d{1,5}\\.html$/$frame,3p
+/\\/[0-9a-z]{2}\\/[0-9a-f]{32}\\.js/$script,3p
+/^https:\\/\\/[0-9a-f]{10}\\.[0-9a-f]{10}\\.com\\/[0-9a-f]{32}\\.js$/$script,3p
+/\\/t\\/[0-9]{3}\\/[0-9]{3}\\/a[0-9]{4,9}\\.js$/$script
+/^https:\\/\\/[a-z-]+\\.cdn-[a-z]\\.net\\/$/$script,xhr,3p
+/devfiles\\.pages\\.dev\\/img\\/[a-zA-Z0-9]{8,}\\.jpeg/$image
+"""
+
+
+@pytest.mark.parametrize(
+    ("url", "rtype", "rule"),
+    [
+        ("https://abcdefghij.top/123.html", "subdocument", 0),
+        ("https://abcdefghij.top/123.html", "script", None),  # $frame only
+        ("https://x.example/ab/" + "0" * 32 + ".js", "script", 1),
+        ("https://0123456789.abcdef0123.com/" + "f" * 32 + ".js", "script", 2),
+        ("https://s.example/t/123/456/a12345.js", "script", 3),
+        ("https://a-b.cdn-x.net/", "script", 4),
+        ("https://a-b.cdn-x.net/", "xmlhttprequest", 4),
+        ("https://a-b.cdn-x.net/", "image", None),
+        ("https://devfiles.pages.dev/img/abcdEFGH.jpeg", "image", 5),
+        ("https://devfiles.pages.dev/img/abc.jpeg", "image", None),
+        ("https://s.example/t/123/456/a12345.js", "image", None),
+    ],
+)
+def test_pool_rules_answer_alike_one_by_one_and_in_a_set(url: str, rtype: str, rule: int | None) -> None:
+    e = Engine.from_text(POOL)
+    assert e.rule_count == 6 and not e.errors
+    v = e.check(url, "https://news.example/", rtype)
+    assert v.rule == (POOL.splitlines()[rule] if rule is not None else None), (url, rtype)
