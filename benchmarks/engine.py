@@ -46,6 +46,7 @@ def child(kind: str, lists: str, cache_dir: str) -> None:
 
 TIMING_CHILD = """
 import json, statistics, sys, time
+import pixelguard
 from benchmarks.lists import load_requests, resolve
 from pixelguard.engine import Engine
 reqs = load_requests()
@@ -59,7 +60,11 @@ for _ in range(3):
         a = pc(); e.check(u, s, t); b = pc()
         best[i] = min(best[i], b - a)
 best.sort()
-print(json.dumps({"median_us": statistics.median(best) / 1000, "p99_us": best[int(len(best) * 0.99)] / 1000}))
+print(json.dumps({
+    "median_us": statistics.median(best) / 1000,
+    "p99_us": best[int(len(best) * 0.99)] / 1000,
+    "pixelguard": pixelguard.__file__,
+}))
 """
 
 
@@ -68,13 +73,19 @@ def _time_checkout(checkout: Path | None, lists: str) -> dict:
     import os
 
     env = dict(os.environ)
-    here = str(Path(__file__).resolve().parents[1])
-    # The checkout's pixelguard first on the path; the benchmark's own helpers come from this checkout.
-    env["PYTHONPATH"] = os.pathsep.join([str(checkout), here] if checkout else [here])
+    here = Path(__file__).resolve().parents[1]
+    root = (checkout or here).resolve()
+    # The checkout's pixelguard (and its benchmark helpers, when it has them) first on the path. ``-P``: plain
+    # ``python -c`` puts the working directory before PYTHONPATH, and so timed this checkout's pixelguard twice
+    # until that was found; the check below says which one was timed.
+    env["PYTHONPATH"] = os.pathsep.join([str(root), str(here)])
     out = subprocess.run(
-        [sys.executable, "-c", TIMING_CHILD, lists], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-P", "-c", TIMING_CHILD, lists], env=env, capture_output=True, text=True, check=True
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    if not Path(got["pixelguard"]).resolve().is_relative_to(root):
+        raise SystemExit(f"timed {got['pixelguard']}, not the pixelguard of {root}")
+    return got
 
 
 def _compare_with_baseline(lists: str, baseline: Path, rounds: int = 5) -> None:
