@@ -34,8 +34,9 @@ FORMAT_VERSION = 21
 
 
 class RuleT(NamedTuple):
-    """A rule as the indexes hold it: a named tuple, because the cache pickles and loads it quickly and its fields
-    are read at C speed (``r.types`` costs what ``r.types`` did; measured with scripts/bench-engine)."""
+    """A rule as the indexes hold it: a named tuple, because the cache pickles and loads it quickly. Reading a
+    field by name costs a little more than by position (1.04x the median, scripts/bench-engine --baseline); the
+    names are worth that."""
 
     text: str  # the line as written (``||host^`` for a plain host rule kept compactly)
     list: int  # index into the engine's list names

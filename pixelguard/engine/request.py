@@ -258,9 +258,10 @@ class Request:
         A URL with many tokens has each looked up once, so that one repeating a word thousands of times costs
         what one copy costs (a short URL's few repeats are cheaper looked up than removed)."""
         lower = self.url_lower
+        toks = lower.encode("utf-8", "surrogatepass").translate(_TOKEN_BYTES).split()
+        if len(toks) <= 32:
+            return toks
+        unique = dict.fromkeys(toks)
         if isinstance(lower, LongUrl):
-            if lower.token_set is None:
-                lower.token_set = dict.fromkeys(_split_tokens(lower))
-            return list(lower.token_set)
-        toks = _split_tokens(lower)
-        return list(dict.fromkeys(toks)) if len(toks) > 32 else toks
+            lower.token_set = unique  # what its substring tests ask first
+        return list(unique)
