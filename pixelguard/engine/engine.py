@@ -7,9 +7,9 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pixelguard.engine import bounded_regex, preprocess
 from pixelguard.engine import index as ix
@@ -37,9 +37,9 @@ CLASSES = (
 )
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """The answer for one request.
+class Verdict(NamedTuple):
+    """The answer for one request (a named tuple: one is made for every blocked request, and a frozen dataclass
+    costs four times as much to make: 0.64 against 0.16 us).
 
     ``rule``/``list``/``line``: the rule that decided (for a request an exception let through: the exception).
     ``exception``: the raw text of an exception that overrode a block; ``overridden``: the block it overrode.
@@ -56,7 +56,7 @@ class Verdict:
     redirect: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self._asdict()
 
 
 NOT_BLOCKED = Verdict(False)
