@@ -15,6 +15,7 @@ is for, matching that grows faster than the URL, took 20 s on such a URL before 
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -34,7 +35,7 @@ def report(what: str, took: float) -> None:
     print(f"{what}: {took * 1000:.2f} ms{'' if took < BUDGET_S else ' (over the 5 ms budget)'}")
 
 
-def best_of(fn, rounds: int = 5) -> float:  # type: ignore[no-untyped-def]
+def best_of(fn: Callable[[], object], rounds: int = 5) -> float:
     gc.collect()  # the rest of the suite's garbage is not this call's cost
     return H.best_time(fn, rounds)
 

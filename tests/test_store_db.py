@@ -51,6 +51,38 @@ def test_processes_migrating_a_fresh_file_at_once(tmp_path):
     )
 
 
+def test_the_switch_to_wal_waits_for_a_connection_holding_the_fresh_file(tmp_path, monkeypatch):
+    # Another process in a write on the not-yet-WAL file: SQLite answers the switch with "database is locked" at
+    # once, without calling the busy handler (the race test above met it about once in 60 runs). connect waits
+    # for it within its busy budget; here the other side ends its write at connect's first pause.
+    path = tmp_path / "pg.db"
+    path.touch()
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    pauses = []
+    real_sleep = dbmod.time.sleep
+
+    def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        real_sleep(seconds)
+
+    monkeypatch.setattr(dbmod.time, "sleep", pause)
+    db = dbmod.connect(path)
+    assert pauses, "the switch should have met the lock"
+    assert db.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
+    # A lock held for good: connect gives up once its budget is spent, with SQLite's error.
+    held = tmp_path / "held.db"
+    held.touch()
+    holder = sqlite3.connect(held, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        dbmod.connect(held, busy_ms=50)
+    holder.close()
+
+
 def test_readonly_open_does_not_create_or_write(tmp_path):
     path = tmp_path / "pg.db"
     with pytest.raises(dbmod.MissingDatabase, match="does not exist"):

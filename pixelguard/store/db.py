@@ -91,8 +91,7 @@ def connect(path: Path, readonly: bool = False, *, busy_ms: int | None = None) -
         if readonly and "events" not in db.table_names():
             raise MissingDatabase(path, "has no events table yet")
         if not readonly:
-            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
+            _use_wal(conn, busy)
             # WAL + NORMAL: a power cut may lose the last commits, never corrupt the file; 10x fewer fsyncs.
             conn.execute("PRAGMA synchronous = NORMAL")
             _migrate(db)
@@ -105,6 +104,28 @@ def connect(path: Path, readonly: bool = False, *, busy_ms: int | None = None) -
     except BaseException:
         conn.close()
         raise
+
+
+def _use_wal(conn: sqlite3.Connection, busy_ms: int) -> None:
+    """Put the file in WAL mode, waiting up to ``busy_ms`` for other connections.
+
+    The switch needs an exclusive lock, and SQLite can answer "database is locked" at once instead of calling the
+    busy handler (when another connection holds a lock the switch would have to wait behind). Two processes
+    opening a fresh file together, the proxy and the UI at first start, met that about once in 60 tries; so the
+    switch is retried here until the same budget the busy handler has is spent.
+    """
+    deadline = time.monotonic() + busy_ms / 1000
+    pause = 0.005
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 def close_quietly(db: Database) -> None:
