@@ -295,7 +295,7 @@ class RuleIndex:
         # Whole-host rules limited to listed pages: host -> page domain (or entity) -> rules.
         self.host_pages: dict[str, dict[str, list[RuleT]]] = {}
         # host -> the types its host_pages rules cover: most requests to a host pass them by without a lookup
-        # per page domain (uBO's lists hold 74 pages under "com", all for $xhr rules). Derived in from_state.
+        # per page domain (uBO's lists hold 74 pages under "com", all for $xhr rules). See _derive.
         self._page_types: dict[str, int] = {}
         self.tokens: dict[bytes, list[RuleT]] = {}  # keyed as Request.tokens() gives them
         self.sources: dict[str, list[RuleT]] = {}
@@ -353,6 +353,16 @@ class RuleIndex:
                     if r.types & bit:
                         self.by_type.setdefault(bit, []).append(r)
                     bit <<= 1
+        self._derive()
+
+    def _derive(self) -> None:
+        """What is computed from the index rather than stored with it (built, or loaded from the cache)."""
+        for host, by_page in self.host_pages.items():
+            mask = 0
+            for rules in by_page.values():
+                for r in rules:
+                    mask |= r.types
+            self._page_types[host] = mask
 
     def _add(self, where: dict[str, Any], keys: list[str], r: RuleT) -> None:
         for d in keys:
@@ -520,12 +530,7 @@ class RuleIndex:
             idx.pool,
             idx.entity_hosts,
         ) = state
-        for host, by_page in idx.host_pages.items():
-            mask = 0
-            for rules in by_page.values():
-                for r in rules:
-                    mask |= r.types
-            idx._page_types[host] = mask
+        idx._derive()
         return idx
 
 

@@ -188,6 +188,7 @@ class LongUrl(str):
 
 
 def _split_tokens(url: str) -> list[bytes]:
+    """A URL's tokens, in order, repeats kept (Request.tokens inlines this: it runs for every request)."""
     return url.encode("utf-8", "surrogatepass").translate(_TOKEN_BYTES).split()
 
 
@@ -258,7 +259,9 @@ class Request:
         A URL with many tokens has each looked up once, so that one repeating a word thousands of times costs
         what one copy costs (a short URL's few repeats are cheaper looked up than removed)."""
         lower = self.url_lower
-        toks = lower.encode("utf-8", "surrogatepass").translate(_TOKEN_BYTES).split()
+        toks = (
+            lower.encode("utf-8", "surrogatepass").translate(_TOKEN_BYTES).split()
+        )  # _split_tokens, inlined
         if len(toks) <= 32:
             return toks
         unique = dict.fromkeys(toks)
