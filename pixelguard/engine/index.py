@@ -277,7 +277,6 @@ class RuleIndex:
 
     __slots__ = (
         "_page_types",
-        "_set",
         "_typed",
         "by_type",
         "entity_hosts",
@@ -301,8 +300,8 @@ class RuleIndex:
         self.sources: dict[str, list[RuleT]] = {}
         self.by_type: dict[int, list[RuleT]] = {}
         self.pool: list[RuleT] = []  # regex rules with nothing to index them by, matched as one RE2 set
-        self._set: bounded_regex.PatternSet | None = None  # built on first use, never cached on disk
-        self._typed: dict[int, tuple[list[RuleT], bounded_regex.PatternSet | None]] = {}  # see _pool_for
+        # type mask -> its pool rules and their RE2 set: built on first use (see _pool_for), never cached on disk
+        self._typed: dict[int, tuple[list[RuleT], bounded_regex.PatternSet | None]] = {}
         self.entity_hosts = False  # some hosts key is an entity (google.*): requests look up theirs too
 
     def __bool__(self) -> bool:
@@ -376,13 +375,8 @@ class RuleIndex:
             if where is self.hosts and d.endswith(".*"):
                 self.entity_hosts = True
 
-    def _pool_set(self) -> bounded_regex.PatternSet:
-        if self._set is None:
-            self._set = bounded_regex.PatternSet([_prefilter(r) for r in self.pool])
-        return self._set
-
     def _pool_for(self, rtype: int) -> tuple[list[RuleT], bounded_regex.PatternSet | None]:
-        """The pool's rules of one resource type, and their RE2 set when there are more than SMALL_POOL.
+        """The pool's rules of a type mask, and their RE2 set when there are more than SMALL_POOL.
 
         Asking an RE2 set costs about 0.6 us of call overhead however few patterns it holds, and most types have
         few pool rules (uBO's lists: 31 for scripts, 1 for "other"); a handful is cheaper tested one by one,
@@ -415,8 +409,10 @@ class RuleIndex:
             if bit & req.type:
                 yield from bucket
         if self.pool:
-            pool = self.pool
-            yield from (pool[i] for i in self._pool_set().matching(req.url_lower))
+            rules, pattern_set = self._pool_for(req.type)
+            yield from (
+                rules if pattern_set is None else (rules[i] for i in pattern_set.matching(req.url_lower))
+            )
 
     def find(self, req: Request, tokens: list[bytes] | None) -> RuleT | None:
         """The first rule of this index that matches ``req`` (None when none does)."""
