@@ -51,6 +51,34 @@ def test_processes_migrating_a_fresh_file_at_once(tmp_path):
     )
 
 
+def test_migrations_run_holding_the_write_lock(tmp_path, monkeypatch):
+    # So that a second process opening the same fresh file waits, then finds nothing pending, instead of
+    # applying and recording the migrations a second time (a CI run once found 5 records for 4 migrations).
+    path = tmp_path / "pg.db"
+    seen = []
+    real_apply = schema.apply
+
+    def apply(db):
+        other = sqlite3.connect(path, timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            seen.append("another connection could write")
+            other.execute("ROLLBACK")
+        except sqlite3.OperationalError as e:
+            seen.append(str(e))
+        finally:
+            other.close()
+        real_apply(db)
+
+    monkeypatch.setattr(schema, "apply", apply)
+    db = dbmod.connect(path)
+    assert seen == ["database is locked"]
+    assert not db.conn.in_transaction
+    assert db.conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == len(
+        schema.migrations._migrations
+    )
+
+
 def test_the_switch_to_wal_waits_for_a_connection_holding_the_fresh_file(tmp_path, monkeypatch):
     # Another process in a write on the not-yet-WAL file: SQLite answers the switch with "database is locked" at
     # once, without calling the busy handler (the race test above met it about once in 60 runs). connect waits

@@ -147,11 +147,16 @@ def _check_ours(conn: sqlite3.Connection, path: Path) -> None:
 def _migrate(db: Database) -> None:
     if schema.is_current(db):
         return
-    # Two processes may open a fresh file at once; the loser of the race sees "already exists" or a
-    # duplicate migration record and simply finds the schema current on the next look.
+    # Two processes may open a fresh file at once. Each migrates holding the write lock, taken before
+    # sqlite-utils looks at what is pending, so the second finds the work done. Without the lock both could apply
+    # and record the same migration: sqlite-utils creates its record table and the unique index on it in two
+    # steps, and a CI run once found 5 records for 4 migrations. A lock that stays busy past the timeout is
+    # retried; the schema may be current by then.
     for attempt in range(5):
         try:
-            schema.apply(db)
+            db.conn.execute("BEGIN IMMEDIATE")
+            schema.apply(db)  # sqlite-utils nests each migration's transaction as a savepoint in this one
+            db.conn.execute("COMMIT")
             return
         except (sqlite3.OperationalError, sqlite3.IntegrityError):
             if db.conn.in_transaction:
