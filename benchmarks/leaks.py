@@ -9,7 +9,7 @@ import sys
 import time
 
 from benchmarks.lists import load_requests
-from pixelguard.identity import Identity
+from pixelguard.decision.leaks import Identity
 
 
 def main() -> int:

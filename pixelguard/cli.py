@@ -230,50 +230,62 @@ def ui(state: State) -> None:
 
 @cli.command()
 @click.argument("url")
-@click.option("--source", metavar="PAGE_URL", help="The page that made the request (for third-party rules).")
+@click.option("--source", metavar="PAGE_URL", help="The page that made the request (its Referer).")
 @click.option(
     "--type",
     "resource_type",
     type=click.Choice(RESOURCE_TYPES, case_sensitive=False),
-    help="Resource type of the request (default: guessed from the URL, else other).",
+    help="Resource type of the request (default: what the proxy would read from --header, else the URL's extension).",
+)
+@click.option("--method", default="GET", show_default=True, help="The HTTP method.")
+@click.option(
+    "--header",
+    "headers",
+    multiple=True,
+    metavar="'NAME: VALUE'",
+    help="A request header, as the client would send it (repeatable), e.g. --header 'Sec-Fetch-Dest: image'.",
+)
+@click.option(
+    "--body", metavar="TEXT|@FILE", help="The request body (for the leak alarm), or @FILE to read one."
+)
+@click.option(
+    "--client",
+    default="127.0.0.1",
+    show_default=True,
+    help="The client address (for learned TLS passthrough).",
 )
 @json_option
 @pass_state
-def check(state: State, url: str, source: str | None, resource_type: str | None, as_json: bool) -> None:
-    """Say whether URL would be blocked, and by which rule of which list at which line.
+def check(
+    state: State,
+    url: str,
+    source: str | None,
+    resource_type: str | None,
+    method: str,
+    headers: tuple[str, ...],
+    body: str | None,
+    client: str,
+    as_json: bool,
+) -> None:
+    """Say what the proxy would do with a request to URL, and why: the same decision pipeline the proxy runs
+    (lists, CNAME chain, leak alarm, parameter cleaning, pause, TLS passthrough), with every rule and list:line.
 
-    Exit status: 0 allowed, 1 blocked, 2 a mistake in the command (usable in scripts: `pixelguard check URL && echo allowed`). With CNAME uncloaking on, the host's canonical names are checked
-    too, and the chain is shown."""
-    from pixelguard.engine import Engine
-    from pixelguard.engine.request import split_url
+    Exit status: 0 the request would go out (passed, cleaned), 1 it would be stopped, 2 a mistake in the command
+    (usable in scripts: `pixelguard check URL && echo allowed`)."""
+    from pixelguard import checking
 
-    for what, value in (("URL", url), ("--source", source)):
-        if value is not None and not split_url(value)[1]:
-            raise PixelguardError(f"{what} {value!r} is not an absolute URL (like https://host/path)")
-    cfg = state.config
-    engine = Engine.from_files(cfg.filter_files(), cache_dir=cfg.cache_dir)
-    verdict = engine.check(url, source, resource_type)
-    chain: tuple[str, ...] = ()
-    if not verdict.blocked and not verdict.exception:
-        # As the proxy does: the request again under each canonical name of its host (CNAME uncloaking).
-        from pixelguard import cname
-
-        host = split_url(url)[1]
-        if cname.enabled(cfg) and "." in host:
-            chain = cname.Resolver(cfg.cname.nameservers).chain_sync(host)
-            for name in chain:
-                uncloaked = engine.check(url.replace(host, name, 1), source, resource_type)
-                if uncloaked.blocked:
-                    verdict = uncloaked
-                    break
+    result = checking.run(state.config, url, source=source, resource_type=resource_type, method=method,
+                          headers=headers, body=body, client=client)  # fmt: skip
+    for note in result.notes:
+        click.echo(f"pixelguard: {display.safe(note)}", err=True)
     if as_json:
-        emit_json({**verdict.to_dict(), "cname": list(chain)})
+        emit_json({**result.decision.to_dict(), "url": result.url, "cname": list(result.chain[1:])})
     else:
-        if chain:
-            click.echo(f"CNAME chain: {display.safe(' -> '.join((split_url(url)[1], *chain)))}")
-        click.echo("\n".join(render.check_lines(url, verdict, engine.rule_count)))
-    if verdict.blocked:
-        raise SystemExit(1)  # as grep does: 0 allowed, 1 blocked, 2 a mistake in the command
+        click.echo(
+            "\n".join(render.check_lines(result.url, result.decision, result.rule_count, result.chain))
+        )
+    if result.decision.stopped:
+        raise SystemExit(1)  # as grep does: 0 goes out, 1 stopped, 2 a mistake in the command
 
 
 @cli.command()
@@ -390,9 +402,9 @@ def pause(state: State, duration: timedelta) -> None:
 
     until = datetime.now().astimezone() + duration
     pausemod.pause(state.config.data_dir, until)
-    span = f"until {until:%H:%M:%S} ({display.period(duration.total_seconds())})"
+    span = f"until {display.moment(until)} ({display.period(duration.total_seconds())})"
     if running.read(state.config.data_dir) is None:
-        click.echo(f"no proxy is running: when one starts before {until:%H:%M:%S}, it starts paused {span}")
+        click.echo(f"no proxy is running: one that starts before then starts paused {span}")
     else:
         click.echo(f"protection paused {span} for everyone using this proxy; `pixelguard resume` ends it")
 
@@ -494,11 +506,19 @@ def tls_group(ctx: click.Context, as_json: bool) -> None:
     from pixelguard import tls_policy
 
     cfg = ctx.find_object(State).config  # type: ignore[union-attr]
-    learned = tls_policy.read_learned(cfg.data_dir / tls_policy.LEARNED_FILE)
+    learned = tls_policy.learned_entries(cfg.data_dir)
     if as_json:
         emit_json({"bundled": tls_policy.bundled(), "config": list(cfg.tls.passthrough)})
-        for client, hosts in sorted(learned.items()):
-            emit_json({"client": client, "learned": sorted(hosts)})
+        for e in learned:
+            emit_json(
+                {
+                    "client": e.client,
+                    "host": e.host,
+                    "since": e.since,
+                    "last_used": e.last,
+                    "refusals": e.refusals,
+                }
+            )
         return
     click.echo(
         f"bundled list: {len(tls_policy.bundled())} sensitive sites (banking, payments, logins, health)"
@@ -507,8 +527,11 @@ def tls_group(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"learning from refused certificates: {'on' if cfg.tls.learn else 'off'}")
     if not learned:
         click.echo("learned: (none)")
-    for client, hosts in sorted(learned.items()):
-        click.echo(f"learned for {display.safe(client)}: {display.safe(', '.join(sorted(hosts)))}")
+    for e in learned:
+        click.echo(
+            f"learned for {display.safe(e.client)}: {display.safe(e.host)} since {display.when(e.since)}, "
+            f"last used {display.when(e.last)} (`pixelguard tls forget {display.safe(e.host)}`)"
+        )
 
 
 @tls_group.command("forget")

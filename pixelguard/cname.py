@@ -1,12 +1,17 @@
-"""CNAME chains: the names a host is an alias of, looked up with dnspython, cached by TTL, bounded in time.
+"""CNAME chains: the names a host is an alias of, asked of DNS with dnspython, cached by TTL, bounded in time.
 
 Trackers hide behind first-party names (``metrics.shop.example`` CNAME ``shop.example.sc.omtrdc.net``); the
 chain tells what the name really is. uBlock Origin uncloaks only on Firefox and turns it off behind a proxy,
 so pixelguard does it for every client. Only canonical names of another site than the host's count (uBO's
 default, cnameIgnore1stParty): a CDN alias within the site is not cloaking.
 
-Fails open: a timeout, an error or no answer is an empty chain. Each lookup waits at most ``timeout`` seconds
-and never holds up a request for another host (the proxy awaits it for this request only).
+The query goes to the nameservers directly and the chain is read from the answer's CNAME records, as deep as
+``limits.MAX_CNAME_CHAIN``: a resolver library that gives up on a long chain (dnspython's own limit is 16) would
+hand back nothing, and nothing would let the tracker at the end of a long chain through. A chain the resolver
+cut short is judged on every name it holds.
+
+Fails open on the network only: a timeout or no answer is an empty chain. Each lookup waits at most ``timeout``
+seconds and never holds up a request for another host (the proxy awaits it for this request only).
 """
 
 from __future__ import annotations
@@ -16,17 +21,19 @@ import os
 import time
 from collections import OrderedDict
 
-import dns.asyncresolver
+import dns.asyncquery
 import dns.exception
+import dns.flags
+import dns.message
+import dns.query
 import dns.rdatatype
 import dns.resolver
 
 from pixelguard.engine.request import domain_of
+from pixelguard.limits import CNAME_CACHE, MAX_CNAME_CHAIN
 
 log = logging.getLogger(__name__)
 
-MAX_CHAIN = 8  # CNAME chains this long are broken or hostile
-CACHE_SIZE = 10_000
 MIN_TTL, MAX_TTL = 30, 3600
 NEGATIVE_TTL = 300
 
@@ -65,16 +72,14 @@ class Resolver:
     def __init__(self, nameservers: tuple[str, ...] = (), timeout: float = 1.0):
         self.timeout = timeout
         self._cache: OrderedDict[str, tuple[float, tuple[str, ...]]] = OrderedDict()
-        self._async = dns.asyncresolver.Resolver(configure=not nameservers)
-        self._sync = dns.resolver.Resolver(configure=not nameservers)
-        for r in (self._async, self._sync):
-            if nameservers:
-                parsed = [parse_nameserver(n) for n in nameservers]
-                r.nameservers = [ip for ip, _ in parsed]
-                r.nameserver_ports = {ip: port for ip, port in parsed}
-            r.lifetime = timeout
-            r.timeout = timeout
-            r.cache = None  # our cache keeps chains, by the shortest TTL in them
+        if nameservers:
+            self.servers = [parse_nameserver(n) for n in nameservers]
+        else:
+            try:
+                system = dns.resolver.Resolver(configure=True)
+                self.servers = [(str(ip), system.port) for ip in system.nameservers]
+            except (dns.exception.DNSException, OSError):
+                self.servers = []
 
     def cached(self, host: str) -> tuple[str, ...] | None:
         hit = self._cache.get(host)
@@ -91,37 +96,58 @@ class Resolver:
         found = self.cached(host)
         if found is not None:
             return found
-        try:
-            answer = await self._async.resolve(host, "A", raise_on_no_answer=False, lifetime=self.timeout)
-            names, ttl = _names(host, answer)
-        except (dns.exception.DNSException, OSError, ValueError) as e:
-            log.debug("cname: %s: %s", host, e)
-            names, ttl = (), NEGATIVE_TTL
-        return self._store(host, names, ttl)
+        query = dns.message.make_query(host, "A")
+        deadline = time.monotonic() + self.timeout
+        for ip, port in self.servers:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                response = await dns.asyncquery.udp(query, ip, timeout=left, port=port)
+                if response.flags & dns.flags.TC:
+                    response = await dns.asyncquery.tcp(
+                        query, ip, timeout=max(0.05, deadline - time.monotonic()), port=port
+                    )
+            except (dns.exception.DNSException, OSError, ValueError) as e:
+                log.debug("cname: %s via %s: %s", host, ip, e)
+                continue
+            return self._store(host, *_names(host, response))
+        return self._store(host, (), NEGATIVE_TTL)
 
     def chain_sync(self, host: str) -> tuple[str, ...]:
         """The same, blocking (for ``pixelguard check``)."""
         found = self.cached(host)
         if found is not None:
             return found
-        try:
-            answer = self._sync.resolve(host, "A", raise_on_no_answer=False, lifetime=self.timeout)
-            names, ttl = _names(host, answer)
-        except (dns.exception.DNSException, OSError, ValueError):
-            names, ttl = (), NEGATIVE_TTL
-        return self._store(host, names, ttl)
+        query = dns.message.make_query(host, "A")
+        deadline = time.monotonic() + self.timeout
+        for ip, port in self.servers:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                response = dns.query.udp(query, ip, timeout=left, port=port)
+                if response.flags & dns.flags.TC:
+                    response = dns.query.tcp(
+                        query, ip, timeout=max(0.05, deadline - time.monotonic()), port=port
+                    )
+            except (dns.exception.DNSException, OSError, ValueError):
+                continue
+            return self._store(host, *_names(host, response))
+        return self._store(host, (), NEGATIVE_TTL)
 
     def _store(self, host: str, names: tuple[str, ...], ttl: float) -> tuple[str, ...]:
         self._cache[host] = (time.monotonic() + min(max(ttl, MIN_TTL), MAX_TTL), names)
-        if len(self._cache) > CACHE_SIZE:
+        if len(self._cache) > CNAME_CACHE:
             self._cache.popitem(last=False)
         return names
 
 
-def _names(host: str, answer: dns.resolver.Answer) -> tuple[tuple[str, ...], float]:
-    """Walk the CNAME records of the answer from host; keep the names of other sites."""
+def _names(host: str, response: dns.message.Message) -> tuple[tuple[str, ...], float]:
+    """Walk the CNAME records of the response from host (at most MAX_CNAME_CHAIN hops, a loop ends the walk);
+    keep the names of other sites. Whatever the response code: a chain the resolver cut is judged as it is."""
     cnames: dict[str, tuple[str, int]] = {}
-    for rrset in answer.response.answer:
+    for rrset in response.answer:
         if rrset.rdtype == dns.rdatatype.CNAME:
             owner = rrset.name.to_text().rstrip(".").lower()
             cnames[owner] = (rrset[0].target.to_text().rstrip(".").lower(), rrset.ttl)
@@ -129,12 +155,27 @@ def _names(host: str, answer: dns.resolver.Answer) -> tuple[tuple[str, ...], flo
     ttl = float(MAX_TTL)
     site = domain_of(host)
     name = host.lower()
-    for _ in range(MAX_CHAIN):
+    visited = {name}
+    for _ in range(MAX_CNAME_CHAIN):
         nxt = cnames.get(name)
-        if nxt is None:
+        if nxt is None or nxt[0] in visited:
             break
         name, rr_ttl = nxt
+        visited.add(name)
         ttl = min(ttl, rr_ttl)
         if domain_of(name) != site:
             out.append(name)
     return tuple(out), ttl if out else float(NEGATIVE_TTL)
+
+
+def worth_lookup(host: str) -> bool:
+    """Only names DNS can answer for: not an address, not localhost, not a single label (never in DNS)."""
+    import ipaddress
+
+    if not host or "." not in host or host == "localhost" or host.endswith((".localhost", ".local")):
+        return False
+    try:
+        ipaddress.ip_address(host)
+        return False
+    except ValueError:
+        return True

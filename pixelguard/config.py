@@ -109,7 +109,9 @@ class PrivacyConfig:
 class Config:
     proxy: ProxyConfig
     database: Path
-    lists: tuple[ListSpec, ...]
+    lists: tuple[
+        ListSpec, ...
+    ]  # in effect: the defaults (unless default_lists is false) with the file's changes
     user_list: Path
     learned_list: Path
     pixels: PixelsConfig
@@ -122,6 +124,7 @@ class Config:
     cname: CnameConfig = CnameConfig()
     tls: TlsConfig = TlsConfig()
     identity: IdentityConfig = IdentityConfig()
+    default_lists: bool = True  # the bundled lists and EasyPrivacy, besides what lists: adds
     source: Path | None = None  # the YAML file read, None when it did not exist
     origins: dict[str, str] = field(default_factory=dict)  # dotted key → "default" | "file:line"
 
@@ -317,6 +320,7 @@ def _build(path: Path | None, root: yaml.Node | None) -> Config:
             "proxy",
             "database",
             "lists",
+            "default_lists",
             "user_list",
             "learned_list",
             "pixels",
@@ -350,7 +354,8 @@ def _build(path: Path | None, root: yaml.Node | None) -> Config:
     conf_home = path.parent if path is not None else config_dir()
     user_list = r.filepath(top.get("user_list"), "user_list", conf_home / "user.txt")
     learned_list = r.filepath(top.get("learned_list"), "learned_list", data / "learned.txt")
-    lists = _lists(r, top.get("lists"), data)
+    with_defaults = r.boolean(top.get("default_lists"), "default_lists", True)
+    lists = _lists(r, top.get("lists"), data, with_defaults)
 
     pn = r.mapping(top.get("pixels"), "pixels", ("max_width", "max_height", "learn_after"))
     pixels = PixelsConfig(
@@ -395,6 +400,7 @@ def _build(path: Path | None, root: yaml.Node | None) -> Config:
         cname=cname,
         tls=tls,
         identity=identity,
+        default_lists=with_defaults,
         data_dir=data,
         cache_dir=cache,
         source=path,
@@ -451,15 +457,20 @@ def _nameservers(r: _Reader, node: yaml.Node | None) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _lists(r: _Reader, node: yaml.Node | None, data: Path) -> tuple[ListSpec, ...]:
-    if node is None or _is_null(node):
-        r.note("lists", None)
-        return default_lists(data)
+def _lists(
+    r: _Reader, node: yaml.Node | None, data: Path, with_defaults: bool = True
+) -> tuple[ListSpec, ...]:
+    """The lists in effect: the defaults (unless ``default_lists: false``), then each entry of ``lists:``. An entry
+    naming a default list changes it in its place: with ``path``/``url`` it replaces it, with only ``enabled`` it
+    switches it; any other entry is added after them."""
+    defaults = {spec.name: spec for spec in default_lists(data)}
+    specs: dict[str, ListSpec] = dict(defaults) if with_defaults else {}
     r.note("lists", node)
+    if node is None or _is_null(node):
+        return tuple(specs.values())
     if not isinstance(node, yaml.SequenceNode):
         raise r.fail(node, "lists", f"must be a list of {{name, path | url}} entries, got {_describe(node)}")
     bundled = bundled_filters_dir()
-    specs: list[ListSpec] = []
     seen: set[str] = set()
     for i, item in enumerate(node.value):
         key = f"lists[{i}]"
@@ -476,15 +487,22 @@ def _lists(r: _Reader, node: yaml.Node | None, data: Path) -> tuple[ListSpec, ..
         if name in seen:
             raise r.fail(m["name"], f"{key}.name", f"{name!r} is used by an earlier list")
         seen.add(name)
-        enabled = r.boolean(m.get("enabled"), f"{key}.enabled", True)
         has_path, has_url = "path" in m, "url" in m
-        if has_path == has_url:
+        if has_path and has_url:
             raise r.fail(item, key, "needs exactly one of path or url")
+        if not has_path and not has_url:
+            if name not in defaults:
+                known = ", ".join(defaults)
+                raise r.fail(item, key, f"needs a path or url ({name!r} is not a default list: {known})")
+            enabled = r.boolean(m.get("enabled"), f"{key}.enabled", defaults[name].enabled)
+            specs[name] = dataclasses.replace(defaults[name], enabled=enabled)
+            continue
+        enabled = r.boolean(m.get("enabled"), f"{key}.enabled", True)
         if has_url:
             url = r.string(m["url"], f"{key}.url", None)
             if not re.match(r"^https?://[^/\s]+", url):
                 raise r.fail(m["url"], f"{key}.url", f"must be an http(s) URL, got {url!r}")
-            specs.append(ListSpec(name, data / "lists" / f"{name}.txt", url=url, enabled=enabled))
+            specs[name] = ListSpec(name, data / "lists" / f"{name}.txt", url=url, enabled=enabled)
             continue
         raw = r.string(m["path"], f"{key}.path", None)
         if raw == "bundled":
@@ -492,10 +510,10 @@ def _lists(r: _Reader, node: yaml.Node | None, data: Path) -> tuple[ListSpec, ..
             if not file.is_file():
                 available = ", ".join(sorted(p.stem for p in bundled.glob("*.txt") if p.stem != "user"))
                 raise r.fail(m["name"], f"{key}.name", f"is not a bundled list (bundled: {available})")
-            specs.append(ListSpec(name, file, enabled=enabled, bundled=True))
+            specs[name] = ListSpec(name, file, enabled=enabled, bundled=True)
         else:
-            specs.append(ListSpec(name, r.filepath(m["path"], f"{key}.path", Path()), enabled=enabled))
-    return tuple(specs)
+            specs[name] = ListSpec(name, r.filepath(m["path"], f"{key}.path", Path()), enabled=enabled)
+    return tuple(specs.values())
 
 
 def is_loopback(host: str) -> bool:

@@ -84,8 +84,20 @@ def _edited(text: str, path: Path, cfg: configmod.Config, name: str, enabled: bo
             if line_end < 0:
                 return text + "\n" + line + "\n"
             return text[: line_end + 1] + line + "\n" + text[line_end + 1 :]
-        raise ConfigError(f"{path}: list {name!r} is not written in the file, so it cannot be changed there")
-    # No lists in the file (the defaults apply): write them all out, with this one changed.
+        # Not written in the file (a default list): one more entry, as the other entries are written.
+        entry = f"{{name: {name}, enabled: {value}}}"
+        if lists_node.flow_style:
+            at = text.rindex("]", 0, lists_node.end_mark.index)
+            sep = ", " if lists_node.value else ""
+            return text[:at] + sep + entry + text[at:]
+        first = lists_node.value[0] if lists_node.value else None
+        column = first.start_mark.column - 2 if first is not None else 2
+        end = lists_node.end_mark.index
+        line_start = text.rfind("\n", 0, end) + 1
+        if text[line_start:end].strip():  # the sequence ends mid-line (end of file): start a new one
+            return text[:end] + "\n" + " " * column + "- " + entry + "\n" + text[end:]
+        return text[:line_start] + " " * column + "- " + entry + "\n" + text[line_start:]
+    # No lists in the file (the defaults apply): add this one's entry.
     block = _lists_block(cfg, name, enabled)
     if lists_key is not None and lists_node is not None:  # `lists:` with no value
         return text[: lists_key.start_mark.index] + block.rstrip("\n") + text[lists_node.end_mark.index :]
@@ -96,17 +108,20 @@ def _edited(text: str, path: Path, cfg: configmod.Config, name: str, enabled: bo
 
 
 def _lists_block(cfg: configmod.Config, name: str, enabled: bool) -> str:
-    lines = ["# Filter lists (written by pixelguard when a list was turned on or off)", "lists:"]
-    for spec in cfg.lists:
-        on = enabled if spec.name == name else spec.enabled
-        lines.append(f"  - name: {spec.name}")
+    spec = next(spec for spec in cfg.lists if spec.name == name)
+    lines = [
+        "# Filter lists: the defaults, and these changes and additions (written by pixelguard)",
+        "lists:",
+    ]
+    lines.append(f"  - name: {spec.name}")
+    if spec.name not in {d.name for d in configmod.default_lists(cfg.data_dir)}:
         if spec.url:
             lines.append(f"    url: {spec.url}")
         elif spec.bundled:
             lines.append("    path: bundled")
         else:
             lines.append(f"    path: {_quoted(str(spec.file))}")
-        lines.append(f"    enabled: {'true' if on else 'false'}")
+    lines.append(f"    enabled: {'true' if enabled else 'false'}")
     return "\n".join(lines) + "\n"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import datetime
 
 # C0 and C1 controls, DEL, line/paragraph separators and the bidi overrides that reorder what a line shows.
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -81,3 +82,8 @@ def clock(ts: float | None) -> str:
 def when(ts: float | None) -> str:
     """Local date and time to the minute, or 'never'."""
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "never"
+
+
+def moment(dt: datetime) -> str:
+    """A point in time as a person reads it: local weekday, date, time and zone ("Thu 2026-12-03 09:30 CET")."""
+    return dt.astimezone().strftime("%a %Y-%m-%d %H:%M %Z")

@@ -129,7 +129,48 @@ def check_proxy(cfg: Config) -> Finding:
     return Finding("proxy", True, f"listening on {display.safe(info.listen)} (pid {info.pid})")
 
 
+def check_pause(cfg: Config) -> Finding:
+    from pixelguard import pause
+
+    until = pause.paused_until(cfg.data_dir)
+    if until is None:
+        return Finding("pause", True, "not paused")
+    return Finding(
+        "pause",
+        False,
+        f"protection is paused until {display.moment(until)}: everything passes",
+        "pixelguard resume",
+    )
+
+
+def check_passthrough(cfg: Config) -> list[Finding]:
+    """Hosts learned as passed through undecrypted: only whole-host rules reach their requests."""
+    from pixelguard import tls_policy
+
+    out = []
+    for e in tls_policy.learned_entries(cfg.data_dir):
+        host = display.safe(e.host)
+        out.append(
+            Finding(
+                "TLS",
+                False,
+                f"{host} is passed through undecrypted for {display.safe(e.client)} since "
+                f"{display.when(e.since)} (its client refused pixelguard's certificate {e.refusals} times)",
+                f"pixelguard tls forget {host}",
+            )
+        )
+    return out
+
+
 def run_all(cfg: Config, home: Path | None = None) -> list[Finding]:
     home = home or Path.home()
     proxy = check_proxy(cfg)
-    return [*check_ca(cfg, home), *check_lists(cfg), check_database(cfg), check_service(proxy.ok), proxy]
+    return [
+        *check_ca(cfg, home),
+        *check_lists(cfg),
+        check_pause(cfg),
+        *check_passthrough(cfg),
+        check_database(cfg),
+        check_service(proxy.ok),
+        proxy,
+    ]

@@ -70,6 +70,20 @@ def atomic_write(path: Path, data: str | bytes, *, private: bool = False) -> Non
         raise
 
 
+def open_private(path: Path, flags: int) -> int:
+    """os.open for a file pixelguard keeps in its own directories: 0600 when created, and never through a
+    symbolic link (O_NOFOLLOW), which someone else could have put there to make pixelguard write elsewhere."""
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    try:
+        return os.open(path, flags | nofollow, 0o600)
+    except OSError as e:
+        if nofollow and e.errno == getattr(__import__("errno"), "ELOOP", -1):
+            raise OSError(
+                e.errno, f"{path} is a symbolic link; pixelguard does not write through one"
+            ) from None
+        raise
+
+
 def private_log_handler(path: Path, max_bytes: int, backups: int) -> logging.Handler:
     """A size-rotated log file (at most ``backups + 1`` files of ``max_bytes``), each created 0600: a log names
     hosts the user visited, so it is as private as the history."""

@@ -137,15 +137,48 @@ def scan_report(rep: Any, *, all_images: bool = True) -> list[str]:
     return lines
 
 
-def check_lines(url: str, verdict: Any, rule_count: int) -> list[str]:
-    """`pixelguard check`: BLOCKED or allowed, with the rule and list:line that decided."""
-    where = f" ({safe(verdict.list)}:{verdict.line})" if verdict.list else ""
-    if verdict.blocked:
-        return [f"BLOCKED  {safe(url)}", f"  rule: {safe(verdict.rule)}{where}"]
-    if verdict.exception:
-        return [
-            f"allowed  {safe(url)}",
-            f"  exception: {safe(verdict.exception)}{where}",
-            f"  overrides: {safe(verdict.overridden)}",
-        ]
-    return [f"allowed  {safe(url)}", f"  no rule matches ({rule_count} rules loaded)"]
+def check_lines(url: str, d: Any, rule_count: int, chain: tuple[str, ...] = ()) -> list[str]:
+    """`pixelguard check`: what the proxy would do with the request, and every reason, with list:line."""
+    from pixelguard.decision.decision import Action
+
+    def where(r: Any) -> str:
+        if r.list and r.line:
+            return f" ({safe(r.list)}:{r.line})"
+        return f" ({safe(r.list)})" if r.list else ""
+
+    head = {
+        Action.BLOCKED: "BLOCKED",
+        Action.CLEANED: "cleaned",
+        Action.REDACTED: "redacted",
+        Action.UNWRAPPED: "unwrapped",
+        Action.PASSTHROUGH: "passthrough",
+        Action.PASSED: "allowed",
+    }[d.action]
+    out = [f"{head}  {safe(url)}"]
+    if chain:
+        out.append(f"  CNAME chain: {safe(' -> '.join(chain))}")
+    for r in d.reasons:
+        if r.stage == "paused":
+            out.append(
+                f"  protection is paused {safe(r.detail)}: the proxy passes every request (`pixelguard resume`)"
+            )
+        elif r.stage == "allowed":
+            out.append(f"  exception: {safe(r.rule)}{where(r)}")
+            if r.detail:
+                out.append(f"  overrides: {safe(r.detail)}")
+        elif r.stage == "tls":
+            out.append(f"  not decrypted: {safe(r.detail)}; only whole-host rules apply to it")
+        elif r.stage == "param":
+            out.append(f"  {safe(r.detail)} by {safe(r.rule)}{where(r)}")
+        else:
+            label = {"filter": "rule", "learned": "learned rule", "host": "whole-host rule", "cname": "rule (CNAME)",
+                     "leak": "leak alarm", "schema": "schema"}.get(r.stage, r.stage)  # fmt: skip
+            text = safe(r.rule) if r.stage != "leak" else safe(r.detail)
+            out.append(f"  {label}: {text}{where(r) if r.stage != 'leak' else ''}")
+            if r.detail and r.stage not in ("leak",):
+                out.append(f"    {safe(r.detail)}")
+    if d.url:
+        out.append(f"  {'answered with a 307 to' if d.redirect else 'goes upstream as'}: {safe(d.url)}")
+    if d.action is Action.PASSED and not d.reasons:
+        out.append(f"  no rule matches ({rule_count:,} rules loaded)")
+    return out

@@ -14,6 +14,7 @@ from pathlib import Path
 from pixelguard.fileio import atomic_write
 
 FILE = "proxy.json"
+LOCK = "proxy.lock"  # held (flock) by the proxy serving this data dir, for as long as it runs
 
 
 @dataclass(frozen=True)
@@ -61,3 +62,53 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+class Claim:
+    """The data dir claimed by this process's proxy: an exclusive lock on proxy.lock, released when the process
+    ends (however it ends: the kernel drops the lock with the file descriptor). Two proxies on one data dir would
+    share one history and one proxy.json, and the second one's exit would make the first invisible."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def claim(data_dir: Path) -> Claim:
+    """Claim data_dir for this process's proxy, or raise PixelguardError naming the proxy that has it."""
+    from pixelguard.errors import PixelguardError
+    from pixelguard.fileio import open_private
+
+    path = data_dir / LOCK
+    fd = open_private(path, os.O_RDWR | os.O_CREAT)
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; proxy.json of a live process is the claim
+        other = read(data_dir)
+        if other is not None and other.pid != os.getpid():
+            os.close(fd)
+            raise PixelguardError(_taken(data_dir, other)) from None
+        return Claim(fd)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise PixelguardError(_taken(data_dir, read(data_dir))) from None
+    return Claim(fd)
+
+
+def _taken(data_dir: Path, other: Running | None) -> str:
+    if other is None:
+        return (
+            f"another pixelguard proxy is starting for the data dir {data_dir}; watch it with `pixelguard ui` "
+            "(one proxy per data dir: it holds the history, the learned hosts and the pause)"
+        )
+    return (
+        f"a pixelguard proxy already runs for the data dir {data_dir}: pid {other.pid}, listening on "
+        f"{other.listen}. Watch it with `pixelguard ui`; to start another, stop that one first "
+        "(`pixelguard service status` says whether it is the service)"
+    )

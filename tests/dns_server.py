@@ -10,7 +10,8 @@ from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 
 class _Resolver(BaseResolver):
-    def __init__(self, cnames: dict[str, str]):
+    def __init__(self, cnames: dict[str, str], max_hops: int):
+        self.max_hops = max_hops  # how far this resolver follows a chain before giving up (a cut chain)
         self.cnames = {k.lower().rstrip("."): v.lower().rstrip(".") for k, v in cnames.items()}
         self.asked: list[str] = []
 
@@ -22,20 +23,23 @@ class _Resolver(BaseResolver):
         if not known:
             reply.header.rcode = RCODE.NXDOMAIN
             return reply
-        for _ in range(8):
+        for _ in range(self.max_hops):
             target = self.cnames.get(name)
             if target is None:
                 break
             reply.add_answer(RR(name + ".", QTYPE.CNAME, rdata=CNAME(target + "."), ttl=60))
             name = target
+        if name in self.cnames:  # gave up before the end: SERVFAIL with the chain so far, as resolvers do
+            reply.header.rcode = RCODE.SERVFAIL
+            return reply
         if request.q.qtype in (QTYPE.A, QTYPE.ANY):
             reply.add_answer(RR(name + ".", QTYPE.A, rdata=A("127.0.0.1"), ttl=60))
         return reply
 
 
 class DnsServer:
-    def __init__(self, cnames: dict[str, str]):
-        self.resolver = _Resolver(cnames)
+    def __init__(self, cnames: dict[str, str], max_hops: int = 8):
+        self.resolver = _Resolver(cnames, max_hops)
         quiet = DNSLogger(logf=lambda _: None)  # dnslib prints every query to stdout otherwise
         self.server = DNSServer(self.resolver, port=0, address="127.0.0.1", logger=quiet)
 

@@ -76,7 +76,8 @@ def write_config(
         for name, rules in (lists or {}).items():
             (files / f"{name}.txt").write_text(rules, encoding="utf-8")
             entries.append(f"  - {{name: {name}, path: lists/{name}.txt}}")
-        text += "lists:\n" + ("\n".join(entries) if entries else "  []") + "\n"
+        # Exactly these lists: a test's proxy must not also load the defaults (bundled lists and EasyPrivacy).
+        text += "default_lists: false\nlists:\n" + ("\n".join(entries) if entries else "  []") + "\n"
     config = home / "config.yaml"
     config.write_text(text + extra, encoding="utf-8")
     return config

@@ -1,5 +1,5 @@
 """The composed addons' hooks invoked through mitmproxy's addon manager (taddons/tflow), as mitmproxy tests its own
-blocklist: each hook reaches every child in order (blocker, params, gpc, pixels)."""
+blocklist: each hook reaches every child in order (connect policy, decider, gpc, pixel replacer)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,18 @@ import pytest
 from helpers import write_config
 from imagedata import BUILDERS
 from mitmproxy import http
-from mitmproxy.proxy.layers.http import HttpConnectHook, HttpRequestHook, HttpResponseHook
+from mitmproxy.proxy.layers.http import (
+    HttpConnectHook,
+    HttpRequestHeadersHook,
+    HttpRequestHook,
+    HttpResponseHook,
+)
 from mitmproxy.proxy.layers.tls import TlsClienthelloHook
 from mitmproxy.test import taddons, tflow
 
-from pixelguard.proxy import pixels as pixelsaddon
+from pixelguard.proxy import pixel_replacer as pixelsaddon
 from pixelguard.proxy.addon import Pixelguard
+from pixelguard.proxy.flow_note import note_of
 from pixelguard.proxy.responses import TRANSPARENT_GIF
 
 
@@ -28,6 +34,8 @@ class Driver:
         self.tctx, self.addon = tctx, addon
 
     def request(self, f: http.HTTPFlow) -> None:
+        # As mitmproxy does: requestheaders when the headers arrive, request once the body has.
+        self.tctx.master.addons.invoke_addon_sync(self.addon, HttpRequestHeadersHook(f))
         self.tctx.master.addons.invoke_addon_sync(self.addon, HttpRequestHook(f))
 
     def response(self, f: http.HTTPFlow) -> None:
@@ -41,11 +49,12 @@ class Driver:
 
     @property
     def engine(self):  # type: ignore[no-untyped-def]
-        return self.addon.state.engine
+        return self.addon.shared.engine
 
     @engine.setter
     def engine(self, value) -> None:  # type: ignore[no-untyped-def]
-        self.addon.state.engine = value
+        assert self.addon.shared.pipeline is not None
+        self.addon.shared.pipeline.engine = value
 
     def _poll(self) -> None:
         assert self.addon.reloader is not None
@@ -94,27 +103,33 @@ def req_flow(url: str, headers: dict[str, str] | None = None) -> http.HTTPFlow:
 def test_request_table(pg: Driver, url: str, headers: dict, status: int | None, ctype: str | None) -> None:
     f = req_flow(url, headers)
     pg.request(f)
+    note = note_of(f)
+    assert note is not None
     if status is None:
         assert f.response is None
-        assert not f.metadata["pixelguard"]["blocked"]
+        assert not note.decision.stopped
         return
     assert f.response is not None
     assert (f.response.status_code, f.response.headers.get("content-type")) == (status, ctype)
     assert f.response.headers["cache-control"] == "no-store"
-    assert f.metadata["pixelguard"]["blocked"] and f.metadata["pixelguard"]["list"] == "t"
+    assert note.decision.stopped and note.decision.reason.list == "t"
 
 
-def test_engine_that_raises_fails_open(pg: Driver, caplog: pytest.LogCaptureFixture) -> None:
+def test_engine_that_raises_fails_open_in_one_line_without_the_request(
+    pg: Driver, caplog: pytest.LogCaptureFixture
+) -> None:
     class Broken:
-        def check(self, *a: object, **k: object) -> None:
-            raise RuntimeError("boom")
+        def decide(self, *a: object, **k: object) -> None:
+            raise RuntimeError("boom: http://tracker.test/a.gif?secret=1")
 
     pg.engine = Broken()
-    f = req_flow("http://tracker.test/a.gif")
+    f = req_flow("http://tracker.test/a.gif?secret=1")
     with caplog.at_level(logging.ERROR):
         pg.request(f)
     assert f.response is None
-    assert "http://tracker.test/a.gif" in caplog.text
+    failures = [r for r in caplog.records if "request check failed" in r.getMessage()]
+    assert len(failures) == 1 and "RuntimeError" in failures[0].getMessage()
+    assert "secret" not in caplog.text and "tracker.test" not in caplog.text and not failures[0].exc_info
 
 
 def response_flow(pg: Driver, body: bytes, ctype: str, referer: str = "") -> http.HTTPFlow:
@@ -130,7 +145,7 @@ def test_pixel_is_replaced(pg: Driver, fmt: str) -> None:
     f = response_flow(pg, BUILDERS[fmt](1, 1), "image/whatever")
     assert f.response.content == TRANSPARENT_GIF
     assert "set-cookie" not in f.response.headers
-    assert f.metadata["pixelguard"]["replaced"] == f"1x1 {fmt}"
+    assert note_of(f).replaced == f"1x1 {fmt}"
 
 
 def test_large_image_and_html_untouched(pg: Driver) -> None:
@@ -144,7 +159,7 @@ def test_pixel_check_that_raises_fails_open(pg: Driver, monkeypatch: pytest.Monk
     def boom(*a: object) -> None:
         raise ValueError("bad header")
 
-    monkeypatch.setattr(pixelsaddon.imagesize, "dimensions", boom)
+    monkeypatch.setattr(pixelsaddon.image_size, "dimensions", boom)
     one = BUILDERS["gif"](1, 1)
     f = response_flow(pg, one, "image/gif")
     assert f.response.content == one and f.response.headers["set-cookie"] == "id=1"
@@ -155,9 +170,9 @@ def test_learning_blocks_the_next_image_at_once(pg: Driver) -> None:
         response_flow(pg, BUILDERS["gif"](1, 1), "image/gif", referer=f"https://{site}/")
     f = req_flow("http://img.example/p.png?visit=4", {"Accept": "image/*"})
     pg.request(f)
-    assert f.response is not None and f.metadata["pixelguard"]["list"] == "learned"
+    assert f.response is not None and note_of(f).decision.reason.list == "learned"
     assert (
-        f.metadata["pixelguard"]["rule"] == "||img.example/p.png^$image"
+        note_of(f).decision.reason.rule == "||img.example/p.png^$image"
     )  # the one file the pixels came from
     other = req_flow("http://img.example/photo.jpg", {"Accept": "image/*"})
     pg.request(other)
@@ -172,7 +187,7 @@ def test_a_host_that_served_a_real_image_is_never_learned(pg: Driver) -> None:
         assert f.response.content == TRANSPARENT_GIF  # each pixel is still replaced
     f = req_flow("http://img.example/p.png", {"Accept": "image/*"})
     pg.request(f)
-    assert f.response is None and not pg.addon.state.pending_learned
+    assert f.response is None and not pg.addon.shared.pending_learned
 
 
 def test_broken_rebuild_keeps_the_working_engine(
@@ -232,7 +247,7 @@ def test_hosts_only_mode(config: Path) -> None:
     ],
 )
 def test_resource_type(headers: dict, url: str, expected: str) -> None:
-    from pixelguard.proxy.reqtype import resource_type
+    from pixelguard.decision.request import resource_type
 
     assert (
         resource_type(http.Headers(**{k.replace("-", "_"): v for k, v in headers.items()}), url) == expected
@@ -240,7 +255,7 @@ def test_resource_type(headers: dict, url: str, expected: str) -> None:
 
 
 def test_source_url() -> None:
-    from pixelguard.proxy.reqtype import source_url
+    from pixelguard.decision.request import source_url
 
     assert source_url(http.Headers(referer="https://news.example/a")) == "https://news.example/a"
     assert source_url(http.Headers(origin="https://news.example")) == "https://news.example/"
@@ -308,9 +323,9 @@ def test_bad_or_restart_only_config_changes_keep_the_running_lists(
     ],
 )
 def test_a_learned_rule_is_as_narrow_as_the_pixels_it_saw(urls: list[str], prefix: str) -> None:
+    from pixelguard.decision.pixel_learner import Learner
     from pixelguard.engine import Engine
     from pixelguard.lists import learned_rule
-    from pixelguard.proxy.learner import Learner
 
     learner = Learner(learn_after=len(urls))
     seen = [learner.sighting("h.example", f"site{i}.example", u) for i, u in enumerate(urls)]
@@ -321,3 +336,28 @@ def test_a_learned_rule_is_as_narrow_as_the_pixels_it_saw(urls: list[str], prefi
     engine = Engine.from_text(rule)  # the rule means what it says: every pixel URL it was learned from
     for u in urls:
         assert engine.check(u.replace("http://h/", "http://h.example/"), None, "image").blocked, (rule, u)
+
+
+def test_one_request_builds_one_model_shared_by_every_addon(
+    pg: Driver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The request model is built once per request, however many addons and stages look at it (a pixel that
+    passes the lists, is looked at by GPC, the pixel replacer and the recorder)."""
+    from pixelguard.decision.request import RequestModel
+
+    built: list[str] = []
+    original = RequestModel.build.__func__  # type: ignore[attr-defined]
+
+    def counting(cls, url, *a, **k):  # type: ignore[no-untyped-def]
+        built.append(url)
+        return original(cls, url, *a, **k)
+
+    monkeypatch.setattr(RequestModel, "build", classmethod(counting))
+    f = response_flow(pg, BUILDERS["gif"](1, 1), "image/gif", referer="https://news.example/")
+    assert f.response is not None and f.response.content == TRANSPARENT_GIF
+    assert built == ["http://img.example/p.png"]
+    note = note_of(f)
+    assert note is not None and note.request.url == "http://img.example/p.png" and note.replaced == "1x1 gif"
+    blocked = req_flow("http://tracker.test/a.gif?x=1", {"Accept": "image/*"})
+    pg.request(blocked)
+    assert built == ["http://img.example/p.png", "http://tracker.test/a.gif?x=1"]

@@ -79,7 +79,18 @@ def test_values_and_origins(tmp_path: Path) -> None:
     assert cfg.proxy.port == 9090 and cfg.proxy.mode == "hosts-only"
     assert cfg.database == tmp_path / "db" / "events.db"  # relative to the config file
     assert cfg.user_list == tmp_path / "user.txt"
-    mine, ads, ep = cfg.lists
+    # The defaults stay, in their order, each changed where an entry names it; other entries come after.
+    names = [s.name for s in cfg.lists]
+    assert names == [
+        "pixelguard-ads",
+        "pixelguard-email",
+        "pixelguard-params",
+        "easyprivacy",
+        "easylist",
+        "mine",
+    ]
+    by_name = {s.name: s for s in cfg.lists}
+    mine, ads, ep = by_name["mine"], by_name["pixelguard-ads"], by_name["easyprivacy"]
     assert mine.file == tmp_path / "rules.txt" and not mine.bundled
     assert ads.bundled and not ads.enabled and ads.file.name == "pixelguard-ads.txt" and ads.file.is_file()
     assert ep.url and ep.file == cfg.data_dir / "lists" / "easyprivacy.txt"
@@ -89,10 +100,31 @@ def test_values_and_origins(tmp_path: Path) -> None:
     assert cfg.origins["proxy.host"] == "default"
 
 
+def test_a_lists_section_adds_to_the_defaults_unless_told_otherwise(tmp_path: Path) -> None:
+    (tmp_path / "mine.txt").write_text("||mine.example^\n")
+    added = config.load(write(tmp_path, "lists:\n  - {name: mine, path: mine.txt}\n"))
+    assert [s.name for s in added.enabled_lists()] == [
+        "pixelguard-ads", "pixelguard-email", "pixelguard-params", "easyprivacy", "mine",
+    ]  # fmt: skip
+    # A default named with `enabled` alone switches it, in its place.
+    switched = config.load(
+        write(tmp_path, "lists:\n  - {name: easyprivacy, enabled: false}\n  - {name: easylist}\n")
+    )
+    assert {s.name: s.enabled for s in switched.lists}["easyprivacy"] is False
+    assert {s.name: s.enabled for s in switched.lists}["easylist"] is False  # named alone: as it was
+    only = config.load(write(tmp_path, "default_lists: false\nlists:\n  - {name: mine, path: mine.txt}\n"))
+    assert [s.name for s in only.lists] == ["mine"]
+    # The config shows which lists are in effect, and where that came from.
+    rows = {k: v for k, v, _ in config.describe(added)}
+    assert rows["default_lists"] == "true"
+    assert any(v.startswith("mine: ") and "(enabled)" in v for k, v in rows.items() if k.startswith("lists["))
+
+
 def test_filter_files_are_enabled_existing_lists_then_user_and_learned(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("||a.example^\n")
     p = write(
         tmp_path,
+        "default_lists: false\n"
         "lists:\n  - {name: a, path: a.txt}\n  - {name: b, path: b.txt}\n"
         "  - {name: c, path: a.txt, enabled: false}\n",
     )
@@ -130,7 +162,8 @@ BAD = [
     ("lists:\n  - {path: x.txt}\n", 2, "lists[0].name is missing"),
     ("lists:\n  - {name: 'bad name', path: x.txt}\n", 2, "lists[0].name must be letters"),
     ("lists:\n  - {name: user, path: x.txt}\n", 2, "'user' is reserved"),
-    ("lists:\n  - {name: a}\n", 2, "lists[0] needs exactly one of path or url"),
+    ("lists:\n  - {name: a}\n", 2, "lists[0] needs a path or url ('a' is not a default list"),
+    ("default_lists: 'no'\n", 1, 'default_lists must be true or false, got "no"'),
     ("lists:\n  - {name: a, path: x, url: 'http://a/b'}\n", 2, "lists[0] needs exactly one of path or url"),
     ("lists:\n  - {name: a, url: 'ftp://a/b'}\n", 2, "lists[0].url must be an http(s) URL"),
     (

@@ -10,9 +10,17 @@ from pixelguard import config
 from pixelguard.config_edit import set_list_enabled
 from pixelguard.errors import ConfigError
 
+DEFAULTS = {spec.name for spec in config.default_lists(Path("/data"))}
+
 
 def _enabled(path: Path) -> dict[str, bool]:
-    return {spec.name: spec.enabled for spec in config.load(path).lists}
+    """The lists the file itself names (a file with a lists: section also gets the defaults)."""
+    text = path.read_text(encoding="utf-8")
+    return {
+        spec.name: spec.enabled
+        for spec in config.load(path).lists
+        if spec.name not in DEFAULTS or spec.name in text
+    }
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -59,15 +67,30 @@ def test_flow_entry_gets_the_key_inside_its_braces(tmp_path: Path) -> None:
     assert _enabled(path) == {"mine": True}
 
 
-def test_defaults_are_written_out_when_the_file_has_no_lists(tmp_path: Path) -> None:
+def test_a_file_with_no_lists_gets_the_one_entry_it_changes(tmp_path: Path) -> None:
     path = _write(tmp_path, "# only a port\nproxy:\n  port: 8082")  # no final newline
-    before = _enabled(path)
+    before = {spec.name: spec.enabled for spec in config.load(path).lists}
     set_list_enabled(config.load(path), "easylist", True)
-    after = _enabled(path)
+    after = {spec.name: spec.enabled for spec in config.load(path).lists}
     assert after == {**before, "easylist": True}
+    assert "  - name: easylist\n    enabled: true\n" in path.read_text(encoding="utf-8")
+    assert "easyprivacy" not in path.read_text(
+        encoding="utf-8"
+    )  # the others stay defaults, not frozen copies
     cfg = config.load(path)
     assert cfg.proxy.port == 8082
     assert path.read_text(encoding="utf-8").startswith("# only a port\nproxy:\n  port: 8082\n")
+
+
+def test_a_default_the_file_does_not_name_gets_an_entry_of_its_own(tmp_path: Path) -> None:
+    path = _write(tmp_path, "lists:\n  - name: mine\n    path: mine.txt\nproxy:\n  port: 8084\n")
+    set_list_enabled(config.load(path), "easyprivacy", False)
+    cfg = config.load(path)
+    assert {s.name: s.enabled for s in cfg.lists}["easyprivacy"] is False and cfg.proxy.port == 8084
+    assert "  - {name: easyprivacy, enabled: false}\n" in path.read_text(encoding="utf-8")
+    flow = _write(tmp_path, "lists: [{name: mine, path: mine.txt}]\n")
+    set_list_enabled(config.load(flow), "easylist", True)
+    assert {s.name: s.enabled for s in config.load(flow).lists}["easylist"] is True
 
 
 def test_empty_lists_key_is_filled(tmp_path: Path) -> None:

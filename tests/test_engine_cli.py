@@ -28,16 +28,34 @@ def test_check_blocked_and_json(tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["--config", str(cfg), "check", "https://tracker.example/ok.js", "--json"])
     assert r.exit_code == 0, r.output
     obj = json.loads(r.output)
-    assert obj["blocked"] is False and obj["exception"] == "@@||tracker.example/ok.js" and obj["line"] == 3
+    assert obj["action"] == "passed"
+    assert obj["reasons"] == [
+        {
+            "stage": "allowed",
+            "rule": "@@||tracker.example/ok.js",
+            "list": "mylist",
+            "line": 3,
+            "detail": "||tracker.example^$third-party",
+        }
+    ]
     r = CliRunner().invoke(cli, ["--config", str(cfg), "check", "https://news.example/"])
     assert r.exit_code == 0 and r.output.startswith("allowed")
 
 
 def test_check_bad_url_is_one_line(tmp_path: Path) -> None:
     cfg = _config(tmp_path)
-    r = CliRunner().invoke(cli, ["--config", str(cfg), "check", "not a url"])
-    assert r.exit_code == 2
-    assert "not an absolute URL" in r.output and "Traceback" not in r.output
+    for bad in ("not a url", "ftp://tracker.example/p.gif", "https://"):
+        r = CliRunner().invoke(cli, ["--config", str(cfg), "check", bad])
+        assert r.exit_code == 2, (bad, r.output)
+        assert "is not an http(s) URL" in r.output and "Traceback" not in r.output
+        assert len(r.output.strip().splitlines()) == 1
+
+
+def test_check_takes_a_bare_domain_as_https(tmp_path: Path) -> None:
+    cfg = _config(tmp_path)
+    r = CliRunner().invoke(cli, ["--config", str(cfg), "check", "tracker.example/p.gif"])
+    assert r.exit_code == 1, r.output
+    assert "BLOCKED  https://tracker.example/p.gif" in r.output
 
 
 def test_check_uncloaks_cnames(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -56,4 +74,4 @@ def test_check_uncloaks_cnames(tmp_path: Path, monkeypatch) -> None:  # type: ig
         assert "CNAME chain: metrics.shop.test -> shop.test.sc.omtrdc.net" in r.output
         assert "||omtrdc.net^ (l:1)" in r.output
         r = CliRunner().invoke(cli, ["--config", str(cfg), "check", "https://www.shop.test/", "--json"])
-        assert r.exit_code == 0 and json.loads(r.output)["cname"] == []
+        assert r.exit_code == 0 and json.loads(r.stdout)["cname"] == []

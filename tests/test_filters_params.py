@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from pixelguard import params
 from pixelguard.config import bundled_filters_dir
+from pixelguard.decision import removeparam as params
 from pixelguard.engine import Engine
 from pixelguard.engine.rules import validate
 

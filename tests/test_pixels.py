@@ -7,7 +7,7 @@ import random
 import pytest
 from imagedata import BUILDERS
 
-from pixelguard import pixels
+from pixelguard.decision import image_size as pixels
 
 FORMATS = sorted(BUILDERS)
 

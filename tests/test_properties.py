@@ -19,7 +19,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pixelguard import compression, pixels, scan
+from pixelguard import scan
+from pixelguard.decision import bodies as compression
+from pixelguard.decision import image_size as pixels
 from pixelguard.durations import parse_duration
 from pixelguard.engine import Engine
 from pixelguard.engine import rules as R

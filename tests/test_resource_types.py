@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from mitmproxy import http
 
+from pixelguard.decision.request import resource_type
 from pixelguard.engine import Engine
 from pixelguard.engine.request import guess_type
 from pixelguard.engine.resource_types import EXTENSIONS, PAGE_EXTENSIONS
-from pixelguard.proxy.reqtype import resource_type
 
 PAGE = "https://news.example/article"
 URLS = [f"https://cdn.example/a/file.{ext}?v=1" for ext in (*EXTENSIONS, *PAGE_EXTENSIONS, "unknown")] + [

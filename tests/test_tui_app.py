@@ -12,6 +12,7 @@ from textual.widgets import Input, TextArea
 
 from pixelguard import config, lists, tls_policy
 from pixelguard.engine import Engine
+from pixelguard.limits import TLS_LEARN_AFTER
 from pixelguard.store.writer import Writer
 from pixelguard.tui.app import PixelguardApp
 from pixelguard.tui.screens.dialogs import HelpScreen, PauseScreen
@@ -36,7 +37,7 @@ def table_hosts(table: EventTable) -> list[str]:
 
 
 def setup(tmp_path: Path, n: int = 30):
-    cfg = make_config(tmp_path, "lists:\n  - {name: trackers, path: trackers.txt}\n")
+    cfg = make_config(tmp_path, "default_lists: false\nlists:\n  - {name: trackers, path: trackers.txt}\n")
     (tmp_path / "trackers.txt").write_text(TRACKERS, encoding="utf-8")
     now = time.time()
     events = [event(i, now - 60 * (n - i)) for i in range(n)]
@@ -76,8 +77,9 @@ async def test_main_screen_newest_first_with_detail_and_header(tmp_path: Path) -
             pilot,
             lambda: (
                 expected in text_of(status)
-                and "protection on" in text_of(status)
-                and "proxy not running" in text_of(status)
+                # No proxy runs for this data dir: nothing protects, and the header says so (as service status does).
+                and "protection off: no proxy running" in text_of(status)
+                and "protection on" not in text_of(status)
             ),
             what="protection and today's totals in the header",
         )
@@ -196,7 +198,7 @@ async def test_site_keys_need_a_site(tmp_path: Path) -> None:
 @sync
 async def test_pause_asks_for_a_duration_then_resumes(tmp_path: Path) -> None:
     cfg, _ = setup(tmp_path, n=3)
-    app = PixelguardApp(cfg)
+    app = PixelguardApp(cfg, listen="127.0.0.1:18080")  # as when the proxy runs in the UI's process
     pause_file = cfg.data_dir / "pause.json"
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot, 3)
@@ -341,8 +343,9 @@ async def test_lists_screen_shows_learned_tls_passthrough_hosts_escaped(tmp_path
     # Written the way the proxy writes them when a client refuses the certificate (tls_policy.Policy.refused);
     # the second name arrives from a client's TLS hello, so it may carry anything.
     policy = tls_policy.Policy((), cfg.data_dir, learn=True)
-    assert policy.refused("127.0.0.1", "pinned.example")
-    assert policy.refused("127.0.0.1", "evil\x1b[2J.example")
+    for host in ("pinned.example", "evil\x1b[2J.example"):
+        learned = [policy.refused("127.0.0.1", host) for _ in range(TLS_LEARN_AFTER)]
+        assert learned[-1] is not None and not any(learned[:-1])
     app = PixelguardApp(cfg)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot, 2)
@@ -394,7 +397,7 @@ async def test_after_space_the_cursor_stays_on_the_list_it_toggled(tmp_path: Pat
     # Before: the table was rebuilt with the cursor on the first row, so a second space turned that one off.
     cfg = make_config(
         tmp_path,
-        "lists:\n  - {name: first, path: first.txt}\n  - {name: second, path: second.txt}\n"
+        "default_lists: false\nlists:\n  - {name: first, path: first.txt}\n  - {name: second, path: second.txt}\n"
         "  - {name: sub, url: 'https://lists.example/sub.txt'}\n",
     )
     for name in ("first", "second"):

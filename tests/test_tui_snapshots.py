@@ -36,7 +36,7 @@ def utc(monkeypatch: pytest.MonkeyPatch):
 @pytest.fixture
 def fixed_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, utc: None) -> PixelguardApp:
     monkeypatch.setenv("HOME", str(tmp_path))  # paths show as ~/..., the same on every machine
-    cfg = make_config(tmp_path, "lists:\n  - {name: trackers, path: trackers.txt}\n")
+    cfg = make_config(tmp_path, "default_lists: false\nlists:\n  - {name: trackers, path: trackers.txt}\n")
     (tmp_path / "trackers.txt").write_text(
         "! local list\n||www.google-analytics.com^$third-party\n||bat.bing.com^\n##.banner\n",
         encoding="utf-8",

@@ -229,7 +229,7 @@ def test_background_updater_downloads_due_lists_and_stops(tmp_path: Path, origin
 def _config(tmp_path: Path, origin: Origin, extra: str = "") -> Config:
     cfgfile = tmp_path / "config.yaml"
     cfgfile.write_text(
-        "lists:\n"
+        "default_lists: false\nlists:\n"
         "  - {name: pixelguard-email, path: bundled}\n"
         f"  - {{name: good, url: '{origin.url('/list.txt')}'}}\n"
         f"  - {{name: spare, url: '{origin.url('/list.txt')}', enabled: false}}\n" + extra
@@ -243,7 +243,7 @@ def test_cli_lists_update_and_status(tmp_path: Path, origin: Origin) -> None:
     origin.routes["/broken"] = (500, {}, b"")
     cfgfile = tmp_path / "config.yaml"
     cfgfile.write_text(
-        "lists:\n"
+        "default_lists: false\nlists:\n"
         "  - {name: pixelguard-email, path: bundled}\n"
         f"  - {{name: broken, url: '{origin.url('/broken')}'}}\n"
         f"  - {{name: good, url: '{origin.url('/list.txt')}'}}\n"

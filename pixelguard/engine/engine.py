@@ -171,14 +171,40 @@ class Engine:
         """
         try:
             req = Request(url, source_url, resource_type, method)
-            if not req.host:
-                return NOT_BLOCKED
-            if req.type == DOCUMENT:
-                return self._decide_document(url, method)
-            return self._decide(req, source_url, req.tokens(), whole_host=False)
         except Exception:  # fail open: a matcher bug must not break browsing
             log.exception("engine: check failed for %.200r", url)
             return NOT_BLOCKED
+        return self.decide(req)
+
+    def decide(self, req: Request) -> Verdict:
+        """``check`` for a request model built once by the caller (the proxy asks several questions of one)."""
+        try:
+            if not req.host:
+                return NOT_BLOCKED
+            if req.type == DOCUMENT:
+                return self._decide_document(req.url, req.method_name)
+            return self._decide(req, req.source_url, req.tokens(), whole_host=False)
+        except Exception:  # fail open: a matcher bug must not break browsing
+            log.exception("engine: check failed for %.200r", req.url)
+            return NOT_BLOCKED
+
+    def names_host(self, host: str) -> bool:
+        """Does some rule that blocks, redirects or cleans name ``host`` or one of its parent domains (down to
+        its registrable domain) in its host part (``||host^``, ``||host/path``, a hosts-file line)?
+
+        The TLS learner asks: a host a list has rules for is never passed through undecrypted, since its
+        rules could not apply to what it cannot see."""
+        from pixelguard.engine.request import host_info
+
+        domain, suffixes, _ = host_info(host.lower().rstrip("."))
+        if not domain:
+            return False
+        names = suffixes[: len(suffixes) - domain.count(".")]  # the host up to its registrable domain
+        for name in ("any", "important", "block", "redirect_rule", "removeparam"):
+            index = self._indexes[name]
+            if any(n in index.hosts or n in index.host_pages for n in names):
+                return True
+        return False
 
     def check_host(self, host: str, source_url: str | None = None) -> Verdict:
         """Hosts-only mode (CONNECT): only rules that block a whole host (``||host^``, no path or type)."""
@@ -199,14 +225,22 @@ class Engine:
         not a rule would block it? The proxy asks before replacing a pixel: what the user allowed stays."""
         try:
             req = Request(url, source_url, resource_type)
+        except Exception:
+            log.exception("engine: allowed failed for %.200r", url)
+            return NOT_BLOCKED
+        return self.exception_for(req)
+
+    def exception_for(self, req: Request) -> Verdict:
+        """``allowed`` for a request model built once by the caller."""
+        try:
             if not req.host:
                 return NOT_BLOCKED
-            exc = self._exc.find(req, req.tokens()) or self._page_exception(source_url)
+            exc = self._exc.find(req, req.tokens()) or self._page_exception(req.source_url)
             if exc is None:
                 return NOT_BLOCKED
             return Verdict(False, exc.text, self.lists[exc.list], exc.line, exception=exc.text)
         except Exception:
-            log.exception("engine: allowed failed for %.200r", url)
+            log.exception("engine: allowed failed for %.200r", req.url)
             return NOT_BLOCKED
 
     def redirect(
@@ -234,11 +268,21 @@ class Engine:
         self, url: str, source_url: str | None = None, resource_type: str | None = None
     ) -> list[ParamRule]:
         """The ``$removeparam`` rules that apply to a request (none when an exception names the same value)."""
-        if not self._removeparam:
+        if not self._removeparam or "?" not in url:
             return []
         try:
             req = Request(url, source_url, resource_type)
-            if not req.host or "?" not in url:
+        except Exception:
+            log.exception("engine: removeparams failed for %.200r", url)
+            return []
+        return self.removeparams_for(req)
+
+    def removeparams_for(self, req: Request) -> list[ParamRule]:
+        """``removeparams`` for a request model built once by the caller."""
+        if not self._removeparam:
+            return []
+        try:
+            if not req.host or "?" not in req.url:
                 return []
             tokens = req.tokens()
             out = []
@@ -260,7 +304,7 @@ class Engine:
                 out.append(ParamRule(r.param, r.text, self.lists[r.list], r.line))
             return out
         except Exception:
-            log.exception("engine: removeparams failed for %.200r", url)
+            log.exception("engine: removeparams failed for %.200r", req.url)
             return []
 
     def _decide(

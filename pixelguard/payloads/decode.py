@@ -7,7 +7,7 @@ from typing import Any
 
 from pixelguard.engine.request import split_url
 from pixelguard.payloads import vendors
-from pixelguard.payloads.params import body_form, body_json, kind_of, query, short
+from pixelguard.payloads.fields import body_form, body_json, kind_of, query, short
 
 Decoder = Callable[[str, bytes | None], vendors.Decoded]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pixelguard.payloads.params import body_form, body_json, body_lines, kind_of, query, short
+from pixelguard.payloads.fields import body_form, body_json, body_lines, kind_of, query, short
 
 Decoded = tuple[str, str | None, dict[str, str], list[str]]
 

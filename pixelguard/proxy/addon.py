@@ -1,19 +1,17 @@
-"""pixelguard as mitmproxy addons: one small addon per job, composed here, as mitmproxy's own are.
+"""pixelguard as mitmproxy addons: thin adapters over the decision pipeline, composed here.
 
 Usable as ``mitmdump -s pixelguard/proxy/addon.py [--set pixelguard_config=PATH]`` or embedded by
 ``pixelguard run``; both use this composition. The parent reads the config and sets up what its children share
-(state.py); the children, in the order their request hooks run:
+(shared.py: the pipeline, the recorder, the learner, the resolver, the TLS policy); the children:
 
-- tls_policy.TlsPolicy: sensitive and pinned hosts passed through undecrypted (judged at CONNECT by host);
-- blocker.Blocker: verdicts and local answers (and hosts-only mode's CONNECT refusals);
-- leaks.LeakAlarm: the user's own identifiers (identity in the config) never go to a third party;
-- cname.CnameUncloaker: the request checked again under each canonical name of its host (async lookup);
-- params.ParamStripper: $removeparam on requests that pass (a 307 for page loads);
+- connect.ConnectPolicy: CONNECT tunnels decided by host; TLS passthrough and learning pinned clients;
+- decider.RequestDecider: one request model, one Decision from the pipeline, applied before anything leaves;
 - gpc.Gpc: Sec-GPC: 1 on requests that go upstream;
-- pixels.PixelReplacer: 1x1 images replaced on the way back, their hosts learned;
+- pixel_replacer.PixelReplacer: 1x1 images replaced on the way back, their hosts learned;
 
-and reloader.Reloader follows list, config and pause files in a thread. Every hook fails open: an exception
-lets the flow pass and is logged with its URL. Events go to the store's writer queue (never SQLite in a hook).
+recorder.Recorder writes every event and counter, and reloader.Reloader follows list, config and pause files in
+a thread. Every hook fails open on pixelguard's own bugs: the flow passes and one line is logged, without the
+request's data. Events go to the store's writer queue (never SQLite in a hook).
 """
 
 from __future__ import annotations
@@ -27,15 +25,13 @@ from mitmproxy import ctx, exceptions
 
 from pixelguard import config as configmod
 from pixelguard.errors import PixelguardError
-from pixelguard.proxy.blocker import Blocker
-from pixelguard.proxy.cname import CnameUncloaker
+from pixelguard.proxy.connect import ConnectPolicy
+from pixelguard.proxy.decider import RequestDecider
 from pixelguard.proxy.gpc import Gpc
-from pixelguard.proxy.leaks import LeakAlarm
-from pixelguard.proxy.params import ParamStripper
-from pixelguard.proxy.pixels import PixelReplacer
+from pixelguard.proxy.pixel_replacer import PixelReplacer
+from pixelguard.proxy.recorder import Recorder
 from pixelguard.proxy.reloader import Reloader, build_engine
-from pixelguard.proxy.state import STREAM_LARGER_THAN, State
-from pixelguard.proxy.tls_policy import TlsPolicy
+from pixelguard.proxy.shared import STREAM_LARGER_THAN, Shared
 
 __all__ = ["STREAM_LARGER_THAN", "Pixelguard"]
 
@@ -46,19 +42,15 @@ class Pixelguard:
     def __init__(self, cfg: configmod.Config | None = None, *, mode: str | None = None) -> None:
         self._given_cfg = cfg  # given when embedded; else read from the pixelguard_config option
         self._mode_override = mode
-        self.state = State()
+        self.shared = Shared()
         self.reloader: Reloader | None = None
         self._files: concurrent.futures.ThreadPoolExecutor | None = None
-        self.cname = CnameUncloaker(self.state)
-        self.tls = TlsPolicy(self.state)
+        self._writer: Any = None
         self.addons = [
-            self.tls,
-            Blocker(self.state),
-            LeakAlarm(self.state),
-            self.cname,
-            ParamStripper(self.state),
-            Gpc(self.state),
-            PixelReplacer(self.state, self._submit, self._wake),
+            ConnectPolicy(self.shared),
+            RequestDecider(self.shared),
+            Gpc(self.shared),
+            PixelReplacer(self.shared, self._submit, self._wake),
         ]
         # Background list downloads: on for `pixelguard run`/`pixelguard`; tests switch them off.
         self.start_updates = os.environ.get("PIXELGUARD_NO_UPDATES") != "1"
@@ -92,21 +84,18 @@ class Pixelguard:
             from pixelguard.store.writer import Writer
 
             # Inside the try: a corrupt database is the user's to fix, reported in one line (never replaced).
-            writer = self.state.writer if getattr(self.state, "writer", None) else None
-            if writer is None:
-                writer = Writer(cfg.database, retention_days=cfg.log.retention_days)
-                writer.start()
+            if self._writer is None:
+                self._writer = Writer(cfg.database, retention_days=cfg.log.retention_days)
+                self._writer.start()
         except PixelguardError as e:
             raise exceptions.OptionsError(str(e)) from e
         except Exception as e:
             raise exceptions.OptionsError(f"pixelguard: cannot build the filter engine: {e}") from e
-        self.state.setup(cfg, engine, writer, self._mode_override or cfg.proxy.mode)
-        self.cname.setup()
-        self.tls.setup()
+        self.shared.setup(cfg, engine, Recorder(self._writer), self._mode_override or cfg.proxy.mode)
         self._files = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="pixelguard-files"
         )
-        self.reloader = Reloader(self.state, cfg.source or configmod.locate(path))
+        self.reloader = Reloader(self.shared, cfg.source or configmod.locate(path))
         self.reloader.start()
         if self.start_updates:
             # Subscriptions the user enabled are kept current in the background (the only downloads).
@@ -117,15 +106,14 @@ class Pixelguard:
             self._stop_updates = threading.Event()
             update.start_background_updater(cfg, self._stop_updates)
         log.info(
-            "pixelguard: %s mode, lists: %s", self.state.mode, ", ".join(p.stem for p in cfg.filter_files())
+            "pixelguard: %s mode, lists: %s", self.shared.mode, ", ".join(p.stem for p in cfg.filter_files())
         )
 
     def done(self) -> None:
         self._shutdown()
-        writer = getattr(self.state, "writer", None)
-        if writer is not None:
-            writer.close()
-            del self.state.writer
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
     def _shutdown(self) -> None:
         if self._stop_updates is not None:

@@ -19,7 +19,7 @@ from pixelguard import config as configmod
 from pixelguard import lists, pause
 from pixelguard.errors import PixelguardError
 from pixelguard.fileio import stat_signature
-from pixelguard.proxy.state import State
+from pixelguard.proxy.shared import Shared
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,8 @@ def build_engine(cfg: configmod.Config) -> Any:
 
 
 class Reloader:
-    def __init__(self, state: State, config_path: Path | None):
-        self.state = state
+    def __init__(self, shared: Shared, config_path: Path | None):
+        self.shared = shared
         self.config_path = config_path
         self.build = build_engine  # replaced in tests to simulate a failing build
         self._config_sig = stat_signature(config_path)
@@ -89,14 +89,14 @@ class Reloader:
             self._rebuild_if_changed()
 
     def _watched_files(self) -> list[Path]:
-        cfg = self.state.cfg
+        cfg = self.shared.cfg
         return [spec.file for spec in cfg.enabled_lists()] + [cfg.user_list, cfg.learned_list]
 
     def _list_signature(self) -> tuple:
         return tuple(stat_signature(p) for p in self._watched_files())
 
     def _rebuild_if_changed(self) -> None:
-        st = self.state
+        st = self.shared
         sig = self._list_signature()
         if sig == self._signature:
             return
@@ -109,7 +109,8 @@ class Reloader:
             self._signature = sig
             log.error("pixelguard: lists changed but could not be loaded, keeping the previous ones: %s", e)
             return
-        st.engine = engine  # one reference swap: a hook sees the old engine or the new one
+        assert st.pipeline is not None
+        st.pipeline.engine = engine  # one reference swap: a hook sees the old engine or the new one
         self._signature = sig
         with st.learn_lock:
             for host in written:
@@ -119,7 +120,7 @@ class Reloader:
 
     def _expire_allows(self) -> None:
         """Temporary allows stop on time: the rule leaves the user list, and the rebuild that follows drops it."""
-        path = self.state.cfg.user_list
+        path = self.shared.cfg.user_list
         sig = stat_signature(path)
         if sig != self._expiry_sig:
             self._expiry_sig = sig
@@ -143,7 +144,7 @@ class Reloader:
         except PixelguardError as e:
             log.error("pixelguard: config changed but cannot be read, keeping the running one: %s", e)
             return
-        st = self.state
+        st = self.shared
         old = st.cfg
         if new.lists != old.lists:
             enabled = ", ".join(spec.name for spec in new.enabled_lists()) or "none"
@@ -158,18 +159,19 @@ class Reloader:
             log.warning("pixelguard: config changed: restart pixelguard to apply %s", ", ".join(others))
 
     def read_pause(self) -> None:
-        st = self.state
+        st = self.shared
         path = pause.pause_file(st.cfg.data_dir)
         sig = stat_signature(path)
         if sig == self._pause_sig:
             return
         until = pause.paused_until(st.cfg.data_dir)
-        st.paused_until = until.timestamp() if until else 0.0
+        assert st.pipeline is not None
+        st.pipeline.paused_until = until.timestamp() if until else 0.0
         self._pause_sig = sig
         log.info("pixelguard: %s", f"paused until {until.isoformat()}" if until else "protection on")
 
     def sync_learned(self) -> None:
         try:
-            self.state.learner.sync(lists.learned_hosts(self.state.cfg.learned_list))
+            self.shared.learner.sync(lists.learned_hosts(self.shared.cfg.learned_list))
         except Exception:
             log.exception("pixelguard: cannot read the learned list")

@@ -11,13 +11,18 @@ import html
 
 from mitmproxy import http
 
+from pixelguard.decision.decision import Action, Decision
+from pixelguard.decision.request import RequestModel
+
 # The smallest transparent GIF89a: 1x1, one transparent colour.
 TRANSPARENT_GIF = (
     b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff"
     b"!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
 )
 
-BASE_HEADERS = {"Cache-Control": "no-store", "X-Pixelguard": "blocked"}
+# The header that marks what pixelguard answered or changed (its value says what: blocked, cleaned, replaced...).
+MARK = "X-Pixelguard"
+BASE_HEADERS = {"Cache-Control": "no-store", MARK: "blocked"}
 
 _EMPTY_TYPES = {
     "script": "application/javascript",
@@ -75,3 +80,19 @@ def forbidden_connect(host: str, rule: str | None) -> http.Response:
     """Hosts-only mode: refuse the CONNECT tunnel to a tracker host."""
     body = f"pixelguard: {host} is blocked by {rule or 'a filter rule'}\n".encode()
     return http.Response.make(403, body, {**BASE_HEADERS, "Content-Type": "text/plain; charset=utf-8"})
+
+
+def answer(req: RequestModel, d: Decision) -> http.Response | None:
+    """The local answer a Decision calls for (None when the request goes upstream)."""
+    if d.action is Action.BLOCKED:
+        r = d.reason
+        if r is not None and r.stage == "leak":
+            return blocked(req.type, req.url, req.host, "your identity (leak alarm)", "identity", None)
+        return blocked(
+            req.type, req.url, req.host, r.rule if r else None, r.list if r else None, r.line if r else None
+        )
+    if d.redirect and d.url:
+        return http.Response.make(
+            307, b"", {"Location": d.url, "Cache-Control": "no-store", MARK: str(d.action)}
+        )
+    return None

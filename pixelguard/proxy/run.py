@@ -99,6 +99,17 @@ async def serve(
 
     from pixelguard.proxy.addon import STREAM_LARGER_THAN, Pixelguard
 
+    given = dict(o.split("=", 1) for o in set_options if "=" in o)
+    if (
+        "listen_host" in given
+        and not configmod.is_loopback(given["listen_host"] or "0.0.0.0")
+        and not cfg.proxy.auth
+    ):
+        # Judged before the port: the refusal must not depend on what else holds the configured port.
+        raise PixelguardError(
+            f"listen_host {given['listen_host'] or '(all addresses)'} is not a loopback address: anyone on "
+            "the network could use the proxy. Set proxy.auth (user:password) in the config to listen there"
+        )
     host, port = _check_listen(cfg, host, port)
     private_dir(cfg.data_dir)  # the history, learned hosts, pause and proxy state: the user's eyes only
     if headless:
@@ -169,10 +180,13 @@ def run_headless(
                 signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop))
         await serve(cfg, host, port, set_options=set_options, headless=True, on_ready=ready)
 
+    claim = claim_data_dir(cfg)  # before anything says "listening": one proxy per data dir
     try:
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
+    finally:
+        claim.release()
     print("pixelguard: stopped", file=sys.stderr, flush=True)
 
 
@@ -196,6 +210,7 @@ def run_with_ui(cfg: configmod.Config, host: str | None = None, port: int | None
     """``pixelguard``: the proxy runs as a worker inside the UI's event loop; quitting the UI stops both."""
     from pixelguard.tui.app import PixelguardApp
 
+    claim = claim_data_dir(cfg)
     host, port = _check_listen(cfg, host, port)
     _log_to_file(cfg)
 
@@ -204,11 +219,30 @@ def run_with_ui(cfg: configmod.Config, host: str | None = None, port: int | None
         await serve(cfg, host, port, headless=False)
 
     app = PixelguardApp(cfg, proxy_runner=proxy_runner, listen=f"{host}:{port}")
-    app.run()
+    try:
+        app.run()
+    finally:
+        claim.release()
     if app.proxy_stopped is not None:
         print(f"pixelguard: the proxy had stopped: {app.proxy_stopped}", file=sys.stderr, flush=True)
         sys.exit(1)
     print("pixelguard: stopped", file=sys.stderr, flush=True)
+
+
+def claim_data_dir(cfg: configmod.Config) -> Any:
+    """Make the data dir (private) and claim it for this proxy; one line naming the path and the fix when it
+    cannot be used (read-only, not a directory, owned by someone else)."""
+    from pixelguard import running
+
+    path = cfg.data_dir
+    try:
+        private_dir(path)
+        return running.claim(path)
+    except OSError as e:
+        raise PixelguardError(
+            f"cannot use the data dir {path}: {e.strerror or e}. Make it writable (chmod u+rwx {path}), "
+            "or point XDG_DATA_HOME elsewhere"
+        ) from None
 
 
 def _log_to_file(cfg: configmod.Config) -> None:

@@ -8,8 +8,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-REASONS = ("filter", "pixel", "learned", "host", "cname", "param", "leak")
-ACTIONS = ("blocked", "replaced", "cleaned")
+# Why: a list rule, a replaced pixel, a learned rule, a whole-host rule at CONNECT, a CNAME chain, removed
+# parameters, the user's identity, a collection protocol's payload, identifiers removed from an allowed
+# tracker, a decoded tracked link, a host learned as passed through undecrypted.
+REASONS = (
+    "filter", "pixel", "learned", "host", "cname", "param", "leak", "schema", "redacted", "unwrapped", "tls-learned",
+)  # fmt: skip
+ACTIONS = ("blocked", "replaced", "cleaned", "redacted", "unwrapped", "passthrough")
+# Actions that stop what the tracker would have received; the counters' "stopped" counts exactly these.
+STOPPING = ("blocked", "replaced")
 MAX_URL = 2000
 
 

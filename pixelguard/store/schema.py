@@ -8,29 +8,18 @@ browsing with Datasette or ``sqlite-utils rows``.
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
+
+from pixelguard.store.event import Event
 
 MIGRATION_SET = "pixelguard"
 migrations = Migrations(MIGRATION_SET)
 
-EVENT_COLUMNS = (
-    "ts",
-    "client",
-    "method",
-    "url",
-    "host",
-    "site",
-    "type",
-    "reason",
-    "action",
-    "rule",
-    "list",
-    "line",
-    "bytes",
-    "detail",
-    "payload",
-)
+# The events table's columns are the Event record's fields (one list, in store/event.py).
+EVENT_COLUMNS = tuple(f.name for f in fields(Event))
 
 
 @migrations()

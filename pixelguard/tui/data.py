@@ -35,6 +35,7 @@ class Protection:
     paused_until: datetime | None  # aware UTC
     listen: str | None  # "127.0.0.1:8080", None when no proxy is running
     gpc: bool = False  # Global Privacy Control sent on passed requests (config privacy.gpc)
+    undecrypted: int = 0  # hosts learned as passed through undecrypted (only whole-host rules reach them)
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,12 @@ class Feed:
             paused = pause.paused_until(self.cfg.data_dir, now=datetime.fromtimestamp(self.clock(), UTC))
         except Exception as e:  # a broken pause.json must not take the header down
             log.warning("cannot read the pause state: %s", e)
-        return Protection(mode=mode, paused_until=paused, listen=listen, gpc=self.cfg.privacy.gpc)
+        from pixelguard import tls_policy
+
+        learned = len(tls_policy.learned_pairs(self.cfg.data_dir))
+        return Protection(
+            mode=mode, paused_until=paused, listen=listen, gpc=self.cfg.privacy.gpc, undecrypted=learned
+        )
 
 
 def start_of_day(ts: float) -> float:

@@ -44,3 +44,31 @@ def make_proxy(tmp_path: Path, confdir: Path, certs: Certs) -> Iterator[Callable
     yield make
     for p in started:
         p.stop()
+    for p in started:
+        assert_counters_agree_with_events(p)
+
+
+def assert_counters_agree_with_events(proxy: Proxy) -> None:
+    """After every e2e test's proxy: the per-minute "stopped" counters equal the events that stop something
+    (blocked, replaced), one each: counting lives in one place (the recorder), so nothing is counted twice or
+    recorded uncounted. (A test that deleted or locked the file still holds: events and counters are written
+    in the same transactions.)"""
+    import sqlite3
+
+    from pixelguard.store.event import STOPPING
+
+    if not proxy.database.exists():
+        return
+    con = sqlite3.connect(f"file:{proxy.database}?mode=ro", uri=True)
+    try:
+        marks = ",".join("?" * len(STOPPING))
+        events = con.execute(f"SELECT count(*) FROM events WHERE action IN ({marks})", STOPPING).fetchone()[0]
+        stopped, seen = con.execute(
+            "SELECT coalesce(sum(stopped), 0), coalesce(sum(seen), 0) FROM counters"
+        ).fetchone()
+    except sqlite3.OperationalError:
+        return  # no tables: the proxy never got to write
+    finally:
+        con.close()
+    assert stopped == events, f"{proxy.home}: counters say {stopped} stopped, events say {events}"
+    assert seen >= stopped

@@ -110,6 +110,7 @@ class Origin:
         self.routes: dict[str, Route] = {}
         self.hits: Counter[str] = Counter()
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # (host header, path, headers)
+        self.received: Counter[str] = Counter()  # request body bytes that reached the origin, per path
         self.lock = threading.Lock()
         origin = self
 
@@ -140,6 +141,43 @@ class Origin:
                         self.wfile.write(route.body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client (or the proxy) stopped reading: fine for a streamed download
+
+            def do_POST(self) -> None:
+                """Counts the request and every byte of its body that arrives (as much as arrives)."""
+                path = self.path.split("?", 1)[0]
+                with origin.lock:
+                    origin.hits[path] += 1
+                    origin.requests.append((self.headers.get("Host", ""), self.path, dict(self.headers)))
+                try:
+                    if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                        while True:
+                            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                            if size == 0:
+                                self.rfile.readline()
+                                break
+                            data = self.rfile.read(size)
+                            self.rfile.readline()
+                            with origin.lock:
+                                origin.received[path] += len(data)
+                    else:
+                        left = int(self.headers.get("Content-Length") or 0)
+                        while left > 0:
+                            data = self.rfile.read(min(left, 1 << 16))
+                            if not data:
+                                break
+                            left -= len(data)
+                            with origin.lock:
+                                origin.received[path] += len(data)
+                    body = b"posted\n"
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (OSError, ValueError):
+                    self.close_connection = True
+
+            do_PUT = do_POST
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -169,10 +169,14 @@ def test_passthrough_hosts_keep_their_own_certificate(make_proxy, origin: Origin
 def test_a_client_refusing_the_ca_gets_passthrough_next_time(make_proxy, origin: Origin) -> None:
     import ssl
 
+    from pixelguard.limits import TLS_LEARN_AFTER
+
     proxy = make_proxy({})
     trusts_origin_only = ssl.create_default_context(cafile=str(origin.certs.ca))
-    with pytest.raises(ssl.SSLError):  # pixelguard's certificate: refused, as a pinned app refuses it
-        _issuer(proxy, origin.https_port, trusts_origin_only)
+    # pixelguard's certificate: refused every time, as a pinned app refuses it
+    for _ in range(TLS_LEARN_AFTER):
+        with pytest.raises(ssl.SSLError):
+            _issuer(proxy, origin.https_port, trusts_origin_only)
     learned = proxy.data_dir / "tls-learned.json"
     wait_for(lambda: learned.exists() and "localhost" in learned.read_text(), what="the learned passthrough")
     assert _issuer(proxy, origin.https_port, trusts_origin_only) == "pixelguard test origin CA"
@@ -183,6 +187,8 @@ def test_a_client_refusing_the_ca_gets_passthrough_next_time(make_proxy, origin:
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     wait_for(lambda: _refused(proxy, origin, trusts_origin_only), what="the host to be decrypted again")
+    # Decrypted again, and counting from zero: one more refusal does not pass it through.
+    assert _refused(proxy, origin, trusts_origin_only)
 
 
 def _refused(proxy: Proxy, origin: Origin, context) -> bool:  # type: ignore[no-untyped-def]

@@ -24,7 +24,7 @@ def run_in_terminal(tmp_path: Path, until: bytes, timeout: float = 60) -> tuple[
     config = tmp_path / "config.yaml"
     config.write_text(
         f"database: {tmp_path / 'pg.db'}\nuser_list: {tmp_path / 'user.txt'}\n"
-        f"learned_list: {tmp_path / 'learned.txt'}\nlists: []\n"
+        f"learned_list: {tmp_path / 'learned.txt'}\ndefault_lists: false\nlists: []\n"
     )
     env = dict(
         os.environ,

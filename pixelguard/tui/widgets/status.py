@@ -62,21 +62,26 @@ class StatusBar(Static):
         text.append("  ")
         if self.stopped is not None:
             text.append("■ proxy stopped", style="bold")
+        elif p.listen is None:
+            # The same answer as `pixelguard service status`: nothing is protecting while no proxy runs.
+            text.append(
+                "○ protection off: no proxy running" if form == 0 else "○ off: no proxy", style="bold"
+            )
         elif p.paused_until is not None:
             text.append(f"⏸ paused until {_hhmm(p.paused_until)}", style="bold")
         elif p.mode == "hosts-only":
             text.append("● on, hosts-only mode" if form < 2 else "● on, hosts-only", style="bold")
         else:
             text.append("● protection on" if form == 0 else "● on", style="bold")
-        if p.gpc and p.paused_until is None and self.stopped is None and form < 2:
+        if p.gpc and p.paused_until is None and self.stopped is None and p.listen and form < 2:
             text.append(" · GPC")  # Sec-GPC: 1 goes out with every request passed upstream
+        if p.undecrypted and self.stopped is None and p.listen:
+            # Less protection than usual: these hosts' requests are seen by host only (see `pixelguard tls`).
+            text.append(f" · {p.undecrypted} not decrypted" if form < 2 else f" ·{p.undecrypted}⊘")
         sep = "  │  " if form == 0 else " │ "
-        if self.stopped is None and form < 2:
+        if self.stopped is None and form < 2 and p.listen:
             text.append(sep)
-            if form == 0:
-                text.append(f"listening on {p.listen}" if p.listen else "proxy not running")
-            else:
-                text.append(p.listen or "no proxy")
+            text.append(f"listening on {p.listen}" if form == 0 else p.listen)
         text.append(sep)
         share = 100.0 * o.stopped / o.seen if o.seen else 0.0
         if form == 0:

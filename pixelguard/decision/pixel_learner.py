@@ -5,14 +5,21 @@ as mail clients' do, at ``learn_after`` distinct URLs) is a tracker the lists mi
 per host, with the narrowest rule the sightings support: the path the pixels shared (``/t/`` when they all lay
 under it, ``/open.gif^`` when it was one file), the whole host only when they shared nothing. A host that was
 also seen serving a real image (bigger than a pixel) is never learned: its pixels are replaced one by one, and
-its photos keep loading. Memory is bounded: only the most recently seen hosts are remembered.
+its photos keep loading.
+
+Memory is bounded whatever the traffic: at most ``MAX_HOSTS`` hosts (the least recently seen go first), and per
+host at most ``MAX_KEYS`` short keys and a summary of its paths (their common prefix, cut at ``MAX_PREFIX``,
+and whether they were all one path), never the paths themselves: a page serving pixels at ever-new 4 KB paths
+grows nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from pixelguard.engine import wild
@@ -29,56 +36,108 @@ class Learned(NamedTuple):
     prefix: str  # the path the rule is limited to ("" for the whole host); see lists.learned_rule
 
 
+def _special_at(path: str) -> int:
+    return min((path.find(c) for c in _SPECIAL if c in path), default=-1)
+
+
+def _key(text: str) -> str:
+    """A short fixed-size key for a URL or a path: its hash, so that long ones cost what short ones cost."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+
+
+@dataclass
+class PathSummary:
+    """What narrowest() needs of a host's pixel paths, in constant space."""
+
+    prefix: str | None = None  # common prefix of the paths so far, at most MAX_PREFIX + 1 characters
+    first: str = ""  # key of the first path: all paths were one while each has this key
+    same: bool = True
+    cut: int = -1  # the earliest position of a rule-special character in any path (-1: none)
+
+    def add(self, path: str) -> None:
+        at = _special_at(path)
+        if at >= 0:
+            self.cut = at if self.cut < 0 else min(self.cut, at)
+        head = path[: MAX_PREFIX + 1]
+        if self.prefix is None:
+            self.prefix, self.first = head, _key(path)
+            return
+        self.prefix = os.path.commonprefix([self.prefix, head])  # noqa: RUF071 (characters on purpose)
+        if self.same and _key(path) != self.first:
+            self.same = False
+
+    def narrowest(self) -> str:
+        """The path prefix shared by every pixel URL: one file (``/open.gif^``), a folder (``/t/``) or ""."""
+        if self.prefix is None:
+            return ""
+        same = self.prefix
+        if self.cut >= 0:
+            same = same[: self.cut]
+        elif self.same and len(same) <= MAX_PREFIX:
+            return same + "^"  # one file: any query, nothing past its name
+        folder = same[: same.rfind("/") + 1][:MAX_PREFIX]
+        folder = folder[: folder.rfind("/") + 1]
+        return "" if folder in ("", "/") else folder
+
+
 def narrowest(paths: list[str]) -> str:
     """The path prefix shared by every pixel URL: one file (``/open.gif^``), a folder (``/t/``) or "" (none)."""
-    if not paths:
-        return ""
-    cut = min((p.find(c) for p in paths for c in _SPECIAL if c in p), default=-1)
-    same = os.path.commonprefix(paths)  # noqa: RUF071 (characters on purpose: cut back to a "/" below)
-    if cut >= 0:
-        same = same[:cut]
-    elif len(set(paths)) == 1 and len(same) <= MAX_PREFIX:
-        return same + "^"  # one file: any query, nothing past its name
-    folder = same[: same.rfind("/") + 1][:MAX_PREFIX]
-    folder = folder[: folder.rfind("/") + 1]
-    return "" if folder in ("", "/") else folder
+    summary = PathSummary()
+    for p in paths:
+        summary.add(p)
+    return summary.narrowest()
+
+
+@dataclass
+class _Host:
+    keys: set[str] = field(default_factory=set)
+    paths: PathSummary = field(default_factory=PathSummary)
+    sites: list[str] = field(default_factory=list)  # the first few sites, for the evidence comment
 
 
 class Learner:
     def __init__(self, learn_after: int = 3):
         self.learn_after = learn_after
-        self._seen: OrderedDict[str, tuple[set[str], set[str]]] = OrderedDict()  # host -> (keys, paths)
+        self._seen: OrderedDict[str, _Host] = OrderedDict()
         self._content: OrderedDict[str, None] = OrderedDict()  # hosts seen serving a real image
         self._learned: set[str] = set()
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._seen)
 
     def sighting(self, host: str, site: str, url: str) -> Learned | None:
         """Record a pixel served by ``host``; returns what to learn when the host has just been learned."""
         if not host:
             return None
-        key = f"site:{site}" if site else f"url:{url}"
+        by_site = bool(site)
+        key = "s" + _key(site) if by_site else "u" + _key(url)
         path = _path_of(url)
         with self._lock:
             if host in self._learned or host in self._content:
                 return None
-            keys, paths = self._seen.pop(host, (set(), set()))
-            if len(keys) < MAX_KEYS:
-                keys.add(key)
-                paths.add(path)
-            self._seen[host] = (keys, paths)
+            seen = self._seen.pop(host, None) or _Host()
+            if len(seen.keys) < MAX_KEYS and key not in seen.keys:
+                seen.keys.add(key)
+                seen.paths.add(path)
+                if by_site and len(seen.sites) < 5:
+                    seen.sites.append(site[:100])
+            elif key in seen.keys:
+                seen.paths.add(path)
+            self._seen[host] = seen
             if len(self._seen) > MAX_HOSTS:
                 self._seen.popitem(last=False)
-            sites = sorted(k[5:] for k in keys if k.startswith("site:"))
-            urls = [k for k in keys if k.startswith("url:")]
-            if len(sites) >= self.learn_after:
-                evidence = f"1x1 pixels on {len(sites)} sites: {', '.join(sites[:5])}"
-            elif len(urls) >= self.learn_after:
-                evidence = f"1x1 pixels at {len(urls)} URLs with no site (mail)"
+            nsites = sum(1 for k in seen.keys if k[0] == "s")
+            nurls = len(seen.keys) - nsites
+            if nsites >= self.learn_after:
+                evidence = f"1x1 pixels on {nsites} sites: {', '.join(sorted(seen.sites))}"
+            elif nurls >= self.learn_after:
+                evidence = f"1x1 pixels at {nurls} URLs with no site (mail)"
             else:
                 return None
             self._learned.add(host)
             del self._seen[host]
-            return Learned(evidence, narrowest(sorted(paths)))
+            return Learned(evidence, seen.paths.narrowest())
 
     def real_image(self, host: str) -> None:
         """``host`` served an image bigger than a pixel: it serves content, so it is never learned whole."""

@@ -11,10 +11,10 @@ from collections.abc import Callable
 
 from mitmproxy import http
 
-from pixelguard import compression
-from pixelguard import pixels as imagesize
+from pixelguard.decision import bodies, image_size
 from pixelguard.proxy import responses
-from pixelguard.proxy.state import SNIFF_TYPES, State, check_passed, destination
+from pixelguard.proxy.flow_note import FlowNote, note_of
+from pixelguard.proxy.shared import SNIFF_TYPES, Shared, failed
 
 log = logging.getLogger(__name__)
 
@@ -22,22 +22,26 @@ MAX_DECODE = 64 * 1024  # compressed bodies are only looked at when this small: 
 
 
 class PixelReplacer:
-    def __init__(self, state: State, submit: Callable[..., None], wake: Callable[[], None]):
-        self.state = state
+    def __init__(self, shared: Shared, submit: Callable[..., None], wake: Callable[[], None]):
+        self.shared = shared
         self.submit = submit  # learned rules are written off the event loop, by the parent's file thread
         self.wake = wake  # tells the reloader a learned rule is on disk
 
     def response(self, flow: http.HTTPFlow) -> None:
         if not flow.response or flow.error:
             return
-        check_passed(flow, "pixel check", self._response)
+        note = note_of(flow)
+        if note is None or not note.passed or note.decision.allowed:
+            return
+        try:
+            self._response(flow, note)
+        except Exception as e:
+            failed("pixel check", e)
 
-    def _response(self, flow: http.HTTPFlow, meta: dict) -> None:
-        if meta.get("allowed"):
-            return  # allowed by the user: its pixels stay too
-        st = self.state
+    def _response(self, flow: http.HTTPFlow, note: FlowNote) -> None:
+        sh = self.shared
         resp = flow.response
-        assert resp is not None
+        assert resp is not None and sh.pipeline is not None
         ctype = resp.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if not (ctype.startswith("image/") or ctype in SNIFF_TYPES):
             return
@@ -50,44 +54,40 @@ class PixelReplacer:
             if len(raw) > MAX_DECODE:
                 return
             # Only the first bytes are inflated, incrementally: a compression bomb costs nothing here.
-            data = compression.head(raw, encoding, imagesize.HEADER_LIMIT)
+            data = bodies.head(raw, encoding, image_size.HEADER_LIMIT)
             if data is None:
                 return
-        url, host = destination(flow.request)
-        size = imagesize.dimensions(data or b"")
+        req = note.request
+        size = image_size.dimensions(data or b"")
         if size is None:
             return
-        if not imagesize.within(size, st.cfg.pixels.max_width, st.cfg.pixels.max_height):
-            st.learner.real_image(host)  # a host that serves pictures is never learned whole
+        if not image_size.within(size, sh.cfg.pixels.max_width, sh.cfg.pixels.max_height):
+            sh.learner.real_image(req.host)  # a host that serves pictures is never learned whole
             return
-        # Allowed or trusted by the user: its pixels stay too (the engine looks exceptions up only for requests
-        # a rule blocks, so ask it here, for the few responses that are pixels).
-        if st.engine.allowed(url, meta.get("source"), meta["type"]).exception:
-            return
+        if sh.pipeline.keeps_pixels(req):
+            return  # allowed or trusted by the user: its pixels stay too
         resp.headers.pop("content-encoding", None)
         resp.headers.pop("set-cookie", None)
         resp.content = responses.TRANSPARENT_GIF
         resp.headers["content-type"] = "image/gif"
-        resp.headers["x-pixelguard"] = "replaced"
-        detail = f"{size.width}x{size.height} {size.format}"
-        meta.update(replaced=detail)
-        st.event(flow, url, host, meta["site"], meta["type"], "pixel", "replaced", None, len(raw), detail)
-        st.writer.count(seen=0, stopped=1)
-        learned = st.learner.sighting(host, meta["site"], url)
+        resp.headers[responses.MARK] = "replaced"
+        note.replaced = f"{size.width}x{size.height} {size.format}"
+        sh.recorder.pixel(req, note.replaced, len(raw))
+        learned = sh.learner.sighting(req.host, req.site, req.url)
         if learned:
-            with st.learn_lock:
-                st.pending_learned[host] = learned.prefix
-            self.submit(self._write_learned, host, learned.evidence, learned.prefix)
+            with sh.learn_lock:
+                sh.pending_learned[req.host] = learned.prefix
+            self.submit(self._write_learned, req.host, learned.evidence, learned.prefix)
 
     def _write_learned(self, host: str, evidence: str, prefix: str) -> None:
         from pixelguard import lists
 
-        st = self.state
+        sh = self.shared
         try:
-            lists.add_learned(st.cfg.learned_list, host, evidence, prefix)
+            lists.add_learned(sh.cfg.learned_list, host, evidence, prefix)
             log.info("pixelguard: learned %s (%s)", lists.learned_rule(host, prefix), evidence)
-        except Exception:
-            log.exception("pixelguard: cannot write learned rule for %s", host)
-        with st.learn_lock:
-            st.written_learned.add(host)
+        except Exception as e:
+            failed("writing a learned rule", e)
+        with sh.learn_lock:
+            sh.written_learned.add(host)
         self.wake()

@@ -1,0 +1,123 @@
+"""``pixelguard check``: the proxy's decision for a request described on the command line.
+
+The request model is built from the arguments as the proxy builds it from a flow (RequestModel.build: the same
+type and page reading of the headers), and the pipeline is the proxy's (protection.build), with the pause and
+the TLS policy read from the data dir and the CNAME chain looked up first, as the proxy's first request to a
+name does. An https URL is asked at CONNECT first, as the proxy asks.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pixelguard import cname, pause, protection
+from pixelguard.config import Config
+from pixelguard.decision.bodies import BodyView, view_of
+from pixelguard.decision.decision import Action, Decision
+from pixelguard.decision.request import RequestModel, header_map
+from pixelguard.engine import Engine
+from pixelguard.engine.request import split_url
+from pixelguard.errors import PixelguardError
+
+
+@dataclass
+class Result:
+    url: str  # the URL asked about (a bare domain made https://)
+    decision: Decision
+    rule_count: int
+    chain: tuple[str, ...] = ()
+    notes: list[str] = field(default_factory=list)  # what limits the answer (a list not downloaded...)
+
+
+def parse_headers(items: tuple[str, ...]) -> list[tuple[str, str]]:
+    out = []
+    for item in items:
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip() or any(c in name for c in " \t\r\n"):
+            raise PixelguardError(f"--header {item!r} is not NAME: VALUE")
+        out.append((name.strip(), value.strip()))
+    return out
+
+
+def absolute(url: str) -> str:
+    """A URL as typed: a bare ``host/path`` means https (as a browser's address bar takes it)."""
+    text = url.strip()
+    if "://" not in text and re.match(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(?::\d+)?(?:[/?#]|\Z)", text):
+        return "https://" + text
+    return text
+
+
+def _body(body: str | None) -> bytes | None:
+    if body is None:
+        return None
+    if body.startswith("@"):
+        try:
+            return Path(body[1:]).expanduser().read_bytes()
+        except OSError as e:
+            raise PixelguardError(f"--body {body}: cannot read it: {e.strerror or e}") from None
+    return body.encode("utf-8")
+
+
+class Checker:
+    """The proxy's pipeline for a config, built once; ``check`` asks it about one request at a time."""
+
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        self.engine = Engine.from_files(cfg.filter_files(), cache_dir=cfg.cache_dir)
+        self.built = protection.build(cfg, self.engine)
+        until = pause.paused_until(cfg.data_dir)
+        self.built.pipeline.paused_until = until.timestamp() if until else 0.0
+        self.notes = [
+            f"{spec.name} is enabled but not downloaded: `pixelguard lists update {spec.name}`"
+            for spec in cfg.enabled_lists()
+            if not spec.file.is_file()
+        ]
+
+    def check(
+        self,
+        url: str,
+        *,
+        source: str | None = None,
+        resource_type: str | None = None,
+        method: str = "GET",
+        headers: tuple[str, ...] = (),
+        header_pairs: list[tuple[str, str]] | None = None,
+        body: bytes | None = None,
+        client: str = "127.0.0.1",
+    ) -> Result:
+        url = absolute(url)
+        source = absolute(source) if source is not None else None
+        for what, value in (("URL", url), ("--source", source)):
+            if value is not None:
+                scheme, host = split_url(value)
+                if scheme not in ("http", "https") or not host:
+                    raise PixelguardError(f"{what} {value!r} is not an http(s) URL (like https://host/path)")
+        hmap = header_map([*parse_headers(headers), *(header_pairs or [])])
+        pipeline = self.built.pipeline
+        scheme, host = split_url(url)
+        result = Result(url, Decision(Action.PASSED), self.engine.rule_count, notes=list(self.notes))
+        if scheme == "https":
+            d = pipeline.decide_connect(host, client)
+            if d.action is not Action.PASSED:
+                result.decision = d
+                return result
+        req = RequestModel.build(
+            url, host, method, hmap, client=client, resource=resource_type, source=source
+        )
+        resolver = self.built.resolver
+        if resolver is not None and cname.worth_lookup(host):
+            resolver.chain_sync(host)
+            chain = resolver.cached(host)
+            result.chain = (host, *chain) if chain else ()
+        view: BodyView | None = None
+        if body:
+            view = view_of(body, hmap.get("content-type", ""), hmap.get("content-encoding", ""))
+        result.decision = pipeline.decide(req, view)
+        return result
+
+
+def run(cfg: Config, url: str, *, body: str | None = None, **kw: object) -> Result:
+    """``pixelguard check``: one request, with the body given as text or @FILE."""
+    return Checker(cfg).check(url, body=_body(body), **kw)  # type: ignore[arg-type]

@@ -1,0 +1,249 @@
+"""The decision pipeline: one request model in, one typed Decision out, the same for the proxy and ``check``.
+
+Stages, in order (each may decide; a later one only runs when the earlier ones let the request through):
+
+  pause → lists (the destination, the name in its Host header, a learned rule still compiling)
+        → CNAME chain (when known) → leak alarm (URL and headers) → body stages (leak alarm on the body)
+        → parameter cleaning ($removeparam)
+
+``decide_url`` runs everything a request's URL and headers decide, so that the proxy can answer before a
+byte of the body arrives or anything goes upstream; ``decide_body`` adds what the body shows; ``describe``
+fills in what a stopped request would have told the tracker. ``decide`` is all three, for ``check``.
+``decide_connect`` answers a CONNECT (hosts-only mode, TLS passthrough) before any handshake.
+
+Pure: the inputs that change while the proxy runs (engine, pause, pending learned rules, CNAME chains, TLS
+passthrough) are attributes the proxy replaces; nothing here does I/O or knows mitmproxy.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pixelguard import payloads
+from pixelguard.decision.bodies import BodyView
+from pixelguard.decision.decision import PASSED, Action, Decision, Reason
+from pixelguard.decision.leaks import Found, Identity, form_labels
+from pixelguard.decision.pixel_learner import under
+from pixelguard.decision.removeparam import clean, normalised
+from pixelguard.decision.request import RequestModel
+from pixelguard.engine import Engine, Verdict
+
+# Request headers that carry data to the destination, which the leak alarm reads besides the URL and body.
+LEAK_HEADERS = ("cookie", "referer")
+
+
+def _no_chain(host: str) -> tuple[str, ...] | None:
+    return None
+
+
+def _no_passthrough(host: str, client: str) -> str | None:
+    return None
+
+
+@dataclass
+class Pipeline:
+    engine: Engine
+    identity: Identity = field(default_factory=Identity)
+    paused_until: float = 0.0  # epoch seconds; 0: not paused
+    pending_learned: Mapping[str, str] = field(default_factory=dict)  # host -> path prefix, not yet compiled
+    cname_chain: Callable[[str], tuple[str, ...] | None] = _no_chain  # a host's known chain; None: unknown
+    passthrough: Callable[[str, str], str | None] = _no_passthrough  # why (host, client) is not decrypted
+    mode: str = "full"  # full | hosts-only
+    clock: Callable[[], float] = time.time
+
+    # --- the stages -----------------------------------------------------------------------------------------
+
+    def paused(self) -> bool:
+        return self.paused_until > 0 and self.clock() < self.paused_until
+
+    def decide(self, req: RequestModel, body: BodyView | None = None) -> Decision:
+        d = self.decide_url(req)
+        if body is not None:
+            d = self.decide_body(req, d, body)
+        return self.describe(req, d, body)
+
+    def decide_url(self, req: RequestModel) -> Decision:
+        """Everything the URL and headers decide. Final for a request without a body."""
+        if self.paused():
+            return Decision(
+                Action.PASSED, (Reason("paused", detail=_clock_text(self.paused_until)),), paused=True
+            )
+        engine = self.engine
+        verdict = engine.decide(req.engine)
+        detail = None
+        if not verdict.blocked and req.host_header:
+            # The server answers for the name in Host (domain fronting): a tracker hiding behind an innocent
+            # address is stopped by its own name too.
+            named = req.host_header
+            fronted = engine.check(req.url.replace(req.host, named, 1), req.source, req.type, req.method)
+            if fronted.blocked:
+                verdict, detail = fronted, f"Host header names {named}"
+        if verdict.blocked:
+            stage = "learned" if verdict.list == "learned" else "filter"
+            return _blocked(Reason(stage, verdict.rule, verdict.list, verdict.line, detail), verdict)
+        if req.type == "image" and not verdict.exception:
+            prefix = self.pending_learned.get(req.host)
+            if prefix is not None and under(path_and_query(req.url), prefix):
+                # Learned a moment ago; the engine with the rule is still being built.
+                from pixelguard.lists import learned_rule
+
+                return _blocked(Reason("learned", learned_rule(req.host, prefix), "learned"), None)
+        allowed = bool(verdict.exception)
+        reasons: list[Reason] = []
+        if allowed:
+            reasons.append(Reason("allowed", verdict.rule, verdict.list, verdict.line, verdict.overridden))
+        else:
+            uncloaked = self._cname(req)
+            if uncloaked is not None:
+                return uncloaked
+        found = self._leaks(req)
+        if found:
+            return self._leak(found, "the " + _where(found))
+        cleaned = self._clean(req, allowed, reasons)
+        if cleaned is not None:
+            return cleaned
+        return Decision(Action.PASSED, tuple(reasons), allowed=allowed) if reasons else PASSED
+
+    def decide_body(self, req: RequestModel, early: Decision, body: BodyView) -> Decision:
+        """What the body adds to the URL's decision: a leak (or, later, a schema) stops a request that passed."""
+        if early.paused or early.stopped or not body.data:
+            return early
+        if self.identity and not req.first_party:
+            found = self.identity.find(body.text, where="body")
+            if found:
+                return self._leak(found, "the body")
+        return early
+
+    def describe(self, req: RequestModel, d: Decision, body: BodyView | None = None) -> Decision:
+        """A stopped request's Decision with the payload it would have told the tracker (its vendor, event,
+        fields and identifiers, the user's own among them); other decisions as they are."""
+        if not d.stopped:
+            return d
+        return d.with_payload(self.payload(req, body))
+
+    def payload(self, req: RequestModel, body: BodyView | None = None) -> dict[str, Any] | None:
+        """What the request would have told the tracker (payloads.decode), read from the URL and body with
+        the user's identifiers already replaced, so that no cut value keeps part of one."""
+        idn = self.identity
+        text = body.text if body is not None else ""
+        url = idn.redact(req.url) or req.url
+        raw = (idn.redact(text) or "").encode() if text else None
+        try:
+            payload = payloads.decode(url, req.method, raw, req.headers.get("content-type"))
+        except Exception:
+            payload = None
+        found = self._leaks(req) + (idn.find(text, where="body") if idn and text else [])
+        if found:
+            payload = payload or {"vendor": None, "event": None, "fields": {}, "identifiers": []}
+            payload["identifiers"] = list(dict.fromkeys(form_labels(found) + payload["identifiers"]))
+        return payload
+
+    def decide_connect(self, host: str, client: str = "") -> Decision:
+        """A CONNECT to host: refused when a whole-host rule blocks it in hosts-only mode or for a host whose
+        TLS is passed through (nothing else can apply to either), passed through, or passed to TLS interception."""
+        if self.paused():
+            return Decision(
+                Action.PASSED, (Reason("paused", detail=_clock_text(self.paused_until)),), paused=True
+            )
+        why = None if self.mode == "hosts-only" else self.passthrough(host, client)
+        if self.mode == "hosts-only" or why is not None:
+            verdict = self.engine.check_host(host)
+            if verdict.blocked:
+                return _blocked(Reason("host", verdict.rule, verdict.list, verdict.line), verdict)
+        if why is not None:
+            return Decision(Action.PASSTHROUGH, (Reason("tls", detail=why),))
+        if self.mode == "hosts-only":
+            return Decision(Action.PASSTHROUGH, (Reason("tls", detail="hosts-only mode decrypts no TLS"),))
+        return PASSED
+
+    def keeps_pixels(self, req: RequestModel) -> bool:
+        """Does an exception (an allow or a trusted site) cover this request, so that its 1x1 images stay? The
+        engine looks exceptions up only for requests a rule blocks, so the pixel replacer asks here."""
+        return bool(self.engine.exception_for(req.engine).exception)
+
+    # --- helpers ----------------------------------------------------------------------------------------------
+
+    def _cname(self, req: RequestModel) -> Decision | None:
+        chain = self.cname_chain(req.host)
+        if not chain:
+            return None
+        for name in chain:
+            v = self.engine.check(req.url.replace(req.host, name, 1), req.source, req.type, req.method)
+            if v.blocked:
+                detail = " → ".join((req.host, *chain))
+                return _blocked(Reason("cname", v.rule, v.list, v.line, detail), v)
+        return None
+
+    def _leaks(self, req: RequestModel) -> list[Found]:
+        """The user's identifiers in the URL and the headers that carry data, unless the request stays on the
+        site the user is on (a login form posting the address to its own site)."""
+        idn = self.identity
+        if not idn or req.first_party:
+            return []
+        found = idn.find(req.url, where="")
+        for name in LEAK_HEADERS:
+            value = req.headers.get(name)
+            if value:
+                found += idn.find(value, where=f"{name.title()} header")
+        for name, value in req.headers.items():
+            if name.startswith("x-") and value:
+                found += idn.find(value, where=f"{name} header")
+        return list({f.form: f for f in found}.values())
+
+    def _leak(self, found: list[Found], where: str) -> Decision:
+        labels = ", ".join(form_labels(found))
+        return Decision(
+            Action.BLOCKED,
+            (Reason("leak", "your identity (leak alarm)", "identity", None, f"{labels} in {where}"),),
+        )
+
+    def _clean(self, req: RequestModel, allowed: bool, reasons: list[Reason]) -> Decision | None:
+        if "?" not in req.url:
+            return None
+        probe = normalised(req.url)
+        if probe is req.url:
+            rules = self.engine.removeparams_for(req.engine)
+        else:  # a name spelled to hide it (fb%63lid, fbclid[], ;): ask with the names as they compare
+            rules = self.engine.removeparams(probe, req.source, req.type)
+        if not rules:
+            return None
+        cleaned, removed = clean(req.url, [r.param for r in rules])
+        if not removed:
+            return None
+        rule = rules[0]
+        reason = Reason(
+            "param", rule.rule, rule.list, rule.line, "removed " + ", ".join(dict.fromkeys(removed))
+        )
+        return Decision(
+            Action.CLEANED, (reason, *reasons), url=cleaned, redirect=req.navigation, allowed=allowed
+        )
+
+
+def _blocked(reason: Reason, verdict: Verdict | None) -> Decision:
+    return Decision(Action.BLOCKED, (reason,), redirect_resource=verdict.redirect if verdict else None)
+
+
+def _where(found: list[Found]) -> str:
+    places = dict.fromkeys("URL" if not f.via or f.via in _ENCODINGS else f.via for f in found)
+    return " and the ".join(places)
+
+
+_ENCODINGS = ("url-encoded", "json-escaped", "html-escaped", "spaced", "split over two parameters")
+
+
+def path_and_query(url: str) -> str:
+    """The path and query of an absolute URL ("/" when it has neither)."""
+    rest = url.split("://", 1)[-1]
+    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=-1)
+    if cut < 0:
+        return "/"
+    return rest[cut:] if rest[cut] == "/" else "/" + rest[cut:]
+
+
+def _clock_text(until: float) -> str:
+    from datetime import datetime
+
+    return "until " + datetime.fromtimestamp(until).astimezone().strftime("%Y-%m-%d %H:%M %Z")

@@ -1,0 +1,54 @@
+"""Every budget pixelguard keeps on what grows with its input, in one place, each with the reason for its value.
+
+A new feature that holds something per host, per request or per byte inherits a bound from here instead of
+inventing one. Sizes are bytes unless the name says otherwise; counts are entries.
+"""
+
+from __future__ import annotations
+
+# --- names and URLs -----------------------------------------------------------------------------------------
+# The longest name DNS can resolve (RFC 1035: 255 octets on the wire, 253 characters written out). A longer
+# "host" is matched on its last 253 characters; a Host header longer than that names nothing.
+MAX_HOST = 253
+
+# --- request bodies -----------------------------------------------------------------------------------------
+# A request body up to this size is held whole before anything leaves, and every body stage reads all of it.
+# mitmproxy streams bodies above it (stream_large_bodies), which the decision pipeline then reads as a
+# bounded view: session-replay and batched beacons pass 256 KB, so a larger bound would hold much memory per
+# upload for little gain.
+BODY_HOLD = 256 * 1024
+# Of a body too big to hold, the stages read its first BODY_HOLD bytes and its last BODY_TAIL: a tracker's
+# batch starts with its envelope (ids, keys) and ends with its last events.
+BODY_TAIL = 64 * 1024
+# A compressed body is inflated to at most this much for the body stages: a bomb of any ratio costs this.
+BODY_INFLATE = 1024 * 1024
+
+# --- the leak alarm -------------------------------------------------------------------------------------------
+# Percent-decoding rounds: %2540 is twice-encoded "@"; trackers have not been seen to go deeper, and each
+# round copies the text.
+LEAK_DECODE_ROUNDS = 4
+# Characters of one text (a URL, a header, a body view) the leak alarm scans: a body view is at most
+# BODY_HOLD + BODY_TAIL inflated to BODY_INFLATE, and a URL is cut by the proxy long before this.
+LEAK_SCAN_CHARS = BODY_INFLATE
+
+# --- $removeparam ---------------------------------------------------------------------------------------------
+# Parameters looked at in one query: a URL with more is hostile; every one up to this is still compared, in
+# one pass (the old cap of 1,000 let a click ID hide behind 1,000 dummies, so there is no cap below the URL's
+# own length any more: this bound is the URL's length in parameters).
+MAX_QUERY_PARAMS = 100_000
+
+# --- CNAME chains ---------------------------------------------------------------------------------------------
+# Hops followed from a host to its canonical names. Resolvers follow about 16 (dnspython's own limit, and
+# BIND's); a chain that is cut is judged on every name seen so far, never let through for being long.
+MAX_CNAME_CHAIN = 32
+CNAME_CACHE = 10_000  # hosts whose chain is remembered (by TTL): one entry per host a user's browsing touches
+
+# --- TLS passthrough learning ----------------------------------------------------------------------------------
+# Certificate refusals for one (client, host) before the host is passed through undecrypted: one refusal is
+# a cancelled fetch or a script without the CA as often as a pinning app, which refuses every time.
+TLS_LEARN_AFTER = 5
+# (client, host) pairs with refusals counted but not yet learned: junk hosts fill this, never the learned table.
+TLS_CANDIDATES = 2_000
+# Learned passthrough hosts kept; the least recently used goes first, so junk learned once and never used
+# again leaves before the pinned app that connects every day.
+TLS_LEARNED = 1_000

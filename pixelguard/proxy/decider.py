@@ -1,0 +1,237 @@
+"""Decides each request once, before anything of it leaves, and applies the Decision.
+
+``requestheaders`` builds the request model (once) and asks the pipeline everything the URL and headers decide,
+before mitmproxy opens an upstream connection or reads the body:
+
+- blocked: answered locally. Its body (up to ``limits.BODY_HOLD``) is held and never sent; a blocked request
+  whose body is bigger or of unknown length (chunked, HTTP/2 without Content-Length) is cut instead (the client
+  sees its request fail, as behind uBO), since holding it would cost its size in memory;
+- cleaned page loads and unwrapped links: a 307 answered locally; other cleaned requests go upstream rewritten;
+- passed with a body up to BODY_HOLD: mitmproxy holds it and ``request`` asks the body stages before sending;
+- passed with a bigger body or one of unknown length: it streams through a gate that holds each part back until
+  the body stages have read it (the first BODY_HOLD bytes before any is released, a rolling BODY_TAIL at the end).
+  A stop found in it releases nothing more and leaves the upstream request incomplete, so that no server takes
+  it for a whole one.
+
+The CNAME stage needs a DNS answer: on the first request to a name whose chain is not known, the hook awaits the
+lookup (this request only, at most the resolver's timeout) and decides again. Every failure here fails open,
+logged in one line without the request's data (shared.failed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine
+from typing import Any
+
+from mitmproxy import http
+
+from pixelguard import cname
+from pixelguard.decision.bodies import StreamedBody, view_of
+from pixelguard.decision.decision import Action, Decision
+from pixelguard.decision.request import RequestModel, header_map
+from pixelguard.limits import BODY_HOLD, BODY_TAIL
+from pixelguard.proxy import responses
+from pixelguard.proxy.flow_note import KEY, FlowNote, note_of
+from pixelguard.proxy.shared import Shared, failed
+
+# Methods whose requests carry no body unless they say so with Content-Length or Transfer-Encoding.
+_BODILESS = frozenset(("GET", "HEAD", "OPTIONS", "DELETE", "TRACE"))
+
+
+def model_of(flow: http.HTTPFlow) -> RequestModel:
+    """The request model of a flow: the destination mitmproxy connects to (the CONNECT target or the absolute
+    URL), never the Host header, which the sender chooses freely."""
+    r = flow.request
+    peer = flow.client_conn.peername
+    return RequestModel.build(
+        r.url,
+        r.host,
+        r.method,
+        header_map(r.headers.items(multi=True)),
+        client=str(peer[0]) if peer else "",
+        authority=r.authority,
+    )
+
+
+def body_size(r: http.Request) -> int | None:
+    """The body size the request announces: an int, or None when unknown until it ends (chunked, or HTTP/2 and
+    3, where a body needs no Content-Length)."""
+    if r.headers.get("transfer-encoding"):
+        return None
+    length = r.headers.get("content-length")
+    if length is not None:
+        try:
+            return max(0, int(length.strip()))
+        except ValueError:
+            return None  # mitmproxy refuses such a request before it gets here; unknown, to be safe
+    if r.method.upper() in _BODILESS or r.http_version.startswith("HTTP/1"):
+        return 0
+    return None
+
+
+class RequestDecider:
+    def __init__(self, shared: Shared):
+        self.shared = shared
+
+    def requestheaders(self, flow: http.HTTPFlow) -> Coroutine[Any, Any, None] | None:
+        """Sync when the decision is at hand; a coroutine (which mitmproxy awaits) when a CNAME lookup is due."""
+        if flow.response or flow.error or not flow.live or self.shared.pipeline is None:
+            return None
+        try:
+            req = model_of(flow)
+            note = FlowNote(req, self.shared.pipeline.decide_url(req))
+            flow.metadata[KEY] = note
+            if self._lookup_due(note):
+                return self._after_lookup(flow, note)
+            self._apply(flow, note)
+        except Exception as e:
+            failed("request check", e)
+        return None
+
+    def _lookup_due(self, note: FlowNote) -> bool:
+        resolver = self.shared.resolver
+        d = note.decision
+        return (
+            resolver is not None
+            and d.action is not Action.BLOCKED
+            and not d.allowed
+            and not d.paused
+            and cname.worth_lookup(note.request.host)
+            and resolver.cached(note.request.host) is None
+        )
+
+    async def _after_lookup(self, flow: http.HTTPFlow, note: FlowNote) -> None:
+        try:
+            assert self.shared.resolver is not None and self.shared.pipeline is not None
+            await self.shared.resolver.chain(note.request.host)
+            if flow.live and not flow.error:
+                note.decision = self.shared.pipeline.decide_url(note.request)
+                self._apply(flow, note)
+        except Exception as e:
+            failed("CNAME check", e)
+
+    def _apply(self, flow: http.HTTPFlow, note: FlowNote) -> None:
+        d, r = note.decision, flow.request
+        size = body_size(r)
+        if d.stopped:
+            if size is not None and size <= BODY_HOLD:
+                r.stream = False
+                flow.response = responses.answer(note.request, d)
+                return  # recorded in `request`, when the body (never sent) is at hand for the payload
+            note.killed = True
+            self._record(note, self._describe(note, None), nbytes=size or 0)
+            flow.kill()
+            return
+        local = responses.answer(note.request, d)
+        if local is not None:
+            flow.response = local
+            return
+        if d.url and d.action is Action.CLEANED:
+            r.url = d.url
+        if size is None or size > BODY_HOLD:
+            note.streamed = StreamedBody(
+                r.headers.get("content-type", ""), r.headers.get("content-encoding", "")
+            )
+            r.stream = _Gate(self.shared, flow, note)
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        note = note_of(flow)
+        if note is None or note.recorded or self.shared.pipeline is None:
+            return
+        try:
+            self._finish(flow, note)
+        except Exception as e:
+            failed("body check", e)
+
+    def _finish(self, flow: http.HTTPFlow, note: FlowNote) -> None:
+        r = flow.request
+        if note.streamed is not None:
+            if note.decision.stopped:  # the gate stopped it: no chunked terminator either
+                r.headers.pop("transfer-encoding", None)
+            self._record(note, note.decision, nbytes=note.streamed.size if note.decision.stopped else 0)
+            return
+        body = view_of(
+            r.raw_content, r.headers.get("content-type", ""), r.headers.get("content-encoding", "")
+        )
+        d = note.decision
+        if not d.stopped and not d.redirect:
+            assert self.shared.pipeline is not None
+            d = self.shared.pipeline.decide_body(note.request, d, body)
+            if d.stopped:
+                flow.response = responses.answer(note.request, d)
+        note.decision = d
+        self._record(note, self._describe(note, body), nbytes=body.size if d.stopped else 0)
+
+    def _describe(self, note: FlowNote, body: Any) -> Decision:
+        assert self.shared.pipeline is not None
+        note.decision = self.shared.pipeline.describe(note.request, note.decision, body)
+        return note.decision
+
+    def _record(self, note: FlowNote, d: Decision, nbytes: int = 0) -> None:
+        if not note.recorded:
+            note.recorded = True
+            self.shared.recorder.request(note.request, d, nbytes=nbytes)
+
+
+class _Gate:
+    """``flow.request.stream`` for a big body of a request that passed: holds what it has not yet judged.
+
+    mitmproxy calls it with each chunk and finally with b""; it returns the chunks to send (a list, never b"",
+    which HTTP/1 chunked encoding would send as the end of the body)."""
+
+    def __init__(self, shared: Shared, flow: http.HTTPFlow, note: FlowNote):
+        self.shared, self.flow, self.note = shared, flow, note
+        assert note.streamed is not None
+        self.body: StreamedBody = note.streamed
+        self.held = bytearray()
+        self.head_judged = False
+        self.stopped = False
+        self.broken = False
+
+    def __call__(self, data: bytes) -> list[bytes]:
+        if self.stopped:
+            return []
+        if self.broken:
+            return [data] if data else []
+        try:
+            return self._feed(data)
+        except Exception as e:  # fail open, but only for pixelguard's own bugs
+            failed("streamed body check", e)
+            self.broken = True
+            out, self.held = bytes(self.held) + data, bytearray()
+            return [out] if out else []
+
+    def _feed(self, data: bytes) -> list[bytes]:
+        end = data == b""
+        self.body.feed(data)
+        self.held += data
+        if not self.head_judged:
+            if not self.body.head_full and not end:
+                return []  # nothing leaves before the head is read
+            self.head_judged = True
+            if self._stops(complete=end):
+                return []
+        if end:
+            if self.body.tail and self._stops(complete=True):
+                return []
+            out, self.held = bytes(self.held), bytearray()
+            return [out] if out else []
+        if len(self.held) > BODY_TAIL:
+            cut = len(self.held) - BODY_TAIL
+            out = bytes(self.held[:cut])
+            del self.held[:cut]
+            return [out]
+        return []
+
+    def _stops(self, complete: bool) -> bool:
+        pipeline = self.shared.pipeline
+        assert pipeline is not None
+        view = self.body.view(complete)
+        d = pipeline.decide_body(self.note.request, self.note.decision, view)
+        if not d.stopped:
+            return False
+        self.stopped = True
+        self.held = bytearray()
+        self.note.decision = pipeline.describe(self.note.request, d, view)
+        self.flow.kill()
+        return True

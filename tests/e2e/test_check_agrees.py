@@ -1,0 +1,209 @@
+"""`pixelguard check` and the proxy give the same decision (action, reason, rule) for the same request: one table
+that covers each pipeline stage, and 2,000 real requests of ../shared/requests with their real types.
+
+The proxy's decision is read from what it did (answered with X-Pixelguard, or let the origin see the request)
+and from the event it recorded; check's from its Decision, built in this process from the same config files
+(checking.Checker, what `pixelguard check` runs)."""
+
+from __future__ import annotations
+
+import csv
+import ssl
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from harness import Certs, Origin, Proxy, fetch, start_proxy, wait_for
+from shared_data import shared_path
+
+from pixelguard import config as configmod
+from pixelguard.checking import Checker
+from pixelguard.decision.decision import STAGES, Action
+from pixelguard.store.event import MAX_URL
+
+pytestmark = pytest.mark.e2e
+HERE = Path(__file__).parent
+
+# Sec-Fetch-Dest a browser sends for each webRequest type of the HAR files.
+DEST = {"main_frame": "document", "sub_frame": "iframe", "script": "script", "stylesheet": "style",
+        "image": "image", "font": "font", "xmlhttprequest": "empty", "ping": "report", "media": "video"}  # fmt: skip
+
+
+def browser_headers(rtype: str, url: str, page: str | None) -> list[tuple[str, str]]:
+    headers = [("Sec-Fetch-Dest", DEST[rtype])] if rtype in DEST else []
+    if page and rtype != "main_frame":
+        headers.append(("Referer", page))
+    return headers
+
+
+def _proxy_decision(proxy: Proxy, url: str, headers: list[tuple[str, str]]) -> tuple[str, int]:
+    context = proxy.client_context() if url.startswith("https") else None
+    try:
+        r = fetch(url, proxy.port, dict(headers), context=context)
+    except ssl.SSLCertVerificationError:
+        return "passthrough", 0  # not pixelguard's certificate: the TLS was passed through undecrypted
+    return r.headers.get("X-Pixelguard") or "", r.status
+
+
+def _compare(proxy: Proxy, checker: Checker, cases: list[tuple[str, list[tuple[str, str]]]]) -> int:
+    """Send every case through the proxy (8 at a time) and ask check about each; returns how many were stopped."""
+    with ThreadPoolExecutor(8) as pool:
+        seen = list(pool.map(lambda c: _proxy_decision(proxy, *c), cases))
+    expected = [checker.check(url, header_pairs=headers).decision for url, headers in cases]
+    stops = sum(d.action is Action.BLOCKED for d in expected)
+    recorded = sum(d.action in (Action.BLOCKED, Action.CLEANED) for d in expected)
+    events = (
+        wait_for(lambda: len(proxy.events()) >= recorded and proxy.events(), timeout=60, what="the events")
+        if recorded
+        else []
+    )
+    by_url: dict[str, list[dict]] = {}
+    for e in events:
+        # mitmproxy drops an empty query's "?"
+        by_url.setdefault(e["url"].rstrip("?")[:MAX_URL], []).append(e)
+    stored = checker.built.pipeline.identity.safe_text  # events keep the URL as the recorder stores it
+    for (raw_url, headers), (mark, status), d in zip(cases, seen, expected, strict=True):
+        url = (stored(raw_url, url=True) or raw_url).rstrip("?")[:MAX_URL]  # as the store keeps it
+        what = f"{url} {headers}: check says {d.action} {d.reason}, the proxy answered {status} {mark!r}"
+        if d.action is Action.BLOCKED:
+            assert mark == "blocked", what
+        elif d.action is Action.CLEANED and d.redirect:
+            assert status == 307 and mark == "cleaned", what
+        elif d.action is Action.PASSTHROUGH:
+            assert mark == "passthrough", what
+        else:
+            assert mark not in ("blocked", "passthrough"), what
+        if d.action in (Action.BLOCKED, Action.CLEANED):
+            rows = by_url.get(url)
+            assert rows, what + " (no event)"
+            assert d.reason is not None
+            assert (rows[0]["reason"], rows[0]["rule"]) == (STAGES[d.reason.stage], d.reason.rule), what
+        else:
+            assert url not in by_url, what + f" (an event: {by_url.get(url)})"
+    return stops
+
+
+@pytest.fixture
+def proxy(
+    tmp_path: Path, confdir: Path, certs: Certs, origin: Origin, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Proxy]:
+    easylist = shared_path("filterlists", "easylist.txt")
+    easyprivacy = shared_path("filterlists", "easyprivacy.txt")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "user.txt").write_text("@@||allowed.tracker.test^\n@@||trusted.example^$document\n")
+    config = home / "config.yaml"
+    config.write_text(
+        "database: pixelguard.db\nuser_list: user.txt\nlearned_list: learned.txt\n"
+        f"lists:\n  - {{name: easylist, path: {easylist}}}\n  - {{name: easyprivacy, path: {easyprivacy}}}\n"
+        "  - {name: stage-table, path: stages.txt}\n"
+        "identity: {emails: [jane.doe@example.com]}\n"
+        "tls: {passthrough: [secret.unlisted.test]}\n"
+    )
+    (home / "stages.txt").write_text("||tracker.test^\n||omtrdc.net^\n")
+    monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTP", str(origin.http_port))
+    monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTPS", str(origin.https_port))
+    p = start_proxy(home, config, confdir, certs, "--set", f"scripts={HERE / 'resolve_local.py'}",
+                    "--set", "ssl_insecure=true")  # fmt: skip
+    # check reads the same config, data dir (pause, learned TLS) and cache as the proxy.
+    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"), ("XDG_CACHE_HOME", "cache")):
+        monkeypatch.setenv(var, str(home / sub))
+    yield p
+    p.stop()
+
+
+def _checker(proxy: Proxy) -> Checker:
+    return Checker(configmod.load(proxy.config))
+
+
+def test_check_and_the_proxy_agree_on_each_stage(proxy: Proxy, origin: Origin) -> None:
+    page = "https://news.example/article"
+    cases = [
+        ("http://tracker.test/p.gif", [("Sec-Fetch-Dest", "image"), ("Referer", page)]),  # a list rule
+        ("http://allowed.tracker.test/p.gif", [("Sec-Fetch-Dest", "image"), ("Referer", page)]),  # an allow rule
+        ("http://tracker.test/p.gif?t=trust", [("Sec-Fetch-Dest", "image"), ("Referer", "https://trusted.example/")]),
+        (origin.url("/stage/fronted.gif"), [("Sec-Fetch-Dest", "image"), ("Host", "px.tracker.test")]),
+        (origin.url("/stage/api?id=1&fbclid=IwAR3"), [("Sec-Fetch-Dest", "empty"), ("Referer", page)]),  # removeparam
+        (origin.url("/stage/page?utm_source=mail&gclid=1"), [("Sec-Fetch-Dest", "document")]),  # a 307 page load
+        (origin.url("/stage/leak?e=jane.doe%40example.com"), [("Sec-Fetch-Dest", "image"), ("Referer", page)]),
+        (origin.url("/stage/plain.txt"), [("Sec-Fetch-Dest", "empty"), ("Referer", page)]),  # nothing applies
+        ("https://www.google-analytics.com/g/collect?v=2&tid=G-1&cid=1", [("Sec-Fetch-Dest", "empty"), ("Referer", page)]),
+    ]  # fmt: skip
+    stops = _compare(proxy, _checker(proxy), cases)
+    assert stops >= 4
+    # TLS passthrough: check says so, and the proxy does not decrypt (the client sees the origin's certificate).
+    d = _checker(proxy).check("https://secret.unlisted.test/collect").decision
+    assert (
+        d.action is Action.PASSTHROUGH
+        and d.reason is not None
+        and "tls.passthrough" in (d.reason.detail or "")
+    )
+    import socket
+
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as raw:
+        raw.sendall(b"CONNECT secret.unlisted.test:443 HTTP/1.1\r\nHost: secret.unlisted.test:443\r\n\r\n")
+        assert raw.recv(4096).startswith(b"HTTP/1.1 200")
+        ctx = ssl.create_default_context(cafile=str(origin.certs.ca))
+        with ctx.wrap_socket(raw, server_hostname="secret.unlisted.test") as tls:
+            assert (
+                dict(x[0] for x in tls.getpeercert()["issuer"])["commonName"] == "pixelguard test origin CA"
+            )
+    # Paused: both let everything through.
+    from datetime import UTC, datetime, timedelta
+
+    from pixelguard import pause
+
+    pause.pause(proxy.data_dir, datetime.now(UTC) + timedelta(hours=1))
+    paused = _checker(proxy).check(
+        "http://tracker.test/p.gif?paused=1", header_pairs=[("Sec-Fetch-Dest", "image")]
+    )
+    assert paused.decision.action is Action.PASSED and paused.decision.paused
+    wait_for(lambda: _proxy_decision(proxy, "http://tracker.test/p.gif?paused=1", [("Sec-Fetch-Dest", "image")])[0] == "",
+             what="the proxy to follow the pause")  # fmt: skip
+
+
+def _local(url: str) -> bool:
+    """Default ports only: the test's resolver sends those to the local origin (nothing leaves the machine)."""
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and parts.port in (None, 80, 443)
+
+
+def real_requests(n: int) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Every distinct request of pagexray's page loads, with its real type (1,583), then subresources of the
+    top-500 site list (which gives no type: the client sends none, and both read the URL's extension) with the
+    page before them as their Referer, up to n."""
+    cases: list[tuple[str, list[tuple[str, str]]]] = []
+    seen: set[tuple[str, ...]] = set()
+    with shared_path("requests", "pagexray-requests.tsv").open(encoding="utf-8") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            url = row["url"].split("#", 1)[0]  # a client never sends the fragment
+            key = (url, row["type"], row["sourceUrl"])
+            if _local(url) and key not in seen:
+                seen.add(key)
+                cases.append((url, browser_headers(row["type"], url, row["sourceUrl"] or None)))
+    page = ""
+    urls = {c[0] for c in cases}
+    for line in shared_path("requests", "top500-sitelist.txt").read_text(encoding="utf-8").splitlines():
+        url = line.strip().split("#", 1)[0]
+        if len(cases) >= n:
+            break
+        if not _local(url) or url in urls:
+            continue
+        parts = urlsplit(url)
+        if parts.path in ("", "/") and not parts.query:
+            page = url  # a site's front page: the page of the requests that follow it
+            continue
+        if page:
+            urls.add(url)
+            cases.append((url, [("Referer", page)]))
+    return cases[:n]
+
+
+def test_check_and_the_proxy_agree_on_2000_real_requests(proxy: Proxy) -> None:
+    cases = real_requests(2000)
+    assert len(cases) == 2000
+    stops = _compare(proxy, _checker(proxy), cases)
+    print(f"\n2,000 real requests: {stops} stopped by both, every decision the same")
+    assert stops > 100  # EasyList and EasyPrivacy stop plenty of these: the comparison is not vacuous
