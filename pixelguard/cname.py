@@ -25,7 +25,6 @@ import dns.asyncquery
 import dns.exception
 import dns.flags
 import dns.message
-import dns.query
 import dns.rdatatype
 import dns.resolver
 
@@ -115,26 +114,13 @@ class Resolver:
         return self._store(host, (), NEGATIVE_TTL)
 
     def chain_sync(self, host: str) -> tuple[str, ...]:
-        """The same, blocking (for ``pixelguard check``)."""
+        """The same, blocking (for ``pixelguard check``, which runs no event loop of its own)."""
         found = self.cached(host)
         if found is not None:
             return found
-        query = dns.message.make_query(host, "A")
-        deadline = time.monotonic() + self.timeout
-        for ip, port in self.servers:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            try:
-                response = dns.query.udp(query, ip, timeout=left, port=port)
-                if response.flags & dns.flags.TC:
-                    response = dns.query.tcp(
-                        query, ip, timeout=max(0.05, deadline - time.monotonic()), port=port
-                    )
-            except (dns.exception.DNSException, OSError, ValueError):
-                continue
-            return self._store(host, *_names(host, response))
-        return self._store(host, (), NEGATIVE_TTL)
+        import asyncio
+
+        return asyncio.run(self.chain(host))
 
     def _store(self, host: str, names: tuple[str, ...], ttl: float) -> tuple[str, ...]:
         self._cache[host] = (time.monotonic() + min(max(ttl, MIN_TTL), MAX_TTL), names)

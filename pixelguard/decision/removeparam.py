@@ -19,7 +19,7 @@ matcher (RE2, or Python's ``re`` only for patterns that cannot backtrack badly);
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -89,28 +89,13 @@ def clean(url: str, values: Iterable[str]) -> tuple[str, list[str]]:
     base, q, query = head.partition("?")
     if not q or not query:
         return url, []
-    tests = [_test(v) for v in values]
-    names = {t.name for t in tests if t.kind == "name" and not t.negated}  # the common case: one set lookup
-    others = [t for t in tests if t.negated or t.kind not in ("name",)]
+    drops = _dropper([_test(v) for v in values])
     pairs, seps = _split(query)
-    if len(pairs) > MAX_QUERY_PARAMS:
-        pairs, seps = pairs[:MAX_QUERY_PARAMS], seps[:MAX_QUERY_PARAMS]
     kept: list[tuple[str, str]] = []
     removed: list[str] = []
-    for pair, sep in zip(pairs, seps, strict=True):
+    for pair, sep in zip(pairs[:MAX_QUERY_PARAMS], seps[:MAX_QUERY_PARAMS], strict=True):
         raw_name, eq, raw_value = pair.partition("=")
-        name = _compared(raw_name)
-        drop = name in names
-        if not drop and others:
-            decoded = f"{unquote(raw_name)}={unquote(raw_value)}" if eq else unquote(raw_name)
-            for t in others:
-                hit = t.kind == "all" or (t.kind == "name" and name == t.name)
-                if t.kind == "regex":
-                    hit = t.search(decoded) >= 0  # type: ignore[operator]
-                if hit != t.negated:
-                    drop = True
-                    break
-        if drop and pair:
+        if pair and drops(raw_name, eq, raw_value):
             removed.append(raw_name)
         else:
             kept.append((pair, sep))
@@ -119,3 +104,28 @@ def clean(url: str, values: Iterable[str]) -> tuple[str, list[str]]:
     query_out = "".join(p + s for p, s in kept).rstrip("&;")
     new = base + ("?" + query_out if query_out else "") + (hash_mark + fragment if hash_mark else "")
     return new, removed
+
+
+def _dropper(tests: list[_Test]) -> Callable[[str, str, str], bool]:
+    """(name, "=" or "", value) -> does some rule value remove this parameter? Plain names are one set lookup
+    (the common case); negated values, regexes and "all" are asked in turn."""
+    names = {t.name for t in tests if t.kind == "name" and not t.negated}
+    others = [t for t in tests if t.negated or t.kind != "name"]
+
+    def drops(raw_name: str, eq: str, raw_value: str) -> bool:
+        name = _compared(raw_name)
+        if name in names:
+            return True
+        if not others:
+            return False
+        decoded = f"{unquote(raw_name)}={unquote(raw_value)}" if eq else unquote(raw_name)
+        for t in others:
+            if t.kind == "regex":
+                hit = t.search(decoded) >= 0  # type: ignore[operator]
+            else:
+                hit = t.kind == "all" or (t.kind == "name" and name == t.name)
+            if hit != t.negated:
+                return True
+        return False
+
+    return drops

@@ -464,16 +464,31 @@ def include_reader(path: Path) -> preprocess.IncludeReader:
 
 def build_state(named_texts: list[tuple[str, str]]) -> dict[str, Any]:
     """Parse every line of every list and build the indexes; the result is what the cache stores."""
-    names: list[str] = []
-    stats: dict[str, tuple[int, dict[str, int]]] = {}
-    errors: list[str] = []
-    parsed: list[tuple[R.Rule, int, int]] = []
-    plain: dict[str, int] = {}
-    counts: Counter[int] = Counter()
-    badfilters: set[str] = set()
+    parsed = _parse_lists(named_texts)
+    state: dict[str, Any] = {"version": ix.FORMAT_VERSION, "lists": parsed.names, "errors": parsed.errors}
+    state.update(_build_indexes(parsed))
+    return state
+
+
+@dataclass
+class _Parsed:
+    """Every list's lines, parsed: what the index phase builds from."""
+
+    names: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    rules: list[tuple[R.Rule, int, int]] = field(default_factory=list)  # (rule, list index, line)
+    plain: dict[str, int] = field(default_factory=dict)  # host -> plain_location (see ix.PLAIN_FLAGS)
+    counts: Counter[int] = field(default_factory=Counter)  # rules kept per list index
+    skipped: list[Counter[str]] = field(default_factory=list)  # per list: reason -> lines
+    badfilters: set[str] = field(default_factory=set)
+
+
+def _parse_lists(named_texts: list[tuple[str, str]]) -> _Parsed:
+    out = _Parsed()
     for li, (name, text) in enumerate(named_texts):
-        names.append(name)
+        out.names.append(name)
         skipped: Counter[str] = Counter()
+        out.skipped.append(skipped)
         nerr = 0
         for n, raw in enumerate(text.split("\n"), 1):
             line = raw.strip()
@@ -482,50 +497,62 @@ def build_state(named_texts: list[tuple[str, str]]) -> dict[str, Any]:
             if "#" in line and R.COSMETIC.search(line):  # cheap pre-filter: a third of EasyList
                 skipped["cosmetic"] += 1
                 continue
-            out = R.parse_line(line)
-            if isinstance(out, R.Skip):
-                if out.reason != "comment":
-                    skipped[out.reason] += 1
+            rules = _parse_checked(line)
+            if isinstance(rules, R.Skip):
+                if rules.reason != "comment":
+                    skipped[rules.reason] += 1
                 continue
-            if isinstance(out, list):
-                for r in out:
-                    if r.kind == R.REGEX:
-                        err = bounded_regex.check(r.pattern)
-                        if err:
-                            out = R.Malformed(err)
-                            break
-            if isinstance(out, R.Malformed):
+            if isinstance(rules, R.Malformed):
                 skipped["malformed"] += 1
                 nerr += 1
                 if nerr <= MAX_ERRORS_PER_LIST:
-                    errors.append(f"{name}:{n}: {out.reason}")
+                    out.errors.append(f"{name}:{n}: {rules.reason}")
                 continue
-            for r in out:
-                if r.flags & R.BADFILTER:
-                    badfilters.add(r.key)
-                    skipped["badfilter"] += 1
-                elif ix.is_plain_host(r):
-                    # Kept as an int from here on (see ix.PLAIN_FLAGS): a big hosts file never becomes a
-                    # million Rule objects at once. The first list to name a host is the one reported.
-                    plain.setdefault(r.host, ix.plain_location(li, n))  # type: ignore[arg-type]
-                    counts[li] += 1
-                else:
-                    parsed.append((r, li, n))
+            for r in rules:
+                _keep(out, r, li, n)
         if nerr > MAX_ERRORS_PER_LIST:
-            errors.append(f"{name}: ... and {nerr - MAX_ERRORS_PER_LIST} more malformed lines")
-        stats[name] = (0, skipped)
+            out.errors.append(f"{name}: ... and {nerr - MAX_ERRORS_PER_LIST} more malformed lines")
+    return out
 
+
+def _parse_checked(line: str) -> list[R.Rule] | R.Skip | R.Malformed:
+    """parse_line, with every /regex/ rule's pattern checked by the bounded matcher."""
+    out = R.parse_line(line)
+    if isinstance(out, list):
+        for r in out:
+            if r.kind == R.REGEX:
+                err = bounded_regex.check(r.pattern)
+                if err:
+                    return R.Malformed(err)
+    return out
+
+
+def _keep(out: _Parsed, r: R.Rule, li: int, n: int) -> None:
+    if r.flags & R.BADFILTER:
+        out.badfilters.add(r.key)
+        out.skipped[li]["badfilter"] += 1
+    elif ix.is_plain_host(r):
+        # Kept as an int from here on (see ix.PLAIN_FLAGS): a big hosts file never becomes a million Rule
+        # objects at once. The first list to name a host is the one reported.
+        out.plain.setdefault(r.host, ix.plain_location(li, n))  # type: ignore[arg-type]
+        out.counts[li] += 1
+    else:
+        out.rules.append((r, li, n))
+
+
+def _build_indexes(p: _Parsed) -> dict[str, Any]:
+    """The indexes of every class (see CLASSES) and the per-list stats, from the parsed lists."""
     classes: dict[str, list[tuple[ix.RuleT, str | None, list[str]]]] = {k: [] for k in CLASSES}
     freq: Counter[str] = Counter()
-    for host in [h for h in plain if f"||{h}^" in badfilters] if badfilters else ():
-        li = plain.pop(host) >> 32
-        counts[li] -= 1
-        stats[names[li]][1]["disabled by badfilter"] += 1
-    for r, li, n in parsed:
-        if badfilters and r.key in badfilters:
-            stats[names[li]][1]["disabled by badfilter"] += 1
+    for host in [h for h in p.plain if f"||{h}^" in p.badfilters] if p.badfilters else ():
+        li = p.plain.pop(host) >> 32
+        p.counts[li] -= 1
+        p.skipped[li]["disabled by badfilter"] += 1
+    for r, li, n in p.rules:
+        if p.badfilters and r.key in p.badfilters:
+            p.skipped[li]["disabled by badfilter"] += 1
             continue
-        counts[li] += 1
+        p.counts[li] += 1
         t = ix.rule_tuple(r, li, n)
         toks = [] if r.host else R.tokens_of(r)
         freq.update(set(toks))
@@ -537,16 +564,16 @@ def build_state(named_texts: list[tuple[str, str]]) -> dict[str, Any]:
             classes["page_exc"].append((t, r.host, toks))
     if not classes["important"]:
         classes["any"] = []  # the block index alone answers; no need to hold it twice
-    state: dict[str, Any] = {"version": ix.FORMAT_VERSION, "lists": names, "errors": errors}
     # Plain host rules are blocks: the block index holds them, and so does "any" (blocks and important blocks)
     # when there are important ones. Each index extends the map it is given, so "any" gets a copy, taken while
     # the map holds only ints (a copy of a map holding lists would share them).
-    plain_of = {"block": plain, "any": dict(plain) if classes["any"] else {}}
+    plain_of = {"block": p.plain, "any": dict(p.plain) if classes["any"] else {}}
+    state: dict[str, Any] = {}
     for k, items in classes.items():
         idx = ix.RuleIndex()
         idx.build(items, freq, plain_of.get(k, {}))
         state[k] = idx.state()
-    state["stats"] = {names[li]: (counts[li], dict(stats[names[li]][1])) for li in range(len(names))}
+    state["stats"] = {name: (p.counts[li], dict(p.skipped[li])) for li, name in enumerate(p.names)}
     return state
 
 

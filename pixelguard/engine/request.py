@@ -265,19 +265,17 @@ class Request:
         A URL with many tokens has each looked up once, so that one repeating a word thousands of times costs
         what one copy costs (a short URL's few repeats are cheaper looked up than removed). Computed once: the
         proxy asks several questions of one request."""
-        if self.token_list is not None:
-            return self.token_list
-        self.token_list = self._tokens()
-        return self.token_list
-
-    def _tokens(self) -> list[bytes]:
+        toks = self.token_list
+        if toks is not None:
+            return toks
         lower = self.url_lower
         toks = (
             lower.encode("utf-8", "surrogatepass").translate(_TOKEN_BYTES).split()
         )  # _split_tokens, inlined
-        if len(toks) <= 32:
-            return toks
-        unique = dict.fromkeys(toks)
-        if isinstance(lower, LongUrl):
-            lower.token_set = unique  # what its substring tests ask first
-        return list(unique)
+        if len(toks) > 32:
+            unique = dict.fromkeys(toks)
+            if isinstance(lower, LongUrl):
+                lower.token_set = unique  # what its substring tests ask first
+            toks = list(unique)
+        self.token_list = toks
+        return toks

@@ -32,7 +32,7 @@ from pixelguard.decision.request import RequestModel, header_map
 from pixelguard.limits import BODY_HOLD, BODY_TAIL
 from pixelguard.proxy import responses
 from pixelguard.proxy.flow_note import KEY, FlowNote, note_of
-from pixelguard.proxy.shared import Shared, failed
+from pixelguard.proxy.shared import Shared, failed, guarded
 
 # Methods whose requests carry no body unless they say so with Content-Length or Transfer-Encoding.
 _BODILESS = frozenset(("GET", "HEAD", "OPTIONS", "DELETE", "TRACE"))
@@ -136,12 +136,8 @@ class RequestDecider:
 
     def request(self, flow: http.HTTPFlow) -> None:
         note = note_of(flow)
-        if note is None or note.recorded or self.shared.pipeline is None:
-            return
-        try:
-            self._finish(flow, note)
-        except Exception as e:
-            failed("body check", e)
+        if note is not None and not note.recorded and self.shared.pipeline is not None:
+            guarded("body check", self._finish, flow, note)
 
     def _finish(self, flow: http.HTTPFlow, note: FlowNote) -> None:
         r = flow.request

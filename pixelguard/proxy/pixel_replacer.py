@@ -14,7 +14,7 @@ from mitmproxy import http
 from pixelguard.decision import bodies, image_size
 from pixelguard.proxy import responses
 from pixelguard.proxy.flow_note import FlowNote, note_of
-from pixelguard.proxy.shared import SNIFF_TYPES, Shared, failed
+from pixelguard.proxy.shared import SNIFF_TYPES, Shared, failed, guarded
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +31,8 @@ class PixelReplacer:
         if not flow.response or flow.error:
             return
         note = note_of(flow)
-        if note is None or not note.passed or note.decision.allowed:
-            return
-        try:
-            self._response(flow, note)
-        except Exception as e:
-            failed("pixel check", e)
+        if note is not None and note.passed and not note.decision.allowed:
+            guarded("pixel check", self._response, flow, note)
 
     def _response(self, flow: http.HTTPFlow, note: FlowNote) -> None:
         sh = self.shared

@@ -32,28 +32,26 @@ class Recorder:
         """A request's decision, once it is final."""
         stopped = d.action is Action.BLOCKED
         if d.action in _RECORDED and d.reason is not None:
-            self._event(req.client, req.method, req.url, req.host, req.site, req.type, d, nbytes=nbytes)
+            self._decision(req.client, req.method, req.url, req.host, req.site, req.type, d, nbytes=nbytes)
         self.writer.count(seen=1, stopped=1 if stopped else 0)
 
     def pixel(self, req: RequestModel, detail: str, nbytes: int) -> None:
         """A response that was a pixel, replaced (the request was counted as seen when it was decided)."""
-        self._put(req.client, req.method, req.url, req.host, req.site, req.type, "pixel", "replaced",
-                  None, None, None, nbytes, detail, None)  # fmt: skip
+        self._put(client=req.client, method=req.method, url=req.url, host=req.host, site=req.site, type=req.type,
+                  reason="pixel", action="replaced", bytes=nbytes, detail=detail)  # fmt: skip
         self.writer.count(seen=0, stopped=1)
 
     def connect(self, client: str, host: str, d: Decision) -> None:
         """A CONNECT decided: refused (an event and a stop) or passed through (seen only)."""
         if d.action is Action.BLOCKED:
-            authority = f"[{host}]" if ":" in host else host
-            self._event(client, "CONNECT", f"https://{authority}/", host, "", "other", d)
+            self._decision(client, "CONNECT", _tunnel_url(host), host, "", "other", d)
         self.writer.count(seen=1, stopped=1 if d.action is Action.BLOCKED else 0)
 
     def tls_learned(self, client: str, host: str, detail: str) -> None:
-        authority = f"[{host}]" if ":" in host else host
-        self._put(client, "CONNECT", f"https://{authority}/", host, "", "other", "tls-learned", "passthrough",
-                  None, None, None, 0, detail, None)  # fmt: skip
+        self._put(client=client, method="CONNECT", url=_tunnel_url(host), host=host, site="", type="other",
+                  reason="tls-learned", action="passthrough", detail=detail)  # fmt: skip
 
-    def _event(
+    def _decision(
         self,
         client: str,
         method: str,
@@ -67,26 +65,14 @@ class Recorder:
         r = d.reason
         assert r is not None
         details = [x.detail for x in d.reasons if x.detail and x.stage not in ("allowed", "paused")]
-        self._put(client, method, url, host, site, rtype, STAGES[r.stage], str(d.action), r.rule, r.list,
-                  r.line, nbytes, "; ".join(dict.fromkeys(details)) or None, d.payload)  # fmt: skip
+        self._put(client=client, method=method, url=url, host=host, site=site, type=rtype,
+                  reason=STAGES[r.stage], action=str(d.action), rule=r.rule, list=r.list, line=r.line,
+                  bytes=nbytes, detail="; ".join(dict.fromkeys(details)) or None, payload=d.payload)  # fmt: skip
 
     def _put(
-        self,
-        client: str,
-        method: str,
-        url: str,
-        host: str,
-        site: str,
-        rtype: str,
-        reason: str,
-        action: str,
-        rule: str | None,
-        list_name: str | None,
-        line: int | None,
-        nbytes: int,
-        detail: str | None,
-        payload: dict[str, Any] | None,
+        self, *, url: str, detail: str | None = None, payload: dict[str, Any] | None = None, **fields: Any
     ) -> None:
+        """One event, with the user's identifiers kept out of every text it stores."""
         safe = self.identity.safe_text
         encoded = (
             json.dumps(_safe_payload(payload, self.identity), ensure_ascii=False)
@@ -96,22 +82,16 @@ class Recorder:
         self.writer.put(
             Event(
                 ts=time.time(),
-                client=client,
-                method=method,
                 url=safe(url, url=True) or "",
-                host=host,
-                site=site,
-                type=rtype,
-                reason=reason,
-                action=action,
-                rule=rule,
-                list=list_name,
-                line=line,
-                bytes=nbytes,
                 detail=safe(detail),
                 payload=safe(encoded),
+                **fields,
             )
         )
+
+
+def _tunnel_url(host: str) -> str:
+    return f"https://[{host}]/" if ":" in host else f"https://{host}/"
 
 
 def _safe_payload(value: Any, identity: Identity) -> Any:

@@ -12,7 +12,8 @@ import logging
 import threading
 import time
 import traceback
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from pixelguard.decision.pipeline import Pipeline
 from pixelguard.decision.pixel_learner import Learner
@@ -99,3 +100,11 @@ class Failures:
 
 
 failed = Failures()
+
+
+def guarded(what: str, hook: Callable[..., None], *args: Any) -> None:
+    """Run one addon's work on a flow, failing open: pixelguard's own bug lets the flow pass, logged by failed."""
+    try:
+        hook(*args)
+    except Exception as e:
+        failed(what, e)
