@@ -361,3 +361,121 @@ def test_one_request_builds_one_model_shared_by_every_addon(
     blocked = req_flow("http://tracker.test/a.gif?x=1", {"Accept": "image/*"})
     pg.request(blocked)
     assert built == ["http://img.example/p.png", "http://tracker.test/a.gif?x=1"]
+
+
+def test_a_config_change_that_does_not_build_keeps_the_proxy_serving_and_following_files(
+    pg: Driver, config: Path, tmp_path: Path
+) -> None:
+    """Before: configure stopped the reloader and the updater first, so a bad new config left the proxy serving
+    with nothing following the list, pause and allow files any more."""
+    from mitmproxy import exceptions
+
+    reloader = pg.addon.reloader
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("proxy: {port: nope}\n")
+    # The running config's file has since gone bad too, so mitmproxy's rollback (configure again with the old
+    # path) cannot rebuild either: whatever runs must keep running.
+    good = config.read_text()
+    config.write_text(good + "pixels: {max_width: many}\n")
+    with pytest.raises(exceptions.OptionsError, match="proxy.port|pixels"):
+        pg.tctx.configure(pg.addon, pixelguard_config=str(bad))
+    config.write_text(good)
+    assert pg.addon.reloader is reloader and reloader is not None and reloader._thread is not None
+    assert reloader._thread.is_alive()
+    assert _blocked(pg, "http://tracker.test/a.gif")
+    # The reloader still follows the lists: a rule added now applies.
+    (config.parent / "lists" / "t.txt").write_text(LIST + "||later.test^\n")
+    _eventually(lambda: _blocked(pg, "http://later.test/a.gif"), "the list change to be followed")
+
+
+def test_a_config_naming_another_database_writes_there(pg: Driver, config: Path, tmp_path: Path) -> None:
+    import sqlite3
+
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    moved = other / "config.yaml"
+    moved.write_text(config.read_text().replace("database: pixelguard.db", f"database: {other / 'new.db'}"))
+    (other / "lists").mkdir()
+    (other / "lists" / "t.txt").write_text(LIST)
+    pg.tctx.configure(pg.addon, pixelguard_config=str(moved))
+    assert pg.addon._writer is not None and pg.addon._writer.db_path == other / "new.db"
+    assert _blocked(pg, "http://tracker.test/moved.gif")
+    _eventually(
+        lambda: (
+            (other / "new.db").exists()
+            and sqlite3.connect(other / "new.db").execute("SELECT count(*) FROM events").fetchone()[0] == 1
+        ),
+        "the event in the new database",
+    )
+
+
+def _recorded(pg: Driver, config: Path) -> tuple[list[dict], tuple[int, int]]:
+    """Close the addon (the writer flushes) and read back the events and the counters' (seen, stopped)."""
+    import sqlite3
+
+    pg.done()
+    con = sqlite3.connect(config.parent / "pixelguard.db")
+    con.row_factory = sqlite3.Row
+    events = [dict(r) for r in con.execute("SELECT * FROM events ORDER BY id")]
+    seen, stopped = con.execute(
+        "SELECT coalesce(sum(seen), 0), coalesce(sum(stopped), 0) FROM counters"
+    ).fetchone()
+    con.close()
+    return events, (seen, stopped)
+
+
+def test_each_decision_is_one_event_and_counted_once(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        {"t": LIST, "p": "$removeparam=fbclid\n"},
+        extra="pixels: {learn_after: 100}\nidentity: {emails: [me@example.com]}\n",
+    )
+    a = Pixelguard()
+    with taddons.context(a) as tctx:
+        tctx.configure(a, pixelguard_config=str(config))
+        pg = Driver(tctx, a)
+        page = {"Referer": "https://news.example/"}
+        pg.request(req_flow("http://tracker.test/a.gif", {"Accept": "image/*", **page}))  # blocked
+        pg.request(
+            req_flow("http://cdn.example/x.js?fbclid=1&v=2", {"Sec-Fetch-Dest": "script", **page})
+        )  # cleaned
+        pg.request(req_flow("http://cdn.example/ok.js", {"Sec-Fetch-Dest": "script", **page}))  # passed
+        pg.request(req_flow("http://tracker.test/allowed/x.gif", page))  # excepted: passed
+        pg.request(req_flow("http://collector.example/c?e=me%40example.com", page))  # the leak alarm
+        f = response_flow(pg, BUILDERS["gif"](1, 1), "image/gif", referer="https://news.example/")  # replaced
+        assert f.response.content == TRANSPARENT_GIF
+        connect = tflow.tflow()
+        connect.request = http.Request.make("CONNECT", "http://tracker.test:443/")
+        connect.request.host, connect.request.port = "tracker.test", 443
+        pg.http_connect(connect)  # full mode: decided by its requests, not counted at CONNECT
+        events, (seen, stopped) = _recorded(pg, config)
+    summary = [(e["host"], e["reason"], e["action"], e["rule"]) for e in events]
+    assert summary == [
+        ("tracker.test", "filter", "blocked", "||tracker.test^"),
+        ("cdn.example", "param", "cleaned", "$removeparam=fbclid"),
+        ("collector.example", "leak", "blocked", "your identity (leak alarm)"),
+        ("img.example", "pixel", "replaced", None),
+    ]
+    assert "me@example.com" not in events[2]["url"] and "[your email" in events[2]["url"]
+    assert events[2]["detail"] == "your email (url-encoded) in the URL"
+    assert events[3]["detail"] == "1x1 gif"
+    # Six requests seen (the pixel's request among them); three stops: two blocked, one replaced.
+    assert (seen, stopped) == (6, 3)
+
+
+def test_a_refused_tunnel_is_one_event_and_one_stop(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"t": LIST}, extra="tls: {passthrough: [tracker.test]}\n")
+    a = Pixelguard()
+    with taddons.context(a) as tctx:
+        tctx.configure(a, pixelguard_config=str(config))
+        pg = Driver(tctx, a)
+        f = tflow.tflow()
+        f.request = http.Request.make("CONNECT", "http://tracker.test:443/")
+        f.request.host, f.request.port = "tracker.test", 443
+        pg.http_connect(f)
+        assert f.response is not None and f.response.status_code == 403
+        events, counted = _recorded(pg, config)
+    assert [(e["reason"], e["action"], e["url"]) for e in events] == [
+        ("host", "blocked", "https://tracker.test/")
+    ]
+    assert counted == (1, 1)  # before: the event without its stop, so the counters and the events disagreed

@@ -1,5 +1,6 @@
-"""`pixelguard check` and the proxy read a request's type alike: one table (engine/resource_types.py), one rule
-for `.html` (with a page behind it: subdocument; without: a navigation, document)."""
+"""A request's type read from its headers and, failing those, from its URL's extension: one table
+(engine/resource_types.py), one rule for `.html` (with a page behind it: subdocument; without: a navigation,
+document). That `check` and the proxy read it alike is tested on real requests in e2e/test_check_agrees.py."""
 
 from __future__ import annotations
 
@@ -12,17 +13,48 @@ from pixelguard.engine.request import guess_type
 from pixelguard.engine.resource_types import EXTENSIONS, PAGE_EXTENSIONS
 
 PAGE = "https://news.example/article"
-URLS = [f"https://cdn.example/a/file.{ext}?v=1" for ext in (*EXTENSIONS, *PAGE_EXTENSIONS, "unknown")] + [
-    "https://cdn.example/",
-    "https://cdn.example/collect",
-]
+# (extension, type with no page, type on a page): what a client sending no Sec-Fetch-* header is asking for.
+EXPECTED = [
+    ("js", "script", "script"), ("mjs", "script", "script"), ("css", "stylesheet", "stylesheet"),
+    ("gif", "image", "image"), ("png", "image", "image"), ("jpg", "image", "image"), ("webp", "image", "image"),
+    ("svg", "image", "image"), ("ico", "image", "image"), ("woff2", "font", "font"), ("ttf", "font", "font"),
+    ("mp4", "media", "media"), ("mov", "media", "media"), ("mp3", "media", "media"),
+    ("html", "document", "subdocument"), ("htm", "document", "subdocument"),
+    ("jpeg", "image", "image"), ("jpe", "image", "image"), ("bmp", "image", "image"), ("avif", "image", "image"),
+    ("apng", "image", "image"), ("woff", "font", "font"), ("otf", "font", "font"), ("eot", "font", "font"),
+    ("webm", "media", "media"), ("ogg", "media", "media"), ("m4a", "media", "media"), ("m3u8", "media", "media"),
+    ("wav", "media", "media"), ("swf", "object", "object"),
+    ("unknown", "other", "other"), ("", "other", "other"),
+]  # fmt: skip
 
 
-@pytest.mark.parametrize("url", URLS)
-@pytest.mark.parametrize("page", [None, PAGE])
-def test_check_and_proxy_agree(url: str, page: str | None) -> None:
-    headers = http.Headers(referer=page) if page else http.Headers()  # a client sending no Sec-Fetch-*
-    assert resource_type(headers, url) == guess_type(url, has_page=page is not None)
+@pytest.mark.parametrize(("ext", "alone", "on_a_page"), EXPECTED)
+def test_the_extension_says_the_type(ext: str, alone: str, on_a_page: str) -> None:
+    url = f"https://cdn.example/a/file.{ext}?v=1" if ext else "https://cdn.example/collect"
+    assert resource_type(http.Headers(), url) == alone
+    assert resource_type(http.Headers(referer=PAGE), url) == on_a_page
+
+
+def test_every_extension_of_the_table_is_in_the_expectations() -> None:
+    assert {e for e, _, _ in EXPECTED} >= set(EXTENSIONS) | set(PAGE_EXTENSIONS), "a type without a test"
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"Sec-Fetch-Dest": "image"}, "image"),  # what the browser says wins over the extension
+        ({"Sec-Fetch-Dest": "empty"}, "xmlhttprequest"),
+        ({"Accept": "text/css,*/*;q=0.1"}, "stylesheet"),
+        ({"Accept": "image/avif,image/webp,*/*"}, "image"),
+    ],
+)
+def test_headers_come_before_the_extension(headers: dict[str, str], expected: str) -> None:
+    assert (
+        resource_type(
+            http.Headers(**{k.replace("-", "_"): v for k, v in headers.items()}), "https://a.test/x.js"
+        )
+        == expected
+    )
 
 
 @pytest.mark.parametrize(("page", "blocked"), [(None, False), (PAGE, True)])

@@ -6,8 +6,9 @@ when a static check finds no way to backtrack badly: anchored at the start of th
 position) and no quantified group that itself holds a quantifier (``(a+)+``, the exponential case). Anything
 else is refused with a reason, counted like any skipped rule.
 
-Measured (``tests/test_engine_hostile.py`` and scripts/bench-engine): RE2 answers a 100 KB URL in well under a
-millisecond; a pattern such as ``(a+)+b`` would take Python's ``re`` years on 40 characters.
+What this costs on hostile URLs is measured by scripts/bench-hostile and tests/test_engine_hostile.py, and
+recorded in README's Performance section; a pattern such as ``(a+)+b`` would take Python's ``re`` years on 40
+characters.
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ _in_re2: set[str] = set()
 
 def _re2_search(rx: Any) -> Search:
     """RE2's search as a function of the URL. The module's public ``search`` builds a match object through
-    Python code (about 3 us a call); its compiled object's ``Match`` answers in about 0.4 us. The public call
-    is used when that private one is not there (another google-re2 version)."""
+    Python code; its compiled object's ``Match`` answers several times faster (README, Performance). The public
+    call is used when that private one is not there (another google-re2 version)."""
     try:
         match = rx._regexp.Match
         anchor = re2._Anchor.UNANCHORED

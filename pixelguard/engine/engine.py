@@ -39,7 +39,7 @@ CLASSES = (
 
 class Verdict(NamedTuple):
     """The answer for one request (a named tuple: one is made for every blocked request, and a frozen dataclass
-    costs four times as much to make: 0.64 against 0.16 us).
+    costs several times as much to make; README, Performance).
 
     ``rule``/``list``/``line``: the rule that decided (for a request an exception let through: the exception).
     ``exception``: the raw text of an exception that overrode a block; ``overridden``: the block it overrode.

@@ -35,8 +35,8 @@ FORMAT_VERSION = 21
 
 class RuleT(NamedTuple):
     """A rule as the indexes hold it: a named tuple, because the cache pickles and loads it quickly. Reading a
-    field by name costs a little more than by position (1.04x the median, scripts/bench-engine --baseline); the
-    names are worth that."""
+    field by name costs a little more than by position (measured in README, Performance); the names are worth
+    that."""
 
     text: str  # the line as written (``||host^`` for a plain host rule kept compactly)
     list: int  # index into the engine's list names
@@ -378,8 +378,8 @@ class RuleIndex:
     def _pool_for(self, rtype: int) -> tuple[list[RuleT], bounded_regex.PatternSet | None]:
         """The pool's rules of a type mask, and their RE2 set when there are more than SMALL_POOL.
 
-        Asking an RE2 set costs about 0.6 us of call overhead however few patterns it holds, and most types have
-        few pool rules (uBO's lists: 31 for scripts, 1 for "other"); a handful is cheaper tested one by one,
+        Asking an RE2 set has a fixed call overhead however few patterns it holds, and most types have few pool
+        rules (a handful for most types in uBO's lists); a handful is cheaper tested one by one,
         where the type, party and domain tests reject most before any regex runs. Built on first use per type.
         """
         got = self._typed.get(rtype)

@@ -73,24 +73,32 @@ class Pixelguard:
 
     def configure(self, updated: set[str]) -> None:
         # Set up on the first call (mitmproxy passes only changed options, so that may name none of ours)
-        # and again when the config path changes.
+        # and again when the config path changes. Everything new is built before anything running is stopped:
+        # a config or list that does not build leaves the proxy serving as it was, reloader and all.
         if self.configured and "pixelguard_config" not in updated:
             return
-        self._shutdown()
+        from pixelguard.store.writer import Writer
+
+        writer = None
         try:
             path = _option("pixelguard_config")
             cfg = self._given_cfg if self._given_cfg is not None and not path else configmod.load(path)
             engine = build_engine(cfg)
-            from pixelguard.store.writer import Writer
-
-            # Inside the try: a corrupt database is the user's to fix, reported in one line (never replaced).
-            if self._writer is None:
-                self._writer = Writer(cfg.database, retention_days=cfg.log.retention_days)
-                self._writer.start()
+            # A corrupt database is the user's to fix, reported in one line (never replaced). A config naming
+            # another database gets a writer of its own; the old one is flushed and closed below.
+            if self._writer is None or self._writer.db_path != cfg.database:
+                writer = Writer(cfg.database, retention_days=cfg.log.retention_days)
+                writer.start()
         except PixelguardError as e:
             raise exceptions.OptionsError(str(e)) from e
         except Exception as e:
             raise exceptions.OptionsError(f"pixelguard: cannot build the filter engine: {e}") from e
+        self._shutdown()
+        if writer is not None:
+            if self._writer is not None:
+                self._writer.close()
+            self._writer = writer
+        assert self._writer is not None
         self.shared.setup(cfg, engine, Recorder(self._writer), self._mode_override or cfg.proxy.mode)
         self._files = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="pixelguard-files"
