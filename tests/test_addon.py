@@ -377,7 +377,7 @@ def test_a_config_change_that_does_not_build_keeps_the_proxy_serving_and_followi
     # path) cannot rebuild either: whatever runs must keep running.
     good = config.read_text()
     config.write_text(good + "pixels: {max_width: many}\n")
-    with pytest.raises(exceptions.OptionsError, match="proxy.port|pixels"):
+    with pytest.raises(exceptions.OptionsError, match=r"proxy\.port|pixels"):
         pg.tctx.configure(pg.addon, pixelguard_config=str(bad))
     config.write_text(good)
     assert pg.addon.reloader is reloader and reloader is not None and reloader._thread is not None

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from imagedata import BUILDERS
 
 from pixelguard import scan
