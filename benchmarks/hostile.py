@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from benchmarks.lists import FILTERLISTS, SETS, brave_engine, resolve
-from pixelguard.engine import Engine
+from pixelguard.engine import Engine, index_keys
 from pixelguard.engine import index as ix
 from pixelguard.engine import rules as R
 
@@ -96,7 +96,7 @@ def pattern_rules(paths: list[Path]) -> Iterator[ix.RuleT]:
 def worst_urls_for(r: ix.RuleT, size: int = RULE_URL) -> list[str]:
     """URLs that make rule r's matcher work hardest: many starts of its first part and no final match."""
     if r.kind == R.REGEX:
-        pieces = R.regex_literals(r.pattern) or ["a"]
+        pieces = index_keys.regex_literals(r.pattern) or ["a"]
     else:
         pieces = [p for p in re.split(r"[*^|]", r.pattern) if p] or ["a"]
     head = "https://example.com/"

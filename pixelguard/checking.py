@@ -16,7 +16,7 @@ from pixelguard import cname, pause, protection
 from pixelguard.config import Config
 from pixelguard.decision.bodies import BodyView, view_of
 from pixelguard.decision.decision import Action, Decision
-from pixelguard.decision.request import RequestModel, header_map
+from pixelguard.decision.request_model import RequestModel, header_map
 from pixelguard.engine import Engine
 from pixelguard.engine.request import split_url
 from pixelguard.errors import PixelguardError

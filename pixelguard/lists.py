@@ -57,10 +57,10 @@ def trust_rule(site: str) -> str:
 
 
 def learned_rule(host: str, path: str = "") -> str:
-    """The rule for pixels learned at ``host``: only images (the learner saw tiny images, not that everything
-    the host serves is tracking), and only under ``path`` when the pixels shared one (Learner.narrowest):
-    ``/t/`` (a folder, every URL under it) or ``/open.gif^`` (one file, any query)."""
-    return f"||{normalize_domain(host, 'host')}{path or '^'}$image"
+    """pixel_learner.learned_rule for a host checked to be a domain name (it is written into a list file)."""
+    from pixelguard.decision.pixel_learner import learned_rule as rule
+
+    return rule(normalize_domain(host, "host"), path)
 
 
 def ensure_user_list(path: Path) -> bool:

@@ -247,7 +247,7 @@ def test_hosts_only_mode(config: Path) -> None:
     ],
 )
 def test_resource_type(headers: dict, url: str, expected: str) -> None:
-    from pixelguard.decision.request import resource_type
+    from pixelguard.decision.request_model import resource_type
 
     assert (
         resource_type(http.Headers(**{k.replace("-", "_"): v for k, v in headers.items()}), url) == expected
@@ -255,7 +255,7 @@ def test_resource_type(headers: dict, url: str, expected: str) -> None:
 
 
 def test_source_url() -> None:
-    from pixelguard.decision.request import source_url
+    from pixelguard.decision.request_model import source_url
 
     assert source_url(http.Headers(referer="https://news.example/a")) == "https://news.example/a"
     assert source_url(http.Headers(origin="https://news.example")) == "https://news.example/"
@@ -343,7 +343,7 @@ def test_one_request_builds_one_model_shared_by_every_addon(
 ) -> None:
     """The request model is built once per request, however many addons and stages look at it (a pixel that
     passes the lists, is looked at by GPC, the pixel replacer and the recorder)."""
-    from pixelguard.decision.request import RequestModel
+    from pixelguard.decision.request_model import RequestModel
 
     built: list[str] = []
     original = RequestModel.build.__func__  # type: ignore[attr-defined]

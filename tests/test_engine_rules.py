@@ -214,7 +214,8 @@ def test_site_of_and_type_guess() -> None:
     ],
 )
 def test_needle_is_a_literal_every_matching_url_contains(line: str, needle: str) -> None:
-    from pixelguard.engine.rules import Rule, needle_of, parse
+    from pixelguard.engine.index_keys import needle_of
+    from pixelguard.engine.rules import Rule, parse
 
     rule = parse(line)
     assert isinstance(rule, Rule)

@@ -14,7 +14,7 @@ import pytest
 from pixelguard.decision.bodies import BodyView, StreamedBody, view_of
 from pixelguard.decision.leaks import Identity, gmail_form, normalise_email, normalise_phone
 from pixelguard.decision.pipeline import Pipeline
-from pixelguard.decision.request import RequestModel
+from pixelguard.decision.request_model import RequestModel
 from pixelguard.engine import Engine
 
 EMAIL = "jane.doe@example.com"

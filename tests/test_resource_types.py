@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from mitmproxy import http
 
-from pixelguard.decision.request import resource_type
+from pixelguard.decision.request_model import resource_type
 from pixelguard.engine import Engine
 from pixelguard.engine.request import guess_type
 from pixelguard.engine.resource_types import EXTENSIONS, PAGE_EXTENSIONS

@@ -17,11 +17,11 @@ from pixelguard.store.writer import Writer
 from pixelguard.tui.app import PixelguardApp
 from pixelguard.tui.screens.dialogs import HelpScreen, PauseScreen
 from pixelguard.tui.screens.editor import ListEditor
-from pixelguard.tui.screens.lists import ListsScreen
+from pixelguard.tui.screens.lists_screen import ListsScreen
 from pixelguard.tui.screens.main import MainScreen
 from pixelguard.tui.widgets.detail import DetailPane
 from pixelguard.tui.widgets.events import EventTable
-from pixelguard.tui.widgets.status import StatusBar
+from pixelguard.tui.widgets.status_bar import StatusBar
 
 SIZE = (120, 40)
 TRACKERS = "||www.google-analytics.com^$third-party\n||bat.bing.com^\n"

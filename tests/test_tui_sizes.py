@@ -12,7 +12,7 @@ from test_tui_support import event, make_config, sync, wait_for, write_events
 from pixelguard.tui.app import PixelguardApp
 from pixelguard.tui.screens.dialogs import HelpScreen
 from pixelguard.tui.widgets.events import EventTable
-from pixelguard.tui.widgets.status import MessageBar, StatusBar
+from pixelguard.tui.widgets.status_bar import MessageBar, StatusBar
 
 
 def text_of(widget) -> str:  # type: ignore[no-untyped-def]

@@ -15,10 +15,10 @@ import pytest
 from test_tui_support import event, make_config, wait_for, write_events
 
 from pixelguard.tui.app import PixelguardApp
-from pixelguard.tui.screens.lists import ListsScreen
+from pixelguard.tui.screens.lists_screen import ListsScreen
 from pixelguard.tui.widgets.detail import DetailPane
 from pixelguard.tui.widgets.events import EventTable
-from pixelguard.tui.widgets.status import StatusBar
+from pixelguard.tui.widgets.status_bar import StatusBar
 
 FIXED = 1_784_987_400.0  # 2026-07-25 13:50:00 UTC, a fixed "now" for the clock and the data
 SIZE = (120, 40)

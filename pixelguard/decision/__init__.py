@@ -9,6 +9,6 @@ render, display, doctor, scan, tui/).
 
 from pixelguard.decision.decision import PASSED, STAGES, Action, Decision, Reason
 from pixelguard.decision.pipeline import Pipeline
-from pixelguard.decision.request import RequestModel
+from pixelguard.decision.request_model import RequestModel
 
 __all__ = ["PASSED", "STAGES", "Action", "Decision", "Pipeline", "Reason", "RequestModel"]

@@ -26,9 +26,9 @@ from pixelguard import payloads
 from pixelguard.decision.bodies import BodyView
 from pixelguard.decision.decision import PASSED, Action, Decision, Reason
 from pixelguard.decision.leaks import Found, Identity, form_labels
-from pixelguard.decision.pixel_learner import under
+from pixelguard.decision.pixel_learner import learned_rule, under
 from pixelguard.decision.removeparam import clean, normalised
-from pixelguard.decision.request import RequestModel
+from pixelguard.decision.request_model import RequestModel
 from pixelguard.engine import Engine, Verdict
 
 # Request headers that carry data to the destination, which the leak alarm reads besides the URL and body.
@@ -88,8 +88,6 @@ class Pipeline:
             prefix = self.pending_learned.get(req.host)
             if prefix is not None and under(path_and_query(req.url), prefix):
                 # Learned a moment ago; the engine with the rule is still being built.
-                from pixelguard.lists import learned_rule
-
                 return _blocked(Reason("learned", learned_rule(req.host, prefix), "learned"), None)
         allowed = bool(verdict.exception)
         reasons: list[Reason] = []

@@ -33,7 +33,7 @@ _SPECIAL = "*^|$"
 
 class Learned(NamedTuple):
     evidence: str  # why, for the comment above the rule
-    prefix: str  # the path the rule is limited to ("" for the whole host); see lists.learned_rule
+    prefix: str  # the path the rule is limited to ("" for the whole host); see learned_rule
 
 
 def _special_at(path: str) -> int:
@@ -168,6 +168,13 @@ def _path_of(url: str) -> str:
         if i >= 0:
             path = path[:i]
     return path or "/"
+
+
+def learned_rule(host: str, prefix: str = "") -> str:
+    """The rule for pixels learned at ``host`` (a normalised name): only images (the learner saw tiny images,
+    not that everything the host serves is tracking), and only under ``prefix`` when the pixels shared one:
+    ``/t/`` (a folder, every URL under it) or ``/open.gif^`` (one file, any query)."""
+    return f"||{host}{prefix or '^'}$image"
 
 
 def under(path: str, prefix: str) -> bool:

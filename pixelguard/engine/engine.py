@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from pixelguard.engine import bounded_regex, preprocess
+from pixelguard.engine import bounded_regex, index_keys, preprocess
 from pixelguard.engine import index as ix
 from pixelguard.engine import rules as R
 from pixelguard.engine.request import PAGE_MEMO_SIZE, Request
@@ -554,7 +554,7 @@ def _build_indexes(p: _Parsed) -> dict[str, Any]:
             continue
         p.counts[li] += 1
         t = ix.rule_tuple(r, li, n)
-        toks = [] if r.host else R.tokens_of(r)
+        toks = [] if r.host else index_keys.tokens_of(r)
         freq.update(set(toks))
         cls = _class_of(r)
         classes[cls].append((t, r.host, toks))

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from pixelguard.engine import bounded_regex, wild
+from pixelguard.engine import bounded_regex, index_keys, wild
 from pixelguard.engine import rules as R
 from pixelguard.engine.request import Request
 
@@ -47,7 +47,7 @@ class RuleT(NamedTuple):
     pattern: str
     domains: dict[str, bool] | None  # $domain=
     dflags: int  # HAS_INCLUDE | HAS_ENTITY of domains
-    needle: str  # a literal every matching lower-cased URL contains (R.needle_of)
+    needle: str  # a literal every matching lower-cased URL contains (index_keys.needle_of)
     to: dict[str, bool] | None  # $to= / $denyallow=
     tflags: int  # HAS_INCLUDE | HAS_ENTITY of to
     methods: int  # $method= mask
@@ -118,7 +118,7 @@ def rule_tuple(r: R.Rule, list_index: int, line: int) -> RuleT:
         r.pattern,
         r.domains,
         dflags,
-        R.needle_of(r),
+        index_keys.needle_of(r),
         r.to,
         tflags,
         r.methods,

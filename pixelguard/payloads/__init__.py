@@ -6,6 +6,10 @@ the generic reading (parameter names, and which values look like identifiers or 
 
 ``decode(...) -> {"vendor", "event", "fields": {...}, "identifiers": [...]}`` or None for a request that carries
 nothing (no query, no body).
+
+The rule of the tree (pixelguard/__init__.py says it whole): engine/, decision/ and payloads/ are pure logic;
+proxy/ holds mitmproxy adapters only; store/ is SQLite; the top-level modules are services with state on disk
+or the network, and the front ends (cli, render, display, doctor, scan, checking, tui/).
 """
 
 from __future__ import annotations

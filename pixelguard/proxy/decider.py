@@ -28,7 +28,7 @@ from mitmproxy import http
 from pixelguard import cname
 from pixelguard.decision.bodies import StreamedBody, view_of
 from pixelguard.decision.decision import Action, Decision
-from pixelguard.decision.request import RequestModel, header_map
+from pixelguard.decision.request_model import RequestModel, header_map
 from pixelguard.limits import BODY_HOLD, BODY_TAIL
 from pixelguard.proxy import responses
 from pixelguard.proxy.flow_note import KEY, FlowNote, note_of

@@ -12,7 +12,7 @@ from typing import Any
 
 from pixelguard.decision.bodies import StreamedBody
 from pixelguard.decision.decision import Decision
-from pixelguard.decision.request import RequestModel
+from pixelguard.decision.request_model import RequestModel
 
 KEY = "pixelguard"
 

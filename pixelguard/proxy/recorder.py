@@ -15,7 +15,7 @@ from typing import Any
 
 from pixelguard.decision.decision import STAGES, Action, Decision
 from pixelguard.decision.leaks import Identity
-from pixelguard.decision.request import RequestModel
+from pixelguard.decision.request_model import RequestModel
 from pixelguard.store.event import Event
 from pixelguard.store.writer import Writer
 

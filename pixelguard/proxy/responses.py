@@ -12,7 +12,7 @@ import html
 from mitmproxy import http
 
 from pixelguard.decision.decision import Action, Decision
-from pixelguard.decision.request import RequestModel
+from pixelguard.decision.request_model import RequestModel
 
 # The smallest transparent GIF89a: 1x1, one transparent colour.
 TRANSPARENT_GIF = (

@@ -22,7 +22,7 @@ from textual.worker import Worker, WorkerState
 from pixelguard.config import Config
 from pixelguard.tui.screens.dialogs import HelpScreen
 from pixelguard.tui.screens.main import MainScreen
-from pixelguard.tui.widgets.status import MessageBar, StatusBar
+from pixelguard.tui.widgets.status_bar import MessageBar, StatusBar
 
 log = logging.getLogger(__name__)
 

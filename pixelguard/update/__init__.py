@@ -10,6 +10,10 @@ A download replaces the working copy only when it is verified: HTTP 200, UTF-8 t
 (or at least ``! Title:``), it parses, and it is not truncated (at least half the rules of the previous copy).
 Anything else keeps the previous copy byte for byte and says why. Conditional requests (ETag, Last-Modified)
 and the list's ``! Expires:`` live in a small sidecar JSON file next to the list (``NAME.txt.meta.json``).
+
+The rule of the tree (pixelguard/__init__.py says it whole): engine/, decision/ and payloads/ are pure logic;
+proxy/ holds mitmproxy adapters only; store/ is SQLite; the top-level modules are services with state on disk
+or the network, and the front ends (cli, render, display, doctor, scan, checking, tui/).
 """
 
 from pixelguard.update.background import CHECK_INTERVAL, start_background_updater

@@ -18,7 +18,7 @@ from textual.widgets import Footer, Label, Static, TextArea
 
 from pixelguard.errors import PixelguardError
 from pixelguard.tui.data import fmt_path
-from pixelguard.tui.widgets.status import MessageBar
+from pixelguard.tui.widgets.status_bar import MessageBar
 
 VALIDATE_DELAY = 0.25  # seconds of quiet typing before the lines are checked again
 

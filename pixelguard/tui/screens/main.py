@@ -27,7 +27,7 @@ from pixelguard.tui.data import Feed, LearnedWatcher, Overview
 from pixelguard.tui.messages import EventsArrived, FeedProblem, HostSpanLoaded, OverviewUpdated, RulesLearned
 from pixelguard.tui.widgets.detail import DetailPane
 from pixelguard.tui.widgets.events import EventTable, matches
-from pixelguard.tui.widgets.status import MessageBar, StatusBar
+from pixelguard.tui.widgets.status_bar import MessageBar, StatusBar
 from pixelguard.tui.widgets.trackers import TrackersPanel
 
 log = logging.getLogger(__name__)
@@ -382,6 +382,6 @@ class MainScreen(Screen):
         app.call_from_thread(app.notify, message)
 
     def action_lists(self) -> None:
-        from pixelguard.tui.screens.lists import ListsScreen
+        from pixelguard.tui.screens.lists_screen import ListsScreen
 
         self.app.push_screen(ListsScreen())

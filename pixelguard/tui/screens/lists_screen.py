@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Footer, Label, Static
 from pixelguard.display import safe, when
 from pixelguard.tui.data import Passthrough, fmt_path, list_rows, passthrough
 from pixelguard.tui.messages import ListsLoaded
-from pixelguard.tui.widgets.status import MessageBar
+from pixelguard.tui.widgets.status_bar import MessageBar
 
 EDITABLE = ("user", "learned")
 MAX_LEARNED_SHOWN = 5  # the panel stays a few lines high, even at 80x24; the CLI prints them all
