@@ -19,6 +19,7 @@ from pixelguard import __version__, display, render
 from pixelguard import config as configmod
 from pixelguard.durations import parse_duration
 from pixelguard.engine import resource_types
+from pixelguard.engine.request import normal_host
 from pixelguard.errors import PixelguardError
 
 RESOURCE_TYPES = [*resource_types.NAMES, "xhr"]
@@ -107,7 +108,7 @@ def _follow_log(path: Path, db: Any, last: int, host: str | None, show: Callable
     from pixelguard.store import db as dbmod
     from pixelguard.store import queries
 
-    wanted = host.strip().lower().rstrip(".") if host else None
+    wanted = normal_host(host.strip()) if host else None
     while True:
         try:
             if db is None:

@@ -28,7 +28,7 @@ import dns.message
 import dns.rdatatype
 import dns.resolver
 
-from pixelguard.engine.request import domain_of
+from pixelguard.engine.request import domain_of, normal_host
 from pixelguard.limits import CNAME_CACHE, MAX_CNAME_CHAIN
 
 log = logging.getLogger(__name__)
@@ -135,8 +135,8 @@ def _names(host: str, response: dns.message.Message) -> tuple[tuple[str, ...], f
     cnames: dict[str, tuple[str, int]] = {}
     for rrset in response.answer:
         if rrset.rdtype == dns.rdatatype.CNAME:
-            owner = rrset.name.to_text().rstrip(".").lower()
-            cnames[owner] = (rrset[0].target.to_text().rstrip(".").lower(), rrset.ttl)
+            owner = normal_host(rrset.name.to_text())
+            cnames[owner] = (normal_host(rrset[0].target.to_text()), rrset.ttl)
     out: list[str] = []
     ttl = float(MAX_TTL)
     site = domain_of(host)

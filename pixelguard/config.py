@@ -20,6 +20,7 @@ import platformdirs
 import yaml
 
 from pixelguard.display import cut, safe
+from pixelguard.engine.request import normal_host
 from pixelguard.errors import ConfigError
 
 APP = "pixelguard"
@@ -425,9 +426,9 @@ def _domains(r: _Reader, node: yaml.Node | None) -> tuple[str, ...]:
     out = []
     for item in _items(r, node, "tls.passthrough", "domains"):
         value = _scalar(item)
-        if not isinstance(value, str) or not _DOMAIN.match(value.strip().lower().rstrip(".")):
+        if not isinstance(value, str) or not _DOMAIN.match(normal_host(value.strip())):
             raise r.fail(item, "tls.passthrough", f"entries are domains (bank.example), got {_show(item)}")
-        out.append(value.strip().lower().rstrip("."))
+        out.append(normal_host(value.strip()))
     return tuple(out)
 
 

@@ -12,6 +12,8 @@ from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
+from pixelguard.engine.request import normal_host
+
 log = logging.getLogger(__name__)
 
 DATA_FILE = Path(__file__).parent / "data" / "entities.json"
@@ -35,7 +37,7 @@ def _table() -> dict[str, tuple[str, str]]:
 
 def lookup(host: str) -> Entity | None:
     """The entity owning ``host`` or its closest listed parent domain, else None."""
-    host = (host or "").strip().lower().rstrip(".")
+    host = normal_host((host or "").strip())
     if not host:
         return None
     table = _table()

@@ -13,8 +13,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pixelguard.config import bundled_filters_dir
+from pixelguard.engine.request import normal_host
 from pixelguard.errors import PixelguardError
 from pixelguard.fileio import atomic_write
+from pixelguard.limits import MAX_HOST
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 LEARNED_HEADER = (
@@ -32,13 +34,13 @@ def normalize_domain(text: str, what: str = "domain") -> str:
     if any(c.isspace() for c in raw) or any(c in raw for c in "/:*?#@^|$,=\\[]"):
         hint = " (give the host name only, e.g. example.com)" if "/" in raw or ":" in raw else ""
         raise PixelguardError(f"{raw!r} is not a valid {what}{hint}")
-    name = raw.lower().rstrip(".")
+    name = normal_host(raw)
     try:
         ascii_name = name.encode("idna").decode("ascii")
     except UnicodeError as e:
         raise PixelguardError(f"{raw!r} is not a valid {what}: {e}") from None
     labels = ascii_name.split(".")
-    if len(ascii_name) > 253 or not all(_LABEL.match(label) for label in labels):
+    if len(ascii_name) > MAX_HOST or not all(_LABEL.match(label) for label in labels):
         raise PixelguardError(f"{raw!r} is not a valid {what}")
     return ascii_name
 

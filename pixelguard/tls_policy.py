@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pixelguard.config import bundled_filters_dir
+from pixelguard.engine.request import normal_host
 from pixelguard.fileio import atomic_write
 from pixelguard.limits import TLS_CANDIDATES, TLS_LEARN_AFTER, TLS_LEARNED
 
@@ -51,7 +52,7 @@ def bundled() -> list[str]:
 
 
 def _covering(host: str, names: AbstractSet[str]) -> str | None:
-    h = host.lower().rstrip(".")
+    h = normal_host(host)
     while True:
         if h in names:
             return h
@@ -94,8 +95,8 @@ class Policy:
         named_by_lists: Callable[[str], bool] = lambda host: False,
         clock: Callable[[], float] = time.time,
     ):
-        self.bundled = frozenset(n.lower().rstrip(".") for n in bundled())
-        self.configured = frozenset(n.lower().rstrip(".") for n in passthrough)
+        self.bundled = frozenset(normal_host(n) for n in bundled())
+        self.configured = frozenset(normal_host(n) for n in passthrough)
         self.learn = learn
         self.named_by_lists = named_by_lists  # the engine in use (replaced on reload): Engine.names_host
         self.clock = clock
@@ -111,7 +112,7 @@ class Policy:
         """Why host's TLS is passed through for client (a sentence), or None when it is decrypted."""
         if not host:
             return None
-        host = host.lower().rstrip(".")
+        host = normal_host(host)
         name = _covering(host, self.bundled)
         if name:
             return f"{name} is on the bundled list of sensitive sites"
@@ -150,7 +151,7 @@ class Policy:
         """A client refused our certificate for host. Returns the entry when this refusal made it learned."""
         if not self.learn or not host or not client or kind is None:
             return None
-        host = host.lower().rstrip(".")
+        host = normal_host(host)
         if self.named_by_lists(host):
             return None  # never blind the lists: a host they know stays decrypted
         key = (client, host)
@@ -174,7 +175,7 @@ class Policy:
     def succeeded(self, client: str, host: str) -> None:
         """A handshake for host completed: whatever refused it before was not pinning."""
         if host:
-            self._candidates.pop((client, host.lower().rstrip(".")), None)
+            self._candidates.pop((client, normal_host(host)), None)
 
     def candidates(self) -> int:
         return len(self._candidates)
@@ -270,7 +271,7 @@ def forget(data_dir: Path, host: str, client: str | None = None) -> int:
     """Forget learned passthrough for host (for one client, or all); returns how many entries went."""
     path = data_dir / LEARNED_FILE
     learned = read_learned(path)
-    host = host.lower().rstrip(".")
+    host = normal_host(host)
     gone = [k for k in learned if k[1] == host and (client is None or k[0] == client)]
     for k in gone:
         del learned[k]

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from pixelguard.engine import resource_types
-from pixelguard.engine.request import MAX_HOST, Request, site_of, split_url
+from pixelguard.engine.request import Request, normal_host, site_of, split_url
+from pixelguard.limits import MAX_HOST
 
 _DEST = {
     "document": "document",
@@ -41,11 +42,6 @@ _DEST = {
     "websocket": "websocket",
 }
 _HOST_NAME = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\Z")
-
-
-def normal_host(host: str) -> str:
-    """A host name as every part of pixelguard compares it: lower case, no trailing dot."""
-    return host.lower().rstrip(".")
 
 
 def resource_type(headers: Mapping[str, str], url: str) -> str:

@@ -194,9 +194,9 @@ class Engine:
 
         The TLS learner asks: a host a list has rules for is never passed through undecrypted, since its
         rules could not apply to what it cannot see."""
-        from pixelguard.engine.request import host_info
+        from pixelguard.engine.request import host_info, normal_host
 
-        domain, suffixes, _ = host_info(host.lower().rstrip("."))
+        domain, suffixes, _ = host_info(normal_host(host))
         if not domain:
             return False
         names = suffixes[: len(suffixes) - domain.count(".")]  # the host up to its registrable domain

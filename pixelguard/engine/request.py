@@ -14,6 +14,7 @@ import tldextract
 
 from pixelguard.engine import resource_types
 from pixelguard.engine.rules import METHOD_BITS, TYPE_ALIASES, TYPE_BITS
+from pixelguard.limits import MAX_HOST
 
 # suffix_list_urls=() and cache_dir=None: use the snapshot shipped inside tldextract, offline, no disk cache.
 _EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
@@ -45,6 +46,11 @@ def domain_of(host: str) -> str:
 _AUTHORITY = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*)://(?:[^/?#@]*@)?(\[[^\]/?#]*\]|[^/?#:]*)")
 
 
+def normal_host(host: str) -> str:
+    """A host name as every part of pixelguard compares it: lower case, no trailing dot."""
+    return host.lower().rstrip(".")
+
+
 def split_url(url: str) -> tuple[str, str]:
     """(scheme, host) of an absolute URL, lower-cased; ("", "") when it has no scheme://host."""
     m = _AUTHORITY.match(url)
@@ -53,7 +59,7 @@ def split_url(url: str) -> tuple[str, str]:
     host = m.group(2)
     if host[:1] == "[":
         host = host[1:-1]
-    return m.group(1).lower(), host.lower().rstrip(".")
+    return m.group(1).lower(), normal_host(host)
 
 
 def site_of(url: str) -> str:
@@ -83,8 +89,7 @@ def guess_type(url: str, has_page: bool = False) -> str:
 HOST_MEMO_SIZE = 8192
 PAGE_MEMO_SIZE = 4096
 MEMO_KEY_MAX = 256
-# The longest name DNS can resolve; a longer "host" is matched on its last 253 characters.
-MAX_HOST = 253
+# A longer "host" is matched on its last MAX_HOST characters (limits.py says why).
 HostInfo = tuple[str, tuple[str, ...], tuple[str, ...]]
 _hosts: dict[str, HostInfo] = {}
 _pages: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {}

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from pixelguard.engine.request import normal_host
 from pixelguard.store.schema import EVENT_COLUMNS
 
 COLUMNS = "id, " + ", ".join(EVENT_COLUMNS)
@@ -40,7 +41,7 @@ def _event_rows(
 
 def _host_filter(host: str) -> tuple[str, list[Any]]:
     """The host and its subdomains: 'tracker.com' matches 'px.tracker.com', not 'nottracker.com'."""
-    h = host.strip().lower().rstrip(".")
+    h = normal_host(host.strip())
     # GLOB is case-sensitive and uses the index-free path; escaping its metacharacters keeps it literal.
     escaped = "".join(f"[{c}]" if c in "*?[" else c for c in h)
     return "(host = ? OR host GLOB ?)", [h, f"*.{escaped}"]
