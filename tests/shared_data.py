@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+# Beside the checkout; PIXELGUARD_SHARED names it when the tests run from a copy elsewhere (scripts/mutate).
+SHARED = Path(os.environ.get("PIXELGUARD_SHARED") or REPO.parent / "shared")
 
 
 def shared_path(*parts: str) -> Path:

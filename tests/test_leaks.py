@@ -21,7 +21,15 @@ EMAIL = "jane.doe@example.com"
 GMAIL = "Jane.Doe+news@gmail.com"  # Google hashes it as janedoe@gmail.com
 PHONE = "+1 (555) 010-0100"
 E164 = "15550100100"
-ME = Identity(emails=(f" {EMAIL.title()} ", GMAIL), phones=(PHONE,))
+EMAILS = (f" {EMAIL.title()} ", GMAIL)
+
+
+def me() -> Identity:
+    """The test user, made anew by each test (a module-level object would be built once, before a mutation
+    test switches on the mutant it is about)."""
+    return Identity(emails=EMAILS, phones=(PHONE,))
+
+
 PAGE = "https://shop.example/checkout"
 
 
@@ -60,7 +68,7 @@ FORMS = [
     ("every character encoded", f"https://t.example/p?e={_every_char_encoded(EMAIL)}", {}, b"", ""),
     ("double-encoded", "https://t.example/p?e=jane.doe%2540example.com", {}, b"", ""),
     ("%2E dots", "https://t.example/p?e=jane%2Edoe%40example%2Ecom", {}, b"", ""),
-    ("json \\u0040", "https://t.example/p", {}, b'{"email":"jane.doe\\u0040example.com"}', ""),
+    ("json unicode escape", "https://t.example/p", {}, b'{"email":"jane.doe\\u0040example.com"}', ""),
     ("html entity", "https://t.example/p", {}, b"<p>jane.doe&#64;example.com</p>", ""),
     ("md5", f"https://t.example/p?h={hashlib.md5(EMAIL.encode()).hexdigest()}", {}, b"", ""),
     ("sha1 upper", f"https://t.example/p?h={hashlib.sha1(EMAIL.encode()).hexdigest().upper()}", {}, b"", ""),
@@ -96,7 +104,7 @@ FORMS = [
 
 
 def _decide(url: str, headers: dict[str, str], body: bytes, encoding: str, page: str | None = PAGE):
-    pipeline = Pipeline(Engine.from_text(""), identity=ME)
+    pipeline = Pipeline(Engine.from_text(""), identity=me())
     hdrs = {**({"referer": page} if page and "referer" not in headers else {}), **headers}
     if encoding:
         hdrs["content-encoding"] = encoding
@@ -114,7 +122,7 @@ def test_every_form_is_caught(what: str, url: str, headers: dict, body: bytes, e
 
 
 def test_the_end_of_a_streamed_body_is_read_too() -> None:
-    pipeline = Pipeline(Engine.from_text(""), identity=ME)
+    pipeline = Pipeline(Engine.from_text(""), identity=me())
     req = RequestModel.from_url("https://t.example/batch", method="POST", headers={"referer": PAGE})
     body = StreamedBody("application/json")
     for _ in range(40):  # 2.5 MB of events, the address in the last one
@@ -150,6 +158,7 @@ def test_first_party_requests_carry_the_address_freely() -> None:
 
 def test_redaction_leaves_no_form_behind() -> None:
     text = f"https://t.example/p?a={EMAIL}&b={sha256(EMAIL).upper()}&c={quote(EMAIL, safe='')}&d={E164}"
+    ME = me()
     out = ME.redact(text)
     assert out is not None and ME.find(out) == []
     assert "[your email]" in out and "[your email, sha256]" in out and "[your email, url-encoded]" in out
@@ -167,3 +176,75 @@ def test_a_body_view_is_bounded() -> None:
     assert isinstance(view, BodyView) and len(view.data) <= BODY_INFLATE
     big = view_of(b"y" * (BODY_HOLD * 3))
     assert len(big.data) == BODY_HOLD and not big.complete and big.size == BODY_HOLD * 3
+
+
+@pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        ("https://t.example/p?x=1", "https://t.example/p?x=1"),  # nothing of the user's: unchanged
+        (
+            "https://t.example/p?a=1?e=jane.doe%2540example.com",
+            "https://t.example/p?[query removed: it holds your identity]",
+        ),
+        (
+            "https://t.example/p#e=jane.doe%2540example.com",
+            "https://t.example/p?[query removed: it holds your identity]",
+        ),
+        (
+            "https://t.example/p#a#e=jane.doe%2540example.com",
+            "https://t.example/p?[query removed: it holds your identity]",
+        ),
+        (
+            "https://t.example/a b?e=jane.doe%2540example.com",
+            "https://t.example/a b?[query removed: it holds your identity]",
+        ),
+    ],
+)
+def test_a_url_keeps_what_holds_nothing_of_the_user(url: str, kept: str) -> None:
+    assert me().safe_text(url, url=True) == kept
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        (f"e={EMAIL}", "email"),
+        (f"e={quote(EMAIL, safe='')}", "email (url-encoded)"),
+        ("e=jane.doe%2540example.com", "email (url-encoded)"),
+        ('{"e":"jane.doe\\u0040example.com"}', "email (json-escaped)"),
+        ('{"e":"jane.doe\\U0040example.com"}', "email (json-escaped)"),
+        ("<b>jane.doe&#64;example.com</b>", "email (html-escaped)"),
+        ("<b>jane.doe&commat;example.com</b>", "email (html-escaped)"),
+        ("tel=+1 555 010 0100", "phone (spaced)"),
+        ("user=jane.doe&domain=example.com", "email (split over two parameters)"),
+        (f"h={sha256(EMAIL)}", "email (sha256)"),
+        (f"h={sha256('janedoe@gmail.com')}", "email (normalised sha256)"),
+        (f"h={b64(hashlib.md5(EMAIL.encode()).digest())}", "email (md5 base64)"),
+    ],
+)
+def test_each_form_is_named_by_how_it_was_written(text: str, label: str) -> None:
+    assert label in [f.label for f in me().find(text)]
+
+
+def test_the_place_is_not_part_of_the_label() -> None:
+    found = me().find(f"em={EMAIL}", where="Cookie header")
+    assert [(f.label, f.where) for f in found] == [("email", "Cookie header")]
+
+
+def test_gmail_form_drops_the_dots_and_everything_from_the_first_plus() -> None:
+    assert gmail_form("a.b+c+d@gmail.com") == "ab@gmail.com"
+    assert gmail_form("a.b@googlemail.com") == "ab@googlemail.com"
+
+
+def test_a_three_letter_local_part_split_over_parameters_is_found() -> None:
+    short = Identity(emails=("abc@example.org",))
+    assert [f.label for f in short.find("u=abc&d=example.org")] == ["email (split over two parameters)"]
+    assert [f.label for f in short.find("u=abc;d=example.org")] == ["email (split over two parameters)"]
+    assert short.find("u=abc&d=") == [] and short.find("d=example.org") == []
+    assert Identity(emails=("ab@example.org",)).find("u=ab&d=example.org") == []  # too short to mean anything
+
+
+def test_a_phone_written_without_its_calling_code_takes_the_configured_one() -> None:
+    de = Identity(phones=("0170 1234567",), country="49")
+    assert [f.label for f in de.find("p=491701234567")] == ["phone"]
+    assert de.find("p=01701234567") == []  # the national form is not what trackers send
+    assert [f.label for f in de.find(f"h={sha256('+491701234567')}")] == ["phone (sha256)"]

@@ -68,3 +68,33 @@ def test_the_issue_example_through_check(page: str | None, blocked: bool) -> Non
 def test_mov_is_media_everywhere() -> None:
     assert guess_type("https://v.example/clip.mov") == "media"
     assert resource_type(http.Headers(), "https://v.example/clip.mov") == "media"
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"Upgrade": "WebSocket"}, "websocket"),
+        ({"Accept": "text/html,application/xhtml+xml"}, "document"),
+        ({"Accept": "application/xhtml+xml;q=0.9, */*"}, "document"),
+        ({"Accept": "image/png, text/html"}, "image"),  # the first kind asked for
+        ({"Accept": "text/html, image/png"}, "document"),
+        ({"Sec-Fetch-Dest": "websocket"}, "websocket"),
+    ],
+)
+def test_what_the_accept_and_upgrade_headers_ask_for(headers: dict[str, str], expected: str) -> None:
+    assert (
+        resource_type(
+            http.Headers(**{k.replace("-", "_"): v for k, v in headers.items()}), "https://a.test/x"
+        )
+        == expected
+    )
+
+
+def test_the_page_is_the_referer_else_the_origin() -> None:
+    from pixelguard.decision.request_model import source_url
+
+    assert (
+        source_url({"referer": "https://a.example/p", "origin": "https://b.example"}) == "https://a.example/p"
+    )
+    assert source_url({"origin": "https://b.example"}) == "https://b.example/"
+    assert source_url({"referer": "android-app://x", "origin": "null"}) is None

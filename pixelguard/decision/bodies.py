@@ -140,7 +140,9 @@ class StreamedBody:
             chunk = chunk[room:]
         if chunk:
             self.tail += chunk
-            if len(self.tail) > BODY_TAIL:
+            # Trimmed only when twice its size: a body arriving a byte at a time would otherwise shift the whole
+            # tail for every byte (quadratic); this way each byte is moved at most once, amortised.
+            if len(self.tail) > 2 * BODY_TAIL:
                 del self.tail[: len(self.tail) - BODY_TAIL]
 
     @property
@@ -151,5 +153,5 @@ class StreamedBody:
         whole = complete and not self.tail
         if self.encoding.strip().lower() not in ("", "identity"):
             return BodyView(_decoded(bytes(self.head), self.encoding), self.size, whole, self.content_type)
-        data = bytes(self.head) + (b"\n" + bytes(self.tail) if self.tail else b"")
+        data = bytes(self.head) + (b"\n" + bytes(self.tail[-BODY_TAIL:]) if self.tail else b"")
         return BodyView(data, self.size, whole, self.content_type)

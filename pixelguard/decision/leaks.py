@@ -26,7 +26,8 @@ import hashlib
 import html
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, replace
 from urllib.parse import parse_qsl, quote, unquote
 
 import re2
@@ -62,10 +63,12 @@ class Form:
 
 @dataclass(frozen=True, slots=True)
 class Found:
-    """One form found, and how the text carried it (``via``: "url-encoded", "json-escaped", a header...)."""
+    """One form found: how the text carried it (``via``: "url-encoded", "json-escaped", ...) and where (``where``:
+    "" for the URL, "body", "Cookie header", ...)."""
 
     form: Form
     via: str = ""
+    where: str = ""
 
     @property
     def kind(self) -> str:
@@ -122,18 +125,19 @@ def _offset_base64(raw: bytes) -> set[str]:
     return out
 
 
-def _forms(kind: str, values: Iterable[str], shown: str) -> list[Form]:
+def _forms(kind: str, values: Iterable[str], normalised: AbstractSet[str] = frozenset()) -> list[Form]:
+    """Every form of each value; those in ``normalised`` (an address as Google rewrites it) say so in their
+    label, the others are the identity as written."""
     out: list[Form] = []
     for value in values:
         raw = value.encode()
-        label = "plain" if value == shown else "normalised"
-        out.append(Form(kind, label, value, True, bounded=True))
+        prefix = "normalised " if value in normalised else ""
+        out.append(Form(kind, prefix.strip() or "plain", value, True, bounded=True))
         encoded = quote(value, safe="")
         if encoded != value:  # found in decoded text anyway; a needle of its own so that redact() replaces it
             out.append(Form(kind, "url-encoded", encoded.lower(), True))
         for name in ("md5", "sha1", "sha256"):
             digest = hashlib.new(name, raw).digest()
-            prefix = "" if value == shown else "normalised "
             out.append(Form(kind, prefix + name, digest.hex(), True))
             for b64 in {
                 base64.b64encode(digest).decode().rstrip("="),
@@ -156,16 +160,15 @@ class Identity:
             if not email:
                 continue
             gmail = gmail_form(email)
-            forms += _forms(
-                "email", dict.fromkeys([email, *([gmail] if gmail and gmail != email else [])]), email
-            )
+            extra = {gmail} if gmail and gmail != email else set()
+            forms += _forms("email", [email, *extra], extra)
             local, _, domain = email.partition("@")
             if len(local) >= 3 and "." in domain:
                 self._split.append((local, domain))
         for p in phones:
             digits = normalise_phone(p, country)
             if len(digits) >= 6:
-                forms += _forms("phone", [digits, "+" + digits], digits)
+                forms += _forms("phone", [digits, "+" + digits])  # E.164 is written both ways
         # Longest first: a hash is reported as itself, not as a shorter form that happens to be inside it.
         unique = {(f.needle, f.case_blind): f for f in forms}
         self.forms = sorted(unique.values(), key=lambda f: -len(f.needle))
@@ -190,10 +193,10 @@ class Identity:
                 continue
             text = text[:LEAK_SCAN_CHARS]
             for variant, via in _variants(text):
-                self._scan(variant, via or where, found)
+                self._scan(variant, via, found)
         if self._split and len(found) < len(self.forms):
             self._find_split(texts, found)
-        return sorted(found.values(), key=lambda f: -len(f.form.needle))
+        return sorted((replace(f, where=where) for f in found.values()), key=lambda f: -len(f.form.needle))
 
     def _scan(self, text: str, via: str, found: dict[Form, Found]) -> None:
         low = text.lower()
@@ -222,7 +225,7 @@ class Identity:
                     values.add(v.strip().lower())
         for local, domain in self._split:
             if local in values and (domain in values or "@" + domain in values):
-                form = Form("email", "split", f"{local}@{domain}", True)
+                form = Form("email", "plain", f"{local}@{domain}", True)
                 found.setdefault(form, Found(form, "split over two parameters"))
 
     def redact(self, text: str | None) -> str | None:
@@ -266,7 +269,7 @@ def _alternation(needles: Iterable[str]) -> re2._Regexp | None:
     return re2.compile("|".join(parts))
 
 
-_HEX_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+_HEX_ESCAPE = re.compile(r"\\[uU]([0-9a-fA-F]{4})")
 _DIGIT_GAPS = re.compile(r"(?<=\d)[ \t().\-]{1,3}(?=\d)")
 
 

@@ -110,7 +110,7 @@ class Pipeline:
         if early.paused or early.stopped or not body.data:
             return early
         if self.identity and not req.first_party:
-            found = self.identity.find(body.text, where="body")
+            found = self.identity.find(body.text)
             if found:
                 return self._leak(found, "the body")
         return early
@@ -133,7 +133,7 @@ class Pipeline:
             payload = payloads.decode(url, req.method, raw, req.headers.get("content-type"))
         except Exception:
             payload = None
-        found = self._leaks(req) + (idn.find(text, where="body") if idn and text else [])
+        found = self._leaks(req) + (idn.find(text) if idn and text else [])
         if found:
             payload = payload or {"vendor": None, "event": None, "fields": {}, "identifiers": []}
             payload["identifiers"] = list(dict.fromkeys(form_labels(found) + payload["identifiers"]))
@@ -149,8 +149,8 @@ class Pipeline:
         why = None if self.mode == "hosts-only" else self.passthrough(host, client)
         if self.mode == "hosts-only" or why is not None:
             verdict = self.engine.check_host(host)
-            if verdict.blocked:
-                return _blocked(Reason("host", verdict.rule, verdict.list, verdict.line), verdict)
+            if verdict.blocked:  # a refused tunnel has no body to answer with: no $redirect resource
+                return _blocked(Reason("host", verdict.rule, verdict.list, verdict.line), None)
         if why is not None:
             return Decision(Action.PASSTHROUGH, (Reason("tls", detail=why),))
         if self.mode == "hosts-only":
@@ -181,7 +181,7 @@ class Pipeline:
         idn = self.identity
         if not idn or req.first_party:
             return []
-        found = idn.find(req.url, where="")
+        found = idn.find(req.url)
         for name in LEAK_HEADERS:
             value = req.headers.get(name)
             if value:
@@ -189,7 +189,7 @@ class Pipeline:
         for name, value in req.headers.items():
             if name.startswith("x-") and value:
                 found += idn.find(value, where=f"{name} header")
-        return list({f.form: f for f in found}.values())
+        return found
 
     def _leak(self, found: list[Found], where: str) -> Decision:
         labels = ", ".join(form_labels(found))
@@ -225,11 +225,7 @@ def _blocked(reason: Reason, verdict: Verdict | None) -> Decision:
 
 
 def _where(found: list[Found]) -> str:
-    places = dict.fromkeys("URL" if not f.via or f.via in _ENCODINGS else f.via for f in found)
-    return " and the ".join(places)
-
-
-_ENCODINGS = ("url-encoded", "json-escaped", "html-escaped", "spaced", "split over two parameters")
+    return " and the ".join(dict.fromkeys(f.where or "URL" for f in found))
 
 
 def path_and_query(url: str) -> str:

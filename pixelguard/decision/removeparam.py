@@ -110,7 +110,8 @@ def _dropper(tests: list[_Test]) -> Callable[[str, str, str], bool]:
     """(name, "=" or "", value) -> does some rule value remove this parameter? Plain names are one set lookup
     (the common case); negated values, regexes and "all" are asked in turn."""
     names = {t.name for t in tests if t.kind == "name" and not t.negated}
-    others = [t for t in tests if t.negated or t.kind != "name"]
+    # A refused regex removes nothing, negated or not (uBO: a bad value is skipped, `if ( bad ) { continue; }`).
+    others = [t for t in tests if (t.negated or t.kind != "name") and t.kind != "never"]
 
     def drops(raw_name: str, eq: str, raw_value: str) -> bool:
         name = _compared(raw_name)

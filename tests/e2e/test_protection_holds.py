@@ -363,7 +363,7 @@ def test_a_cname_chain_deeper_than_resolvers_go_is_judged_on_every_name(
 def test_every_encoding_of_the_identity_is_stopped_and_none_is_written_anywhere(
     make_proxy, origin: Origin
 ) -> None:
-    from test_leaks import E164, EMAIL, FORMS, GMAIL, ME, PHONE
+    from test_leaks import E164, EMAIL, FORMS, GMAIL, PHONE, me
 
     identity = f"identity: {{emails: ['{EMAIL}', '{GMAIL}'], phones: ['{PHONE}']}}\n"
     proxy = make_proxy({}, bundled=("pixelguard-ads",), extra=identity)
@@ -394,7 +394,8 @@ def test_every_encoding_of_the_identity_is_stopped_and_none_is_written_anywhere(
     wait_for(lambda: len(proxy.events()) >= len(FORMS) + 2, what="every stop recorded")
     assert proxy.stop() == 0
 
-    needles = {f.needle for f in ME.forms} | {f.needle.upper() for f in ME.forms if f.case_blind}
+    forms = me().forms
+    needles = {f.needle for f in forms} | {f.needle.upper() for f in forms if f.case_blind}
     needles |= {"jane.doe", "janedoe", E164, E164[1:], "jane%2edoe", "jane%2Edoe"}
     stored = [p for p in proxy.home.rglob("*") if p.is_file() and p.name != "config.yaml"]
     assert any(p.name == "proxy.log" for p in stored) or proxy.log()
