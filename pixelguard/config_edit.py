@@ -8,6 +8,8 @@ is replaced atomically, and the running proxy, which watches it, reloads its lis
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -34,10 +36,15 @@ def set_list_enabled(cfg: configmod.Config, name: str, enabled: bool) -> Path:
         raise ConfigError(f"{path}: cannot read config file: {e}") from e
     new = _edited(text, path, cfg, name, enabled)
     # Read back before writing: the file must still load, with the list in the asked state.
-    check = path.with_name(f".{path.name}.check")
+    check: Path | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        check.write_text(new, encoding="utf-8")
+        # A new file of our own (O_EXCL), never one a symbolic link planted at a fixed name points to: the
+        # config may hold the user's identity.
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".check", dir=path.parent)
+        check = Path(tmp_name)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(new)
         try:
             loaded = configmod.load(check)
         except ConfigError as e:
@@ -48,7 +55,8 @@ def set_list_enabled(cfg: configmod.Config, name: str, enabled: bool) -> Path:
     except OSError as e:
         raise ConfigError(f"{path}: cannot write config file: {e.strerror or e}") from e
     finally:
-        check.unlink(missing_ok=True)
+        if check is not None:
+            check.unlink(missing_ok=True)
     return path
 
 

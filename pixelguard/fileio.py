@@ -7,6 +7,7 @@ SQLite's -wal and -shm included, is out of other users' reach whatever their own
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -18,12 +19,34 @@ from typing import Any
 PRIVATE_DIR = 0o700
 
 
-def private_file(path: Path) -> None:
-    """Take group and other bits off a file pixelguard keeps (a history database made by an older version)."""
+class LinkRefused(OSError):
+    """A file pixelguard keeps is a symbolic link: someone could have put it there to make pixelguard write, or
+    change the mode of, another file (the link's target) with the user's rights."""
+
+    def __init__(self, path: Path):
+        super().__init__(
+            errno.ELOOP, f"{path} is a symbolic link; pixelguard does not write through one (remove it)"
+        )
+        self.path = path
+
+
+def refuse_link(path: Path) -> None:
+    """Raise LinkRefused when path is a symbolic link (lstat: the link itself, never its target)."""
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            path.chmod(mode & ~0o077)
+        if stat.S_ISLNK(os.lstat(path).st_mode):
+            raise LinkRefused(Path(path))
+    except FileNotFoundError:
+        pass
+
+
+def private_file(path: Path) -> None:
+    """Take group and other bits off a file pixelguard keeps (a history database made by an older version).
+    A symbolic link is left alone: chmod would change its target."""
+    try:
+        st = os.lstat(path)
+        mode = stat.S_IMODE(st.st_mode)
+        if not stat.S_ISLNK(st.st_mode) and mode & 0o077:
+            os.chmod(path, mode & ~0o077)
     except OSError:
         pass
 
@@ -91,8 +114,9 @@ def private_log_handler(path: Path, max_bytes: int, backups: int) -> logging.Han
 
     class Private(RotatingFileHandler):
         def _open(self) -> Any:
-            fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            private_file(Path(self.baseFilename))  # one made 0644 by an older version
+            # Never through a symbolic link (which would append the user's history to its target), and made
+            # private through the descriptor (one made 0644 by an older version).
+            fd = open_private(Path(self.baseFilename), os.O_WRONLY | os.O_APPEND | os.O_CREAT)
             return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
     return Private(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")

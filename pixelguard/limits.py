@@ -52,3 +52,36 @@ TLS_CANDIDATES = 2_000
 # Learned passthrough hosts kept; the least recently used goes first, so junk learned once and never used
 # again leaves before the pinned app that connects every day.
 TLS_LEARNED = 1_000
+
+# --- connections -----------------------------------------------------------------------------------------------
+# File descriptors kept free for what is not a connection: lists, the database and its WAL, the log, DNS.
+CONNECTION_RESERVE_FDS = 64
+# Connections at most: half of what the process may open (a client connection may need an upstream one),
+# whatever the `nofile` limit is, and never more than this (beyond it the event loop is the limit anyway).
+MAX_CONNECTIONS = 10_000
+# At capacity, connections silent this long are the first closed to make room for a new one (least recently
+# active first): a browser opens a new connection when it needs one, so closing its idle one costs a handshake.
+IDLE_EVICT_S = 1.0
+# HTTP/2 streams on one connection that may end in an error (reset by the client, or failed before any
+# answer) within RESET_WINDOW_S before the connection is closed (rapid reset, CVE-2023-44487: a request is
+# opened and reset at once, and the proxy has already begun it, upstream lookup and all). A browser cancelling
+# a page's requests ends tens so; an attack, thousands a second.
+MAX_STREAM_RESETS = 200
+RESET_WINDOW_S = 10.0
+# Streams of one connection begun and not yet answered or failed: a browser keeps at most a few hundred open
+# (Chromium caps itself at 256), so more is a client opening streams faster than it lets them finish.
+MAX_STREAMS_IN_FLIGHT = 300
+# Request bodies held in memory at once (each at most BODY_HOLD): past it, idle holders are closed first,
+# then new requests with a body are answered 503 until some finish.
+MAX_BODIES_IN_FLIGHT = 64 * 1024 * 1024
+
+# --- list downloads -------------------------------------------------------------------------------------------
+# Bytes a subscription may bring, itself and every file it includes together: EasyList is about 2 MB and the
+# biggest hosts files people subscribe to are about 60 MB, so more is not a filter list.
+LIST_DOWNLOAD_BYTES = 64 * 1024 * 1024
+# Seconds a subscription's whole download may take, its includes among them: a server sending a byte a second
+# keeps every socket read short, so only a deadline on the whole stops it.
+LIST_DOWNLOAD_DEADLINE_S = 60.0
+# Rules one list may hold (a hosts file near the download cap is about 2.4 million lines): a bigger list is not
+# loaded, and says so, rather than making the proxy rebuild for minutes in gigabytes.
+MAX_RULES_PER_LIST = 2_500_000

@@ -99,3 +99,29 @@ def test_a_body_arriving_a_byte_at_a_time_keeps_a_bounded_tail() -> None:
         assert len(s.tail) <= 2 * BODY_TAIL
     assert s.size == BODY_HOLD + 3 * BODY_TAIL
     assert bytes(s.tail[-BODY_TAIL:]) == bytes(i % 256 for i in range(2 * BODY_TAIL, 3 * BODY_TAIL))
+
+
+def test_raw_deflate_is_read_as_browsers_read_it() -> None:
+    raw = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = b"payload=1&" * 50
+    packed = raw.compress(body) + raw.flush()
+    assert head(packed, "deflate", 10_000) == body
+    assert head(zlib.compress(body), "deflate", 10_000) == body
+
+
+def test_inflating_stops_at_the_limit_in_memory_too() -> None:
+    import tracemalloc
+
+    bomb = zlib.compress(b"\0" * (64 << 20), 9)
+    tracemalloc.start()
+    out = head(bomb, "deflate", 1 << 20)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert out == b"\0" * (1 << 20) and peak < 4 << 20, f"peak {peak >> 20} MB for a 1 MB limit"
+
+
+def test_a_compressed_streamed_body_that_fits_is_complete() -> None:
+    s = StreamedBody("", "gzip")
+    s.feed(gzip.compress(b"small"))
+    v = s.view(complete=True)
+    assert v.complete is True and v.data == b"small"

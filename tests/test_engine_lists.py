@@ -125,3 +125,40 @@ def test_validate_names_the_problem(line: str) -> None:
 )
 def test_validate_accepts_good_lines(line: str) -> None:
     assert validate(line) is None
+
+
+def test_a_list_bigger_than_a_list_may_be_is_not_loaded_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pixelguard.engine import engine as enginemod
+
+    monkeypatch.setattr(enginemod, "MAX_RULES_PER_LIST", 1000)
+    huge = tmp_path / "huge.txt"
+    huge.write_text("".join(f"host{i}.example\n" for i in range(1500)))
+    small = tmp_path / "small.txt"
+    small.write_text("||tracker.example^\n")
+    e = Engine.from_files([huge, small])
+    assert any(
+        err.startswith("huge:0: 1,501 lines, more than the 1,000 a list may hold: not loaded")
+        for err in e.errors
+    )
+    assert e.check("https://tracker.example/").blocked and not e.check("https://host1.example/").blocked
+    assert e.lists == ["small"]
+
+
+def test_a_build_in_a_child_process_is_the_build(tmp_path: Path) -> None:
+    from pixelguard import config as configmod
+    from pixelguard.proxy.reloader import build_engine
+
+    (tmp_path / "l.txt").write_text("||tracker.example^\n@@||tracker.example/ok\n$removeparam=fbclid\n")
+    config = tmp_path / "config.yaml"
+    config.write_text("default_lists: false\nlists:\n  - {name: l, path: l.txt}\n")
+    cfg = configmod.load(config)
+    inside = build_engine(cfg, child=False)
+    for f in cfg.cache_dir.glob("engine-*.pickle"):
+        f.unlink()
+    outside = build_engine(cfg, child=True)
+    assert outside.loaded_from_cache and not inside.loaded_from_cache
+    assert outside.rule_count == inside.rule_count == 3
+    for url in ("https://tracker.example/a", "https://tracker.example/ok", "https://other.example/"):
+        assert outside.check(url) == inside.check(url)

@@ -248,3 +248,46 @@ def test_a_phone_written_without_its_calling_code_takes_the_configured_one() -> 
     assert [f.label for f in de.find("p=491701234567")] == ["phone"]
     assert de.find("p=01701234567") == []  # the national form is not what trackers send
     assert [f.label for f in de.find(f"h={sha256('+491701234567')}")] == ["phone (sha256)"]
+
+
+def test_redaction_replaces_an_encoded_form_in_any_case() -> None:
+    assert me().redact("a=JANE.DOE%40EXAMPLE.COM&b=1") == "a=[your email, url-encoded]&b=1"
+
+
+@pytest.mark.parametrize(
+    ("text", "labels"),
+    [
+        (f"d={b64(EMAIL.encode())}", ["email (base64)"]),
+        (
+            f"h={quote(b64(hashlib.sha256(EMAIL.encode()).digest()), safe='')}",
+            ["email (sha256 base64, url-encoded)"],
+        ),
+        (f"e={EMAIL}&n=1 2", ["email"]),  # digits spaced apart nearby: no phone made of them
+        ("n=+1 555 010 0100&e=x", ["phone (spaced)"]),
+    ],
+)
+def test_exactly_the_forms_present_are_found(text: str, labels: list[str]) -> None:
+    assert [f.label for f in me().find(text)] == labels
+
+
+def test_every_text_is_read() -> None:
+    assert [f.label for f in me().find("", f"e={EMAIL}")] == ["email"]
+    assert me().find("", "") == []
+
+
+@pytest.mark.parametrize(
+    ("written", "country", "e164"),
+    [
+        ("+1 (555) 010-0100", "49", "15550100100"),  # an international number keeps its own calling code
+        ("49 170 1234567", "49", "491701234567"),
+        ("170 1234567", "49", "491701234567"),
+        ("0170 1234567", "49", "491701234567"),
+        ("0049 170 1234567", "", "491701234567"),
+    ],
+)
+def test_phone_numbers_become_e164(written: str, country: str, e164: str) -> None:
+    assert normalise_phone(written, country) == e164
+
+
+def test_a_phone_number_needs_six_digits_to_be_looked_for() -> None:
+    assert Identity(phones=("123456",)) and not Identity(phones=("12345",))

@@ -202,3 +202,15 @@ def test_unknown_vendor_gets_the_generic_reading() -> None:
 @pytest.mark.parametrize("url", ["https://x.example/", "https://x.example/p.gif"])
 def test_nothing_to_decode(url: str) -> None:
     assert decode(url) is None
+
+
+def test_json_nested_deeper_than_any_payload_is_not_parsed() -> None:
+    from pixelguard.payloads.fields import MAX_DEPTH, body_json
+
+    assert body_json(b'{"a": [1, {"b": "[[[[ not brackets"}]}') == {"a": [1, {"b": "[[[[ not brackets"}]}
+    deep = b'{"a":' * 100_000 + b"1" + b"}" * 100_000  # raised RecursionError from json's C parser
+    assert body_json(deep) is None
+    assert body_json(b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1)) is None
+    assert body_json(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH) is not None
+    wide = b"[" + b"[1]," * 5000 + b"[1]]"  # many brackets, shallow: parsed
+    assert body_json(wide) is not None

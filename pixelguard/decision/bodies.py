@@ -107,8 +107,6 @@ EMPTY = BodyView(b"", 0, True)
 def _decoded(raw: bytes, encoding: str) -> bytes:
     """raw with its Content-Encoding undone up to BODY_INFLATE; raw itself when it is not encoded, or when the
     coding is unknown or broken (a tracker sending garbage still gets its bytes looked at)."""
-    if encoding.strip().lower() in ("", "identity"):
-        return raw
     out = head(raw, encoding, BODY_INFLATE)
     return raw if out is None else out
 

@@ -196,7 +196,12 @@ class Identity:
                 self._scan(variant, via, found)
         if self._split and len(found) < len(self.forms):
             self._find_split(texts, found)
-        return sorted((replace(f, where=where) for f in found.values()), key=lambda f: -len(f.form.needle))
+        ordered = sorted(found.values(), key=lambda f: -len(f.form.needle))
+        kept: list[Found] = []
+        for f in ordered:  # a form inside a longer one found (15550100100 in +15550100100) is that one
+            if not any(f.form.needle in k.form.needle for k in kept):
+                kept.append(replace(f, where=where))
+        return kept
 
     def _scan(self, text: str, via: str, found: dict[Form, Found]) -> None:
         low = text.lower()
@@ -219,8 +224,8 @@ class Identity:
         for text in texts:
             if not text or "=" not in text:
                 continue
-            query = text.split("?", 1)[1] if "://" in text[:12] and "?" in text else text
-            for sep_text in query[:LEAK_SCAN_CHARS].split("\n"):
+            # A URL is read as a query whole: its path only makes the first parameter's name odd.
+            for sep_text in text[:LEAK_SCAN_CHARS].split("\n"):
                 for _, v in parse_qsl(sep_text.replace(";", "&"), keep_blank_values=True):
                     values.add(v.strip().lower())
         for local, domain in self._split:

@@ -15,6 +15,7 @@ from pixelguard.engine import bounded_regex, index_keys, preprocess
 from pixelguard.engine import index as ix
 from pixelguard.engine import rules as R
 from pixelguard.engine.request import PAGE_MEMO_SIZE, Request
+from pixelguard.limits import MAX_RULES_PER_LIST
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,14 @@ class Engine:
                 problems.append(f"{p.stem}:0: cannot read {p}: {e.strerror or e}")
                 continue
             parts, errors = preprocess.expand(p.stem, text, include_reader(p))
+            lines = sum(part.count("\n") + 1 for _, part in parts)
+            if lines > MAX_RULES_PER_LIST:
+                # Not loaded at all: a list this size would take the proxy minutes and gigabytes to build.
+                problems.append(
+                    f"{p.stem}:0: {lines:,} lines, more than the {MAX_RULES_PER_LIST:,} a list may hold: not "
+                    "loaded (use a smaller list, or split it)"
+                )
+                continue
             named += parts
             problems += errors
         key = ix.content_key([(n, t.encode("utf-8", errors="replace")) for n, t in named])

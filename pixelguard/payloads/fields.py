@@ -27,14 +27,34 @@ def body_text(body: bytes | None) -> str:
     return body[:MAX_BODY].decode("utf-8", "replace")
 
 
+# Nesting a payload may have: vendors' events nest a handful of levels; deeper is hostile (json's C parser would
+# recurse once a level and give up only at the interpreter's recursion limit).
+MAX_DEPTH = 64
+
+
 def body_json(body: bytes | None) -> Any:
+    """The body as JSON, or None: not JSON, or nested deeper than MAX_DEPTH (counted before parsing, in C)."""
     text = body_text(body).strip()
     if not text or text[0] not in "[{":
         return None
+    if text.count("[") + text.count("{") > MAX_DEPTH and _depth(text) > MAX_DEPTH:
+        return None
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
+
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _depth(text: str) -> int:
+    """The deepest nesting of brackets outside strings (linear: strings removed by one regex pass)."""
+    depth = deepest = 0
+    for c in re.sub(r"[^\[\]{}]", "", _STRING.sub("", text)):
+        depth += 1 if c in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def body_form(body: bytes | None) -> dict[str, str]:

@@ -4,8 +4,11 @@ Usable as ``mitmdump -s pixelguard/proxy/addon.py [--set pixelguard_config=PATH]
 ``pixelguard run``; both use this composition. The parent reads the config and sets up what its children share
 (shared.py: the pipeline, the recorder, the learner, the resolver, the TLS policy); the children:
 
+- connection_guard.ConnectionGuard: connections and HTTP/2 streams (rapid reset) bounded, first of all;
+- header_hygiene.HeaderHygiene: obs-folded header lines unfolded, both ways (RFC 9112, 5.2);
 - connect.ConnectPolicy: CONNECT tunnels decided by host; TLS passthrough and learning pinned clients;
 - decider.RequestDecider: one request model, one Decision from the pipeline, applied before anything leaves;
+- connection_guard.BodyBudget: request bodies held in memory at once, bounded;
 - gpc.Gpc: Sec-GPC: 1 on requests that go upstream;
 - pixel_replacer.PixelReplacer: 1x1 images replaced on the way back, their hosts learned;
 
@@ -26,8 +29,10 @@ from mitmproxy import ctx, exceptions
 from pixelguard import config as configmod
 from pixelguard.errors import PixelguardError
 from pixelguard.proxy.connect import ConnectPolicy
+from pixelguard.proxy.connection_guard import BodyBudget, ConnectionGuard
 from pixelguard.proxy.decider import RequestDecider
 from pixelguard.proxy.gpc import Gpc
+from pixelguard.proxy.header_hygiene import HeaderHygiene
 from pixelguard.proxy.pixel_replacer import PixelReplacer
 from pixelguard.proxy.recorder import Recorder
 from pixelguard.proxy.reloader import Reloader, build_engine
@@ -47,8 +52,11 @@ class Pixelguard:
         self._files: concurrent.futures.ThreadPoolExecutor | None = None
         self._writer: Any = None
         self.addons = [
+            ConnectionGuard(self.shared),
+            HeaderHygiene(),
             ConnectPolicy(self.shared),
             RequestDecider(self.shared),
+            BodyBudget(self.shared),
             Gpc(self.shared),
             PixelReplacer(self.shared, self._submit, self._wake),
         ]

@@ -26,16 +26,47 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
 
 
-def build_engine(cfg: configmod.Config) -> Any:
+# Lists bigger than this together are built in a child process, which writes the compiled index to the cache
+# that the proxy then loads: the build's memory peak (several times the lists' size) is the child's, and the
+# proxy's event loop is not held up by it. Smaller builds (an allow rule added to EasyList + EasyPrivacy) stay
+# in-process, where they take less time than starting a child would.
+CHILD_BUILD_BYTES = 8 * 1024 * 1024
+
+
+def build_engine(cfg: configmod.Config, *, child: bool | None = None) -> Any:
     from pixelguard.engine import Engine
 
     started = time.monotonic()
     files = cfg.filter_files()
+    if child is None:
+        child = sum(_size(f) for f in files) > CHILD_BUILD_BYTES
+    if child:
+        _build_in_child(files, cfg.cache_dir)
     engine = Engine.from_files(files, cache_dir=cfg.cache_dir)
     for err in list(getattr(engine, "errors", []))[:20]:
         log.warning("pixelguard: skipped rule %s", err)
-    log.info("pixelguard: loaded %d lists in %.2fs", len(files), time.monotonic() - started)
+    how = " (built in a child process)" if child else ""
+    log.info("pixelguard: loaded %d lists in %.2fs%s", len(files), time.monotonic() - started, how)
     return engine
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _build_in_child(files: list[Path], cache_dir: Path) -> None:
+    """Build the lists' index in another process, into the cache; a child that fails leaves no cache entry, and
+    the in-process build that follows says what is wrong (or the working engine stays, see Reloader)."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "pixelguard.engine", "build", str(cache_dir), *map(str, files)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        raise PixelguardError(f"building the lists failed in a child process: {r.stderr.strip()[-300:]}")
 
 
 class Reloader:

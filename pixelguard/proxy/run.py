@@ -84,6 +84,23 @@ def _check_port(host: str, port: int, cfg: configmod.Config | None = None) -> No
         raise PixelguardError(f"cannot listen on {host}:{port}: {e.strerror or e}{hint}") from None
 
 
+# The mitmproxy addons a blocking proxy needs, by class name: every hook is dispatched to every addon loaded, so
+# each one more costs every request (the page-load benchmark measured dispatch at about a fifth of the proxy's
+# CPU with all 31). Kept: option handling (Core), refusing the open internet (Block), h2c smuggling (DisableH2C),
+# mitm.it (Onboarding), proxy.auth (ProxyAuth), the server itself (Proxyserver, NextLayer, TlsConfig), DNS
+# options (DnsResolver), --set scripts= (ScriptLoader) and an upstream proxy's credentials (UpstreamAuth). Left
+# out: playback, map/modify, save/export, sticky cookies and the other tools of an interactive session, whose
+# options `pixelguard run --set` therefore does not know (mitmdump -s pixelguard/proxy/addon.py loads them all).
+NEEDED_ADDONS = frozenset(
+    ("Core", "Block", "DisableH2C", "Onboarding", "ProxyAuth", "Proxyserver", "DnsResolver", "ScriptLoader",
+     "NextLayer", "TlsConfig", "UpstreamAuth")
+)  # fmt: skip
+
+
+def needed_addons(defaults: Sequence[Any]) -> list[Any]:
+    return [a for a in defaults if type(a).__name__ in NEEDED_ADDONS]
+
+
 async def serve(
     cfg: configmod.Config,
     host: str | None = None,
@@ -117,7 +134,7 @@ async def serve(
 
     opts = options.Options()
     m = master.Master(opts, with_termlog=headless)
-    m.addons.add(*addons.default_addons())
+    m.addons.add(*needed_addons(addons.default_addons()))
     if headless:
         # Exit with the reason when startup logs an error (e.g. a bad certificate option).
         m.addons.add(errorcheck.ErrorCheck(repeat_errors_on_stderr=True))
@@ -249,7 +266,11 @@ def _log_to_file(cfg: configmod.Config) -> None:
     """Proxy logs also go to data_dir/proxy.log (rotated: at most 4 x 1 MB, 0600): with the UI on the terminal it
     is the only log, and run as a service nobody watches the terminal."""
     private_dir(cfg.data_dir)
-    handler = private_log_handler(cfg.data_dir / "proxy.log", 1 << 20, 3)
+    path = cfg.data_dir / "proxy.log"
+    try:
+        handler = private_log_handler(path, 1 << 20, 3)
+    except OSError as e:
+        raise PixelguardError(f"cannot write the proxy's log {path}: {e.strerror or e}") from None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from pixelguard.errors import PixelguardError
-from pixelguard.fileio import private_file
+from pixelguard.fileio import LinkRefused, open_private, private_file, refuse_link
 from pixelguard.store import schema
 
 # Readers wait this long for a writer's lock; the writer uses a shorter one so its status stays fresh.
@@ -71,6 +71,11 @@ def connect(path: Path, readonly: bool = False, *, busy_ms: int | None = None) -
     sqlite3.OperationalError through for conditions that may pass (locked, read-only file, disk full).
     """
     path = Path(path)
+    for f in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            refuse_link(f)  # SQLite would write the history (and chmod would apply) to the link's target
+        except LinkRefused as e:
+            raise CorruptDatabase(path, f"{e.path.name} is a symbolic link: remove it ({e.path})") from None
     if readonly:
         if not path.exists():
             raise MissingDatabase(path)
@@ -79,7 +84,7 @@ def connect(path: Path, readonly: bool = False, *, busy_ms: int | None = None) -
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not path.exists():
             # 0600 from the start: SQLite gives its -wal and -shm files the database file's mode.
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            os.close(open_private(path, os.O_CREAT | os.O_WRONLY))
         for f in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
             private_file(f)
         conn = sqlite3.connect(str(path), check_same_thread=False)

@@ -22,6 +22,7 @@ from typing import Any
 from pixelguard import __version__, display
 from pixelguard.config import Config, ListSpec
 from pixelguard.fileio import atomic_write
+from pixelguard.limits import LIST_DOWNLOAD_BYTES, LIST_DOWNLOAD_DEADLINE_S
 from pixelguard.update.expiry import (
     DEFAULT_EXPIRES,
     due,
@@ -35,7 +36,6 @@ from pixelguard.update.expiry import (
 log = logging.getLogger(__name__)
 
 UPDATED, NOT_MODIFIED, FAILED, SKIPPED = "updated", "not-modified", "failed", "skipped"
-MAX_BYTES = 64 * 1024 * 1024  # EasyList is ~2 MB; anything this big is not a filter list
 TRUNCATED_RATIO = 0.5
 CHUNK = 64 * 1024
 
@@ -56,6 +56,30 @@ class UpdateResult:
 
 class _Rejected(Exception):
     """A download that must not replace the working copy; the message says why."""
+
+
+class _Budget:
+    """What one subscription's download may still take, the list and its included files together: bytes
+    (LIST_DOWNLOAD_BYTES) and wall-clock time (a deadline on the whole, not on each read)."""
+
+    def __init__(self, deadline_s: float = LIST_DOWNLOAD_DEADLINE_S, max_bytes: int = LIST_DOWNLOAD_BYTES):
+        self.deadline = time.monotonic() + deadline_s
+        self.deadline_s = deadline_s
+        self.left = max_bytes
+        self.max_bytes = max_bytes
+
+    def seconds_left(self) -> float:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise _Rejected(f"download not done after {self.deadline_s:g} s: gave up")
+        return left
+
+    def take(self, n: int) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise _Rejected(
+                f"more than {display.size(self.max_bytes)} with its included files: not a filter list"
+            )
 
 
 _HEADERS = {
@@ -82,7 +106,12 @@ def _opener() -> urllib.request.OpenerDirector:
 
 
 def update_list(
-    spec: ListSpec, *, force: bool = False, timeout: float = 30, progress: Progress | None = None
+    spec: ListSpec,
+    *,
+    force: bool = False,
+    timeout: float = 30,
+    progress: Progress | None = None,
+    deadline: float = LIST_DOWNLOAD_DEADLINE_S,
 ) -> UpdateResult:
     """Download one subscription if due (or ``force``), verify it, and replace the working copy atomically.
 
@@ -98,7 +127,7 @@ def update_list(
         )
     meta = read_meta(spec)
     try:
-        return _update(spec, meta, timeout, progress)
+        return _update(spec, meta, timeout, progress, _Budget(deadline))
     except _Rejected as e:
         kept = (
             "kept the previous copy"
@@ -109,7 +138,9 @@ def update_list(
         return UpdateResult(spec.name, FAILED, f"{e}; {kept}")
 
 
-def _update(spec: ListSpec, meta: dict[str, Any], timeout: float, progress: Progress | None) -> UpdateResult:
+def _update(
+    spec: ListSpec, meta: dict[str, Any], timeout: float, progress: Progress | None, budget: _Budget
+) -> UpdateResult:
     assert spec.url is not None
     headers = dict(_HEADERS)
     if spec.file.is_file():
@@ -120,7 +151,7 @@ def _update(spec: ListSpec, meta: dict[str, Any], timeout: float, progress: Prog
             headers["If-Modified-Since"] = meta["last_modified"]
     req = urllib.request.Request(spec.url, headers=headers)
     try:
-        resp = _opener().open(req, timeout=timeout)
+        resp = _opener().open(req, timeout=min(timeout, budget.seconds_left()))
     except urllib.error.HTTPError as e:
         if e.code == 304 and spec.file.is_file():
             meta = {**meta, "url": spec.url, "checked": time.time()}
@@ -142,10 +173,10 @@ def _update(spec: ListSpec, meta: dict[str, Any], timeout: float, progress: Prog
         if resp.status != 200:
             raise _Rejected(f"HTTP {resp.status} (expected 200)")
         ctype = (resp.headers.get("Content-Type") or "").lower()
-        body = _read(resp, timeout, progress)
+        body = _read(resp, timeout, progress, budget)
         etag, last_modified = resp.headers.get("ETag"), resp.headers.get("Last-Modified")
     text = _verify_text(body, ctype)
-    included = _fetch_includes(spec, text, timeout)
+    included = _fetch_includes(spec, text, timeout, budget)
     rules = _verify_rules(spec, text, meta, included)
     _write_includes(spec, included)  # before the list itself: the proxy reloads when the list file changes
     atomic_write(spec.file, body)
@@ -168,35 +199,35 @@ def _update(spec: ListSpec, meta: dict[str, Any], timeout: float, progress: Prog
     return UpdateResult(spec.name, UPDATED, f"{rules} rules{delta}, {display.size(len(body))}", rules)
 
 
-def _read(resp: Any, timeout: float, progress: Progress | None) -> bytes:
+def _read(resp: Any, timeout: float, progress: Progress | None, budget: _Budget) -> bytes:
+    """The body, read as it arrives (read1: one socket read at a time, so that the deadline is looked at after
+    every byte a trickling server sends), within the subscription's byte budget and deadline."""
     total_header = resp.headers.get("Content-Length")
     total = int(total_header) if total_header and total_header.isdigit() else None
-    if total is not None and total > MAX_BYTES:
+    if total is not None and total > budget.left:
         raise _Rejected(f"the server announces {display.size(total)}, more than a filter list can be")
-    chunks: list[bytes] = []
-    done = 0
-    # The socket timeout covers each read; this bounds a server that trickles bytes forever.
-    deadline = time.monotonic() + max(timeout * 10, 60)
+    body = bytearray()
+    sock = getattr(getattr(getattr(resp, "fp", None), "raw", None), "_sock", None)
     try:
         while True:
-            chunk = resp.read(CHUNK)
+            left = budget.seconds_left()
+            if sock is not None:
+                sock.settimeout(min(timeout, left))  # no read outlasts the deadline
+            chunk = resp.read1(CHUNK) if hasattr(resp, "read1") else resp.read(CHUNK)
             if not chunk:
                 break
-            chunks.append(chunk)
-            done += len(chunk)
-            if done > MAX_BYTES:
-                raise _Rejected(f"more than {display.size(MAX_BYTES)}: not a filter list")
-            if time.monotonic() > deadline:
-                raise _Rejected("download too slow: gave up")
+            budget.take(len(chunk))
+            body += chunk
             if progress is not None:
-                progress(done, total)
+                progress(len(body), total)
     except TimeoutError:
+        budget.seconds_left()  # the deadline's own message when that is what ran out
         raise _Rejected(f"timed out after {timeout:g}s while downloading") from None
     except (OSError, http.client.HTTPException) as e:
         raise _Rejected(f"connection broken while downloading: {type(e).__name__}") from None
-    if total is not None and done < total:
-        raise _Rejected(f"connection closed after {done} of {total} bytes")
-    return b"".join(chunks)
+    if total is not None and len(body) < total:
+        raise _Rejected(f"connection closed after {len(body)} of {total} bytes")
+    return bytes(body)
 
 
 def _verify_text(body: bytes, ctype: str, *, need_header: bool = True) -> str:
@@ -244,7 +275,7 @@ def _looks_like_a_list(text: str) -> bool:
 MAX_INCLUDES = 32
 
 
-def _fetch_includes(spec: ListSpec, text: str, timeout: float) -> dict[str, bytes]:
+def _fetch_includes(spec: ListSpec, text: str, timeout: float, budget: _Budget) -> dict[str, bytes]:
     """The files the list's ``!#include`` lines name, from the list's own origin (uBO: same origin, one level).
 
     Any of them failing fails the update: a list missing part of itself must not replace a whole one."""
@@ -265,13 +296,14 @@ def _fetch_includes(spec: ListSpec, text: str, timeout: float) -> dict[str, byte
         if urlsplit(url)[:2] != origin:
             continue
         try:
-            resp = _opener().open(urllib.request.Request(url, headers=_HEADERS), timeout=timeout)
+            request = urllib.request.Request(url, headers=_HEADERS)
+            resp = _opener().open(request, timeout=min(timeout, budget.seconds_left()))
         except urllib.error.HTTPError as e:
             raise _Rejected(f"included file {target}: HTTP {e.code} {e.reason}") from None
         except (OSError, ValueError) as e:
             raise _Rejected(f"included file {target}: cannot download: {e}") from None
         with resp:
-            body = _read(resp, timeout, None)
+            body = _read(resp, timeout, None, budget)
             ctype = (resp.headers.get("Content-Type") or "").lower()
         try:
             _verify_text(body, ctype, need_header=False)

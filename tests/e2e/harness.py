@@ -108,6 +108,7 @@ class Origin:
 
     def __init__(self, certs: Certs):
         self.routes: dict[str, Route] = {}
+        self.prefix_routes: dict[str, Route] = {}  # every path under a prefix (serve_prefix)
         self.hits: Counter[str] = Counter()
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # (host header, path, headers)
         self.received: Counter[str] = Counter()  # request body bytes that reached the origin, per path
@@ -122,8 +123,12 @@ class Origin:
                 with origin.lock:
                     origin.hits[path] += 1
                     origin.requests.append((self.headers.get("Host", ""), self.path, dict(self.headers)))
-                route = origin.routes.get(path) or Route(
-                    f"hello from {path}\n".encode(), [("Content-Type", "text/plain")]
+                route = (
+                    origin.routes.get(path)
+                    or next(
+                        (r for prefix, r in origin.prefix_routes.items() if path.startswith(prefix)), None
+                    )
+                    or Route(f"hello from {path}\n".encode(), [("Content-Type", "text/plain")])
                 )
                 self.send_response(route.status)
                 for k, v in route.headers:
@@ -201,6 +206,10 @@ class Origin:
         self, path: str, body: bytes, content_type: str, *extra: tuple[str, str], status: int = 200
     ) -> None:
         self.routes[path] = Route(body, [("Content-Type", content_type), *extra], status)
+
+    def serve_prefix(self, prefix: str, body: bytes, content_type: str) -> None:
+        """Answer every path under prefix with body (a tracker serving pixels at ever-new paths)."""
+        self.prefix_routes[prefix] = Route(body, [("Content-Type", content_type)])
 
     def serve_stream(self, path: str, size: int, content_type: str) -> None:
         """Answer path with ``size`` zero bytes made on the fly (a download too big to hold in the test)."""
@@ -318,9 +327,16 @@ def fetch(
 
 
 def start_proxy(
-    home: Path, config: Path, confdir: Path, certs: Certs, *extra_args: str, timeout: float = 30
+    home: Path,
+    config: Path,
+    confdir: Path,
+    certs: Certs,
+    *extra_args: str,
+    timeout: float = 30,
+    nofile: int | None = None,
 ) -> Proxy:
-    """`pixelguard run` on a free port with its own XDG dirs under home; returns once it listens."""
+    """`pixelguard run` on a free port with its own XDG dirs under home; returns once it listens. ``nofile``: the
+    proxy's file descriptor limit (`ulimit -n`)."""
     port = free_port()
     env = dict(os.environ)
     for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"), ("XDG_CACHE_HOME", "cache")):
@@ -340,9 +356,17 @@ def start_proxy(
         f"ssl_verify_upstream_trusted_ca={certs.ca}",
         *extra_args,
     ]
+
+    def limit() -> None:
+        import resource
+
+        if nofile is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
     proc = subprocess.Popen(
-        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=limit if nofile is not None else None,
+    )  # fmt: skip
     output: list[str] = []
     ready = threading.Event()
 
