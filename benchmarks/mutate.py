@@ -47,6 +47,14 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
 }  # fmt: skip
 
 
+SAFE_IDS = """
+
+def pytest_make_parametrize_id(config, val, argname):  # added by scripts/mutate
+    import re
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", repr(val))[:48]
+"""
+
+
 def scratch_copy() -> Path:
     """The checkout as it is now (tracked and untracked files, not ignored ones) in a new directory."""
     out = Path(tempfile.mkdtemp(prefix="pixelguard-mutate-")) / "main"
@@ -79,13 +87,12 @@ def configure(root: Path, only: list[str], tests: list[str]) -> None:
         "also_copy": ["filters/"],
     }
     lines = ["", "[tool.mutmut]"] + [f"{k} = {json.dumps(v)}" for k, v in section.items()]
-    # mutmut selects tests by node id; pytest escapes non-ASCII in ids, and an escaped id is then not found.
-    # In this scratch copy only, ids are kept as they are.
-    text = text.replace(
-        "[tool.pytest.ini_options]\n",
-        "[tool.pytest.ini_options]\ndisable_test_id_escaping_and_forfeit_all_rights_to_community_support = true\n",
-    )
     (root / "pyproject.toml").write_text(text + "\n".join(lines) + "\n", encoding="utf-8")
+    # mutmut selects tests by node id, and an id pytest escaped (a backslash, non-ASCII) is then not found. In this
+    # scratch copy only, every parameter gets a plain ASCII id (pytest numbers the ones that come out alike).
+    conftest = root / "tests" / "conftest.py"
+    if SAFE_IDS not in conftest.read_text(encoding="utf-8"):
+        conftest.write_text(conftest.read_text(encoding="utf-8") + SAFE_IDS, encoding="utf-8")
 
 
 def mutmut(root: Path, *args: str, timeout: float = 7200) -> subprocess.CompletedProcess[str]:

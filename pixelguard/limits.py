@@ -85,3 +85,8 @@ LIST_DOWNLOAD_DEADLINE_S = 60.0
 # Rules one list may hold (a hosts file near the download cap is about 2.4 million lines): a bigger list is not
 # loaded, and says so, rather than making the proxy rebuild for minutes in gigabytes.
 MAX_RULES_PER_LIST = 2_500_000
+# Requests one client connection serves before pixelguard has it closed (HTTP/1.1: `Connection: close` on the
+# response; HTTP/2: closed when no request is in flight). mitmproxy keeps a connection's state, every upstream
+# connection and stream it used, until the client disconnects (mitmproxy issues #4456, #4786), so a client that
+# keeps one connection for hours would grow the proxy without end; a new connection costs it one handshake.
+RECYCLE_AFTER_FLOWS = 1000

@@ -22,6 +22,7 @@ from pixelguard.limits import (
     MAX_CONNECTIONS,
     MAX_STREAM_RESETS,
     MAX_STREAMS_IN_FLIGHT,
+    RECYCLE_AFTER_FLOWS,
     RESET_WINDOW_S,
 )
 from pixelguard.proxy.decider import body_size
@@ -63,6 +64,9 @@ class ConnectionGuard:
         self._resets: dict[str, deque[float]] = {}  # client connection -> when its streams failed (window)
         self._in_flight: dict[str, int] = {}  # client connection -> HTTP/2 streams begun, not yet ended
         self._condemned: set[str] = set()  # connections being closed: their requests are dropped at once
+        self._served: dict[
+            str, int
+        ] = {}  # client connection -> requests begun on it (see RECYCLE_AFTER_FLOWS)
         self.evicted = 0  # connections closed to make room
 
     # --- connections ----------------------------------------------------------------------------------------
@@ -94,6 +98,7 @@ class ConnectionGuard:
         self._resets.pop(client.id, None)
         self._in_flight.pop(client.id, None)
         self._condemned.discard(client.id)
+        self._served.pop(client.id, None)
 
     # --- HTTP/2 rapid reset ------------------------------------------------------------------------------------
 
@@ -127,9 +132,25 @@ class ConnectionGuard:
         self._resets.pop(cid, None)
         self._in_flight.pop(cid, None)
 
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        """An HTTP/1 connection that has served RECYCLE_AFTER_FLOWS requests is asked to close after this one."""
+        if (
+            flow.response is not None
+            and flow.request.http_version.startswith("HTTP/1")
+            and self._served.get(flow.client_conn.id, 0) >= RECYCLE_AFTER_FLOWS
+        ):
+            flow.response.headers["Connection"] = "close"
+
     def response(self, flow: http.HTTPFlow) -> None:
         try:
             self._stream_ended(flow, False)
+            cid = flow.client_conn.id
+            if flow.response is not None and flow.request.http_version.startswith("HTTP/1"):
+                self.responseheaders(flow)  # a response pixelguard made itself never passed responseheaders
+            elif self._served.get(cid, 0) >= RECYCLE_AFTER_FLOWS and not self._in_flight.get(cid):
+                handler = _handlers().get(cid)
+                if handler is not None:
+                    _close(handler, "pixelguard: served its share of requests, closed when idle")
         except Exception as e:
             failed("stream limit", e)
 
@@ -146,9 +167,11 @@ class ConnectionGuard:
         if flow.error or not flow.live:
             return
         try:
-            if flow.client_conn.id in self._condemned:
+            cid = flow.client_conn.id
+            if cid in self._condemned:
                 flow.kill()
                 return
+            self._served[cid] = self._served.get(cid, 0) + 1
             if flow.request.http_version.startswith("HTTP/2"):
                 self._stream_began(flow)
         except Exception as e:
