@@ -95,7 +95,16 @@ def load(port: int, page: list[str]) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pages", type=int, default=60, help="page loads to replay (default %(default)s)")
-    args = ap.parse_args(argv)
+    ap.add_argument(
+        "--https", action="store_true", help="over HTTPS, against no proxy too (benchmarks/pageload_https.py)"
+    )
+    args, rest = ap.parse_known_args(argv)
+    if args.https:
+        from benchmarks import pageload_https
+
+        return pageload_https.main([f"--pages={args.pages}", *rest])
+    if rest:
+        ap.error(f"unrecognized arguments: {' '.join(rest)}")
     if not (SHARED / "requests" / "top500-sitelist.txt").is_file():
         print("bench-pageload: ../shared/requests/top500-sitelist.txt is missing")
         return 1

@@ -90,6 +90,8 @@ class CnameConfig:
 class TlsConfig:
     passthrough: tuple[str, ...] = ()  # never decrypted, besides the bundled list (and subdomains)
     learn: bool = True  # a client that refuses our certificate for a host gets it passed through
+    # A CONNECT to a host that lists block whole is refused before any handshake (Pipeline.decide_connect)
+    refuse_blocked: bool = True
 
 
 @dataclass(frozen=True)
@@ -373,9 +375,11 @@ def _build(path: Path | None, root: yaml.Node | None) -> Config:
         enabled=r.boolean(cn.get("enabled"), "cname.enabled", True),
         nameservers=_nameservers(r, cn.get("nameservers")),
     )
-    tn = r.mapping(top.get("tls"), "tls", ("passthrough", "learn"))
+    tn = r.mapping(top.get("tls"), "tls", ("passthrough", "learn", "refuse_blocked"))
     tls = TlsConfig(
-        passthrough=_domains(r, tn.get("passthrough")), learn=r.boolean(tn.get("learn"), "tls.learn", True)
+        passthrough=_domains(r, tn.get("passthrough")),
+        learn=r.boolean(tn.get("learn"), "tls.learn", True),
+        refuse_blocked=r.boolean(tn.get("refuse_blocked"), "tls.refuse_blocked", True),
     )
     idn = r.mapping(top.get("identity"), "identity", ("emails", "phones", "country"))
     country = r.string(idn.get("country"), "identity.country", "", nullable=True) or ""

@@ -11,6 +11,20 @@ from __future__ import annotations
 # "host" is matched on its last 253 characters; a Host header longer than that names nothing.
 MAX_HOST = 253
 
+# Hosts whose CONNECT verdict (Engine.blocks_whole_host) is remembered: a day's browsing opens tunnels to a few
+# thousand hosts; past this the memo starts again (each answer costs a few host-map lookups to redo).
+HOST_VERDICTS = 8192
+# How long a client counts as on a page that a $document exception allows (Pipeline.decide_connect): its tunnels
+# to hosts blocked whole stay open so that the page's requests can be allowed one by one. Pages stay open for
+# a while and send beacons long after they load; half an hour covers a visit.
+PAGE_EXCEPTION_WINDOW_S = 1800.0
+# Clients remembered as on such a page: one per address; a proxy serves a handful.
+PAGE_EXCEPTION_CLIENTS = 1024
+
+# Certificates forged for sites and kept (mitmproxy keeps its last 100): 60 pages of the top sites reach 544
+# hosts, so 100 made a long-running proxy forge again for most new connections. One costs a few KB.
+FORGED_CERTS = 2048
+
 # --- request bodies -----------------------------------------------------------------------------------------
 # A request body up to this size is held whole before anything leaves, and every body stage reads all of it.
 # mitmproxy streams bodies above it (stream_large_bodies), which the decision pipeline then reads as a
@@ -68,12 +82,16 @@ IDLE_EVICT_S = 1.0
 # a page's requests ends tens so; an attack, thousands a second.
 MAX_STREAM_RESETS = 200
 RESET_WINDOW_S = 10.0
-# Streams of one connection begun and not yet answered or failed: a browser keeps at most a few hundred open
-# (Chromium caps itself at 256), so more is a client opening streams faster than it lets them finish.
-MAX_STREAMS_IN_FLIGHT = 300
-# Request bodies held in memory at once (each at most BODY_HOLD): past it, idle holders are closed first,
-# then new requests with a body are answered 503 until some finish.
-MAX_BODIES_IN_FLIGHT = 64 * 1024 * 1024
+# Streams of one connection begun and not yet answered or failed. The proxy advertises at most 100 open streams
+# (h2's SETTINGS_MAX_CONCURRENT_STREAMS default), and a client that keeps to it never has more than 100 here plus
+# the few reset whose end the proxy has not yet seen; twice that is a client opening streams faster than it lets
+# them finish.
+MAX_STREAMS_IN_FLIGHT = 200
+# Request bodies held in memory at once (each at most BODY_HOLD): past it, idle holders are closed first, then a
+# new request with a body is cut. A held body costs the proxy about twice its size in the end (buffers grown as
+# it arrives, freed blocks the allocator keeps), so this is a quarter of the memory the bodies may take; it is
+# still 64 uploads of 256 KB at once, or a thousand 16 KB beacons.
+MAX_BODIES_IN_FLIGHT = 16 * 1024 * 1024
 
 # --- list downloads -------------------------------------------------------------------------------------------
 # Bytes a subscription may bring, itself and every file it includes together: EasyList is about 2 MB and the

@@ -22,7 +22,10 @@ class Protection:
 def build(cfg: Config, engine: Engine, mode: str | None = None) -> Protection:
     idn = cfg.identity
     pipeline = Pipeline(
-        engine, identity=Identity(idn.emails, idn.phones, idn.country), mode=mode or cfg.proxy.mode
+        engine,
+        identity=Identity(idn.emails, idn.phones, idn.country),
+        mode=mode or cfg.proxy.mode,
+        refuse_blocked_tunnels=cfg.tls.refuse_blocked,
     )
     policy = tls_policy.Policy(
         cfg.tls.passthrough,

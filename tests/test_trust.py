@@ -188,3 +188,40 @@ def test_ca_path_prints_where_the_certificate_is(tmp_path: Path, monkeypatch: py
     trust.ensure_ca(tmp_path / "conf")
     found = invoke("ca", "path")
     assert found.exit_code == 0 and found.output.strip() == str(tmp_path / "conf" / "mitmproxy-ca-cert.pem")
+
+
+def test_a_new_ca_has_an_ecdsa_key_and_mitmproxy_forges_with_it(tmp_path: Path) -> None:
+    """Issue 25: every certificate mitmproxy forges takes the CA's key and is signed with it; P-256 makes each
+    forging about five times cheaper than RSA 2048. The files are mitmproxy's own layout, and what it forges
+    from them verifies against the CA as a client checks it."""
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+    from mitmproxy import certs
+
+    conf = tmp_path / "conf"
+    pem = trust.ensure_ca(conf)
+    assert sorted(p.name for p in conf.iterdir()) == [
+        "mitmproxy-ca-cert.cer", "mitmproxy-ca-cert.p12", "mitmproxy-ca-cert.pem", "mitmproxy-ca.p12",
+        "mitmproxy-ca.pem", "mitmproxy-dhparam.pem",
+    ]  # fmt: skip
+    assert (conf / "mitmproxy-ca.pem").stat().st_mode & 0o077 == 0  # the key: the user's eyes only
+    ca = x509.load_pem_x509_certificate(pem.read_bytes())
+    key = ca.public_key()
+    assert isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1"
+    assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert ca.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value == x509.ExtendedKeyUsage(
+        [ExtendedKeyUsageOID.SERVER_AUTH]
+    )
+    assert certs.create_ca.__module__ == "mitmproxy.certs"  # mitmproxy's own is back in place
+    before = pem.read_bytes()
+    assert trust.ensure_ca(conf) == pem and pem.read_bytes() == before  # an existing CA is kept as it is
+
+    store = certs.CertStore.from_store(conf, "mitmproxy", 2048)
+    leaf = store.get_cert("shop.example", [x509.DNSName("shop.example")])
+    assert isinstance(leaf.cert.public_key(), ec.EllipticCurvePublicKey)
+    x509.load_pem_x509_certificate(leaf.cert.to_pem()).verify_directly_issued_by(ca)
+    ctx = ssl.create_default_context(cafile=str(pem))  # a client trusting this CA loads it without complaint
+    assert ctx.cert_store_stats()["x509_ca"] == 1

@@ -9,7 +9,7 @@ Stages, in order (each may decide; a later one only runs when the earlier ones l
 ``decide_url`` runs everything a request's URL and headers decide, so that the proxy can answer before a
 byte of the body arrives or anything goes upstream; ``decide_body`` adds what the body shows; ``describe``
 fills in what a stopped request would have told the tracker. ``decide`` is all three, for ``check``.
-``decide_connect`` answers a CONNECT (hosts-only mode, TLS passthrough) before any handshake.
+``decide_connect`` answers a CONNECT before any handshake: a host blocked whole, in any mode.
 
 Pure: the inputs that change while the proxy runs (engine, pause, pending learned rules, CNAME chains, TLS
 passthrough) are attributes the proxy replaces; nothing here does I/O or knows mitmproxy.
@@ -30,6 +30,10 @@ from pixelguard.decision.pixel_learner import learned_rule, under
 from pixelguard.decision.removeparam import clean, normalised
 from pixelguard.decision.request_model import RequestModel
 from pixelguard.engine import Engine, Verdict
+from pixelguard.limits import PAGE_EXCEPTION_CLIENTS, PAGE_EXCEPTION_WINDOW_S
+
+# The detail of a CONNECT refused in full mode because every request to the host would be blocked.
+REFUSED_TUNNEL = "every request to this host is blocked: tunnel refused before any handshake"
 
 # Request headers that carry data to the destination, which the leak alarm reads besides the URL and body.
 LEAK_HEADERS = ("cookie", "referer")
@@ -52,7 +56,12 @@ class Pipeline:
     cname_chain: Callable[[str], tuple[str, ...] | None] = _no_chain  # a host's known chain; None: unknown
     passthrough: Callable[[str, str], str | None] = _no_passthrough  # why (host, client) is not decrypted
     mode: str = "full"  # full | hosts-only
+    refuse_blocked_tunnels: bool = (
+        True  # full mode: refuse a CONNECT to a host blocked whole (decide_connect)
+    )
     clock: Callable[[], float] = time.time
+    # client -> when it last loaded a page that a $document exception allows (monotonic per clock)
+    on_excepted_page: dict[str, float] = field(default_factory=dict)
 
     # --- the stages -----------------------------------------------------------------------------------------
 
@@ -72,6 +81,8 @@ class Pipeline:
                 Action.PASSED, (Reason("paused", detail=_clock_text(self.paused_until)),), paused=True
             )
         engine = self.engine
+        if req.navigation and engine.has_page_exceptions and engine.page_exception(req.url):
+            self._note_excepted_page(req.client)
         verdict = engine.decide(req.engine)
         detail = None
         if not verdict.blocked and req.host_header:
@@ -140,8 +151,15 @@ class Pipeline:
         return payload
 
     def decide_connect(self, host: str, client: str = "") -> Decision:
-        """A CONNECT to host: refused when a whole-host rule blocks it in hosts-only mode or for a host whose
-        TLS is passed through (nothing else can apply to either), passed through, or passed to TLS interception."""
+        """A CONNECT to host, before any handshake: refused, passed through undecrypted, or passed on to TLS
+        interception (where each request is decided).
+
+        Refused when a whole-host rule blocks host: in hosts-only mode and for a host whose TLS is passed
+        through, any such rule (nothing else could apply to either); in full mode, only a host blocked whole
+        whatever the request (Engine.blocks_whole_host), which spares both TLS handshakes and a forged
+        certificate for requests that would all be blocked. One thing a CONNECT does not say is the page: a
+        ``$document`` exception allows every request of the pages it matches, so a client that has loaded such
+        a page in the last PAGE_EXCEPTION_WINDOW_S keeps its tunnels, and its requests are decided one by one."""
         if self.paused():
             return Decision(
                 Action.PASSED, (Reason("paused", detail=_clock_text(self.paused_until)),), paused=True
@@ -151,11 +169,30 @@ class Pipeline:
             verdict = self.engine.check_host(host)
             if verdict.blocked:  # a refused tunnel has no body to answer with: no $redirect resource
                 return _blocked(Reason("host", verdict.rule, verdict.list, verdict.line), None)
+        elif self.refuse_blocked_tunnels and not self._is_on_excepted_page(client):
+            verdict = self.engine.blocks_whole_host(host)
+            if verdict.blocked:
+                return _blocked(
+                    Reason("host", verdict.rule, verdict.list, verdict.line, REFUSED_TUNNEL), None
+                )
         if why is not None:
             return Decision(Action.PASSTHROUGH, (Reason("tls", detail=why),))
         if self.mode == "hosts-only":
             return Decision(Action.PASSTHROUGH, (Reason("tls", detail="hosts-only mode decrypts no TLS"),))
         return PASSED
+
+    def _note_excepted_page(self, client: str) -> None:
+        seen = self.on_excepted_page
+        seen.pop(client, None)  # re-inserted last: the dict's order is the order clients were last seen
+        seen[client] = self.clock()
+        while len(seen) > PAGE_EXCEPTION_CLIENTS:
+            del seen[next(iter(seen))]
+
+    def _is_on_excepted_page(self, client: str) -> bool:
+        if not self.on_excepted_page or not self.engine.has_page_exceptions:
+            return False
+        since = self.on_excepted_page.get(client)
+        return since is not None and self.clock() - since < PAGE_EXCEPTION_WINDOW_S
 
     def keeps_pixels(self, req: RequestModel) -> bool:
         """Does an exception (an allow or a trusted site) cover this request, so that its 1x1 images stay? The

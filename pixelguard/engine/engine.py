@@ -15,7 +15,7 @@ from pixelguard.engine import bounded_regex, index_keys, preprocess
 from pixelguard.engine import index as ix
 from pixelguard.engine import rules as R
 from pixelguard.engine.request import PAGE_MEMO_SIZE, Request
-from pixelguard.limits import MAX_RULES_PER_LIST
+from pixelguard.limits import HOST_VERDICTS, MAX_RULES_PER_LIST
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,7 @@ class Engine:
         self._removeparam = idx["removeparam"]
         self._removeparam_exc = idx["removeparam_exc"]
         self._page_memo: dict[str, ix.RuleT | None] = {}
+        self._whole_memo: dict[str, Verdict] = {}
         self._has_important = bool(self._important)
         self.loaded_from_cache = loaded_from_cache
         self.build_seconds = build_seconds
@@ -228,6 +229,55 @@ class Engine:
         except Exception:
             log.exception("engine: check_host failed for %.200r", host)
             return NOT_BLOCKED
+
+    def blocks_whole_host(self, host: str) -> Verdict:
+        """Is every request to host blocked, whatever its page, type, method, path or party? The question a
+        CONNECT asks in full mode, where refusing the tunnel spares both TLS handshakes and a forged certificate.
+
+        Blocked when a whole-host rule names host or a parent domain with nothing that limits it (no type,
+        party, ``$domain``, ``$to``, ``$method`` or ``$redirect`` option) and nothing on host could undo it for
+        some request: no exception names host or a parent domain in its host part (with any options: it may be
+        excepted on some page; for an ``$important`` block, only an important exception counts), and no
+        ``$redirect-rule`` does (its request must be answered with the resource). Two kinds of exception cannot
+        be seen at CONNECT, where only the host is known: generic ones without a host (``@@/path``), which are
+        ignored as DNS-level blockers ignore them (AdGuard's DNS filtering applies host rules only), and page
+        exceptions (``$document``), which the pipeline asks about per client (:meth:`has_page_exceptions`).
+
+        Memoised per host, up to HOST_VERDICTS hosts (an engine never changes; a new one starts empty)."""
+        memo = self._whole_memo
+        found = memo.get(host)
+        if found is not None:
+            return found
+        found = NOT_BLOCKED
+        try:
+            authority = f"[{host}]" if ":" in host and not host.startswith("[") else host
+            req = Request(f"https://{authority}/", None, None)
+            if req.host:
+                hit = _unconditional(self._any if self._has_important else self._block, req)
+                undoers = (
+                    (self._important_exc,)
+                    if hit is not None and hit.flags & R.IMPORTANT
+                    else (self._exc, self._important_exc)
+                )
+                if hit is not None and not any(i.names(req) for i in (*undoers, self._redirect_rule)):
+                    found = self._verdict(hit, None)
+        except Exception:
+            log.exception("engine: blocks_whole_host failed for %.200r", host)
+            return NOT_BLOCKED
+        if len(memo) >= HOST_VERDICTS:
+            memo.clear()  # as the page memo: cheaper than LRU bookkeeping
+        memo[host] = found
+        return found
+
+    @property
+    def has_page_exceptions(self) -> bool:
+        """Are there ``@@...$document`` exceptions, which allow every request a page they match makes?"""
+        return bool(self._page_exc)
+
+    def page_exception(self, page_url: str) -> str | None:
+        """The ``$document`` exception that allows everything on the page at page_url, if one does."""
+        r = self._page_exception(page_url)
+        return r.text if r is not None else None
 
     def allowed(self, url: str, source_url: str | None = None, resource_type: str | None = None) -> Verdict:
         """Does an exception (``@@``, or a ``$document`` exception for the page) cover this request, whether or
@@ -435,6 +485,32 @@ def _first(
             continue
         if ix.matches(r, req) and (valid is None or valid(r, req)):
             return r
+    return None
+
+
+_BOTH_PARTIES = R.THIRD_PARTY | R.FIRST_PARTY
+_NOT_PLAIN_BLOCK = R.EXCEPTION | R.BADFILTER | R.REDIRECT_RULE | R.REDIRECT_ONLY | R.REMOVEPARAM
+
+
+def _unconditional(index: ix.RuleIndex, req: Request) -> ix.RuleT | None:
+    """A whole-host rule for req's host (or a parent domain) that blocks every request there: no option limits
+    it to some types, pages, parties, destinations or methods; None too when some rule there names a resource
+    to answer with (``||host/x.js$redirect=noop.js``): that request needs its answer, not a refused tunnel."""
+    buckets = index.host_buckets(req)
+    if any(r.redirect for bucket in buckets for r in bucket):
+        return None
+    for bucket in buckets:
+        for r in bucket:
+            if (
+                r.kind == R.HOST
+                and r.types & R.NETWORK_TYPES == R.NETWORK_TYPES
+                and r.flags & _BOTH_PARTIES == _BOTH_PARTIES
+                and not r.flags & _NOT_PLAIN_BLOCK
+                and r.domains is None
+                and r.to is None
+                and r.methods == R.ALL_METHODS
+            ):
+                return r
     return None
 
 

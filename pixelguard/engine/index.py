@@ -397,12 +397,19 @@ class RuleIndex:
     # that may match, each bucket once: for the few callers that need them all). Each map has one helper that
     # knows how a request finds its buckets there; find and candidates both go through them.
 
-    def _host_buckets(self, req: Request) -> list[list[RuleT]]:
+    def host_buckets(self, req: Request) -> list[list[RuleT]]:
         """The whole-host buckets of req's host suffixes and entity names (a plain rule made a rule tuple)."""
         out = [self._host_rules(h) for h in req.suffixes]
         if self.entity_hosts:
             out += [self._host_rules(h) for h in req.entities]
         return [b for b in out if b]
+
+    def names(self, req: Request) -> bool:
+        """Does some rule here name req's host or a parent domain in its host part, with a path, a page limit
+        or any other option (``||host^``, ``||host/path``, ``||host^$domain=site``)?"""
+        if self.host_buckets(req):
+            return True
+        return bool(self.host_pages) and any(h in self.host_pages for h in req.suffixes)
 
     def _page_buckets(self, req: Request, rt: int) -> list[list[RuleT]]:
         """Whole-host rules limited to pages, for req's host and page, when some of them cover its type."""
@@ -428,7 +435,7 @@ class RuleIndex:
     def candidates(self, req: Request, tokens: list[bytes] | None) -> Iterator[RuleT]:
         """Every rule that may match req, each bucket once (the slow, general walk; find is the fast one)."""
         rt = req.type
-        for bucket in self._host_buckets(req):
+        for bucket in self.host_buckets(req):
             yield from bucket
         for bucket in self._page_buckets(req, rt):
             yield from bucket

@@ -44,15 +44,21 @@ log = logging.getLogger(__name__)
 
 
 class Pixelguard:
-    def __init__(self, cfg: configmod.Config | None = None, *, mode: str | None = None) -> None:
+    def __init__(
+        self, cfg: configmod.Config | None = None, *, mode: str | None = None, guard_first: bool = False
+    ) -> None:
         self._given_cfg = cfg  # given when embedded; else read from the pixelguard_config option
         self._mode_override = mode
         self.shared = Shared()
         self.reloader: Reloader | None = None
         self._files: concurrent.futures.ThreadPoolExecutor | None = None
         self._writer: Any = None
+        # The guard drops a condemned connection's requests at their first hook. `pixelguard run` registers it
+        # ahead of mitmproxy's own addons (guard_first), so that such a request costs the least it can; as a
+        # mitmdump script it is the first of pixelguard's.
+        self.guard = ConnectionGuard(self.shared)
         self.addons = [
-            ConnectionGuard(self.shared),
+            *([] if guard_first else [self.guard]),
             HeaderHygiene(),
             ConnectPolicy(self.shared),
             RequestDecider(self.shared),

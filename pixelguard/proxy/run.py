@@ -18,7 +18,7 @@ from typing import Any
 from pixelguard import config as configmod
 from pixelguard.errors import PixelguardError
 from pixelguard.fileio import private_dir, private_log_handler
-from pixelguard.trust import ca_file, confdir
+from pixelguard.trust import ca_file, confdir, ensure_ca
 
 log = logging.getLogger(__name__)
 
@@ -111,9 +111,10 @@ async def serve(
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Run the proxy until cancelled or shut down; raises PixelguardError for a bad address or option."""
-    from mitmproxy import addons, exceptions, master, options
+    from mitmproxy import addons, certs, exceptions, master, options
     from mitmproxy.addons import errorcheck
 
+    from pixelguard.limits import FORGED_CERTS
     from pixelguard.proxy.addon import STREAM_LARGER_THAN, Pixelguard
 
     given = dict(o.split("=", 1) for o in set_options if "=" in o)
@@ -134,18 +135,23 @@ async def serve(
 
     opts = options.Options()
     m = master.Master(opts, with_termlog=headless)
+    pg = Pixelguard(cfg, guard_first=True)
+    m.addons.add(pg.guard)  # first of all: see Pixelguard.guard
     m.addons.add(*needed_addons(addons.default_addons()))
     if headless:
         # Exit with the reason when startup logs an error (e.g. a bad certificate option).
         m.addons.add(errorcheck.ErrorCheck(repeat_errors_on_stderr=True))
-    pg = Pixelguard(cfg)
     m.addons.add(pg, _Announce(cfg, cfg.proxy.mode, on_ready))
-    # confdir first, in one update: the CA is created in the confdir as soon as it is set.
+    # confdir first, in one update: mitmproxy loads the CA from the confdir as soon as it is set (created
+    # first, with an ECDSA key: see trust.ensure_ca).
     conf = next((o.split("=", 1)[1] for o in set_options if o.startswith("confdir=")), None)
+    conf_path = Path(conf).expanduser() if conf else confdir()
+    ensure_ca(conf_path)
+    certs.CertStore.STORE_CAP = FORGED_CERTS
     settings: dict[str, Any] = {
         "listen_host": host,
         "listen_port": port,
-        "confdir": str(Path(conf).expanduser() if conf else confdir()),
+        "confdir": str(conf_path),
         # Connect upstream only when a request needs it: a blocked tracker never even sees a TCP connection.
         "connection_strategy": "lazy",
         "stream_large_bodies": STREAM_LARGER_THAN,

@@ -21,6 +21,7 @@ from shared_data import shared_path
 from pixelguard import config as configmod
 from pixelguard.checking import Checker
 from pixelguard.decision.decision import STAGES, Action
+from pixelguard.decision.pipeline import REFUSED_TUNNEL
 from pixelguard.store.event import MAX_URL
 
 pytestmark = pytest.mark.e2e
@@ -44,6 +45,10 @@ def _proxy_decision(proxy: Proxy, url: str, headers: list[tuple[str, str]]) -> t
         r = fetch(url, proxy.port, dict(headers), context=context)
     except ssl.SSLCertVerificationError:
         return "passthrough", 0  # not pixelguard's certificate: the TLS was passed through undecrypted
+    except OSError as e:
+        if "Tunnel connection failed: 403" in str(e):
+            return "blocked", 403  # the CONNECT was refused: every request to the host would be blocked
+        raise
     return r.headers.get("X-Pixelguard") or "", r.status
 
 
@@ -66,6 +71,8 @@ def _compare(proxy: Proxy, checker: Checker, cases: list[tuple[str, list[tuple[s
     stored = checker.built.pipeline.identity.safe_text  # events keep the URL as the recorder stores it
     for (raw_url, headers), (mark, status), d in zip(cases, seen, expected, strict=True):
         url = (stored(raw_url, url=True) or raw_url).rstrip("?")[:MAX_URL]  # as the store keeps it
+        if d.reason is not None and d.reason.detail == REFUSED_TUNNEL:
+            url = f"https://{urlsplit(raw_url).hostname}/"  # a refused CONNECT is recorded as its tunnel
         what = f"{url} {headers}: check says {d.action} {d.reason}, the proxy answered {status} {mark!r}"
         if d.action is Action.BLOCKED:
             assert mark == "blocked", what

@@ -4,14 +4,16 @@ what passes is byte-identical, 1x1 images of every format are replaced, over HTT
 from __future__ import annotations
 
 import os
+import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import Certs, Origin, Proxy, start_proxy, wait_for, write_config
+from harness import Certs, Origin, Proxy, fetch, start_proxy, wait_for, write_config
 from imagedata import BUILDERS, CONTENT_TYPES
 
+from pixelguard.decision.pipeline import REFUSED_TUNNEL
 from pixelguard.proxy.responses import TRANSPARENT_GIF
 
 pytestmark = pytest.mark.e2e
@@ -96,6 +98,16 @@ def test_hostname_rule_blocks_without_any_connection(proxy: Proxy) -> None:
     # tracker.test does not resolve: only a local answer can produce a 200 here.
     r = proxy.get("http://tracker.test/pixel.gif?e=open", {"Accept": "image/*"})
     assert r.status == 200 and r.body == TRANSPARENT_GIF
+
+
+def test_a_host_blocked_whole_gets_its_tunnel_refused_before_any_handshake(proxy: Proxy) -> None:
+    """Every request to tracker.test is blocked, so the CONNECT is answered 403 and no TLS is spoken: the client
+    never sees a forged certificate (this one would fail to verify against nothing: no CA is given)."""
+    with pytest.raises(OSError, match="403"):
+        fetch("https://tracker.test/pixel.gif", proxy.port, context=ssl.create_default_context())
+    rows = wait_for(lambda: proxy.events(host="tracker.test", reason="host"), what="the event row")
+    assert rows[0]["action"] == "blocked" and rows[0]["rule"] == "||tracker.test^"
+    assert rows[0]["detail"] == REFUSED_TUNNEL
 
 
 @pytest.mark.parametrize("https", [False, True], ids=["http", "https"])

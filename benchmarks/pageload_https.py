@@ -1,0 +1,299 @@
+"""HTTPS page-load benchmark (issue 25): the page loads of ../shared/requests/top500-sitelist.txt over HTTPS, with no
+proxy, through plain mitmdump, through pixelguard, and with an ideal blocker (no proxy, the requests pixelguard's
+engine blocks simply absent), interleaved page by page in one run. Prints each setup's median page time, its
+ratio to no proxy, and each proxy's CPU time per request.
+
+The simulated internet: one TLS server on 127.0.0.1 answers for every host, with a certificate per host (made on
+first use, signed by a CA of this run that the client and the proxies trust), after a delay fixed per host
+(0-60 ms), with a small body. The client behaves like a browser: a page, then its subresources six at a time;
+connections kept alive and reused per host within a page (at most six per host), a CONNECT per connection
+through a proxy, every certificate verified against the CA the client should trust (the run's own CA without a
+proxy, the proxy's CA through one). A refused CONNECT ends that request at once, as a browser's would.
+
+Loopback only; nothing leaves the machine. ``scripts/bench-pageload --https [--pages N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import datetime
+import hashlib
+import http.client
+import http.server
+import os
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from benchmarks.lists import SHARED
+from benchmarks.pageload import pages
+from benchmarks.proxy import free_port, isolated_env, mitmdump_cmd, stop, wait_listen
+
+RESOLVE_LOCAL = """
+import os
+from mitmproxy.proxy import server_hooks
+
+def server_connect(data: server_hooks.ServerConnectionHookData) -> None:
+    if data.server.address:
+        data.server.address = ("127.0.0.1", int(os.environ["PG_BENCH_ORIGIN"]))
+"""
+
+
+class _CA:
+    """The simulated internet's CA and a TLS context per host name, made on first use."""
+
+    def __init__(self, directory: Path):
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench internet CA")])
+        now = datetime.datetime.now(datetime.UTC)
+        self.cert = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(self.key, hashes.SHA256())
+        )  # fmt: skip
+        self.pem = directory / "internet-ca.pem"
+        self.pem.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
+        self.dir = directory
+        self.contexts: dict[str, ssl.SSLContext] = {}
+        self.lock = threading.Lock()
+
+    def context(self, host: str) -> ssl.SSLContext:
+        with self.lock:
+            ctx = self.contexts.get(host)
+            if ctx is None:
+                ctx = self.contexts[host] = self._make(host)
+            return ctx
+
+    def _make(self, host: str) -> ssl.SSLContext:
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+            .issuer_name(self.cert.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+            .sign(self.key, hashes.SHA256())
+        )  # fmt: skip
+        path = self.dir / f"leaf-{hashlib.sha256(host.encode()).hexdigest()[:16]}.pem"
+        path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+            + cert.public_bytes(serialization.Encoding.PEM)
+        )
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(path)
+        return ctx
+
+
+class _Internet(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def do_GET(self) -> None:
+        host = self.headers.get("Host", "")
+        time.sleep(int(hashlib.sha256(host.encode()).hexdigest()[:4], 16) % 61 / 1000)
+        body = b"x" * 1024
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png" if self.path.endswith(".png") else "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a: object) -> None:
+        pass
+
+
+def _serve_internet(ca: _CA) -> http.server.ThreadingHTTPServer:
+    base = ca.context("localhost")  # for a client that names no host; the others get theirs by SNI
+
+    def sni(sock: ssl.SSLSocket, name: str | None, _: ssl.SSLContext) -> None:
+        if name:
+            sock.context = ca.context(name)
+
+    base.sni_callback = sni
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Internet)
+    server.daemon_threads = True
+    server.socket = base.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+
+    # The handshake happens in the handler's thread, not the accepting one: one slow client must not stall it.
+    class _Handler(_Internet):
+        def setup(self) -> None:
+            self.request.do_handshake()
+            super().setup()
+
+    server.RequestHandlerClass = _Handler
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+class _Direct(http.client.HTTPSConnection):
+    """No proxy: the TCP connection goes to the simulated internet, the TLS one names the real host."""
+
+    def __init__(self, host: str, port: int, context: ssl.SSLContext):
+        super().__init__(host, 443, timeout=30, context=context)
+        self._addr = ("127.0.0.1", port)
+
+    def connect(self) -> None:
+        raw = socket.create_connection(self._addr, self.timeout)
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+class _Browser:
+    """One setup's client: how it opens a connection to a host, and the connections it keeps per page."""
+
+    def __init__(self, proxy_port: int | None, origin_port: int, context: ssl.SSLContext):
+        self.proxy_port, self.origin_port, self.context = proxy_port, origin_port, context
+
+    def open(self, host: str) -> http.client.HTTPSConnection:
+        if self.proxy_port is None:
+            return _Direct(host, self.origin_port, self.context)
+        conn = http.client.HTTPSConnection("127.0.0.1", self.proxy_port, timeout=30, context=self.context)
+        conn.set_tunnel(host, 443)
+        return conn
+
+    def load(self, page: list[str], skip: set[str] | None = None) -> float:
+        idle: dict[str, list[http.client.HTTPSConnection]] = {}
+        lock = threading.Lock()
+
+        def get(url: str, referer: str | None) -> None:
+            host, _, rest = url.split("://", 1)[1].partition("/")
+            with lock:
+                pool = idle.setdefault(host, [])
+                conn = pool.pop() if pool else self.open(host)
+            try:
+                headers = {"Accept": "*/*", "Host": host}
+                if referer:
+                    headers["Referer"] = referer
+                conn.request("GET", "/" + rest, headers=headers)
+                conn.getresponse().read()
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                return
+            with lock:
+                idle[host].append(conn)
+
+        start = time.perf_counter()
+        get(page[0], None)
+        rest = [u for u in page[1:] if not skip or u not in skip]
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            list(pool.map(lambda u: get(u, page[0]), rest))
+        elapsed = time.perf_counter() - start
+        for conns in idle.values():
+            for c in conns:
+                c.close()
+        return elapsed
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pages", type=int, default=60, help="page loads to replay (default %(default)s)")
+    ap.add_argument(
+        "--no-refusal", action="store_true", help="also run pixelguard with tls.refuse_blocked: false"
+    )
+    args = ap.parse_args(argv)
+    if not (SHARED / "requests" / "top500-sitelist.txt").is_file():
+        print("bench-pageload: ../shared/requests/top500-sitelist.txt is missing")
+        return 1
+    from pixelguard.engine import Engine
+
+    tmp = Path(tempfile.mkdtemp(prefix="pg-pageload-https-"))
+    ca = _CA(tmp)
+    internet = _serve_internet(ca)
+    origin_port = internet.server_address[1]
+    script = tmp / "resolve_local.py"
+    script.write_text(RESOLVE_LOCAL)
+    filters = SHARED / "filterlists"
+    base_cfg = (
+        f"database: {tmp}/pg.db\nuser_list: {tmp}/user.txt\nlearned_list: {tmp}/learned.txt\n"
+        "cname: {enabled: false}\nlists:\n"
+        "  - {name: pixelguard-ads, path: bundled}\n  - {name: pixelguard-email, path: bundled}\n"
+        "  - {name: pixelguard-params, path: bundled}\n"
+        f"  - {{name: easylist, path: {filters}/easylist.txt}}\n"
+        f"  - {{name: easyprivacy, path: {filters}/easyprivacy.txt}}\n"
+    )
+    (tmp / "config.yaml").write_text(base_cfg)
+    (tmp / "config-off.yaml").write_text(base_cfg + "tls: {refuse_blocked: false}\n")
+    env = isolated_env(tmp, PG_BENCH_ORIGIN=str(origin_port))
+    trust = ["--set", f"ssl_verify_upstream_trusted_ca={ca.pem}", "--set", f"scripts={script}"]
+    py = sys.executable
+    names = ["mitmdump", "pixelguard"] + (["pixelguard, no refusal"] if args.no_refusal else [])
+    ports = {name: free_port() for name in names}
+    proxies = {"mitmdump": [*mitmdump_cmd(ports["mitmdump"], tmp, "-s", str(script)), *trust[:2]]}
+    for name, cfg in (("pixelguard", "config.yaml"), ("pixelguard, no refusal", "config-off.yaml")):
+        if name in ports:
+            proxies[name] = [
+                py, "-m", "pixelguard", "--config", str(tmp / cfg), "run", "--port", str(ports[name]), *trust,
+            ]  # fmt: skip
+    procs = {
+        n: subprocess.Popen(c, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        for n, c in proxies.items()
+    }
+    try:
+        for name, p in procs.items():
+            wait_listen(ports[name], p, name)
+        # The proxies' CA exists once they listen (both share the confdir under tmp).
+        proxy_ctx = ssl.create_default_context(cafile=str(tmp / "mitm" / "mitmproxy-ca-cert.pem"))
+        direct_ctx = ssl.create_default_context(cafile=str(ca.pem))
+        browsers = {"no proxy": _Browser(None, origin_port, direct_ctx)}
+        browsers |= {n: _Browser(ports[n], origin_port, proxy_ctx) for n in proxies}
+        sample = [["https://" + u.split("://", 1)[1] for u in p] for p in pages(args.pages)]
+        engine = Engine.from_files(
+            [filters / "easylist.txt", filters / "easyprivacy.txt"]
+        )  # the ideal blocker's
+        blocked = {
+            u for p in sample for u in p[1:] if engine.check(u, p[0], None).blocked
+        }  # what a blocker answers without the network
+        setups = [*browsers, "ideal blocker"]
+        for page in sample[:3]:  # warm-up: caches, the origin's certificates
+            for b in browsers.values():
+                b.load(page)
+        times: dict[str, list[float]] = {s: [] for s in setups}
+        cpu0 = {n: _cpu_seconds(p.pid) for n, p in procs.items()}
+        for i, page in enumerate(sample):
+            order = setups[i % len(setups) :] + setups[: i % len(setups)]
+            for s in order:
+                if s == "ideal blocker":
+                    times[s].append(browsers["no proxy"].load(page, skip=blocked))
+                else:
+                    times[s].append(browsers[s].load(page))
+        cpu = {n: _cpu_seconds(p.pid) - cpu0[n] for n, p in procs.items()}
+        requests = sum(len(p) for p in sample)
+        print(f"{len(sample)} HTTPS page loads ({requests} requests, {len(blocked)} of them blocked by the lists), "
+              "setups interleaved page by page")  # fmt: skip
+        none = statistics.median(times["no proxy"])
+        for s in setups:
+            med = statistics.median(times[s])
+            line = f"  {s:24s} median page {med * 1000:7.1f} ms  {med / none:5.2f}x no proxy"
+            if s in cpu:
+                line += f"   proxy CPU {cpu[s] / requests * 1000:5.2f} ms per request"
+            print(line)
+    finally:
+        stop(procs.values())
+        internet.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
