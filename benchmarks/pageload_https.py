@@ -41,13 +41,32 @@ from benchmarks.lists import SHARED
 from benchmarks.pageload import pages
 from benchmarks.proxy import free_port, isolated_env, mitmdump_cmd, stop, wait_listen
 
+# Every upstream connection goes to the simulated internet. The name it was opened for is put back once it is
+# connected: mitmproxy reuses a connection for the next request only when its address is the one asked for, and
+# lets one client connection open at most 5 to an address; without this, each request on a kept-alive tunnel
+# would open a new upstream connection, and the sixth would wait forever.
 RESOLVE_LOCAL = """
 import os
 from mitmproxy.proxy import server_hooks
 
-def server_connect(data: server_hooks.ServerConnectionHookData) -> None:
+ASKED = {}
+
+async def server_connect(data: server_hooks.ServerConnectionHookData) -> None:
     if data.server.address:
+        ASKED[data.server.id] = data.server.address
+        if os.environ.get("PG_BENCH_RTT"):  # the TCP and TLS round trips of a connection to that host
+            import asyncio, hashlib
+            host = str(data.server.address[0])
+            await asyncio.sleep(2 * (int(hashlib.sha256(host.encode()).hexdigest()[:4], 16) % 61) / 1000)
         data.server.address = ("127.0.0.1", int(os.environ["PG_BENCH_ORIGIN"]))
+
+def server_connected(data: server_hooks.ServerConnectionHookData) -> None:
+    asked = ASKED.pop(data.server.id, None)
+    if asked is not None:  # mitmproxy refuses to change an open connection's address; the benchmark does
+        object.__setattr__(data.server, "address", asked)
+
+def server_connect_error(data: server_hooks.ServerConnectionHookData) -> None:
+    ASKED.pop(data.server.id, None)
 """
 
 
@@ -101,13 +120,17 @@ class _CA:
         return ctx
 
 
+def host_delay(host: str) -> float:
+    """The simulated round trip to host: 0-60 ms, fixed per host."""
+    return int(hashlib.sha256(host.encode()).hexdigest()[:4], 16) % 61 / 1000
+
+
 class _Internet(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
-        host = self.headers.get("Host", "")
-        time.sleep(int(hashlib.sha256(host.encode()).hexdigest()[:4], 16) % 61 / 1000)
+        time.sleep(host_delay(self.headers.get("Host", "")))
         body = b"x" * 1024
         self.send_response(200)
         self.send_header("Content-Type", "image/png" if self.path.endswith(".png") else "text/plain")
@@ -127,7 +150,12 @@ def _serve_internet(ca: _CA) -> http.server.ThreadingHTTPServer:
             sock.context = ca.context(name)
 
     base.sni_callback = sni
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Internet)
+
+    class _Server(http.server.ThreadingHTTPServer):
+        def handle_error(self, request: object, client_address: object) -> None:
+            pass  # a failed handshake or a closed connection: the client counts its failures
+
+    server = _Server(("127.0.0.1", 0), _Internet)
     server.daemon_threads = True
     server.socket = base.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
 
@@ -145,11 +173,14 @@ def _serve_internet(ca: _CA) -> http.server.ThreadingHTTPServer:
 class _Direct(http.client.HTTPSConnection):
     """No proxy: the TCP connection goes to the simulated internet, the TLS one names the real host."""
 
-    def __init__(self, host: str, port: int, context: ssl.SSLContext):
+    def __init__(self, host: str, port: int, context: ssl.SSLContext, rtt: bool):
         super().__init__(host, 443, timeout=30, context=context)
         self._addr = ("127.0.0.1", port)
+        self._rtt = rtt
 
     def connect(self) -> None:
+        if self._rtt:
+            time.sleep(2 * host_delay(self.host))  # TCP's round trip, then TLS 1.3's
         raw = socket.create_connection(self._addr, self.timeout)
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
@@ -158,12 +189,13 @@ class _Direct(http.client.HTTPSConnection):
 class _Browser:
     """One setup's client: how it opens a connection to a host, and the connections it keeps per page."""
 
-    def __init__(self, proxy_port: int | None, origin_port: int, context: ssl.SSLContext):
-        self.proxy_port, self.origin_port, self.context = proxy_port, origin_port, context
+    def __init__(self, proxy_port: int | None, origin_port: int, context: ssl.SSLContext, rtt: bool = False):
+        self.proxy_port, self.origin_port, self.context, self.rtt = proxy_port, origin_port, context, rtt
+        self.failures: list[str] = []
 
     def open(self, host: str) -> http.client.HTTPSConnection:
         if self.proxy_port is None:
-            return _Direct(host, self.origin_port, self.context)
+            return _Direct(host, self.origin_port, self.context, self.rtt)
         conn = http.client.HTTPSConnection("127.0.0.1", self.proxy_port, timeout=30, context=self.context)
         conn.set_tunnel(host, 443)
         return conn
@@ -183,8 +215,12 @@ class _Browser:
                     headers["Referer"] = referer
                 conn.request("GET", "/" + rest, headers=headers)
                 conn.getresponse().read()
-            except (OSError, http.client.HTTPException):
+            except (OSError, http.client.HTTPException) as e:
                 conn.close()
+                if "Tunnel connection failed: 403" not in str(
+                    e
+                ):  # a refused tunnel is a block, not a failure
+                    self.failures.append(f"{url[:120]}: {e}")
                 return
             with lock:
                 idle[host].append(conn)
@@ -201,6 +237,13 @@ class _Browser:
         return elapsed
 
 
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -211,6 +254,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pages", type=int, default=60, help="page loads to replay (default %(default)s)")
     ap.add_argument(
         "--no-refusal", action="store_true", help="also run pixelguard with tls.refuse_blocked: false"
+    )
+    ap.add_argument(
+        "--round-trips",
+        action="store_true",
+        help="each new connection to a host first waits two of its round trips (TCP, TLS), as on the internet",
     )
     args = ap.parse_args(argv)
     if not (SHARED / "requests" / "top500-sitelist.txt").is_file():
@@ -234,8 +282,12 @@ def main(argv: list[str] | None = None) -> int:
         f"  - {{name: easyprivacy, path: {filters}/easyprivacy.txt}}\n"
     )
     (tmp / "config.yaml").write_text(base_cfg)
-    (tmp / "config-off.yaml").write_text(base_cfg + "tls: {refuse_blocked: false}\n")
-    env = isolated_env(tmp, PG_BENCH_ORIGIN=str(origin_port))
+    # A data dir holds one proxy: the second pixelguard gets its own (and its own database).
+    (tmp / "off").mkdir()
+    (tmp / "config-off.yaml").write_text(
+        base_cfg.replace(f"{tmp}/pg.db", f"{tmp}/off/pg.db") + "tls: {refuse_blocked: false}\n"
+    )
+    env = isolated_env(tmp, PG_BENCH_ORIGIN=str(origin_port), PG_BENCH_RTT="1" if args.round_trips else "")
     trust = ["--set", f"ssl_verify_upstream_trusted_ca={ca.pem}", "--set", f"scripts={script}"]
     py = sys.executable
     names = ["mitmdump", "pixelguard"] + (["pixelguard, no refusal"] if args.no_refusal else [])
@@ -246,17 +298,21 @@ def main(argv: list[str] | None = None) -> int:
             proxies[name] = [
                 py, "-m", "pixelguard", "--config", str(tmp / cfg), "run", "--port", str(ports[name]), *trust,
             ]  # fmt: skip
+    envs = {n: env for n in proxies} | {"pixelguard, no refusal": env | {"XDG_DATA_HOME": str(tmp / "off")}}
     procs = {
-        n: subprocess.Popen(c, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        n: subprocess.Popen(c, env=envs[n], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         for n, c in proxies.items()
     }
     try:
         for name, p in procs.items():
             wait_listen(ports[name], p, name)
         # The proxies' CA exists once they listen (both share the confdir under tmp).
+        # Through a proxy the client trusts the proxy's CA and the sites' own (as a browser trusts the public
+        # CAs): a host the proxy passes through undecrypted (the bundled list of banks and logins) shows its own.
         proxy_ctx = ssl.create_default_context(cafile=str(tmp / "mitm" / "mitmproxy-ca-cert.pem"))
+        proxy_ctx.load_verify_locations(cafile=str(ca.pem))
         direct_ctx = ssl.create_default_context(cafile=str(ca.pem))
-        browsers = {"no proxy": _Browser(None, origin_port, direct_ctx)}
+        browsers = {"no proxy": _Browser(None, origin_port, direct_ctx, args.round_trips)}
         browsers |= {n: _Browser(ports[n], origin_port, proxy_ctx) for n in proxies}
         sample = [["https://" + u.split("://", 1)[1] for u in p] for p in pages(args.pages)]
         engine = Engine.from_files(
@@ -280,15 +336,22 @@ def main(argv: list[str] | None = None) -> int:
                     times[s].append(browsers[s].load(page))
         cpu = {n: _cpu_seconds(p.pid) - cpu0[n] for n, p in procs.items()}
         requests = sum(len(p) for p in sample)
+        peak = {n: _peak_rss_mb(p.pid) for n, p in procs.items()}
         print(f"{len(sample)} HTTPS page loads ({requests} requests, {len(blocked)} of them blocked by the lists), "
-              "setups interleaved page by page")  # fmt: skip
+              "setups interleaved page by page"
+              + (", connection round trips on" if args.round_trips else ""))  # fmt: skip
         none = statistics.median(times["no proxy"])
         for s in setups:
             med = statistics.median(times[s])
             line = f"  {s:24s} median page {med * 1000:7.1f} ms  {med / none:5.2f}x no proxy"
+            if s in browsers:
+                line += f"   {len(browsers[s].failures)} failed"
             if s in cpu:
-                line += f"   proxy CPU {cpu[s] / requests * 1000:5.2f} ms per request"
+                line += f"   proxy CPU {cpu[s] / requests * 1000:5.2f} ms/request, peak RSS {peak[s]:4.0f} MB"
             print(line)
+        for s, b in browsers.items():
+            for f in b.failures[:5]:
+                print(f"  failed ({s}): {f}")
     finally:
         stop(procs.values())
         internet.shutdown()

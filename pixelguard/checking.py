@@ -20,6 +20,7 @@ from pixelguard.decision.request_model import RequestModel, header_map
 from pixelguard.engine import Engine
 from pixelguard.engine.request import split_url
 from pixelguard.errors import PixelguardError
+from pixelguard.invocation import cmd
 
 
 @dataclass
@@ -70,7 +71,7 @@ class Checker:
         until = pause.paused_until(cfg.data_dir)
         self.built.pipeline.paused_until = until.timestamp() if until else 0.0
         self.notes = [
-            f"{spec.name} is enabled but not downloaded: `pixelguard lists update {spec.name}`"
+            f"{spec.name} is enabled but not downloaded: `{cmd('lists update ' + spec.name)}`"
             for spec in cfg.enabled_lists()
             if not spec.file.is_file()
         ]

@@ -21,6 +21,7 @@ from pixelguard.durations import parse_duration
 from pixelguard.engine import resource_types
 from pixelguard.engine.request import normal_host
 from pixelguard.errors import PixelguardError
+from pixelguard.invocation import cmd
 
 RESOURCE_TYPES = [*resource_types.NAMES, "xhr"]
 
@@ -407,7 +408,7 @@ def pause(state: State, duration: timedelta) -> None:
     if running.read(state.config.data_dir) is None:
         click.echo(f"no proxy is running: one that starts before then starts paused {span}")
     else:
-        click.echo(f"protection paused {span} for everyone using this proxy; `pixelguard resume` ends it")
+        click.echo(f"protection paused {span} for everyone using this proxy; `{cmd('resume')}` ends it")
 
 
 @cli.command()
@@ -531,7 +532,7 @@ def tls_group(ctx: click.Context, as_json: bool) -> None:
     for e in learned:
         click.echo(
             f"learned for {display.safe(e.client)}: {display.safe(e.host)} since {display.when(e.since)}, "
-            f"last used {display.when(e.last)} (`pixelguard tls forget {display.safe(e.host)}`)"
+            f"last used {display.when(e.last)} (`{cmd('tls forget ' + display.safe(e.host))}`)"
         )
 
 
@@ -545,7 +546,7 @@ def tls_forget(state: State, host: str, client: str | None) -> None:
 
     gone = tls_policy.forget(state.config.data_dir, host, client)
     if not gone:
-        raise PixelguardError(f"{host} is not a learned passthrough host (see: pixelguard tls)")
+        raise PixelguardError(f"{host} is not a learned passthrough host (see: {cmd('tls')})")
     click.echo(f"forgot {host} for {gone} client{'s' if gone != 1 else ''}")
 
 
@@ -623,7 +624,7 @@ def ca_path(state: State) -> None:
     cert = trust.ca_file(trust.confdir())
     click.echo(str(cert))
     if not cert.exists():
-        click.echo("pixelguard: it does not exist yet; `pixelguard ca install` creates it", err=True)
+        click.echo(f"pixelguard: it does not exist yet; `{cmd('ca install')}` creates it", err=True)
         sys.exit(1)
 
 
@@ -649,7 +650,7 @@ def service_install(state: State, dry_run: bool) -> None:
             raise PixelguardError(plan.problem)
         return
     _exit_on(service.install(plan))
-    click.echo(f"installed {plan.path}; the proxy runs now and at every login (`pixelguard service status`)")
+    click.echo(f"installed {plan.path}; the proxy runs now and at every login (`{cmd('service status')}`)")
 
 
 @service_group.command("uninstall")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pixelguard import display, running, service, trust
 from pixelguard.config import Config
+from pixelguard.invocation import cmd
 
 # A subscription older than this is stale: lists publish an `! Expires:` of days, not weeks.
 STALE_AFTER_S = 14 * 86400
@@ -31,7 +32,7 @@ class Finding:
 def check_ca(cfg: Config, home: Path) -> list[Finding]:
     cert = trust.ca_file(trust.confdir())
     if not cert.exists():
-        return [Finding("CA", False, f"no CA yet ({cert})", "pixelguard ca install")]
+        return [Finding("CA", False, f"no CA yet ({cert})", cmd("ca install"))]
     untrusted = trust.untrusted_databases(home)
     where = sorted({r.get("where", "") for r in trust.read_record(cfg.data_dir)})
     out = [
@@ -40,9 +41,9 @@ def check_ca(cfg: Config, home: Path) -> list[Finding]:
         )
     ]
     if not where and not untrusted:
-        out[0].ok, out[0].fix = False, "pixelguard ca install"
+        out[0].ok, out[0].fix = False, cmd("ca install")
     for db in untrusted:
-        out.append(Finding("CA", False, f"not trusted in {db}", "pixelguard ca install"))
+        out.append(Finding("CA", False, f"not trusted in {db}", cmd("ca install")))
     return out
 
 
@@ -56,21 +57,19 @@ def check_lists(cfg: Config, now: float | None = None) -> list[Finding]:
             continue
         name = display.safe(row["name"])
         if not row["exists"]:
-            out.append(Finding("lists", False, f"{name}: no copy yet", f"pixelguard lists update {name}"))
+            out.append(Finding("lists", False, f"{name}: no copy yet", cmd(f"lists update {name}")))
             continue
         age = display.age(row["updated_ts"], now)
         stale = row["updated_ts"] is not None and now - row["updated_ts"] > STALE_AFTER_S and row["due"]
         detail = f"{name}: {row['rules']} rules, updated {age} ago"
         out.append(
-            Finding(
-                "lists", not stale, detail + (" (stale)" if stale else ""), f"pixelguard lists update {name}"
-            )
+            Finding("lists", not stale, detail + (" (stale)" if stale else ""), cmd(f"lists update {name}"))
         )
         if not row["rules"]:
             out[-1].ok, out[-1].detail = False, f"{name}: no rules read from {display.safe(row['path'])}"
     if not out:
         out.append(
-            Finding("lists", False, "no filter list is enabled", "pixelguard config path  (then add lists:)")
+            Finding("lists", False, "no filter list is enabled", cmd("config path  (then add lists:)"))
         )
     return out
 
@@ -105,16 +104,16 @@ def check_service(proxy_up: bool) -> Finding:
     st = service.state()
     if st["installed"] != "yes":
         detail = "not installed: protection lasts while a terminal runs the proxy"
-        return Finding("service", proxy_up, detail, "pixelguard service install")
+        return Finding("service", proxy_up, detail, cmd("service install"))
     manager = display.safe(st["manager"]) or "state unknown"
     ok = manager.startswith("active") or proxy_up
-    return Finding("service", ok, f"{st['file']}: {manager}", "pixelguard service status")
+    return Finding("service", ok, f"{st['file']}: {manager}", cmd("service status"))
 
 
 def check_proxy(cfg: Config) -> Finding:
     info = running.read(cfg.data_dir)
     if info is None:
-        return Finding("proxy", False, "not running", "pixelguard service install  (or: pixelguard run)")
+        return Finding("proxy", False, "not running", f"{cmd('service install')}  (or: {cmd('run')})")
     host, _, port = info.listen.rpartition(":")
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=2):
@@ -124,7 +123,7 @@ def check_proxy(cfg: Config) -> Finding:
             "proxy",
             False,
             f"pid {info.pid} says {display.safe(info.listen)}, but: {e}",
-            "pixelguard service status",
+            cmd("service status"),
         )
     return Finding("proxy", True, f"listening on {display.safe(info.listen)} (pid {info.pid})")
 
@@ -139,7 +138,7 @@ def check_pause(cfg: Config) -> Finding:
         "pause",
         False,
         f"protection is paused until {display.moment(until)}: everything passes",
-        "pixelguard resume",
+        cmd("resume"),
     )
 
 
@@ -156,7 +155,7 @@ def check_passthrough(cfg: Config) -> list[Finding]:
                 False,
                 f"{host} is passed through undecrypted for {display.safe(e.client)} since "
                 f"{display.when(e.since)} (its client refused pixelguard's certificate {e.refusals} times)",
-                f"pixelguard tls forget {host}",
+                cmd(f"tls forget {host}"),
             )
         )
     return out

@@ -7,6 +7,7 @@ from typing import Any
 
 from pixelguard import display
 from pixelguard.display import cut, safe
+from pixelguard.invocation import cmd
 
 LOG_HEADER = ("TIME", "HOST", "SITE", "TYPE", "REASON", "LIST:LINE")
 _WIDTHS = (8, 36, 24, 14, 8)
@@ -160,7 +161,7 @@ def check_lines(url: str, d: Any, rule_count: int, chain: tuple[str, ...] = ()) 
     for r in d.reasons:
         if r.stage == "paused":
             out.append(
-                f"  protection is paused {safe(r.detail)}: the proxy passes every request (`pixelguard resume`)"
+                f"  protection is paused {safe(r.detail)}: the proxy passes every request (`{cmd('resume')}`)"
             )
         elif r.stage == "allowed":
             out.append(f"  exception: {safe(r.rule)}{where(r)}")

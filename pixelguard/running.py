@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pixelguard.fileio import atomic_write
+from pixelguard.invocation import cmd
 
 FILE = "proxy.json"
 LOCK = "proxy.lock"  # held (flock) by the proxy serving this data dir, for as long as it runs
@@ -104,11 +105,11 @@ def claim(data_dir: Path) -> Claim:
 def _taken(data_dir: Path, other: Running | None) -> str:
     if other is None:
         return (
-            f"another pixelguard proxy is starting for the data dir {data_dir}; watch it with `pixelguard ui` "
+            f"another pixelguard proxy is starting for the data dir {data_dir}; watch it with `{cmd('ui')}` "
             "(one proxy per data dir: it holds the history, the learned hosts and the pause)"
         )
     return (
         f"a pixelguard proxy already runs for the data dir {data_dir}: pid {other.pid}, listening on "
-        f"{other.listen}. Watch it with `pixelguard ui`; to start another, stop that one first "
-        "(`pixelguard service status` says whether it is the service)"
+        f"{other.listen}. Watch it with `{cmd('ui')}`; to start another, stop that one first "
+        f"(`{cmd('service status')}` says whether it is the service)"
     )

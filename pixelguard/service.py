@@ -21,6 +21,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pixelguard import invocation
 from pixelguard.fileio import atomic_write
 from pixelguard.trust import CONFDIR_ENV
 
@@ -30,9 +31,7 @@ LABEL = "org.pixelguard.proxy"
 
 def command(config_path: str | None) -> list[str]:
     """The absolute command line the service runs: this installation's ``pixelguard run``."""
-    exe = Path(sys.executable).parent / ("pixelguard.exe" if sys.platform == "win32" else "pixelguard")
-    # Not resolved: a venv's python is a symlink, and the venv's own path is what must be kept.
-    argv = [str(exe)] if exe.exists() else [sys.executable, "-m", "pixelguard"]
+    argv = invocation.script()
     if config_path:
         argv += ["--config", str(Path(config_path).expanduser().absolute())]
     return [*argv, "run"]

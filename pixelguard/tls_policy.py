@@ -35,6 +35,7 @@ from pathlib import Path
 from pixelguard.config import bundled_filters_dir
 from pixelguard.engine.request import normal_host
 from pixelguard.fileio import atomic_write
+from pixelguard.invocation import cmd
 from pixelguard.limits import TLS_CANDIDATES, TLS_LEARN_AFTER, TLS_LEARNED
 
 LEARNED_FILE = "tls-learned.json"
@@ -129,7 +130,7 @@ class Policy:
         since = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.since))
         return (
             f"passed through undecrypted since {since}: a client at {entry.client or '?'} refused "
-            f"pixelguard's certificate {entry.refusals} times (`pixelguard tls forget {entry.host}`)"
+            f"pixelguard's certificate {entry.refusals} times (`{cmd('tls forget ' + entry.host)}`)"
         )
 
     def passthrough(self, host: str, client: str = "") -> bool:

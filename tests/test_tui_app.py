@@ -551,3 +551,20 @@ async def test_proxy_runner_runs_in_the_app_and_is_cancelled_on_quit(tmp_path: P
         await wait_for(pilot, lambda: "127.0.0.1:9999" in text_of(status), what="the listen address")
         await pilot.press("q")
     assert state == ["started", "cancelled"]
+
+
+@sync
+async def test_an_empty_first_screen_says_what_to_do_next(tmp_path: Path) -> None:
+    """A new user's first screen (issue 28): no rows yet, so the detail pane says where to point a browser, how to
+    trust the CA and where it is, by commands that run as printed."""
+    from pixelguard import invocation, trust
+
+    cfg, _ = setup(tmp_path, 0)
+    app = PixelguardApp(cfg, listen="127.0.0.1:8099")
+    async with app.run_test(size=SIZE) as pilot:
+        detail = app.screen.query_one(DetailPane)
+        await wait_for(pilot, lambda: "127.0.0.1:8099" in text_of(detail), what="the first steps")
+        shown = " ".join(text_of(detail).split())
+        assert "Point your browser or mail client at the HTTP proxy 127.0.0.1:8099" in shown
+        assert invocation.cmd("ca install").replace(" ", "") in shown.replace(" ", "")
+        assert str(trust.ca_file(trust.confdir())).replace(" ", "") in shown.replace(" ", "")

@@ -15,6 +15,7 @@ from mitmproxy import http, tls
 
 from pixelguard.decision.decision import Action
 from pixelguard.display import safe
+from pixelguard.invocation import cmd
 from pixelguard.proxy import responses
 from pixelguard.proxy.shared import Shared, failed
 from pixelguard.tls_policy import refusal_kind
@@ -85,7 +86,7 @@ class ConnectPolicy:
             how = "rejected the certificate" if kind == "alert" else "hung up on the certificate"
             detail = (
                 f"a client at {client} {how} {learned.refusals} times with no handshake completed in between: "
-                f"passed through undecrypted from now on (`pixelguard tls forget {host}` undoes it)"
+                f"passed through undecrypted from now on (`{cmd('tls forget ' + host)}` undoes it)"
             )
             log.warning("pixelguard: %s: %s", safe(host), detail)
             sh.recorder.tls_learned(client, host, detail)

@@ -13,6 +13,7 @@ from mitmproxy import http
 
 from pixelguard.decision.decision import Action, Decision
 from pixelguard.decision.request_model import RequestModel
+from pixelguard.invocation import cmd
 
 # The smallest transparent GIF89a: 1x1, one transparent colour.
 TRANSPARENT_GIF = (
@@ -38,7 +39,7 @@ code{{background:#f2f2f2;padding:.1em .3em;word-break:break-all}}</style></head>
 <p><code>{url}</code></p>
 <p>Rule <code>{rule}</code> from <code>{where}</code>.</p>
 <p>To allow <code>{domain}</code>, run:</p>
-<pre><code>pixelguard allow {domain}</code></pre>
+<pre><code>{allow} {domain}</code></pre>
 <p>The running proxy picks up the change within a second; reload this page.</p>
 </body></html>
 """
@@ -72,6 +73,7 @@ def block_page(url: str, host: str, rule: str | None, list_name: str | None, lin
         rule=html.escape(rule or "?"),
         where=html.escape(where),
         domain=html.escape(host),
+        allow=html.escape(cmd("allow")),
     )
     return text.encode("utf-8")
 

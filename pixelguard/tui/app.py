@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from pixelguard.config import Config
+from pixelguard.invocation import cmd
 from pixelguard.tui.screens.dialogs import HelpScreen
 from pixelguard.tui.screens.main import MainScreen
 from pixelguard.tui.widgets.status_bar import MessageBar, StatusBar
@@ -66,7 +67,7 @@ class PixelguardApp(App[None]):
             # Offline on the first start: say it once, plainly, instead of a silent gap in the protection.
             self.notify(
                 f"Not downloaded yet: {', '.join(missing)}. Until a download succeeds "
-                "(the proxy retries; `pixelguard lists update` tries now), those lists block nothing.",
+                f"(the proxy retries; `{cmd('lists update')}` tries now), those lists block nothing.",
                 severity="warning",
                 timeout=30,
                 markup=False,

@@ -15,6 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from pixelguard.durations import parse_duration
+from pixelguard.invocation import cmd
 
 KEYS = (
     ("a", "Allow the selected host everywhere (writes @@||host^ to your user list)"),
@@ -55,7 +56,7 @@ class HelpScreen(ModalScreen[None]):
             )
             yield Label(Text(f"CA certificate: {ca_path()}"), id="help-ca", classes="hint")
             yield Label(
-                "Programs trust it after `pixelguard ca install`; `pixelguard doctor` checks the set-up.",
+                f"Programs trust it after `{cmd('ca install')}`; `{cmd('doctor')}` checks the set-up.",
                 classes="hint",
             )
             yield Label("esc to close", classes="hint")

@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
 from pixelguard.display import safe, when
+from pixelguard.invocation import cmd
 from pixelguard.tui.data import Passthrough, fmt_path, list_rows, passthrough
 from pixelguard.tui.messages import ListsLoaded
 from pixelguard.tui.widgets.status_bar import MessageBar
@@ -52,13 +53,13 @@ def passthrough_text(p: Passthrough) -> Text:
     text.append(
         f"Learned from refused certificates ({len(p.learned)}): only host rules apply to them.", style="bold"
     )
-    text.append("  To decrypt one again: pixelguard tls forget HOST", style="dim")
+    text.append(f"  To decrypt one again: {cmd('tls forget HOST')}", style="dim")
     shown = p.learned[:MAX_LEARNED_SHOWN]
     for client, host in shown:
         text.append(f"\n  {safe(host)}", style="bold")
         text.append(f"  for client {safe(client)}")
     if len(p.learned) > len(shown):
-        text.append(f"\n  … and {len(p.learned) - len(shown):,} more (pixelguard tls lists them all)")
+        text.append(f"\n  … and {len(p.learned) - len(shown):,} more ({cmd('tls')} lists them all)")
     return text
 
 

@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -22,6 +23,7 @@ from textual.worker import get_current_worker
 from pixelguard import display
 from pixelguard.display import safe
 from pixelguard.errors import PixelguardError
+from pixelguard.invocation import cmd
 from pixelguard.store.queries import TAIL_BATCH
 from pixelguard.tui.data import Feed, LearnedWatcher, Overview
 from pixelguard.tui.messages import EventsArrived, FeedProblem, HostSpanLoaded, OverviewUpdated, RulesLearned
@@ -86,12 +88,32 @@ class MainScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(DetailPane).show(None)
+        detail = self.query_one(DetailPane)
+        detail.first_steps = self._first_steps()
+        detail.show(None)
         self.query_one(EventTable).focus()
         self._db_loop()
 
     def on_unmount(self) -> None:
         self._stop.set()
+
+    def _first_steps(self) -> Text:
+        """Until a row is selected: what to do for the first stopped tracker to appear (a new user's empty
+        table says nothing by itself)."""
+        from pixelguard import trust
+
+        app: Any = self.app
+        listen = app.listen or f"{app.cfg.proxy.host}:{app.cfg.proxy.port}"
+        ca = trust.ca_file(trust.confdir())
+        steps = (
+            "Nothing selected. Seeing nothing at all? To start:\n"
+            f"1. Point your browser or mail client at the HTTP proxy {listen} (for HTTPS too).\n"
+            f"2. Trust the CA so that HTTPS works: {cmd('ca install')}  (the certificate: {ca})\n"
+            f"3. Load any page: what pixelguard stops appears here; {cmd('doctor')} checks the set-up."
+        )
+        return Text(
+            "\n".join(safe(line) for line in steps.split("\n")), style="dim"
+        )  # paths may hold anything
 
     def on_resize(self) -> None:
         # On a narrow terminal the footer drops its padding so that every key still shows.

@@ -17,9 +17,12 @@ class DetailPane(Static):
     """Shows one event; every value from the wire is a Text (so "[bold]" in a URL stays literal) of safe text
     (so an escape sequence in a URL is shown, not sent to the terminal)."""
 
+    # Shown while no row is selected, when the screen gives one (what to do first); else "No request selected."
+    first_steps: Text | None = None
+
     def show(self, row: dict[str, Any] | None, span: tuple[float, float] | None = None) -> None:
         if row is None:
-            self.update(Text("No request selected.", style="dim"))
+            self.update(self.first_steps or Text("No request selected.", style="dim"))
             return
         grid = Table.grid(padding=(0, 1))
         grid.add_column(style="bold", no_wrap=True)
