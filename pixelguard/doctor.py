@@ -35,9 +35,18 @@ def check_ca(cfg: Config, home: Path) -> list[Finding]:
         return [Finding("CA", False, f"no CA yet ({cert})", cmd("ca install"))]
     untrusted = trust.untrusted_databases(home)
     where = sorted({r.get("where", "") for r in trust.read_record(cfg.data_dir)})
+    kind = trust.key_kind(cert)
+    if kind.startswith("RSA"):
+        # Still a good CA: nothing to fix. Said because each site's certificate costs five times more to make.
+        kind += (
+            " (made before pixelguard's CAs were ECDSA; forging with it is slower. For an ECDSA one: "
+            f"{cmd('ca uninstall')}, delete {cert.parent}/mitmproxy-ca*, restart the proxy, {cmd('ca install')})"
+        )
     out = [
         Finding(
-            "CA", True, f"{cert}; trusted by `ca install` in: {', '.join(where) if where else 'nothing yet'}"
+            "CA",
+            True,
+            f"{cert}, {kind}; trusted by `ca install` in: {', '.join(where) if where else 'nothing yet'}",
         )
     ]
     if not where and not untrusted:

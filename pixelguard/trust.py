@@ -111,6 +111,22 @@ def ensure_ca(confdir: Path) -> Path:
     return path
 
 
+def key_kind(cert: Path) -> str:
+    """The CA's key as doctor names it: "ECDSA P-256", "RSA 2048" (or "unreadable")."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    try:
+        key = x509.load_pem_x509_certificate(cert.read_bytes()).public_key()
+    except (OSError, ValueError):
+        return "unreadable"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "ECDSA " + {"secp256r1": "P-256", "secp384r1": "P-384"}.get(key.curve.name, key.curve.name)
+    if isinstance(key, rsa.RSAPublicKey):
+        return f"RSA {key.key_size}"
+    return type(key).__name__
+
+
 def _ecdsa_ca(organization: str, cn: str, key_size: int) -> tuple[Any, Any]:
     """mitmproxy's create_ca with a P-256 key (key_size is ignored): the same name, lifetime and extensions."""
     import datetime

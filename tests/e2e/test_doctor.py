@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from harness import REPO, Proxy, write_config
 
+from pixelguard.invocation import cmd
+
 
 def doctor(config: Path, home: Path, confdir: Path) -> tuple[int, list[dict[str, object]], str]:
     env = dict(os.environ)
@@ -43,12 +45,12 @@ def test_a_fresh_machine_gets_every_step_it_lacks(tmp_path: Path) -> None:
     code, findings, text = doctor(config, home, tmp_path / "conf")
     assert code == 1
     assert fixes(findings) == {
-        "CA": {"pixelguard ca install"},
-        "lists": {"pixelguard lists update sub"},
-        "service": {"pixelguard service install"},
-        "proxy": {"pixelguard service install  (or: pixelguard run)"},
+        "CA": {cmd("ca install")},
+        "lists": {cmd("lists update sub")},
+        "service": {cmd("service install")},
+        "proxy": {f"{cmd('service install')}  (or: {cmd('run')})"},
     }
-    assert "→ pixelguard ca install" in text and text.rstrip().endswith("4 things to fix")
+    assert f"→ {cmd('ca install')}" in text and text.rstrip().endswith("4 things to fix")
     assert any(f["part"] == "lists" and f["ok"] and "t: 1 rules" in str(f["detail"]) for f in findings)
 
 
@@ -63,7 +65,7 @@ def test_with_a_running_proxy_and_a_trusted_ca_all_is_green(
     nssdb.mkdir(parents=True)
     subprocess.run(["certutil", "-N", "--empty-password", "-d", f"sql:{nssdb}"], check=True)
     _, findings, _ = doctor(proxy.config, home, proxy.confdir)
-    assert fixes(findings)["CA"] == {"pixelguard ca install"}  # not trusted there yet
+    assert fixes(findings)["CA"] == {cmd("ca install")}  # not trusted there yet
     env = {
         **os.environ,
         "HOME": str(home),
@@ -90,7 +92,7 @@ def test_with_a_running_proxy_and_a_trusted_ca_all_is_green(
 
     proxy.stop()
     code, findings, _ = doctor(proxy.config, home, proxy.confdir)
-    assert code == 1 and fixes(findings)["proxy"] == {"pixelguard service install  (or: pixelguard run)"}
+    assert code == 1 and fixes(findings)["proxy"] == {f"{cmd('service install')}  (or: {cmd('run')})"}
 
 
 def test_a_damaged_database_is_named_with_its_fix(tmp_path: Path) -> None:

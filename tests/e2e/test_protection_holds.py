@@ -17,6 +17,8 @@ import h2client
 import pytest
 from harness import REPO, Certs, Origin, Proxy, free_port, wait_for
 
+from pixelguard.invocation import cmd
+
 pytestmark = pytest.mark.e2e
 
 HERE = Path(__file__).parent
@@ -214,11 +216,11 @@ def test_a_pinning_client_is_learned_after_repeated_refusals_and_everything_says
     doctor = pixelguard(proxy, "doctor")
     assert doctor.returncode == 1
     assert f"{host} is passed through undecrypted" in doctor.stdout
-    assert f"→ pixelguard tls forget {host}" in doctor.stdout
+    assert f"→ {cmd('tls forget ' + host)}" in doctor.stdout
     check = pixelguard(proxy, "check", f"https://{host}/collect")
     assert check.returncode == 0 and check.stdout.startswith("passthrough")
     assert "not decrypted: passed through undecrypted since" in check.stdout
-    assert f"`pixelguard tls forget {host}`" in check.stdout
+    assert f"`{cmd('tls forget ' + host)}`" in check.stdout
 
 
 def test_a_flood_of_junk_hosts_fills_nothing_real_refusals_need(make_proxy, to_origin: list[str]) -> None:
@@ -266,7 +268,7 @@ def test_a_pause_says_when_it_ends_and_doctor_and_check_say_it(make_proxy) -> No
     assert "until " in r.stdout and end in r.stdout, r.stdout  # a date, not only a time of day
     doctor = pixelguard(proxy, "doctor")
     assert doctor.returncode == 1 and "protection is paused until" in doctor.stdout
-    assert "→ pixelguard resume" in doctor.stdout
+    assert f"→ {cmd('resume')}" in doctor.stdout
     check = pixelguard(proxy, "check", "http://tracker.test/p.gif")
     assert check.returncode == 0 and "protection is paused" in check.stdout, check.stdout
     wait_for(lambda: proxy.get("http://tracker.test/p.gif").headers.get("X-Pixelguard") != "blocked",
