@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from benchmarks.lists import SHARED
-from benchmarks.pageload import pages
+from benchmarks.pageload import _Internet, host_delay, pages
 from benchmarks.proxy import free_port, isolated_env, mitmdump_cmd, stop, wait_listen
 
 # Every upstream connection goes to the simulated internet. The name it was opened for is put back once it is
@@ -118,28 +118,6 @@ class _CA:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(path)
         return ctx
-
-
-def host_delay(host: str) -> float:
-    """The simulated round trip to host: 0-60 ms, fixed per host."""
-    return int(hashlib.sha256(host.encode()).hexdigest()[:4], 16) % 61 / 1000
-
-
-class _Internet(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def do_GET(self) -> None:
-        time.sleep(host_delay(self.headers.get("Host", "")))
-        body = b"x" * 1024
-        self.send_response(200)
-        self.send_header("Content-Type", "image/png" if self.path.endswith(".png") else "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *a: object) -> None:
-        pass
 
 
 def _serve_internet(ca: _CA) -> http.server.ThreadingHTTPServer:
