@@ -54,6 +54,30 @@ def test_a_fresh_machine_gets_every_step_it_lacks(tmp_path: Path) -> None:
     assert any(f["part"] == "lists" and f["ok"] and "t: 1 rules" in str(f["detail"]) for f in findings)
 
 
+def test_every_fix_doctor_suggests_runs_as_printed_without_the_venv_on_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 28: copied into a shell whose PATH does not hold the venv (as after `./scripts/run`), each command
+    doctor suggests must start this installation's pixelguard. Each is run with `--help` appended: the command and
+    its subcommand exist and start, and nothing is changed."""
+    import shlex
+
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # doctor runs as from such a shell, by the venv's python
+    home = tmp_path / "home"
+    config = write_config(home, {"t": "||tracker.test^\n"})
+    config.write_text(config.read_text() + "  - {name: sub, url: 'https://lists.example/sub.txt'}\n")
+    _, findings, _ = doctor(config, home, tmp_path / "conf")
+    suggested = {str(f["fix"]) for f in findings if f["fix"]}
+    commands = {part.strip() for fix in suggested for part in fix.replace("(or:", "\0").split("\0")}
+    commands = {c.rstrip(")").split("  (")[0].strip() for c in commands}
+    assert len(commands) >= 4, commands
+    bare = {**os.environ, "HOME": str(home)}
+    for command in sorted(commands):
+        argv = [a for a in shlex.split(command) if a]
+        done = subprocess.run([*argv, "--help"], env=bare, capture_output=True, text=True, check=False)
+        assert done.returncode == 0 and "Usage:" in done.stdout, (command, done.stderr)
+
+
 def test_with_a_running_proxy_and_a_trusted_ca_all_is_green(
     make_proxy: Callable[..., Proxy], tmp_path: Path
 ) -> None:
