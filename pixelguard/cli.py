@@ -628,6 +628,86 @@ def ca_path(state: State) -> None:
         sys.exit(1)
 
 
+@cli.group("system-proxy")
+def system_proxy_group() -> None:
+    """Point the desktop's proxy setting at pixelguard (GNOME, carried out; KDE, macOS and Windows, printed to run
+    by hand), and put back what was there. Programs that follow the system setting then use pixelguard without
+    being set up one by one; while it points at pixelguard, pixelguard must run, or they load nothing."""
+
+
+def _system_proxy_plan(plan: Any, dry_run: bool) -> None:
+    if not plan.steps:
+        for note in plan.notes:
+            click.echo(note)
+        return
+    if dry_run or not plan.runnable:
+        how = "would run" if dry_run else "run these by hand"
+        click.echo(f"{plan.desktop}: {how}:")
+        for step in plan.steps:
+            click.echo("  " + display.safe(" ".join(shlex.quote(a) for a in step)))
+    for note in plan.notes:
+        click.echo(f"note: {note}")
+
+
+@system_proxy_group.command("on")
+@DRY_RUN_OPTION
+@pass_state
+def system_proxy_on(state: State, dry_run: bool) -> None:
+    """Point the desktop's HTTP and HTTPS proxy at pixelguard (proxy.host:proxy.port); your bypass list is kept,
+    loopback and private networks are added to it. What was set before is saved for `system-proxy off`."""
+    from pixelguard import system_proxy
+    from pixelguard.fileio import private_dir
+
+    cfg = state.config
+    kind = system_proxy.desktop()
+    if dry_run or kind != "gnome":
+        before = system_proxy.gnome_read() if kind == "gnome" else None
+        _system_proxy_plan(system_proxy.plan_on(cfg.proxy.host, cfg.proxy.port, kind, before), dry_run)
+        return
+    private_dir(cfg.data_dir)
+    system_proxy.turn_on(cfg.data_dir, cfg.proxy.host, cfg.proxy.port)
+    click.echo(
+        f"the desktop's proxy points at pixelguard ({cfg.proxy.host}:{cfg.proxy.port}); "
+        f"`{cmd('system-proxy off')}` puts back what was set before"
+    )
+
+
+@system_proxy_group.command("off")
+@DRY_RUN_OPTION
+@pass_state
+def system_proxy_off(state: State, dry_run: bool) -> None:
+    """Put back the proxy setting `system-proxy on` found (elsewhere than GNOME: switch the proxy off)."""
+    from pixelguard import system_proxy
+
+    kind = system_proxy.desktop()
+    saved = system_proxy.read_saved(state.config.data_dir)
+    if dry_run or kind != "gnome":
+        _system_proxy_plan(system_proxy.plan_off(kind, saved), dry_run)
+        return
+    plan = system_proxy.turn_off(state.config.data_dir)
+    click.echo("the desktop's proxy setting is as it was" if plan.steps else plan.notes[0])
+
+
+@system_proxy_group.command("status")
+@pass_state
+def system_proxy_status(state: State) -> None:
+    """Where the desktop's proxy setting points, and whether a pixelguard runs there."""
+    from pixelguard import doctor as doctormod
+    from pixelguard import system_proxy
+
+    kind = system_proxy.desktop()
+    if kind != "gnome":
+        click.echo(
+            f"{kind}: pixelguard reads the proxy setting on GNOME only; check it in the system's settings"
+        )
+        return
+    for f in doctormod.check_system_proxy(state.config, doctormod.check_proxy(state.config).ok):
+        click.echo(display.safe(f.detail))
+        if not f.ok:
+            click.echo(f"→ {display.safe(f.fix)}")
+            sys.exit(1)
+
+
 @cli.group("service")
 def service_group() -> None:
     """Run the proxy in the background from login, restarted when it fails (a systemd user unit on Linux, a

@@ -170,6 +170,34 @@ def check_passthrough(cfg: Config) -> list[Finding]:
     return out
 
 
+def check_system_proxy(cfg: Config, proxy_up: bool) -> list[Finding]:
+    """Where the desktop's proxy setting points (GNOME's, the one read here): at a pixelguard that is not running,
+    nothing loads."""
+    from pixelguard import system_proxy
+
+    if system_proxy.desktop() != "gnome":
+        return []
+    points = system_proxy.gnome_points_at()
+    ours = f"{cfg.proxy.host}:{cfg.proxy.port}"
+    if points is None:
+        return [Finding("system proxy", True, f"not set: only programs pointed at {ours} use pixelguard "
+                        f"(`{cmd('system-proxy on')}` points the desktop at it)")]  # fmt: skip
+    if points != ours:
+        return [
+            Finding("system proxy", True, f"points at {display.safe(points)}, not at pixelguard ({ours})")
+        ]
+    if not proxy_up:
+        return [
+            Finding(
+                "system proxy",
+                False,
+                f"points at pixelguard ({ours}), which is not running: programs that use it load nothing",
+                f"{cmd('run')}  (or: {cmd('system-proxy off')})",
+            )
+        ]
+    return [Finding("system proxy", True, f"points at pixelguard ({ours})")]
+
+
 def run_all(cfg: Config, home: Path | None = None) -> list[Finding]:
     home = home or Path.home()
     proxy = check_proxy(cfg)
@@ -181,4 +209,5 @@ def run_all(cfg: Config, home: Path | None = None) -> list[Finding]:
         check_database(cfg),
         check_service(proxy.ok),
         proxy,
+        *check_system_proxy(cfg, proxy.ok),
     ]

@@ -1,0 +1,240 @@
+"""``pixelguard system-proxy on|off|status``: point the desktop's proxy setting at pixelguard, and put it back.
+
+Where each desktop keeps it:
+
+- GNOME (and what reads ``org.gnome.system.proxy``: Chromium, Firefox's "use system proxy", most GTK apps):
+  ``gsettings``; carried out here.
+- KDE Plasma: ``kioslaverc`` through ``kwriteconfig5``/``kwriteconfig6``;
+- macOS: ``networksetup``, for every network service;
+- Windows: the per-user Internet Settings registry values (``reg``); programs read them when told that they
+  changed, which a new login or toggling the proxy switch in Settings does.
+
+The last three are printed (``--dry-run``, and on those systems until they are tested there): the commands, to be
+run by hand. ``on`` saves what was set before in the data dir (``system-proxy.json``) and ``off`` puts exactly
+that back; the user's own bypass list is kept, and loopback and private networks are added to it so that local
+services keep loading directly.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pixelguard.errors import PixelguardError
+from pixelguard.fileio import atomic_write
+
+RECORD = "system-proxy.json"
+# Hosts that never go through the proxy: loopback, link-local and private networks, and mDNS names.
+BYPASS = ("localhost", "127.0.0.0/8", "::1", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "*.local")
+
+GNOME = "org.gnome.system.proxy"
+# Every gsettings key `on` changes, as (schema, key): `off` restores each to what it was.
+GNOME_KEYS = (
+    (GNOME, "mode"),
+    (GNOME, "ignore-hosts"),
+    (f"{GNOME}.http", "host"),
+    (f"{GNOME}.http", "port"),
+    (f"{GNOME}.https", "host"),
+    (f"{GNOME}.https", "port"),
+)
+
+
+@dataclass
+class Plan:
+    desktop: str
+    steps: list[list[str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    runnable: bool = False  # carried out here (GNOME); otherwise printed to run by hand
+
+
+Runner = Callable[[list[str]], str]
+
+
+def _run(argv: list[str]) -> str:
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=30)
+    if done.returncode != 0:
+        raise PixelguardError(
+            f"{' '.join(argv)} failed: {(done.stderr or done.stdout).strip() or done.returncode}"
+        )
+    return done.stdout.strip()
+
+
+def desktop(platform: str = sys.platform) -> str:
+    """gnome, kde, macos, windows, or none (no proxy setting pixelguard knows)."""
+    if platform == "darwin":
+        return "macos"
+    if platform == "win32":
+        return "windows"
+    if shutil.which("gsettings"):
+        return "gnome"
+    if shutil.which("kwriteconfig6") or shutil.which("kwriteconfig5"):
+        return "kde"
+    return "none"
+
+
+def gnome_read(run: Runner = _run) -> dict[str, str]:
+    """The GNOME proxy keys as gsettings prints them (GVariant text, e.g. ``'manual'``, ``['localhost']``)."""
+    return {f"{schema} {key}": run(["gsettings", "get", schema, key]) for schema, key in GNOME_KEYS}
+
+
+def _gvariant_list(text: str) -> list[str]:
+    """``['a', 'b']`` or ``@as []`` as gsettings prints a string list → the strings."""
+    body = text.removeprefix("@as").strip()
+    if not (body.startswith("[") and body.endswith("]")):
+        return []
+    inner = body[1:-1].strip()
+    if not inner:
+        return []
+    return [item.strip().strip("'\"") for item in inner.split(",") if item.strip()]
+
+
+def _gvariant_strings(items: list[str]) -> str:
+    return "[" + ", ".join("'" + i.replace("\\", "\\\\").replace("'", "\\'") + "'" for i in items) + "]"
+
+
+def plan_on(host: str, port: int, kind: str, before: dict[str, str] | None = None) -> Plan:
+    """The steps that point kind's proxy setting at host:port (HTTP and HTTPS), keeping the user's bypass list."""
+    plan = Plan(kind)
+    bypass = list(BYPASS)
+    if kind == "gnome":
+        before = before or {}
+        kept = _gvariant_list(before.get(f"{GNOME} ignore-hosts", ""))
+        hosts = kept + [b for b in bypass if b not in kept]
+        plan.runnable = True
+        plan.steps = [
+            ["gsettings", "set", f"{GNOME}.http", "host", host],
+            ["gsettings", "set", f"{GNOME}.http", "port", str(port)],
+            ["gsettings", "set", f"{GNOME}.https", "host", host],
+            ["gsettings", "set", f"{GNOME}.https", "port", str(port)],
+            ["gsettings", "set", GNOME, "ignore-hosts", _gvariant_strings(hosts)],
+            ["gsettings", "set", GNOME, "mode", "manual"],
+        ]
+    elif kind == "kde":
+        tool = "kwriteconfig6" if shutil.which("kwriteconfig6") else "kwriteconfig5"
+        base = [tool, "--file", "kioslaverc", "--group", "Proxy Settings", "--key"]
+        plan.steps = [
+            [*base, "httpProxy", f"http://{host} {port}"],
+            [*base, "httpsProxy", f"http://{host} {port}"],
+            [*base, "NoProxyFor", ",".join(bypass)],
+            [*base, "ProxyType", "1"],
+        ]
+        plan.notes.append("KDE applications read the change at their next start")
+    elif kind == "macos":
+        for service in _mac_services():
+            plan.steps += [
+                ["networksetup", "-setwebproxy", service, host, str(port)],
+                ["networksetup", "-setsecurewebproxy", service, host, str(port)],
+                ["networksetup", "-setproxybypassdomains", service, *bypass],
+            ]
+        plan.notes.append(
+            "networksetup -getwebproxy SERVICE shows what was set before; note it to restore it"
+        )
+    elif kind == "windows":
+        key = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Internet Settings"
+        plan.steps = [
+            ["reg", "add", key, "/v", "ProxyServer", "/t", "REG_SZ", "/d", f"{host}:{port}", "/f"],
+            [
+                "reg",
+                "add",
+                key,
+                "/v",
+                "ProxyOverride",
+                "/t",
+                "REG_SZ",
+                "/d",
+                "<local>;" + ";".join(bypass),
+                "/f",
+            ],
+            ["reg", "add", key, "/v", "ProxyEnable", "/t", "REG_DWORD", "/d", "1", "/f"],
+        ]
+        plan.notes.append(
+            "programs see the change at the next login, or after Settings → Network → Proxy is opened"
+        )
+    else:
+        plan.notes.append(
+            "no desktop proxy setting found (gsettings, kwriteconfig, networksetup): point each program at "
+            f"{host}:{port} by hand, or set http_proxy/https_proxy"
+        )
+    return plan
+
+
+def _mac_services() -> list[str]:
+    if sys.platform != "darwin":
+        return ["<each network service>"]  # shown in --dry-run elsewhere
+    out = _run(["networksetup", "-listallnetworkservices"])
+    return [line for line in out.splitlines()[1:] if line and not line.startswith("*")]
+
+
+def plan_off(kind: str, saved: dict[str, str]) -> Plan:
+    """The steps that put back what ``on`` saved (GNOME); elsewhere, the steps that switch the proxy off."""
+    plan = Plan(kind)
+    if kind == "gnome":
+        plan.runnable = True
+        if not saved:
+            plan.notes.append("nothing saved by `system-proxy on`: the setting is left as it is")
+            return plan
+        # mode first: nothing uses the proxy while the other keys are put back.
+        order = sorted(saved, key=lambda k: k != f"{GNOME} mode")
+        plan.steps = [["gsettings", "set", *k.split(" ", 1), saved[k]] for k in order]
+    elif kind == "kde":
+        tool = "kwriteconfig6" if shutil.which("kwriteconfig6") else "kwriteconfig5"
+        plan.steps = [[tool, "--file", "kioslaverc", "--group", "Proxy Settings", "--key", "ProxyType", "0"]]
+    elif kind == "macos":
+        for service in _mac_services():
+            plan.steps += [
+                ["networksetup", "-setwebproxystate", service, "off"],
+                ["networksetup", "-setsecurewebproxystate", service, "off"],
+            ]
+    elif kind == "windows":
+        key = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Internet Settings"
+        plan.steps = [["reg", "add", key, "/v", "ProxyEnable", "/t", "REG_DWORD", "/d", "0", "/f"]]
+    return plan
+
+
+def read_saved(data_dir: Path) -> dict[str, str]:
+    try:
+        value = json.loads((data_dir / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def turn_on(data_dir: Path, host: str, port: int, run: Runner = _run) -> Plan:
+    """GNOME: save the current keys (unless a previous `on` already did: those are the user's), then set them."""
+    saved = read_saved(data_dir)
+    current = gnome_read(run)
+    if not saved:
+        saved = current
+        atomic_write(data_dir / RECORD, json.dumps(saved, indent=1) + "\n")
+    plan = plan_on(host, port, "gnome", saved)
+    for step in plan.steps:
+        run(step)
+    return plan
+
+
+def turn_off(data_dir: Path, run: Runner = _run) -> Plan:
+    saved = read_saved(data_dir)
+    plan = plan_off("gnome", saved)
+    for step in plan.steps:
+        run(step)
+    if saved:
+        (data_dir / RECORD).unlink(missing_ok=True)
+    return plan
+
+
+def gnome_points_at(run: Runner = _run) -> str | None:
+    """``host:port`` when GNOME's proxy mode is manual (its HTTPS proxy), else None."""
+    try:
+        mode = run(["gsettings", "get", GNOME, "mode"]).strip("'")
+        if mode != "manual":
+            return None
+        host = run(["gsettings", "get", f"{GNOME}.https", "host"]).strip("'")
+        port = run(["gsettings", "get", f"{GNOME}.https", "port"])
+    except (PixelguardError, OSError, subprocess.SubprocessError):
+        return None
+    return f"{host}:{port}"
