@@ -14,8 +14,8 @@ from typing import Any, NamedTuple
 from pixelguard.engine import bounded_regex, index_keys, preprocess
 from pixelguard.engine import index as ix
 from pixelguard.engine import rules as R
-from pixelguard.engine.request import PAGE_MEMO_SIZE, Request
-from pixelguard.limits import HOST_VERDICTS, MAX_RULES_PER_LIST
+from pixelguard.engine.request import Request
+from pixelguard.limits import HOST_VERDICTS, MAX_RULES_PER_LIST, PAGE_MEMO_SIZE
 
 log = logging.getLogger(__name__)
 

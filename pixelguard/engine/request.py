@@ -14,7 +14,14 @@ import tldextract
 
 from pixelguard.engine import resource_types
 from pixelguard.engine.rules import METHOD_BITS, TYPE_ALIASES, TYPE_BITS
-from pixelguard.limits import MAX_HOST
+from pixelguard.limits import (
+    DOMAIN_CACHE,
+    HOST_MEMO_SIZE,
+    MAX_HOST,
+    MEMO_KEY_MAX,
+    NEEDLE_TOKENS_CACHE,
+    PAGE_MEMO_SIZE,
+)
 
 # suffix_list_urls=() and cache_dir=None: use the snapshot shipped inside tldextract, offline, no disk cache.
 _EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
@@ -26,7 +33,7 @@ _IPV4 = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 OTHER = TYPE_BITS["other"]
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=DOMAIN_CACHE)
 def domain_of(host: str) -> str:
     """Registrable domain of a lower-case host ("" for none); IPs and single labels are their own domain."""
     if not host:
@@ -85,10 +92,7 @@ def guess_type(url: str, has_page: bool = False) -> str:
 
 # Hosts and page URLs repeat: a page's subresources share its URL, and a few hosts serve most requests. Plain
 # dicts emptied when full are cheaper than lru_cache here (the lookups are on every request's path). Only short
-# keys are remembered, so that a hostile stream of long hosts or page URLs cannot fill memory.
-HOST_MEMO_SIZE = 8192
-PAGE_MEMO_SIZE = 4096
-MEMO_KEY_MAX = 256
+# keys are remembered, so that a hostile stream of long hosts or page URLs cannot fill memory (sizes: limits.py).
 # A longer "host" is matched on its last MAX_HOST characters (limits.py says why).
 HostInfo = tuple[str, tuple[str, ...], tuple[str, ...]]
 _hosts: dict[str, HostInfo] = {}
@@ -155,7 +159,7 @@ def _page_info(source_url: str) -> tuple[str, str, tuple[str, ...], tuple[str, .
 LONG_URL = 2048
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=NEEDLE_TOKENS_CACHE)
 def inner_tokens(needle: str) -> tuple[bytes, ...]:
     """The tokens of needle that end inside it on both sides (``=e3&`` → e3; ``com/ick.`` → ick, not com)."""
     raw = needle.encode("utf-8", "surrogatepass")
