@@ -1,7 +1,8 @@
 """Page-load benchmark: the page loads of ../shared/requests/top500-sitelist.txt replayed through plain mitmdump
 and through pixelguard (its default bundled lists plus EasyList + EasyPrivacy), against a local simulated
 internet: one server on 127.0.0.1 answers for every host, after a delay that is fixed per host (0-60 ms), with a
-body of the type the URL names. Prints the median page-load time through each proxy and their ratio.
+body of the type the URL names. Prints the median page-load time with no proxy and through each proxy, and
+the ratios.
 
 A page load: the page itself, then its subresources six at a time (as a browser's per-page connection limit),
 done when the last one is answered. Everything is plain HTTP on loopback; nothing leaves the machine.
@@ -76,14 +77,21 @@ def pages(limit: int) -> list[list[str]]:
     return [p for p in out if len(p) > 1][:limit]
 
 
-def load(port: int, page: list[str]) -> float:
+def load(port: int, page: list[str], direct: bool = False) -> float:
+    """One page load through the proxy at port; with direct, from the simulated internet at port itself (no
+    proxy: the request names its host in the Host header, as a browser's does)."""
+
     def get(url: str, referer: str | None) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         try:
             headers = {"Accept": "*/*"}
             if referer:
                 headers["Referer"] = referer
-            conn.request("GET", url, headers=headers)
+            target = url
+            if direct:
+                host, _, rest = url.split("://", 1)[1].partition("/")
+                headers["Host"], target = host, "/" + rest
+            conn.request("GET", target, headers=headers)
             conn.getresponse().read()
         except (OSError, http.client.HTTPException):
             pass
@@ -150,19 +158,24 @@ def main(argv: list[str] | None = None) -> int:
         for page in sample[:5]:  # warm-up
             load(ports["mitmdump"], page)
             load(ports["pixelguard"], page)
-        times: dict[str, list[float]] = {"mitmdump": [], "pixelguard": []}
+        setups = ["no proxy", "mitmdump", "pixelguard"]
+        times: dict[str, list[float]] = {name: [] for name in setups}
+        origin = internet.server_address[1]
         for i, page in enumerate(sample):
-            order = ["mitmdump", "pixelguard"] if i % 2 == 0 else ["pixelguard", "mitmdump"]
-            for name in order:
-                times[name].append(load(ports[name], page))
+            for name in setups[i % 3 :] + setups[: i % 3]:
+                if name == "no proxy":
+                    times[name].append(load(origin, page, direct=True))
+                else:
+                    times[name].append(load(ports[name], page))
         requests = sum(len(p) for p in sample)
         print(f"{len(sample)} page loads ({requests} requests) from top500-sitelist, alternating proxies")
         for name, ts in times.items():
             print(f"  {name:11s} median page load {statistics.median(ts) * 1000:7.1f} ms   p90 "
                   f"{sorted(ts)[int(len(ts) * 0.9)] * 1000:7.1f} ms")  # fmt: skip
-        ratio = statistics.median(times["pixelguard"]) / statistics.median(times["mitmdump"])
+        pg = statistics.median(times["pixelguard"])
         print(
-            f"median page load pixelguard / mitmdump: {ratio:.2f}x (below 1: blocked trackers cost no wait)"
+            f"median page load pixelguard / mitmdump: {pg / statistics.median(times['mitmdump']):.2f}x, "
+            f"/ no proxy: {pg / statistics.median(times['no proxy']):.2f}x (below 1: blocked trackers cost no wait)"
         )
     finally:
         stop(procs.values())

@@ -17,7 +17,8 @@ from pixelguard import config as configmod
 from pixelguard import doctor, system_proxy
 
 pytestmark = pytest.mark.skipif(
-    shutil.which("gsettings") is None, reason="gsettings (Debian: libglib2.0-bin) is needed for GNOME's settings"
+    shutil.which("gsettings") is None,
+    reason="gsettings (Debian: libglib2.0-bin) is needed for GNOME's settings",
 )
 
 
