@@ -708,6 +708,26 @@ def system_proxy_status(state: State) -> None:
             sys.exit(1)
 
 
+@system_proxy_group.command("pac")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write it to FILE.")
+@pass_state
+def system_proxy_pac(state: State, output: Path | None) -> None:
+    """Print a proxy auto-config (PAC) file that sends local and intranet hosts direct and everything else
+    through pixelguard, for programs set up by PAC URL: save it with -o and give them file:///its/path."""
+    from pixelguard import system_proxy
+    from pixelguard.fileio import atomic_write
+
+    text = system_proxy.pac(state.config.proxy.host, state.config.proxy.port)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        atomic_write(output, text)
+    except OSError as e:
+        raise PixelguardError(f"cannot write {output}: {e.strerror or e}") from None
+    click.echo(f"wrote {output}; point programs at file://{output.absolute()}")
+
+
 @cli.group("service")
 def service_group() -> None:
     """Run the proxy in the background from login, restarted when it fails (a systemd user unit on Linux, a

@@ -227,6 +227,32 @@ def turn_off(data_dir: Path, run: Runner = _run) -> Plan:
     return plan
 
 
+def pac(host: str, port: int) -> str:
+    """A proxy auto-config file for programs configured by PAC URL: local and intranet names go direct (plain
+    names, .local, loopback and private addresses), everything else through pixelguard. No fallback to DIRECT:
+    when pixelguard is not running, pages fail to load instead of loading untracked-looking but unprotected
+    (protection never turns off without a word); doctor says when it is not running."""
+    nets = [
+        ("127.0.0.0", "255.0.0.0"),
+        ("10.0.0.0", "255.0.0.0"),
+        ("172.16.0.0", "255.240.0.0"),
+        ("192.168.0.0", "255.255.0.0"),
+        ("169.254.0.0", "255.255.0.0"),
+    ]
+    checks = " ||\n        ".join(f'isInNet(ip, "{n}", "{m}")' for n, m in nets)
+    return (
+        "// pixelguard: local and intranet hosts direct, everything else through the proxy\n"
+        "function FindProxyForURL(url, host) {\n"
+        '    if (isPlainHostName(host) || dnsDomainIs(host, ".local") || host == "localhost")\n'
+        '        return "DIRECT";\n'
+        "    var ip = /^[0-9.]+$/.test(host) ? host : null;\n"
+        f"    if (ip && (\n        {checks}))\n"
+        '        return "DIRECT";\n'
+        f'    return "PROXY {host}:{port}";\n'
+        "}\n"
+    )
+
+
 def gnome_points_at(run: Runner = _run) -> str | None:
     """``host:port`` when GNOME's proxy mode is manual (its HTTPS proxy), else None."""
     try:

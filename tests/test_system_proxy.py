@@ -111,3 +111,36 @@ def test_dry_run_changes_nothing(env: dict[str, str]) -> None:
     done = pg(env, "system-proxy", "on", "--dry-run")
     assert done.returncode == 0 and "would run" in done.stdout and "gsettings set" in done.stdout
     assert system_proxy.gnome_read() == before
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node runs the PAC file as a browser would")
+def test_the_pac_file_sends_local_hosts_direct_and_the_rest_through_pixelguard(tmp_path: Path) -> None:
+    """The PAC file run by a JavaScript engine with the PAC helpers a browser gives it (as Mozilla's pac_utils
+    define them), for a table of hosts."""
+    pac = system_proxy.pac("127.0.0.1", 8123)
+    helpers = """
+function isPlainHostName(h) { return h.indexOf(".") < 0; }
+function dnsDomainIs(h, d) { return h.length >= d.length && h.substring(h.length - d.length) == d; }
+function ip2n(a) { return a.split(".").reduce(function (n, o) { return n * 256 + Number(o); }, 0); }
+function isInNet(ip, net, mask) { return (ip2n(ip) & ip2n(mask)) >>> 0 === (ip2n(net) & ip2n(mask)) >>> 0; }
+"""
+    hosts = {
+        "intranet": "DIRECT", "printer.local": "DIRECT", "localhost": "DIRECT", "127.0.0.1": "DIRECT",
+        "10.1.2.3": "DIRECT", "172.20.0.1": "DIRECT", "192.168.1.5": "DIRECT", "169.254.9.9": "DIRECT",
+        "172.32.0.1": "PROXY 127.0.0.1:8123", "8.8.8.8": "PROXY 127.0.0.1:8123",
+        "www.example.com": "PROXY 127.0.0.1:8123", "tracker.local.example": "PROXY 127.0.0.1:8123",
+    }  # fmt: skip
+    calls = "".join(
+        f"console.log({h!r} + '=' + FindProxyForURL('https://' + {h!r} + '/', {h!r}));\n" for h in hosts
+    )
+    script = tmp_path / "pac.js"
+    script.write_text(helpers + pac + calls)
+    out = subprocess.run(["node", str(script)], capture_output=True, text=True, check=True).stdout
+    assert dict(line.split("=", 1) for line in out.splitlines()) == hosts
+
+
+def test_pac_writes_a_file(env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "proxy.pac"
+    done = pg(env, "system-proxy", "pac", "-o", str(out))
+    assert done.returncode == 0 and f"file://{out}" in done.stdout
+    assert 'return "PROXY 127.0.0.1:8123";' in out.read_text()
