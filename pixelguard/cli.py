@@ -751,21 +751,32 @@ def service_install(state: State, dry_run: bool) -> None:
         return
     _exit_on(service.install(plan))
     click.echo(f"installed {plan.path}; the proxy runs now and at every login (`{cmd('service status')}`)")
+    click.echo(
+        f"to have every program that follows the desktop's proxy setting use it: {cmd('system-proxy on')}"
+    )
 
 
 @service_group.command("uninstall")
 @DRY_RUN_OPTION
-def service_uninstall(dry_run: bool) -> None:
-    """Stop the background proxy and remove its service file."""
-    from pixelguard import service
+@pass_state
+def service_uninstall(state: State, dry_run: bool) -> None:
+    """Stop the background proxy and remove its service file; a desktop proxy setting `system-proxy on` made is
+    put back too (with no proxy running, programs that follow it would load nothing)."""
+    from pixelguard import service, system_proxy
 
     plan = service.plan_uninstall()
+    pointed = bool(system_proxy.read_saved(state.config.data_dir)) and system_proxy.desktop() == "gnome"
     if dry_run:
         click.echo(f"# would remove {plan.path}")
         _would_run(plan.commands)
+        if pointed:
+            _would_run(system_proxy.plan_off("gnome", system_proxy.read_saved(state.config.data_dir)).steps)
         return
     _exit_on(service.uninstall(plan))
     click.echo(f"removed {plan.path}; the background proxy is stopped")
+    if pointed:
+        system_proxy.turn_off(state.config.data_dir)
+        click.echo("the desktop's proxy setting is as it was before `system-proxy on`")
 
 
 def _would_run(commands: list[list[str]]) -> None:

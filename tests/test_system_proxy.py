@@ -144,3 +144,15 @@ def test_pac_writes_a_file(env: dict[str, str], tmp_path: Path) -> None:
     done = pg(env, "system-proxy", "pac", "-o", str(out))
     assert done.returncode == 0 and f"file://{out}" in done.stdout
     assert 'return "PROXY 127.0.0.1:8123";' in out.read_text()
+
+
+def test_service_uninstall_puts_the_desktop_setting_back_too(env: dict[str, str]) -> None:
+    gs("set", "org.gnome.system.proxy", "mode", "auto")
+    assert pg(env, "system-proxy", "on").returncode == 0
+    done = pg(env, "service", "uninstall", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    restore = [
+        line for line in done.stdout.splitlines() if "gsettings set org.gnome.system.proxy mode" in line
+    ]
+    assert len(restore) == 1 and "auto" in restore[0]
+    assert gs("get", "org.gnome.system.proxy", "mode") == "'manual'"  # a dry run changed nothing
