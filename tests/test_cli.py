@@ -42,6 +42,11 @@ COMMANDS = [
     ["service", "install"],
     ["service", "uninstall"],
     ["service", "status"],
+    ["system-proxy"],
+    ["system-proxy", "on"],
+    ["system-proxy", "off"],
+    ["system-proxy", "status"],
+    ["system-proxy", "pac"],
     ["doctor"],
 ]
 
