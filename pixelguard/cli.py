@@ -48,6 +48,23 @@ class UserError(click.ClickException):
 
 
 class Group(click.Group):
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        """An unknown command that is a subcommand of another gets a hint (`update` → `lists update`)."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as e:
+            name = args[0] if args else ""
+            homes = [
+                f"{group} {name}"
+                for group, cmd_ in sorted(self.commands.items())
+                if isinstance(cmd_, click.Group) and name in cmd_.commands
+            ]
+            if not homes:
+                raise
+            raise click.UsageError(
+                f"No such command {name!r}: did you mean {' or '.join(homes)}?", ctx
+            ) from e
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -474,14 +491,15 @@ def lists_update(state: State, name: str | None, force: bool) -> None:
 @json_option
 @pass_state
 def scan(state: State, files: tuple[Path, ...], as_json: bool) -> None:
-    """List the remote images in .eml, .mbox or .html files with a verdict for each."""
+    """List the remote images in .eml, .mbox or .html files with a verdict for each; a directory (a Maildir)
+    is scanned file by file."""
     from pixelguard import scan as scanmod
     from pixelguard.engine import Engine
 
     cfg = state.config
     engine = Engine.from_files(cfg.filter_files(), cache_dir=cfg.cache_dir)
     failed = 0
-    for path in files:
+    for path in (f for given in files for f in scanmod.message_files(given)):
         try:
             reports = scanmod.scan_file(path, engine, (cfg.pixels.max_width, cfg.pixels.max_height))
         except PixelguardError as e:

@@ -26,11 +26,19 @@ LEARNED_HEADER = (
 
 
 def normalize_domain(text: str, what: str = "domain") -> str:
-    """'Example.COM.' → 'example.com'; an IDN → its punycode form. Raises PixelguardError for anything that is
-    not a bare host name (URLs, paths, wildcards, spaces, empty labels)."""
+    """'Example.COM.' → 'example.com'; an IDN → its punycode form; an http(s) URL → its host. Raises
+    PixelguardError for anything else that is not a bare host name (paths, wildcards, spaces, empty labels)."""
     raw = text.strip()
     if not raw:
         raise PixelguardError(f"{what} is empty")
+    if raw.lower().startswith(("http://", "https://")):
+        # A URL copied from the address bar or the blocked page: its host is what is meant.
+        from urllib.parse import urlsplit
+
+        try:
+            raw = urlsplit(raw).hostname or raw
+        except ValueError:
+            pass
     if any(c.isspace() for c in raw) or any(c in raw for c in "/:*?#@^|$,=\\[]"):
         hint = " (give the host name only, e.g. example.com)" if "/" in raw or ":" in raw else ""
         raise PixelguardError(f"{raw!r} is not a valid {what}{hint}")

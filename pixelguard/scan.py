@@ -14,6 +14,7 @@ from __future__ import annotations
 import email
 import logging
 import mailbox
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from email import policy
@@ -498,6 +499,18 @@ _MAIL_HEADER = re.compile(
     rb"^(?:From|Subject|Date|Received|Message-ID|MIME-Version|Return-Path|To):[ \t]", re.I | re.M
 )
 _MARKUP = re.compile(rb"<(?:!doctype|html|head|body|img|table|div|p)\b", re.I)
+
+
+def message_files(path: Path) -> list[Path]:
+    """The files to scan for a path: itself, or for a directory (a Maildir: cur/, new/, tmp/) every file under
+    it, in name order, hidden ones left out (a Maildir client keeps its own state in them)."""
+    if not path.is_dir():
+        return [path]
+    out: list[Path] = []
+    for root, dirs, names in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        out += [Path(root) / n for n in sorted(names) if not n.startswith(".")]
+    return out
 
 
 def scan_file(

@@ -235,3 +235,53 @@ def test_allow_and_unallow_without_a_domain_say_what_each_would_do() -> None:
     assert allow.exit_code == 2 and "--site SITE alone to trust everything on a site" in allow.output
     unallow = invoke("unallow")
     assert unallow.exit_code == 2 and "--site SITE alone to stop trusting a site" in unallow.output
+
+
+def test_allow_takes_the_host_of_a_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 28: a URL copied from the address bar or the blocked page means its host."""
+    user = tmp_path / "user.txt"
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(f"user_list: {user}\ndatabase: {tmp_path}/pg.db\n")
+    result = invoke("--config", str(cfg), "allow", "https://Tracker.Example:8443/p.gif?x=1")
+    assert result.exit_code == 0, result.output
+    assert "@@||tracker.example^" in user.read_text()
+    bad = invoke("--config", str(cfg), "allow", "ftp://tracker.example/x")
+    assert bad.exit_code == 2 and "host name only" in bad.output
+
+
+@pytest.mark.parametrize(
+    ("typed", "hint"),
+    [("update", "lists update"), ("forget", "tls forget"), ("install", "ca install or service install")],
+)
+def test_a_subcommand_typed_alone_gets_a_hint(typed: str, hint: str) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pixelguard", typed], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2 and f"did you mean {hint}?" in done.stderr
+    assert done.stderr.count("\n") == 1  # one line
+
+
+def test_scan_reads_a_maildir_file_by_file(tmp_path: Path) -> None:
+    from shared_data import shared_path
+
+    message = next(iter(sorted(shared_path("emails", "unspy").glob("*.eml"))))
+    maildir = tmp_path / "Mail"
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    (maildir / "new" / "1700000000.1.host").write_bytes(message.read_bytes())
+    (maildir / "cur" / "1700000001.2.host:2,S").write_bytes(message.read_bytes())
+    (maildir / ".dovecot-uidlist").write_text("not a message\n")
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(
+        f"user_list: {tmp_path}/user.txt\ndatabase: {tmp_path}/pg.db\ndefault_lists: false\nlists: []\n"
+    )
+    result = invoke("--config", str(cfg), "scan", "--json", str(maildir))
+    assert result.exit_code == 0, result.output
+    files = [json.loads(line)["file"] for line in result.output.splitlines()]
+    assert files == [
+        str(maildir / "cur" / "1700000001.2.host:2,S"),
+        str(maildir / "new" / "1700000000.1.host"),
+    ]
