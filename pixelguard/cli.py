@@ -6,6 +6,7 @@ User mistakes raise PixelguardError (or click's own usage errors); both end as o
 from __future__ import annotations
 
 import json
+import logging
 import shlex
 import sys
 from collections.abc import Callable
@@ -185,6 +186,11 @@ def _edit_user_list(
     else:
         where = f" on {site}" if site else ""
         click.echo(f"{domain} is not allowed{where}: {rule} is not in {path} (nothing changed)")
+
+
+# `lists update` prints each list's outcome itself; without a handler, Python's last-resort one printed each
+# failure a second time from the updater's log. The proxy's own handlers still receive it (it propagates).
+logging.getLogger("pixelguard.update").addHandler(logging.NullHandler())
 
 
 @click.group(cls=Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})

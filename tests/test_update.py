@@ -274,3 +274,28 @@ def test_cli_lists_update_and_status(tmp_path: Path, origin: Origin) -> None:
     assert r.exit_code == 0
     assert r.stdout.splitlines()[0].split() == ["NAME", "ON", "RULES", "SKIPPED", "AGE", "SOURCE"]
     assert any(line.split()[:3] == ["good", "yes", "100"] for line in r.stdout.splitlines())
+
+
+def test_a_failed_update_is_said_once(tmp_path: Path) -> None:
+    """Issue 28: `lists update` printed each failure twice (its own line, and the updater's log line through
+    Python's last-resort handler)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:  # a port nothing listens on: bound, then released
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfgfile = tmp_path / "config.yaml"
+    cfgfile.write_text(
+        f"database: {tmp_path}/pg.db\nuser_list: {tmp_path}/user.txt\ndefault_lists: false\n"
+        f"lists:\n  - {{name: sub, url: 'http://127.0.0.1:{port}/sub.txt'}}\n"
+    )
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "d"), "XDG_CACHE_HOME": str(tmp_path / "c")}
+    done = subprocess.run(
+        [sys.executable, "-m", "pixelguard", "--config", str(cfgfile), "lists", "update", "sub"],
+        capture_output=True, text=True, env=env, check=False, timeout=120,
+    )  # fmt: skip
+    said = done.stdout + done.stderr
+    assert done.returncode == 1 and said.count("cannot connect") == 1, said
