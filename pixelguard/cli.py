@@ -869,17 +869,19 @@ def config_group() -> None:
 def config_show(state: State, as_json: bool) -> None:
     """Print the effective configuration and where each value came from."""
     cfg = state.config
-    rows = configmod.describe(cfg)
+    rows = configmod.describe_values(cfg)
     if as_json:
-        for key, value, origin in rows:
+        for key, _, value, origin in rows:
             emit_json({"key": key, "value": value, "origin": origin})
         return
     click.echo(
         f"# config file: {cfg.source or f'{configmod.locate(state.config_path)} (not found: defaults)'}"
     )
-    width = max(len(k) for k, _, _ in rows)
-    for key, value, origin in rows:
-        click.echo(f"{key:<{width}}  {value}    # {origin}")
+    width = max(len(k) for k, _, _, _ in rows)
+    # The comments line up after the values, unless a value is long (a path): then it just follows.
+    column = min(max(len(v) for _, v, _, _ in rows), 40)
+    for key, value, _, origin in rows:
+        click.echo(f"{key:<{width}}  {value:<{column}}  # {origin}")
 
 
 @config_group.command("path")

@@ -553,10 +553,29 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+def json_value(key: str, value: Any) -> Any:
+    """A key's value as ``config show --json`` gives it: numbers, booleans and null as themselves, lists as
+    lists, paths as text; a secret or an identifier as its shown form (never the value)."""
+    if value is None:
+        return None
+    if key in _SHOWN:
+        return _SHOWN[key](value)
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, tuple):
+        return [json_value("", v) for v in value]
+    return str(value)
+
+
 def describe(cfg: Config) -> list[tuple[str, str, str]]:
     """(key, value, origin) rows for ``pixelguard config show``: every key of Config, in its order."""
+    return [(k, shown, origin) for k, shown, _, origin in describe_values(cfg)]
+
+
+def describe_values(cfg: Config) -> list[tuple[str, str, Any, str]]:
+    """(key, shown value, JSON value, origin) for every key of Config, in its order."""
     o = cfg.origins
-    rows = []
+    rows: list[tuple[str, str, Any, str]] = []
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
         if f.name in DERIVED:
@@ -565,7 +584,9 @@ def describe(cfg: Config) -> list[tuple[str, str, str]]:
             for i, spec in enumerate(value):
                 source = spec.url or ("bundled" if spec.bundled else str(spec.file))
                 state = "enabled" if spec.enabled else "disabled"
-                rows.append((f"lists[{i}]", f"{spec.name}: {source} ({state})", o.get("lists", "default")))
+                shown = f"{spec.name}: {source} ({state})"
+                as_json = {"name": spec.name, "source": source, "enabled": spec.enabled}
+                rows.append((f"lists[{i}]", shown, as_json, o.get("lists", "default")))
             continue
         parts = (
             [(f"{f.name}.{sub.name}", getattr(value, sub.name)) for sub in dataclasses.fields(value)]
@@ -573,5 +594,5 @@ def describe(cfg: Config) -> list[tuple[str, str, str]]:
             else [(f.name, value)]
         )
         for key, v in parts:
-            rows.append((key, _SHOWN.get(key, _shown)(v), o.get(key, "default")))
+            rows.append((key, _SHOWN.get(key, _shown)(v), json_value(key, v), o.get(key, "default")))
     return rows

@@ -111,7 +111,13 @@ def test_config_show_prints_values_with_origins(tmp_path: Path) -> None:
         json.loads(line)
         for line in invoke("--config", str(p), "config", "show", "--json").output.splitlines()
     ]
-    assert {"key": "proxy.port", "value": "9999", "origin": f"{p}:2"} in rows
+    assert {"key": "proxy.port", "value": 9999, "origin": f"{p}:2"} in rows  # a number, not text
+    by_key = {r["key"]: r["value"] for r in rows}
+    assert by_key["proxy.auth"] is None and by_key["privacy.gpc"] is True
+    assert by_key["lists[0]"] == {"name": "pixelguard-ads", "source": "bundled", "enabled": True}
+    # The comments line up when the values are short.
+    lines = [line for line in result.output.splitlines() if line.startswith(("proxy.", "privacy."))]
+    assert len({line.index("  # ") for line in lines}) == 1, lines
 
 
 def test_config_show_never_prints_the_password(tmp_path: Path) -> None:
