@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -291,3 +292,32 @@ def test_scan_reads_a_maildir_file_by_file(tmp_path: Path) -> None:
         str(maildir / "cur" / "1700000001.2.host:2,S"),
         str(maildir / "new" / "1700000000.1.host"),
     ]
+
+
+def test_run_refuses_an_unknown_set_option_before_starting(tmp_path: Path) -> None:
+    """Issue 28: `run --set bogus=1` logged "protection on" and then failed."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(
+        f"database: {tmp_path}/pg.db\nuser_list: {tmp_path}/user.txt\ndefault_lists: false\nlists: []\n"
+    )
+    env = {
+        **os.environ,
+        "XDG_DATA_HOME": str(tmp_path / "d"),
+        "XDG_CACHE_HOME": str(tmp_path / "c"),
+        "PIXELGUARD_CONFDIR": str(tmp_path / "mitm"),
+        "PIXELGUARD_NO_UPDATES": "1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pixelguard", "--config", str(cfg), "run", "--port", str(port), "--set", "bogus=1"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    said = done.stdout + done.stderr
+    assert done.returncode == 2 and "no mitmproxy option named bogus" in said, said
+    assert "protection on" not in said

@@ -158,6 +158,13 @@ async def serve(
     }
     if cfg.proxy.auth:
         settings["proxyauth"] = cfg.proxy.auth
+    # Every option is known once the addons are in: a misspelt one is refused before anything starts (it used
+    # to fail after "protection on" had been logged).
+    unknown = sorted({o.split("=", 1)[0] for o in set_options} - set(opts.keys()))
+    if unknown:
+        raise PixelguardError(
+            f"--set: no mitmproxy option named {', '.join(unknown)} (mitmdump --options lists them)"
+        )
     try:
         opts.update(**settings)
         if set_options:
