@@ -66,7 +66,15 @@ def check_lists(cfg: Config, now: float | None = None) -> list[Finding]:
             continue
         name = display.safe(row["name"])
         if not row["exists"]:
-            out.append(Finding("lists", False, f"{name}: no copy yet", cmd(f"lists update {name}")))
+            if row["source"].startswith(("http://", "https://")):
+                out.append(Finding("lists", False, f"{name}: no copy yet", cmd(f"lists update {name}")))
+            else:  # a list file of the user's own: nothing to download
+                path = display.safe(row["path"])
+                fix = f"create {path}, or remove {name} from the config ({cmd('config path')})"
+                out.append(Finding("lists", False, f"{name}: {path} does not exist", fix))
+            continue
+        if row["source"] == "bundled":
+            out.append(Finding("lists", True, f"{name}: {row['rules']} rules, bundled with pixelguard"))
             continue
         age = display.age(row["updated_ts"], now)
         stale = row["updated_ts"] is not None and now - row["updated_ts"] > STALE_AFTER_S and row["due"]

@@ -243,7 +243,7 @@ def _count(name: str, source: str, enabled: bool, path: Path) -> dict[str, Any]:
     skipped: int | None = None
     updated = None
     try:
-        updated = path.stat().st_mtime
+        updated = None if source == "bundled" else path.stat().st_mtime  # bundled: as old as the installation
         good = bad = 0
         with path.open(encoding="utf-8", errors="replace") as f:
             for raw in f:

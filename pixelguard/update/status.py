@@ -31,8 +31,10 @@ def list_status(cfg: Config, engine: Any = None) -> list[dict[str, Any]]:
         parts = [v for k, v in stats.items() if k.startswith(f"{path.stem}/")] if exists else []
         meta = read_meta(listed) if listed is not None and listed.url else {}
         updated = meta.get("updated")
-        if updated is None and exists:
-            updated = path.stat().st_mtime
+        if updated is None and exists and source != "bundled":
+            updated = (
+                path.stat().st_mtime
+            )  # a bundled list's file is as old as the installation: no age to show
         rows.append(
             {
                 "name": name,
