@@ -61,6 +61,19 @@ class _Internet(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def config_text(tmp: Path) -> str:
+    """pixelguard's config for a page-load run: its default lists plus EasyList and EasyPrivacy, files under tmp."""
+    filters = SHARED / "filterlists"
+    return (
+        f"database: {tmp}/pg.db\nuser_list: {tmp}/user.txt\nlearned_list: {tmp}/learned.txt\n"
+        "cname: {enabled: false}\nlists:\n"
+        "  - {name: pixelguard-ads, path: bundled}\n  - {name: pixelguard-email, path: bundled}\n"
+        "  - {name: pixelguard-params, path: bundled}\n"
+        f"  - {{name: easylist, path: {filters}/easylist.txt}}\n"
+        f"  - {{name: easyprivacy, path: {filters}/easyprivacy.txt}}\n"
+    )
+
+
 def pages(limit: int) -> list[list[str]]:
     """Page loads: each a page URL followed by its subresources, as plain-HTTP URLs."""
     out: list[list[str]] = []
@@ -127,16 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="pg-pageload-"))
     script = tmp / "resolve_local.py"
     script.write_text(RESOLVE_LOCAL)
-    filters = SHARED / "filterlists"
     cfg = tmp / "config.yaml"
-    cfg.write_text(
-        f"database: {tmp}/pg.db\nuser_list: {tmp}/user.txt\nlearned_list: {tmp}/learned.txt\n"
-        "cname: {enabled: false}\nlists:\n"
-        "  - {name: pixelguard-ads, path: bundled}\n  - {name: pixelguard-email, path: bundled}\n"
-        "  - {name: pixelguard-params, path: bundled}\n"
-        f"  - {{name: easylist, path: {filters}/easylist.txt}}\n"
-        f"  - {{name: easyprivacy, path: {filters}/easyprivacy.txt}}\n"
-    )
+    cfg.write_text(config_text(tmp))
     env = isolated_env(tmp, PG_BENCH_ORIGIN=str(internet.server_address[1]))
     py = sys.executable
     ports = {"mitmdump": free_port(), "pixelguard": free_port()}

@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from benchmarks.lists import SHARED
-from benchmarks.pageload import _Internet, host_delay, pages
+from benchmarks.pageload import _Internet, config_text, host_delay, pages
 from benchmarks.proxy import free_port, isolated_env, mitmdump_cmd, stop, wait_listen
 
 # Every upstream connection goes to the simulated internet. The name it was opened for is put back once it is
@@ -251,14 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     script = tmp / "resolve_local.py"
     script.write_text(RESOLVE_LOCAL)
     filters = SHARED / "filterlists"
-    base_cfg = (
-        f"database: {tmp}/pg.db\nuser_list: {tmp}/user.txt\nlearned_list: {tmp}/learned.txt\n"
-        "cname: {enabled: false}\nlists:\n"
-        "  - {name: pixelguard-ads, path: bundled}\n  - {name: pixelguard-email, path: bundled}\n"
-        "  - {name: pixelguard-params, path: bundled}\n"
-        f"  - {{name: easylist, path: {filters}/easylist.txt}}\n"
-        f"  - {{name: easyprivacy, path: {filters}/easyprivacy.txt}}\n"
-    )
+    base_cfg = config_text(tmp)
     (tmp / "config.yaml").write_text(base_cfg)
     # A data dir holds one proxy: the second pixelguard gets its own (and its own database).
     (tmp / "off").mkdir()

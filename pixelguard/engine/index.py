@@ -500,7 +500,8 @@ class RuleIndex:
 
     @staticmethod
     def _find_on_pages(by_page: dict[str, list[RuleT]], req: Request, rt: int, url: str) -> RuleT | None:
-        """find's walk of a map keyed by page domain (sources, or one host's host_pages)."""
+        """find's walk of a map keyed by page domain (sources, or one host's host_pages). Two loops on purpose:
+        walking ``source_suffixes + source_entities`` would build a tuple on every request's path."""
         for p in req.source_suffixes:
             bucket = by_page.get(p)
             if bucket:
