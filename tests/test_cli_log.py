@@ -254,7 +254,7 @@ def test_allow_idn(conf):
 @pytest.mark.parametrize("cmd", ["allow", "unallow"])
 @pytest.mark.parametrize(
     "args",
-    [("exa mple",), ("http://x/y",), ("*",), ("example.com", "--site", "shop com"), ("--site", "a/b"), ()],
+    [("exa mple",), ("ftp://x/y",), ("*",), ("example.com", "--site", "shop com"), ("--site", "a/b"), ()],
 )
 def test_allow_bad_input(conf, cmd, args):
     line = one_line_error(run(conf, cmd, *args))

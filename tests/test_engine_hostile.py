@@ -52,7 +52,8 @@ def test_100_kb_url_repeating_any_word(engine: Engine) -> None:
     for word in words:
         url = H.repeated_word_url(word)
         for rtype in H.TYPES:
-            took = best_of(lambda url=url, rtype=rtype: engine.check(url, H.PAGE, rtype), rounds=3)
+            # Best of 2: the bound is ten times the budget, and this loop is the suite's slowest test.
+            took = best_of(lambda url=url, rtype=rtype: engine.check(url, H.PAGE, rtype), rounds=2)
             worst = max(worst, (took, f"{word!r} x {len(url)} as {rtype}"))
     report(f"worst of {len(words)} words x {len(H.TYPES)} types, {worst[1]}", worst[0])
     assert worst[0] < BOUND_S, f"{worst[1]}: {worst[0] * 1000:.1f} ms"

@@ -32,7 +32,7 @@ def test_allow_rule(domain, site, rule):
         "",
         "  ",
         "exa mple",
-        "http://x/y",
+        "ftp://x/y",  # an http(s) URL gives its host (test_cli.py); another scheme is refused
         "example.com/path",
         "*",
         "*.example.com",
