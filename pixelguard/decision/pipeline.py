@@ -56,11 +56,10 @@ class Pipeline:
     cname_chain: Callable[[str], tuple[str, ...] | None] = _no_chain  # a host's known chain; None: unknown
     passthrough: Callable[[str, str], str | None] = _no_passthrough  # why (host, client) is not decrypted
     mode: str = "full"  # full | hosts-only
-    refuse_blocked_tunnels: bool = (
-        True  # full mode: refuse a CONNECT to a host blocked whole (decide_connect)
-    )
+    # Full mode: refuse a CONNECT to a host blocked whole (decide_connect); config tls.refuse_blocked.
+    refuse_blocked_tunnels: bool = True
     clock: Callable[[], float] = time.time
-    # client -> when it last loaded a page that a $document exception allows (monotonic per clock)
+    # client -> when (by clock) it last loaded a page that a $document exception allows; decide_url notes it
     on_excepted_page: dict[str, float] = field(default_factory=dict)
 
     # --- the stages -----------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from pixelguard.engine import bounded_regex, index_keys, preprocess
 from pixelguard.engine import index as ix
 from pixelguard.engine import rules as R
 from pixelguard.engine.request import Request
-from pixelguard.limits import HOST_VERDICTS, MAX_RULES_PER_LIST, PAGE_MEMO_SIZE
+from pixelguard.limits import HOST_VERDICTS, MAX_HOST, MAX_RULES_PER_LIST, PAGE_MEMO_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -264,9 +264,10 @@ class Engine:
         except Exception:
             log.exception("engine: blocks_whole_host failed for %.200r", host)
             return NOT_BLOCKED
-        if len(memo) >= HOST_VERDICTS:
-            memo.clear()  # as the page memo: cheaper than LRU bookkeeping
-        memo[host] = found
+        if len(host) <= MAX_HOST:  # a hostile name longer than any real one is not worth remembering
+            if len(memo) >= HOST_VERDICTS:
+                memo.clear()  # as the page memo: cheaper than LRU bookkeeping
+            memo[host] = found
         return found
 
     @property
