@@ -668,7 +668,7 @@ def _system_proxy_plan(plan: Any, dry_run: bool) -> None:
         how = "would run" if dry_run else "run these by hand"
         click.echo(f"{plan.desktop}: {how}:")
         for step in plan.steps:
-            click.echo("  " + display.safe(" ".join(shlex.quote(a) for a in step)))
+            click.echo("  " + display.safe(shlex.join(step)))
     for note in plan.notes:
         click.echo(f"note: {note}")
 
@@ -789,12 +789,13 @@ def service_uninstall(state: State, dry_run: bool) -> None:
     from pixelguard import service, system_proxy
 
     plan = service.plan_uninstall()
-    pointed = bool(system_proxy.read_saved(state.config.data_dir)) and system_proxy.desktop() == "gnome"
+    saved = system_proxy.read_saved(state.config.data_dir)
+    pointed = bool(saved) and system_proxy.desktop() == "gnome"
     if dry_run:
         click.echo(f"# would remove {plan.path}")
         _would_run(plan.commands)
         if pointed:
-            _would_run(system_proxy.plan_off("gnome", system_proxy.read_saved(state.config.data_dir)).steps)
+            _would_run(system_proxy.plan_off("gnome", saved).steps)
         return
     _exit_on(service.uninstall(plan))
     click.echo(f"removed {plan.path}; the background proxy is stopped")
@@ -869,7 +870,7 @@ def config_group() -> None:
 def config_show(state: State, as_json: bool) -> None:
     """Print the effective configuration and where each value came from."""
     cfg = state.config
-    rows = configmod.describe_values(cfg)
+    rows = configmod.describe(cfg)
     if as_json:
         for key, _, value, origin in rows:
             emit_json({"key": key, "value": value, "origin": origin})

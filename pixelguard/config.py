@@ -567,13 +567,9 @@ def json_value(key: str, value: Any) -> Any:
     return str(value)
 
 
-def describe(cfg: Config) -> list[tuple[str, str, str]]:
-    """(key, value, origin) rows for ``pixelguard config show``: every key of Config, in its order."""
-    return [(k, shown, origin) for k, shown, _, origin in describe_values(cfg)]
-
-
-def describe_values(cfg: Config) -> list[tuple[str, str, Any, str]]:
-    """(key, shown value, JSON value, origin) for every key of Config, in its order."""
+def describe(cfg: Config) -> list[tuple[str, str, Any, str]]:
+    """(key, shown value, JSON value, origin) rows for ``pixelguard config show``: every key of Config, in its
+    order."""
     o = cfg.origins
     rows: list[tuple[str, str, Any, str]] = []
     for f in dataclasses.fields(cfg):

@@ -29,8 +29,9 @@ from pixelguard.errors import PixelguardError
 from pixelguard.fileio import atomic_write
 
 RECORD = "system-proxy.json"
-# Hosts that never go through the proxy: loopback, link-local and private networks, and mDNS names.
+# Hosts that never go through the proxy: loopback and private networks, and mDNS names.
 BYPASS = ("localhost", "127.0.0.0/8", "::1", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "*.local")
+WINDOWS_KEY = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Internet Settings"
 
 GNOME = "org.gnome.system.proxy"
 # Every gsettings key `on` changes, as (schema, key): `off` restores each to what it was.
@@ -93,6 +94,17 @@ def _gvariant_list(text: str) -> list[str]:
     return [item.strip().strip("'\"") for item in inner.split(",") if item.strip()]
 
 
+def _kde(key: str, value: str) -> list[str]:
+    """The kwriteconfig step that sets one key of KDE's proxy settings."""
+    tool = "kwriteconfig6" if shutil.which("kwriteconfig6") else "kwriteconfig5"
+    return [tool, "--file", "kioslaverc", "--group", "Proxy Settings", "--key", key, value]
+
+
+def _reg(name: str, kind: str, value: str) -> list[str]:
+    """The reg step that sets one value of the user's Internet Settings."""
+    return ["reg", "add", WINDOWS_KEY, "/v", name, "/t", kind, "/d", value, "/f"]
+
+
 def _gvariant_strings(items: list[str]) -> str:
     return "[" + ", ".join("'" + i.replace("\\", "\\\\").replace("'", "\\'") + "'" for i in items) + "]"
 
@@ -115,13 +127,11 @@ def plan_on(host: str, port: int, kind: str, before: dict[str, str] | None = Non
             ["gsettings", "set", GNOME, "mode", "manual"],
         ]
     elif kind == "kde":
-        tool = "kwriteconfig6" if shutil.which("kwriteconfig6") else "kwriteconfig5"
-        base = [tool, "--file", "kioslaverc", "--group", "Proxy Settings", "--key"]
         plan.steps = [
-            [*base, "httpProxy", f"http://{host} {port}"],
-            [*base, "httpsProxy", f"http://{host} {port}"],
-            [*base, "NoProxyFor", ",".join(bypass)],
-            [*base, "ProxyType", "1"],
+            _kde("httpProxy", f"http://{host} {port}"),
+            _kde("httpsProxy", f"http://{host} {port}"),
+            _kde("NoProxyFor", ",".join(bypass)),
+            _kde("ProxyType", "1"),
         ]
         plan.notes.append("KDE applications read the change at their next start")
     elif kind == "macos":
@@ -135,22 +145,10 @@ def plan_on(host: str, port: int, kind: str, before: dict[str, str] | None = Non
             "networksetup -getwebproxy SERVICE shows what was set before; note it to restore it"
         )
     elif kind == "windows":
-        key = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Internet Settings"
         plan.steps = [
-            ["reg", "add", key, "/v", "ProxyServer", "/t", "REG_SZ", "/d", f"{host}:{port}", "/f"],
-            [
-                "reg",
-                "add",
-                key,
-                "/v",
-                "ProxyOverride",
-                "/t",
-                "REG_SZ",
-                "/d",
-                "<local>;" + ";".join(bypass),
-                "/f",
-            ],
-            ["reg", "add", key, "/v", "ProxyEnable", "/t", "REG_DWORD", "/d", "1", "/f"],
+            _reg("ProxyServer", "REG_SZ", f"{host}:{port}"),
+            _reg("ProxyOverride", "REG_SZ", "<local>;" + ";".join(bypass)),
+            _reg("ProxyEnable", "REG_DWORD", "1"),
         ]
         plan.notes.append(
             "programs see the change at the next login, or after Settings → Network → Proxy is opened"
@@ -182,8 +180,7 @@ def plan_off(kind: str, saved: dict[str, str]) -> Plan:
         order = sorted(saved, key=lambda k: k != f"{GNOME} mode")
         plan.steps = [["gsettings", "set", *k.split(" ", 1), saved[k]] for k in order]
     elif kind == "kde":
-        tool = "kwriteconfig6" if shutil.which("kwriteconfig6") else "kwriteconfig5"
-        plan.steps = [[tool, "--file", "kioslaverc", "--group", "Proxy Settings", "--key", "ProxyType", "0"]]
+        plan.steps = [_kde("ProxyType", "0")]
     elif kind == "macos":
         for service in _mac_services():
             plan.steps += [
@@ -191,8 +188,7 @@ def plan_off(kind: str, saved: dict[str, str]) -> Plan:
                 ["networksetup", "-setsecurewebproxystate", service, "off"],
             ]
     elif kind == "windows":
-        key = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Internet Settings"
-        plan.steps = [["reg", "add", key, "/v", "ProxyEnable", "/t", "REG_DWORD", "/d", "0", "/f"]]
+        plan.steps = [_reg("ProxyEnable", "REG_DWORD", "0")]
     return plan
 
 

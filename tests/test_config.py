@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -115,7 +116,7 @@ def test_a_lists_section_adds_to_the_defaults_unless_told_otherwise(tmp_path: Pa
     only = config.load(write(tmp_path, "default_lists: false\nlists:\n  - {name: mine, path: mine.txt}\n"))
     assert [s.name for s in only.lists] == ["mine"]
     # The config shows which lists are in effect, and where that came from.
-    rows = {k: v for k, v, _ in config.describe(added)}
+    rows = {k: v for k, v, *_ in config.describe(added)}
     assert rows["default_lists"] == "true"
     assert any(v.startswith("mine: ") and "(enabled)" in v for k, v in rows.items() if k.startswith("lists["))
 
@@ -241,7 +242,7 @@ def test_config_show_has_every_key_once_and_no_secret(tmp_path: Path) -> None:
     )
     cfg = config.load(path)
     rows = config.describe(cfg)
-    keys = [k for k, _, _ in rows if not k.startswith("lists[")]
+    keys = [k for k, *_ in rows if not k.startswith("lists[")]
     expected = []
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
@@ -252,9 +253,9 @@ def test_config_show_has_every_key_once_and_no_secret(tmp_path: Path) -> None:
         else:
             expected.append(f.name)
     assert keys == expected  # generated from the dataclasses: a new key cannot be forgotten here
-    shown = {k: (v, origin) for k, v, origin in rows}
+    shown = {k: (v, origin) for k, v, _, origin in rows}
     assert shown["proxy.port"] == ("8181", f"{path}:1")
     assert shown["pixels.learn_after"][0] == "5" and shown["pixels.max_width"] == ("2", "default")
-    values = " ".join(v for _, v, _ in rows)
+    values = " ".join(v for _, v, _, _ in rows) + " " + json.dumps([j for _, _, j, _ in rows])
     assert "hunter2" not in values and "me@example.com" not in values and "1234567" not in values
     assert shown["proxy.auth"][0] == "(set)" and shown["identity.emails"][0] == "1 set"

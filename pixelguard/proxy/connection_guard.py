@@ -17,6 +17,7 @@ from typing import Any
 from mitmproxy import connection, ctx, http
 
 from pixelguard.limits import (
+    BODY_HOLD,
     CONNECTION_RESERVE_FDS,
     IDLE_EVICT_S,
     MAX_BODIES_IN_FLIGHT,
@@ -75,9 +76,8 @@ class ConnectionGuard:
         self._resets: dict[str, deque[float]] = {}  # client connection -> when its streams failed (window)
         self._in_flight: dict[str, int] = {}  # client connection -> HTTP/2 streams begun, not yet ended
         self._condemned: set[str] = set()  # connections being closed: their requests are dropped at once
-        self._served: dict[
-            str, int
-        ] = {}  # client connection -> requests begun on it (see RECYCLE_AFTER_FLOWS)
+        # client connection -> requests begun on it (see RECYCLE_AFTER_FLOWS)
+        self._served: dict[str, int] = {}
         self.evicted = 0  # connections closed to make room
 
     # --- connections ----------------------------------------------------------------------------------------
@@ -209,8 +209,6 @@ class BodyBudget:
             size = body_size(flow.request)
             if not size:
                 return  # no body, or one of unknown length (streamed through the decider's gate, bounded)
-            from pixelguard.limits import BODY_HOLD
-
             held = min(size, BODY_HOLD)
             if self._held_total + held > MAX_BODIES_IN_FLIGHT:
                 self._evict_idle_holders(self._held_total + held - MAX_BODIES_IN_FLIGHT)
