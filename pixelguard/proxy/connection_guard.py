@@ -14,6 +14,8 @@ import time
 from collections import deque
 from typing import Any
 
+import h2.events
+import h2.exceptions
 from mitmproxy import connection, ctx, http
 
 from pixelguard.limits import (
@@ -67,6 +69,56 @@ def _drop_hooks(handler: Any) -> None:
     for task in list(getattr(handler, "hook_tasks", ())):
         if task is not me:
             task.cancel()
+
+
+class _ResetWindow:
+    """Resets a client's HTTP/2 connection sent within the last RESET_WINDOW_S."""
+
+    def __init__(self) -> None:
+        self.batches: deque[tuple[float, int]] = deque()  # (when, resets in one read)
+        self.total = 0
+
+    def add(self, resets: int) -> int:
+        now = time.monotonic()
+        self.batches.append((now, resets))
+        self.total += resets
+        while now - self.batches[0][0] > RESET_WINDOW_S:
+            self.total -= self.batches.popleft()[1]
+        return self.total
+
+
+def guard_h2_resets() -> None:
+    """Count the streams a client resets where mitmproxy's HTTP/2 layer reads them, before any becomes a flow.
+
+    One 64 KB read holds some 2,500 opened-and-reset streams, and mitmproxy turns every one into a flow with its
+    hooks before a hook can see the first (ConnectionGuard below then closes the connection, but the read's
+    flows have been paid for: up to a second in which every client waits). Past MAX_STREAM_RESETS the read is
+    refused as an HTTP/2 protocol error instead: mitmproxy sends GOAWAY, closes the connection, and the read's
+    streams are never begun. Only the client side's connection is counted (an origin may reset what it likes)."""
+    try:
+        from mitmproxy.proxy.layers.http._http_h2 import BufferedH2Connection
+    except ImportError:  # mitmproxy moved it: ConnectionGuard's hooks still close the connection, later
+        log.warning("pixelguard: mitmproxy's HTTP/2 layer was not found: rapid resets are closed by hooks only")
+        return
+    if getattr(BufferedH2Connection, "pixelguard_guarded", False):
+        return
+    receive = BufferedH2Connection.receive_data
+
+    def receive_data(self: Any, data: bytes) -> Any:
+        events = receive(self, data)
+        if self.config.client_side:
+            return events
+        resets = sum(isinstance(e, h2.events.StreamReset) and e.remote_reset for e in events)
+        if resets:
+            window = self.__dict__.setdefault("pixelguard_resets", _ResetWindow())
+            if window.add(resets) > MAX_STREAM_RESETS:
+                log.warning("pixelguard: closed a connection: %d streams reset in %.0f s (rapid reset)",
+                            window.total, RESET_WINDOW_S)  # fmt: skip
+                raise h2.exceptions.ProtocolError("too many streams reset (rapid reset)")
+        return events
+
+    setattr(BufferedH2Connection, "receive_data", receive_data)  # noqa: B010 (mypy refuses a method assigned)
+    setattr(BufferedH2Connection, "pixelguard_guarded", True)  # noqa: B010
 
 
 class ConnectionGuard:

@@ -114,8 +114,10 @@ async def serve(
     from mitmproxy import addons, certs, exceptions, master, options
     from mitmproxy.addons import errorcheck
 
+    from pixelguard.engine.request import domain_of
     from pixelguard.limits import FORGED_CERTS
     from pixelguard.proxy.addon import STREAM_LARGER_THAN, Pixelguard
+    from pixelguard.proxy.connection_guard import guard_h2_resets
 
     given = dict(o.split("=", 1) for o in set_options if "=" in o)
     if (
@@ -148,6 +150,9 @@ async def serve(
     conf_path = Path(conf).expanduser() if conf else confdir()
     ensure_ca(conf_path)
     certs.CertStore.STORE_CAP = FORGED_CERTS
+    guard_h2_resets()
+    # The public suffix list is read on first use (some 30 ms): here, not in the first client's CONNECT.
+    domain_of("pixelguard.example")
     settings: dict[str, Any] = {
         "listen_host": host,
         "listen_port": port,

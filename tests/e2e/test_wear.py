@@ -99,24 +99,25 @@ def _h2_rapid_reset(proxy: Proxy, streams: int) -> int:
 
 @pytest.mark.measure
 def test_http2_rapid_reset_neither_freezes_others_nor_runs_forever(proxy: Proxy, origin: Origin) -> None:
-    """Three attacks, one after another, each on a connection of its own. Each costs the proxy the streams one
-    read brought before the guard's first hook ran (mitmproxy parses them all first): a fraction of a second."""
+    """Three attacks, one after another, each on a connection of its own. Each costs the proxy the HTTP/2 parsing
+    of the read that went over the budget, and no flow: a small fraction of a second."""
     worst = []
     for _ in range(3):
         worst.append(_worst_while(lambda: _h2_rapid_reset(proxy, 20_000), proxy, origin))
     print(f"\n20,000 HTTP/2 resets, 3 runs: a concurrent request waited at most "
           f"{', '.join(f'{w:.2f}' for w in worst)} s")  # fmt: skip
     # The issue asks under 1 s (measured: README, Performance); bounds with room for a loaded CI machine here.
-    assert sorted(worst)[1] < 1.5 and max(worst) < 3.0
+    assert sorted(worst)[1] < 1.0 and max(worst) < 2.0
     assert proxy.log().count("rapid reset") == 3
 
 
 def test_a_connection_resetting_streams_in_bulk_is_closed(proxy: Proxy, origin: Origin) -> None:
     _h2_rapid_reset(proxy, 20_000)
     wait_for(lambda: "rapid reset" in proxy.log(), what="the log line")
-    assert (
-        proxy.log().count("rapid reset") == 1
-    )  # closed once: what came after was dropped, not counted again
+    # Closed once, where the HTTP/2 layer reads the resets: before they became flows (the hooks' guard, which
+    # only sees them as flows, says "requests reset or failed"); what came after was dropped, not counted again.
+    assert proxy.log().count("rapid reset") == 1
+    assert "streams reset in" in proxy.log()
     assert _normal_latency(proxy, origin) < 2.0
 
 
