@@ -147,6 +147,7 @@ def default_lists(data: Path) -> tuple[ListSpec, ...]:
         ListSpec("pixelguard-ads", bundled / "pixelguard-ads.txt", bundled=True),
         ListSpec("pixelguard-email", bundled / "pixelguard-email.txt", bundled=True),
         ListSpec("pixelguard-params", bundled / "pixelguard-params.txt", bundled=True),
+        ListSpec("pixelguard-links", bundled / "pixelguard-links.txt", bundled=True),
         ListSpec(
             "easyprivacy",
             data / "lists" / "easyprivacy.txt",

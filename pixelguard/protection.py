@@ -4,12 +4,34 @@ for the proxy and for ``pixelguard check`` alike, so that the two cannot drift."
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from pixelguard import cname, tls_policy
-from pixelguard.config import Config
+from pixelguard.config import Config, ListSpec
 from pixelguard.decision.leaks import Identity
 from pixelguard.decision.pipeline import Pipeline
 from pixelguard.engine import Engine
+
+# Where uBO publishes its lists: a list downloaded from there is uBO's own, trusted as uBO trusts it.
+UBO_LIST_HOSTS = ("ublockorigin.github.io", "ublockorigin.pages.dev")
+UBO_LIST_PATHS = ("/gh/ublockorigin/", "/ublockorigin/")  # jsDelivr and raw.githubusercontent.com mirrors
+
+
+def trusted_list(spec: ListSpec) -> bool:
+    """Is a list one whose ``$urlskip`` rules pixelguard follows? Its own and uBO's
+    (decision/urlskip.py says why not every list's)."""
+    if spec.bundled:
+        return True
+    if not spec.url:
+        return False
+    parts = urlsplit(spec.url.lower())
+    return parts.hostname in UBO_LIST_HOSTS or any(p in parts.path for p in UBO_LIST_PATHS)
+
+
+def trusted_lists(cfg: Config) -> frozenset[str]:
+    """The engine's names (file stems) of the lists whose ``$urlskip`` rules are followed; the user's list too."""
+    names = {spec.file.stem for spec in cfg.enabled_lists() if trusted_list(spec)}
+    return frozenset(names | {cfg.user_list.stem})
 
 
 @dataclass
@@ -26,6 +48,7 @@ def build(cfg: Config, engine: Engine, mode: str | None = None) -> Protection:
         identity=Identity(idn.emails, idn.phones, idn.country),
         mode=mode or cfg.proxy.mode,
         refuse_blocked_tunnels=cfg.tls.refuse_blocked,
+        urlskip_lists=trusted_lists(cfg),
     )
     policy = tls_policy.Policy(
         cfg.tls.passthrough,

@@ -33,6 +33,7 @@ def test_missing_default_file_means_defaults(isolated_home: Path) -> None:
         "pixelguard-ads",
         "pixelguard-email",
         "pixelguard-params",
+        "pixelguard-links",
         "easyprivacy",
     ]
     assert cfg.pixels == config.PixelsConfig(2, 2, 3)
@@ -86,6 +87,7 @@ def test_values_and_origins(tmp_path: Path) -> None:
         "pixelguard-ads",
         "pixelguard-email",
         "pixelguard-params",
+        "pixelguard-links",
         "easyprivacy",
         "easylist",
         "mine",
@@ -105,7 +107,7 @@ def test_a_lists_section_adds_to_the_defaults_unless_told_otherwise(tmp_path: Pa
     (tmp_path / "mine.txt").write_text("||mine.example^\n")
     added = config.load(write(tmp_path, "lists:\n  - {name: mine, path: mine.txt}\n"))
     assert [s.name for s in added.enabled_lists()] == [
-        "pixelguard-ads", "pixelguard-email", "pixelguard-params", "easyprivacy", "mine",
+        "pixelguard-ads", "pixelguard-email", "pixelguard-params", "pixelguard-links", "easyprivacy", "mine",
     ]  # fmt: skip
     # A default named with `enabled` alone switches it, in its place.
     switched = config.load(

@@ -3,6 +3,7 @@
 Stages, in order (each may decide; a later one only runs when the earlier ones let the request through):
 
   pause → lists (the destination, the name in its Host header, a learned rule still compiling)
+        → tracked-link unwrapping ($urlskip; a blocked request too when its rule says -blocked)
         → CNAME chain (when known) → leak alarm (URL and headers) → body stages (leak alarm on the body)
         → parameter cleaning ($removeparam)
 
@@ -29,7 +30,9 @@ from pixelguard.decision.leaks import Found, Identity, form_labels
 from pixelguard.decision.pixel_learner import learned_rule, under
 from pixelguard.decision.removeparam import clean, normalised
 from pixelguard.decision.request_model import RequestModel
+from pixelguard.decision.urlskip import unwrap
 from pixelguard.engine import Engine, Verdict
+from pixelguard.engine.rules import OTHER_TYPE, TYPE_BITS, URLSKIP_TYPES
 from pixelguard.limits import PAGE_EXCEPTION_CLIENTS, PAGE_EXCEPTION_WINDOW_S
 
 # The detail of a CONNECT refused in full mode because every request to the host would be blocked.
@@ -61,6 +64,8 @@ class Pipeline:
     clock: Callable[[], float] = time.time
     # client -> when (by clock) it last loaded a page that a $document exception allows; decide_url notes it
     on_excepted_page: dict[str, float] = field(default_factory=dict)
+    # Lists whose $urlskip rules are followed (engine names): see decision/urlskip.py for why not every list's.
+    urlskip_lists: frozenset[str] = frozenset()
 
     # --- the stages -----------------------------------------------------------------------------------------
 
@@ -91,6 +96,9 @@ class Pipeline:
             fronted = engine.check(req.url.replace(req.host, named, 1), req.source, req.type, req.method)
             if fronted.blocked:
                 verdict, detail = fronted, f"Host header names {named}"
+        unwrapped = self._unwrap(req, verdict.blocked)
+        if unwrapped is not None:
+            return unwrapped
         if verdict.blocked:
             stage = "learned" if verdict.list == "learned" else "filter"
             return _blocked(Reason(stage, verdict.rule, verdict.list, verdict.line, detail), verdict)
@@ -233,6 +241,18 @@ class Pipeline:
             Action.BLOCKED,
             (Reason("leak", "your identity (leak alarm)", "identity", None, f"{labels} in {where}"),),
         )
+
+    def _unwrap(self, req: RequestModel, blocked: bool) -> Decision | None:
+        """A tracked link answered with a 307 to the destination its URL carries: the redirector sees nothing."""
+        if not self.urlskip_lists or not TYPE_BITS.get(req.type, OTHER_TYPE) & URLSKIP_TYPES:
+            return None
+        rules = self.engine.urlskips_for(req.engine)
+        found = unwrap(req.url, req.host, rules, self.urlskip_lists, blocked) if rules else None
+        if found is None:
+            return None
+        rule = found.rule
+        reason = Reason("unwrapped", rule.rule, rule.list, rule.line, f"to {found.url}")
+        return Decision(Action.UNWRAPPED, (reason,), url=found.url, redirect=True)
 
     def _clean(self, req: RequestModel, allowed: bool, reasons: list[Reason]) -> Decision | None:
         if "?" not in req.url:

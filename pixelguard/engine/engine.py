@@ -35,6 +35,8 @@ CLASSES = (
     "redirect_exc",
     "removeparam",
     "removeparam_exc",
+    "urlskip",
+    "urlskip_exc",
 )
 
 
@@ -97,6 +99,8 @@ class Engine:
         self._redirect_exc = idx["redirect_exc"]
         self._removeparam = idx["removeparam"]
         self._removeparam_exc = idx["removeparam_exc"]
+        self._urlskip = idx["urlskip"]
+        self._urlskip_exc = idx["urlskip_exc"]
         self._page_memo: dict[str, ix.RuleT | None] = {}
         self._whole_memo: dict[str, Verdict] = {}
         self._has_important = bool(self._important)
@@ -210,7 +214,7 @@ class Engine:
         if not domain:
             return False
         names = suffixes[: len(suffixes) - domain.count(".")]  # the host up to its registrable domain
-        for name in ("any", "important", "block", "redirect_rule", "removeparam"):
+        for name in ("any", "important", "block", "redirect_rule", "removeparam", "urlskip"):
             index = self._indexes[name]
             if any(n in index.hosts or n in index.host_pages for n in names):
                 return True
@@ -367,6 +371,33 @@ class Engine:
             log.exception("engine: removeparams failed for %.200r", req.url)
             return []
 
+    def urlskips_for(self, req: Request) -> list[ParamRule]:
+        """The ``$urlskip`` rules that apply to a request, in list order (``param`` holds the steps); none when
+        an exception names the same steps or none (``@@...$urlskip``). The caller runs the steps (uBO: the
+        first whose steps give a URL wins) and asks only for the types uBO skips (rules.URLSKIP_TYPES)."""
+        if not self._urlskip or not req.host:
+            return []
+        try:
+            tokens = req.tokens()
+            url = req.url_lower
+            excepted = {
+                r.param
+                for r in self._urlskip_exc.candidates(req, tokens)
+                if r.needle in url and ix.matches(r, req)
+            }
+            if "" in excepted:
+                return []
+            found = [
+                r
+                for r in self._urlskip.candidates(req, tokens)
+                if r.needle in url and r.param not in excepted and ix.matches(r, req)
+            ]
+            found.sort(key=lambda r: (r.list, r.line))
+            return [ParamRule(r.param, r.text, self.lists[r.list], r.line) for r in found]
+        except Exception:
+            log.exception("engine: urlskips failed for %.200r", req.url)
+            return []
+
     def _decide(
         self, req: Request, source_url: str | None, tokens: list[bytes] | None, whole_host: bool
     ) -> Verdict:
@@ -490,7 +521,7 @@ def _first(
 
 
 _BOTH_PARTIES = R.THIRD_PARTY | R.FIRST_PARTY
-_NOT_PLAIN_BLOCK = R.EXCEPTION | R.BADFILTER | R.REDIRECT_RULE | R.REDIRECT_ONLY | R.REMOVEPARAM
+_NOT_PLAIN_BLOCK = R.EXCEPTION | R.BADFILTER | R.REDIRECT_RULE | R.REDIRECT_ONLY | R.MODIFIERS
 
 
 def _unconditional(index: ix.RuleIndex, req: Request) -> ix.RuleT | None:
@@ -646,7 +677,7 @@ def _build_indexes(p: _Parsed) -> dict[str, Any]:
         classes[cls].append((t, r.host, toks))
         if cls in ("important", "block"):
             classes["any"].append((t, r.host, toks))
-        if r.flags & R.EXCEPTION and r.explicit_document and not r.flags & (R.REDIRECT_ONLY | R.REMOVEPARAM):
+        if r.flags & R.EXCEPTION and r.explicit_document and not r.flags & (R.REDIRECT_ONLY | R.MODIFIERS):
             classes["page_exc"].append((t, r.host, toks))
     if not classes["important"]:
         classes["any"] = []  # the block index alone answers; no need to hold it twice
@@ -681,6 +712,8 @@ def _class_of(r: R.Rule) -> str:
     exc = r.flags & R.EXCEPTION
     if r.flags & R.REMOVEPARAM:
         return "removeparam_exc" if exc else "removeparam"
+    if r.flags & R.URLSKIP:
+        return "urlskip_exc" if exc else "urlskip"
     if r.flags & R.REDIRECT_ONLY:
         return "redirect_exc"
     if r.flags & R.REDIRECT_RULE:

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 # 6: regex rules indexed by their required literal tokens; 7 and 10: needles; 8 and 9: token costs;
 # 11: hosts files, $to/$denyallow/$method, entity and per-type indexes, linear wildcard matching, documents.
 # 19: plain host rules kept as locations; 20: rules are RuleT named tuples; 21: plain rules in the hosts map.
-FORMAT_VERSION = 21
+FORMAT_VERSION = 22
 
 
 class RuleT(NamedTuple):

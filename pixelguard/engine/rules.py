@@ -35,9 +35,13 @@ TYPES = resource_types.NAMES
 TYPE_BITS = {name: 1 << i for i, name in enumerate(TYPES)}
 ALL_TYPES = (1 << len(TYPES)) - 1
 DOCUMENT = TYPE_BITS["document"]
+OTHER_TYPE = TYPE_BITS["other"]
 # What a rule with no type option applies to. As in uBO, a top-level page load (document) is not among them: a
 # typeless rule blocks a page only when it names the page's host (see Engine._decide_document).
 NETWORK_TYPES = ALL_TYPES & ~DOCUMENT
+# What a $urlskip rule with no type option applies to: what uBO skips (pagestore.js, urlSkippableResources), the
+# loads a browser follows a redirect for and shows the user: pages, frames, images, media, objects, "other".
+URLSKIP_TYPES = sum(TYPE_BITS[t] for t in ("document", "subdocument", "image", "media", "object", "other"))
 # Option and request-type spellings used by uBO, AdGuard, Brave, Ghostery and the browsers' webRequest API.
 TYPE_ALIASES = {
     "xhr": "xmlhttprequest",
@@ -73,6 +77,9 @@ REDIRECT_RULE = (
 )
 REDIRECT_ONLY = 256  # @@...$redirect / $redirect-rule: cancels a redirect, never a block
 REMOVEPARAM = 512  # $removeparam=: strips query parameters from requests that pass; never blocks
+URLSKIP = 1024  # $urlskip=: the steps that decode a tracked link's destination from its URL; never blocks
+# Rules that change a request rather than decide it: never a block, never a page exception.
+MODIFIERS = REMOVEPARAM | URLSKIP
 
 # Pattern kinds, cheapest first. HOST rules sit in the host index and match by host alone.
 HOST = 0  # ||host^  (the pattern field holds the host)
@@ -95,7 +102,6 @@ UNSUPPORTED = {
     "redirect-url": "redirect-url",
     "urltransform": "urltransform",
     "uritransform": "urltransform",
-    "urlskip": "urlskip",
     "responseheader": "header",
     "cookie": "cookie",
     "hls": "hls",
@@ -383,6 +389,14 @@ def _removeparam(o: _Options, neg: bool, value: str, opt: str) -> Malformed | No
     return None
 
 
+def _urlskip(o: _Options, neg: bool, value: str, opt: str) -> Malformed | None:
+    if neg:
+        return Malformed(f"option {opt!r} cannot be negated")
+    o.param = value
+    o.flags |= URLSKIP
+    return None
+
+
 def _ignore(o: _Options, neg: bool, value: str, opt: str) -> None:
     return None
 
@@ -416,6 +430,7 @@ OPTIONS: dict[str, Handler] = {
     "all": _all,
     "removeparam": _removeparam,
     "queryprune": _removeparam,
+    "urlskip": _urlskip,
     # Informational (uBO's reason=) or presentation-only: accepted, no effect on matching.
     "reason": _ignore,
     "collapse": _ignore,
@@ -476,6 +491,8 @@ def _parse_options(options: list[str]) -> _Options | Skip | Malformed:
 def _rule_types(o: _Options) -> int | Skip:
     if not o.typed:
         # uBO: a $removeparam filter without a type also cleans the page's own URL (the address bar).
+        if o.flags & URLSKIP:
+            return URLSKIP_TYPES
         return ALL_TYPES if o.flags & REMOVEPARAM else NETWORK_TYPES
     if o.popup and not o.types_on and not o.types_off:
         # Popup blocking needs a browser; a proxy cannot tell a popup from a page load. Loaded and counted.
@@ -491,7 +508,7 @@ def _unrestricted(o: _Options, flags: int, methods: int) -> bool:
         o.domains is None
         and o.to is None
         and not o.typed
-        and not flags & (REMOVEPARAM | REDIRECT_RULE | REDIRECT_ONLY)
+        and not flags & (MODIFIERS | REDIRECT_RULE | REDIRECT_ONLY)
         and methods == ALL_METHODS
     )
 

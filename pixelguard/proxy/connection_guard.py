@@ -98,7 +98,9 @@ def guard_h2_resets() -> None:
     try:
         from mitmproxy.proxy.layers.http._http_h2 import BufferedH2Connection
     except ImportError:  # mitmproxy moved it: ConnectionGuard's hooks still close the connection, later
-        log.warning("pixelguard: mitmproxy's HTTP/2 layer was not found: rapid resets are closed by hooks only")
+        log.warning(
+            "pixelguard: mitmproxy's HTTP/2 layer was not found: rapid resets are closed by hooks only"
+        )
         return
     if getattr(BufferedH2Connection, "pixelguard_guarded", False):
         return

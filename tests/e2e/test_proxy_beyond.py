@@ -199,3 +199,44 @@ def _refused(proxy: Proxy, origin: Origin, context) -> bool:  # type: ignore[no-
     except ssl.SSLError:
         return True
     return False
+
+
+# Each redirector of the bundled pixelguard-links list, as a mail or a page links it: (link, destination).
+DESTINATION = "https://shop.example/item?id=7"
+REDIRECTORS = [
+    ("https://nam12.safelinks.protection.outlook.com/?url=https%3A%2F%2Fshop.example%2Fitem%3Fid%3D7&data=05%7C02&reserved=0", DESTINATION),
+    ("https://www.google.com/url?q=https://shop.example/item?id%3D7&sa=D&ust=1700000000", DESTINATION),
+    ("https://l.facebook.com/l.php?u=https%3A%2F%2Fshop.example%2Fitem%3Fid%3D7&h=AT0xyz", DESTINATION),
+    ("https://abcdef.r.us-east-1.awstrack.me/L0/https:%2F%2Fshop.example%2Fitem%3Fid=7/1/010001-abc-000000/Xyz0=344", DESTINATION),
+    ("https://www.youtube.com/redirect?event=video_description&q=https%3A%2F%2Fshop.example%2Fitem%3Fid%3D7", DESTINATION),
+    ("https://www.linkedin.com/redir/redirect?url=https%3A%2F%2Fshop.example%2Fitem%3Fid%3D7&urlhash=x", DESTINATION),
+]  # fmt: skip
+
+
+def test_a_tracked_link_is_answered_with_its_destination_and_the_redirector_sees_nothing(
+    make_proxy, origin: Origin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every upstream connection lands on the local origin (resolve_local.py): a request that got past the proxy
+    # to a redirector would be counted there.
+    monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTP", str(origin.http_port))
+    monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTPS", str(origin.https_port))
+    proxy = make_proxy({}, "--set", f"scripts={REPO / 'tests' / 'e2e' / 'resolve_local.py'}",
+                       "--set", "ssl_insecure=true", bundled=("pixelguard-links",))  # fmt: skip
+    page_load = {"Sec-Fetch-Dest": "document", "Accept": "text/html"}
+    for link, destination in REDIRECTORS:
+        r = proxy.get(link, page_load)
+        assert (r.status, r.headers.get("Location"), r.headers.get("X-Pixelguard")) == (
+            307, destination, "unwrapped"), link  # fmt: skip
+    assert origin.requests == []  # no redirector received anything
+    events = wait_for(lambda: len(proxy.events(reason="unwrapped")) == len(REDIRECTORS) and
+                      proxy.events(reason="unwrapped"), what="an event per link")  # fmt: skip
+    assert [e["action"] for e in events] == ["unwrapped"] * len(REDIRECTORS)
+    assert all(e["detail"] == f"to {DESTINATION}" and e["list"] == "pixelguard-links" for e in events)
+    # An opaque link (the destination is on the sender's servers) still works: it goes to its redirector.
+    opaque = "https://u123.ct.sendgrid.net/ls/click?upn=u001.abc-2Bdef"
+    origin.serve("/ls/click", b"moved", "text/plain")
+    r = proxy.get(opaque, page_load)
+    assert r.status == 200 and r.body == b"moved"
+    assert [(host, path) for host, path, _ in origin.requests] == [
+        ("u123.ct.sendgrid.net", "/ls/click?upn=u001.abc-2Bdef")
+    ]
