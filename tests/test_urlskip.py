@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from shared_data import shared_path
 
 from pixelguard.config import ListSpec, bundled_filters_dir
 from pixelguard.decision.decision import Action
@@ -18,7 +19,6 @@ from pixelguard.engine.engine import ParamRule
 from pixelguard.engine.request import Request
 from pixelguard.engine.rules import validate
 from pixelguard.protection import trusted_list
-from shared_data import shared_path
 
 LIST = bundled_filters_dir() / "pixelguard-links.txt"
 DEST = "https://shop.example/item?id=7&x=a%20b"
