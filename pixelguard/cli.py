@@ -521,6 +521,73 @@ def scan(state: State, files: tuple[Path, ...], as_json: bool) -> None:
         sys.exit(2)
 
 
+@cli.group("mail")
+def mail_group() -> None:
+    """Mail that cannot be tracked: clean messages as they arrive, for every mail client (phones too)."""
+
+
+@mail_group.command("clean")
+@click.argument("message", required=False, type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write it to FILE.")
+@click.option(
+    "--maildir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Clean the messages of this Maildir (new/ and cur/) in place instead.",
+)
+@pass_state
+def mail_clean(state: State, message: Path | None, output: Path | None, maildir: Path | None) -> None:
+    """Remove tracking pixels from a message and unwrap its tracked links; nothing is fetched.
+
+    MESSAGE is an RFC 5322 file, or - (the default) for standard input, as procmail, maildrop, Sieve's filter,
+    fdm and getmail pass it; the cleaned message goes to standard output (or -o FILE), with a first line
+    X-Pixelguard saying what was removed. A message already cleaned is left as it is. A message that cannot be
+    read is passed through unchanged (a warning on standard error): delivery never loses one.
+    """
+    from pixelguard import mail_clean as mc
+
+    if maildir is not None and (message is not None or output is not None):
+        raise PixelguardError("--maildir cleans in place: give no MESSAGE or -o with it")
+    judge = _mail_judge(state.config)
+    if maildir is not None:
+        total = sum(1 for _ in mc.maildir_messages(maildir))
+        with click.progressbar(length=total, label="cleaning", file=sys.stderr) as bar:
+            result = mc.clean_maildir(maildir, judge, each=lambda _path: bar.update(1))
+        for problem in result.problems:
+            click.echo(f"pixelguard mail clean: {display.safe(problem)}", err=True)
+        click.echo(f"{maildir}: {result.cleaned} cleaned ({result.counts.summary()}), "
+                   f"{result.skipped} cleaned before")  # fmt: skip
+        return
+    if message is None or str(message) == "-":
+        raw = sys.stdin.buffer.read()
+    else:
+        try:
+            raw = message.read_bytes()
+        except OSError as e:
+            raise PixelguardError(f"{message}: cannot read: {e.strerror or e}") from None
+    out = mc.clean_message(raw, judge)
+    for problem in out.problems:
+        click.echo(f"pixelguard mail clean: {display.safe(problem)}", err=True)
+    if output is None:
+        sys.stdout.buffer.write(out.data)
+        sys.stdout.buffer.flush()
+    else:
+        from pixelguard.fileio import atomic_write
+
+        try:
+            atomic_write(output, out.data)
+        except OSError as e:
+            raise PixelguardError(f"{output}: cannot write: {e.strerror or e}") from None
+
+
+def _mail_judge(cfg: Any) -> Any:
+    from pixelguard.engine import Engine
+    from pixelguard.mail_clean import Judge
+    from pixelguard.protection import trusted_lists
+
+    engine = Engine.from_files(cfg.filter_files(), cache_dir=cfg.cache_dir)
+    return Judge(engine, trusted_lists(cfg), (cfg.pixels.max_width, cfg.pixels.max_height))
+
+
 @cli.group("tls", invoke_without_command=True)
 @json_option
 @click.pass_context

@@ -1,0 +1,453 @@
+"""``pixelguard mail clean``: a message with its tracking pixels removed and its tracked links unwrapped, for the
+hooks that deliver mail (procmail, maildrop, Sieve's filter extension, fdm, getmail, mbsync), so that every mail
+client, phones included, reads the cleaned copy.
+
+What goes, judged as ``pixelguard scan`` judges it (scan.ImageFinder) by the same lists as the proxy:
+images a list blocks or that look like pixels (sized 0-2 px, hidden, inside a hidden element), background images
+and CSS ``url()`` loads that a list blocks or that a pixel-sized element carries, ``@import`` and web fonts a list
+blocks, and ``<link rel=prefetch|preconnect|dns-prefetch|preload|prerender|stylesheet>`` to a blocked host. Links
+whose destination is in the link (decision/urlskip.py) are rewritten to it. Nothing is ever fetched.
+
+Everything else stays as it came: the HTML is parsed (html.parser) only to find where each tag is, and the text is
+edited at those places, so an untouched tag, the text and the layout are byte for byte what they were; the
+message is rewritten only when an HTML part changed, with its headers as they were (not refolded) and its other
+parts untouched (a changed part is encoded anew, in its charset and transfer encoding). A message that cannot be
+read is passed through unchanged and unmarked, with a problem said. DKIM signatures
+covering the body no longer verify on a changed message (the original headers are kept).
+
+Each message cleaned gets a first header line ``X-Pixelguard: 2 pixels removed, 1 link unwrapped`` (or "nothing
+to remove"), and one that has it as its first line is left alone: cleaning is idempotent. Only the first line
+counts, because a sender could write that header too, but not above the lines the receiving server puts on top.
+"""
+
+from __future__ import annotations
+
+import email
+import html as htmlmod
+import os
+import re
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage, Message
+from pathlib import Path
+from typing import Any
+
+from pixelguard.decision.urlskip import unwrap
+from pixelguard.engine import Engine
+from pixelguard.engine.request import Request
+from pixelguard.errors import PixelguardError
+from pixelguard.scan import (
+    _IMPORT_IN_CSS,
+    _SRC_TAGS,
+    DEFAULT_PIXEL,
+    ImageFinder,
+    _parts,
+    _remote,
+    _url_args,
+)
+
+MARK = "X-Pixelguard"
+_MARK_LINE = re.compile(rb"^X-Pixelguard:[^\r\n]*\r?\n", re.I)
+# <link rel=...> values that make a mail client (or the browser showing the message) load the target.
+_LOADING_RELS = {
+    "prefetch",
+    "preconnect",
+    "dns-prefetch",
+    "preload",
+    "prerender",
+    "stylesheet",
+    "modulepreload",
+}
+# The headers a cleaned HTML part gets anew (the rest are kept as they came).
+_REWRITTEN = ("content-type", "content-transfer-encoding")
+_CTES = ("7bit", "8bit", "quoted-printable", "base64")
+# Headers as they came (not refolded), whatever their length.
+_WRITE = policy.default.clone(refold_source="none")
+
+
+@dataclass
+class Judge:
+    """What the lists say about a remote load or a link in mail (no page: mail has none)."""
+
+    engine: Engine
+    urlskip_lists: frozenset[str] = frozenset()
+    pixel: tuple[int, int] = DEFAULT_PIXEL
+
+    def blocked(self, url: str, rtype: str) -> bool:
+        return bool(self.engine.check(url, source_url=None, resource_type=rtype).blocked)
+
+    def destination(self, url: str) -> str | None:
+        """Where a tracked link goes, when the link says so."""
+        if not self.urlskip_lists:
+            return None
+        try:
+            req = Request(url, None, "document")
+        except Exception:  # a link the URL model cannot read is left as it is
+            return None
+        rules = self.engine.urlskips_for(req)
+        found = unwrap(url, req.host, rules, self.urlskip_lists) if rules else None
+        return found.url if found else None
+
+
+@dataclass
+class Counts:
+    pixels: int = 0  # images and CSS images removed
+    loads: int = 0  # other tracker loads removed: stylesheets, fonts, prefetches
+    links: int = 0  # links unwrapped
+
+    def add(self, other: Counts) -> None:
+        self.pixels += other.pixels
+        self.loads += other.loads
+        self.links += other.links
+
+    def summary(self) -> str:
+        parts = [
+            _plural(self.pixels, "pixel") + " removed" if self.pixels else "",
+            _plural(self.loads, "tracker load") + " removed" if self.loads else "",
+            _plural(self.links, "link") + " unwrapped" if self.links else "",
+        ]
+        return ", ".join(p for p in parts if p) or "nothing to remove"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+# --- HTML ---------------------------------------------------------------------------------------------------
+
+
+class _Cleaner(ImageFinder):
+    """ImageFinder's judgements, turned into edits at the places the parser found each tag."""
+
+    def __init__(self, html: str, judge: Judge) -> None:
+        super().__init__(judge.pixel)
+        self.html = html
+        self.judge = judge
+        self.edits: list[tuple[int, int, str]] = []  # (start, end, replacement), in document order
+        self.counts = Counts()
+        self._line_starts = [0, *(m.end() for m in re.finditer("\n", html))]
+        self._style_at: int | None = None
+
+    def _offset(self) -> int:
+        line, col = self.getpos()
+        return self._line_starts[line - 1] + col
+
+    def _tracks(self, url: str, where: str, pixel: str | None) -> bool:
+        if where == "import":
+            return self.judge.blocked(url, "stylesheet")
+        if where == "font":
+            return self.judge.blocked(url, "font")
+        return bool(pixel) or self.judge.blocked(url, "image")
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        start, raw = self._offset(), self.get_starttag_text() or ""
+        before = len(self.found)
+        super().handle_starttag(tag, attrs)
+        if tag == "style":
+            self._style_at = None
+        if self.html[start : start + len(raw)] != raw:
+            return  # the parser's position and the text disagree: leave this tag as it is
+        found = self.found[before:]
+        bad = {(f.url, f.where) for f in found if self._tracks(f.url, f.where, f.pixel)}
+        a = {k.lower(): v or "" for k, v in attrs}
+        image = tag in _SRC_TAGS or (tag == "input" and a.get("type", "").lower() == "image")
+        if (image and any(w in ("img", "srcset") for _, w in bad)) or self._loads_tracker(tag, a):
+            self.edits.append((start, start + len(raw), ""))
+            if image:
+                self.counts.pixels += 1
+            else:
+                self.counts.loads += 1
+            return
+        new = list(attrs)
+        changed = False
+        for i, (k, v) in enumerate(attrs):
+            name = k.lower()
+            if name == "background" and v and (_remote(v), "background") in bad:
+                new[i] = ("", None)  # dropped
+                self.counts.pixels += 1
+                changed = True
+            elif name == "style" and v:
+                urls = {u for u, w in bad if w in ("style", "import", "font")}
+                css, n = _strip_css(v, urls)
+                if n:
+                    new[i] = (k, css)
+                    self.counts.pixels += n
+                    changed = True
+            elif name == "href" and tag == "a" and v and _remote(v):
+                dest = self.judge.destination(v.strip())
+                if dest:
+                    new[i] = (k, dest)
+                    self.counts.links += 1
+                    changed = True
+        if changed:
+            self.edits.append((start, start + len(raw), _tag_text(raw, tag, new)))
+
+    def _loads_tracker(self, tag: str, a: dict[str, str]) -> bool:
+        if tag != "link":
+            return False
+        rels = set(a.get("rel", "").lower().split())
+        href = _remote(a.get("href"))
+        if not href or not rels & _LOADING_RELS:
+            return False
+        return self.judge.blocked(href, "stylesheet" if "stylesheet" in rels else "other")
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style and self._style_at is None:
+            self._style_at = self._offset()
+        super().handle_data(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "style" and self._in_style:
+            self._clean_style_block()
+        super().handle_endtag(tag)
+
+    def close(self) -> None:
+        if self._in_style:
+            self._clean_style_block()  # a <style> never closed: what was read of it
+        super().close()
+
+    def _clean_style_block(self) -> None:
+        css, at = "".join(self._style_text), self._style_at
+        self._style_at = None
+        if not css or at is None or self.html[at : at + len(css)] != css:
+            return  # not one piece of the source text (it never is otherwise): leave it as it is
+        bad = set()
+        for at_url, url in _url_args(css):
+            remote = _remote(url)
+            if remote and self._tracks(remote, _css_where(css, at_url), None):
+                bad.add(url)
+        for m in _IMPORT_IN_CSS.finditer(css):
+            remote = _remote(m.group(1))
+            if remote and self.judge.blocked(remote, "stylesheet"):
+                bad.add(m.group(1))
+        cleaned, n = _strip_css(css, bad)
+        if n:
+            self.edits.append((at, at + len(css), cleaned))
+            self.counts.pixels += n
+
+
+def _css_where(css: str, at: int) -> str:
+    """'font' for a url() inside an @font-face rule, else 'css' (an image); @import is judged on its own."""
+    face = css.lower().rfind("@font-face", 0, at)
+    return "font" if face >= 0 and css.find("}", face, at) < 0 else "css"
+
+
+def _strip_css(css: str, urls: set[str]) -> tuple[str, int]:
+    """``css`` with each ``@import`` of one of ``urls`` removed and each other ``url(...)`` of one replaced by
+    ``none`` (valid wherever an image may be, and a load of nothing); how many went. One pass, left to right."""
+    if not urls:
+        return css, 0
+    cuts: list[tuple[int, int, str]] = []
+    for m in _IMPORT_IN_CSS.finditer(css):
+        if m.group(1) in urls or _remote(m.group(1)) in urls:
+            end = css.find(";", m.end())
+            cuts.append((m.start(), len(css) if end < 0 else end + 1, ""))
+    for at, url in _url_args(css):
+        if (url in urls or _remote(url) in urls) and not any(s <= at < e for s, e, _ in cuts):
+            close = css.find(")", css.find(url, at + 4) + len(url))
+            if close > at:
+                cuts.append((at, close + 1, "none"))
+    if not cuts:
+        return css, 0
+    cuts.sort()
+    return _apply(css, cuts), len(cuts)
+
+
+def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
+    """``text`` with non-overlapping (start, end, replacement) edits made (an overlapping one is left out)."""
+    out, pos = [], 0
+    for start, end, repl in sorted(edits):
+        if start < pos:
+            continue
+        out += [text[pos:start], repl]
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _tag_text(raw: str, tag: str, attrs: list[tuple[str, str | None]]) -> str:
+    """A start tag written anew from its attributes (the name as the source spelled it; dropped ones: "")."""
+    name = raw[1 : 1 + len(tag)] if raw[1 : 1 + len(tag)].lower() == tag else tag
+    parts = [name]
+    for k, v in attrs:
+        if not k:
+            continue
+        parts.append(k if v is None else f'{k}="{htmlmod.escape(v, quote=True)}"')
+    return "<" + " ".join(parts) + (" />" if raw.rstrip().endswith("/>") else ">")
+
+
+def clean_html(html: str, judge: Judge) -> tuple[str, Counts]:
+    """The HTML with its trackers removed and its tracked links unwrapped, and what was done."""
+    p = _Cleaner(html, judge)
+    try:
+        p.feed(html)
+        p.close()
+    except Exception:  # html.parser is lenient; a parser bug must not lose the message: edit what was found
+        pass
+    return (_apply(html, p.edits), p.counts) if p.edits else (html, Counts())
+
+
+# --- messages -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Cleaned:
+    data: bytes  # the message to deliver
+    counts: Counts = field(default_factory=Counts)
+    problems: list[str] = field(default_factory=list)
+    already: bool = False  # it carried the mark: left exactly as it was
+
+
+def is_cleaned(raw: bytes) -> bool:
+    """Does the message (after an mbox envelope line) begin with the mark?"""
+    if raw.startswith(b"From "):
+        raw = raw.partition(b"\n")[2]
+    return _MARK_LINE.match(raw) is not None
+
+
+def clean_message(raw: bytes, judge: Judge) -> Cleaned:
+    """One RFC 5322 message cleaned. Never raises for what the message holds: an unreadable one passes."""
+    envelope = b""
+    if raw.startswith(b"From "):  # an mbox envelope line (procmail passes it to filters): kept first
+        first, _, rest = raw.partition(b"\n")
+        envelope, raw = first + b"\n", rest
+    if is_cleaned(raw):
+        return Cleaned(envelope + raw, already=True)
+    linesep = "\r\n" if raw.split(b"\n", 1)[0].endswith(b"\r") else "\n"
+    counts, problems = Counts(), list[str]()
+    try:
+        msg = email.message_from_bytes(raw, policy=_WRITE)
+        changed = False
+        for part in _parts(msg, problems):
+            if part.get_content_type() != "text/html" or part.is_multipart():
+                continue
+            text = _text_of(part, problems)
+            if text is None:
+                continue
+            new, done = clean_html(text, judge)
+            if new != text and _replace_text(part, new, problems):
+                counts.add(done)
+                changed = True
+        body = msg.as_bytes(policy=_WRITE.clone(linesep=linesep)) if changed else raw
+    except Exception as e:  # the email package on a crafted message: deliver it as it came, unmarked
+        problems.append(f"not cleaned, passed unchanged: {type(e).__name__}")
+        return Cleaned(envelope + raw, Counts(), problems)
+    mark = f"{MARK}: {counts.summary()}{linesep}".encode("ascii")
+    return Cleaned(envelope + mark + body, counts, problems)
+
+
+def _text_of(part: Message, problems: list[str]) -> str | None:
+    try:
+        content = part.get_content() if isinstance(part, EmailMessage) else None
+    except Exception as e:
+        problems.append(f"an HTML part left as it is: cannot decode it ({type(e).__name__})")
+        return None
+    if not isinstance(content, str):
+        return None
+    return content
+
+
+def _replace_text(part: Message, html: str, problems: list[str]) -> bool:
+    """Put cleaned HTML in a part, in its charset and transfer encoding. Its headers stay as they came, in their
+    order: only Content-Type and Content-Transfer-Encoding are written anew, in their places."""
+    assert isinstance(part, EmailMessage)
+    charset = part.get_content_charset() or "utf-8"
+    # No header means 7bit (RFC 2045), which a part of non-ASCII text can only have been in practice as 8bit.
+    cte = str(part.get("content-transfer-encoding", "")).strip().lower() or "7bit"
+    if cte == "7bit" and not html.isascii():
+        cte = "8bit"
+    params = {k: v for k, v in part.get_params(failobj=[])[1:] if k.lower() != "charset"}
+    try:
+        html.encode(charset)
+    except (LookupError, UnicodeEncodeError):
+        problems.append(f"an HTML part left as it is: its charset {charset!r} cannot hold the cleaned text")
+        return False
+    before = list(part.raw_items())
+    part.set_content(html, subtype="html", charset=charset, cte=cte if cte in _CTES else None, params=params)
+    written = {k.lower(): v for k, v in part.raw_items() if k.lower() in _REWRITTEN}
+    headers = [(k, written.pop(k.lower(), v) if k.lower() in _REWRITTEN else v) for k, v in before]
+    headers += list(written.items())  # one the part did not have (a transfer encoding)
+    for name in set(part.keys()):
+        del part[name]
+    for k, v in headers:
+        part.set_raw(k, v)
+    return True
+
+
+# --- a Maildir ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class MaildirResult:
+    cleaned: int = 0
+    skipped: int = 0  # already cleaned
+    counts: Counts = field(default_factory=Counts)
+    problems: list[str] = field(default_factory=list)
+
+
+def maildir_messages(root: Path) -> Iterator[Path]:
+    """The messages of a Maildir (new/ and cur/), in name order; raises PixelguardError for one that is not."""
+    if not all((root / sub).is_dir() for sub in ("new", "cur", "tmp")):
+        raise PixelguardError(f"{root}: not a Maildir (it needs new/, cur/ and tmp/)")
+    for sub in ("new", "cur"):
+        for name in sorted(os.listdir(root / sub)):
+            if not name.startswith("."):
+                yield root / sub / name
+
+
+def clean_maildir(root: Path, judge: Judge, each: Any = None) -> MaildirResult:
+    """Clean every message of a Maildir in place. Safe to interrupt at any point: each cleaned copy is written in
+    tmp/ and renamed over the message (one atomic step), with its file name (flags and all), mode and time."""
+    result = MaildirResult()
+    for path in maildir_messages(root):
+        if each is not None:
+            each(path)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, "rb") as f:
+                raw, st = f.read(), os.fstat(f.fileno())
+        except FileNotFoundError:
+            continue  # the mail client moved it meanwhile; the next run sees it under its new name
+        except OSError as e:
+            result.problems.append(f"{path}: cannot read: {e.strerror or e}")
+            continue
+        out = clean_message(raw, judge)
+        result.problems += [f"{path.name}: {p}" for p in out.problems]
+        if out.already:
+            result.skipped += 1
+            continue
+        _replace(root, path, out.data, st)
+        result.cleaned += 1
+        result.counts.add(out.counts)
+    return result
+
+
+def _replace(root: Path, path: Path, data: bytes, st: os.stat_result) -> None:
+    host = socket.gethostname().replace("/", "_").replace(":", "_")
+    tmp = root / "tmp" / f"{int(time.time())}.P{os.getpid()}Q{time.monotonic_ns()}.pixelguard.{host}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, st.st_mode & 0o777)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))  # clients sort by it
+        if not path.exists():  # moved by the mail client while this one was cleaned: keep its copy
+            os.unlink(tmp)
+            return
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    # Dovecot's ",S=<size>" in a file name is the message's size: say the new one (a rename, atomic too).
+    sized = re.sub(r",S=\d+", f",S={len(data)}", path.name, count=1)
+    if sized != path.name:
+        os.rename(path, path.with_name(sized))
+    dirfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dirfd)
+    finally:
+        os.close(dirfd)
