@@ -5,7 +5,8 @@ client, phones included, reads the cleaned copy.
 What goes, judged as ``pixelguard scan`` judges it (scan.ImageFinder) by the same lists as the proxy:
 images a list blocks or that look like pixels (sized 0-2 px, hidden, inside a hidden element), background images
 and CSS ``url()`` loads that a list blocks or that a pixel-sized element carries, ``@import`` and web fonts a list
-blocks, and ``<link rel=prefetch|preconnect|dns-prefetch|preload|prerender|stylesheet>`` to a blocked host. Links
+blocks, and ``<link rel=prefetch|preconnect|dns-prefetch|preload|prerender|stylesheet>`` to a blocked host; the AMP
+for Email version of a message (its components fetch from the sender at every opening), the HTML one kept. Links
 whose destination is in the link (decision/urlskip.py) are rewritten to it. Nothing is ever fetched.
 
 Everything else stays as it came: the HTML is parsed (html.parser) only to find where each tag is, and the text is
@@ -321,7 +322,12 @@ def clean_message(raw: bytes, judge: Judge) -> Cleaned:
     try:
         msg = email.message_from_bytes(raw, policy=_WRITE)
         changed = False
-        for part in _parts(msg, problems):
+        parts = _parts(msg, problems)
+        for part in parts:
+            amp = _drop_amp(part)
+            counts.loads += amp
+            changed |= bool(amp)
+        for part in parts:
             if part.get_content_type() != "text/html" or part.is_multipart():
                 continue
             text = _text_of(part, problems)
@@ -337,6 +343,24 @@ def clean_message(raw: bytes, judge: Judge) -> Cleaned:
         return Cleaned(envelope + raw, Counts(), problems)
     mark = f"{MARK}: {counts.summary()}{linesep}".encode("ascii")
     return Cleaned(envelope + mark + body, counts, problems)
+
+
+def _drop_amp(part: Message) -> int:
+    """Remove the AMP for Email version (text/x-amp-html) from a multipart/alternative that has an HTML one: its
+    components fetch content from the sender each time the message is opened (amp-list, amp-img, forms), which
+    is what tracks, and the spec requires the HTML version for clients without AMP. How many went."""
+    if part.get_content_type() != "multipart/alternative":
+        return 0
+    subparts = part.get_payload()
+    if not isinstance(subparts, list):
+        return 0
+    types = [p.get_content_type() if isinstance(p, Message) else "" for p in subparts]
+    if "text/html" not in types:
+        return 0
+    amp = [p for p, t in zip(subparts, types, strict=True) if t == "text/x-amp-html"]
+    for p in amp:
+        subparts.remove(p)
+    return len(amp)
 
 
 def _text_of(part: Message, problems: list[str]) -> str | None:

@@ -164,6 +164,28 @@ def test_every_mime_shape_comes_out_whole(
     assert b"\r\n" not in out.data.replace(b"\r\n", b"") if linesep == "\r\n" else b"\r\n" not in out.data
 
 
+def test_the_amp_version_goes_and_the_html_one_stays(judge: Judge) -> None:
+    msg = EmailMessage()
+    msg["Subject"] = "AMP"
+    msg.set_content("plain text")
+    msg.add_alternative('<html amp4email><body><amp-list src="https://esp.example/live.json"></amp-list></body></html>',
+                        subtype="x-amp-html")  # fmt: skip
+    msg.add_alternative(f"<html><body>{KEPT}</body></html>", subtype="html")
+    out = clean_message(msg.as_bytes(), judge)
+    after = email.message_from_bytes(out.data, policy=policy.default)
+    assert [p.get_content_type() for p in after.walk()] == [
+        "multipart/alternative",
+        "text/plain",
+        "text/html",
+    ]
+    assert out.counts.summary() == "1 tracker load removed" and b"amp-list" not in out.data
+    # Without an HTML version to fall back on, the AMP one is left: the message must stay readable.
+    lone = EmailMessage()
+    lone.set_content("plain text")
+    lone.add_alternative("<html amp4email><body>x</body></html>", subtype="x-amp-html")
+    assert b"amp4email" in clean_message(lone.as_bytes(), judge).data
+
+
 def test_a_message_with_nothing_to_remove_is_byte_for_byte_the_same_after_the_mark(judge: Judge) -> None:
     raw = _message("related", pixel="")
     out = clean_message(raw, judge)
