@@ -497,17 +497,16 @@ def lists_update(state: State, name: str | None, force: bool) -> None:
 @json_option
 @pass_state
 def scan(state: State, files: tuple[Path, ...], as_json: bool) -> None:
-    """List the remote images in .eml, .mbox or .html files with a verdict for each; a directory (a Maildir)
-    is scanned file by file."""
+    """List the remote images in .eml, .mbox or .html files with a verdict for each, and the tracked links
+    (where each goes, or whose opaque one it is); a directory (a Maildir) is scanned file by file."""
     from pixelguard import scan as scanmod
-    from pixelguard.engine import Engine
 
     cfg = state.config
-    engine = Engine.from_files(cfg.filter_files(), cache_dir=cfg.cache_dir)
+    judge = _mail_judge(cfg)
     failed = 0
     for path in (f for given in files for f in scanmod.message_files(given)):
         try:
-            reports = scanmod.scan_file(path, engine, (cfg.pixels.max_width, cfg.pixels.max_height))
+            reports = scanmod.scan_file(path, judge.engine, judge.pixel, links=judge.link)
         except PixelguardError as e:
             click.echo(f"pixelguard scan: {e}", err=True)
             failed += 1
@@ -581,11 +580,11 @@ def mail_clean(state: State, message: Path | None, output: Path | None, maildir:
 
 def _mail_judge(cfg: Any) -> Any:
     from pixelguard.engine import Engine
-    from pixelguard.mail_clean import Judge
+    from pixelguard.mail_clean import Clicks, Judge
     from pixelguard.protection import trusted_lists
 
     engine = Engine.from_files(cfg.filter_files(), cache_dir=cfg.cache_dir)
-    return Judge(engine, trusted_lists(cfg), (cfg.pixels.max_width, cfg.pixels.max_height))
+    return Judge(engine, trusted_lists(cfg), (cfg.pixels.max_width, cfg.pixels.max_height), Clicks())
 
 
 @cli.group("tls", invoke_without_command=True)

@@ -7,7 +7,8 @@ images a list blocks or that look like pixels (sized 0-2 px, hidden, inside a hi
 and CSS ``url()`` loads that a list blocks or that a pixel-sized element carries, ``@import`` and web fonts a list
 blocks, and ``<link rel=prefetch|preconnect|dns-prefetch|preload|prerender|stylesheet>`` to a blocked host; the AMP
 for Email version of a message (its components fetch from the sender at every opening), the HTML one kept. Links
-whose destination is in the link (decision/urlskip.py) are rewritten to it. Nothing is ever fetched.
+whose destination is in the link (decision/urlskip.py) are rewritten to it; a known click-tracking link that keeps
+its destination on the sender's servers (pixelguard-clicks.txt) gets a title saying so. Nothing is ever fetched.
 
 Everything else stays as it came: the HTML is parsed (html.parser) only to find where each tag is, and the text is
 edited at those places, so an untouched tag, the text and the layout are byte for byte what they were; the
@@ -36,6 +37,7 @@ from email.message import EmailMessage, Message
 from pathlib import Path
 from typing import Any
 
+from pixelguard.config import bundled_filters_dir
 from pixelguard.decision.urlskip import unwrap
 from pixelguard.engine import Engine
 from pixelguard.engine.request import Request
@@ -69,6 +71,26 @@ _CTES = ("7bit", "8bit", "quoted-printable", "base64")
 _WRITE = policy.default.clone(refold_source="none")
 
 
+class Clicks:
+    """The bundled table of opaque click-tracking links (filters/pixelguard-clicks.txt): which vendor's a link is."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        path = path or bundled_filters_dir() / "pixelguard-clicks.txt"
+        text = path.read_text(encoding="utf-8")
+        self.engine = Engine.from_text(text, "pixelguard-clicks")
+        self.vendor_at: dict[int, str] = {}  # rule line -> the vendor its comment names
+        vendor = ""
+        for i, line in enumerate(text.splitlines(), 1):
+            if line.startswith("! ") and ":" in line:
+                vendor = line[2:].split(":", 1)[0].strip()
+            elif line and not line.startswith(("!", "[")):
+                self.vendor_at[i] = vendor
+
+    def vendor(self, url: str) -> str | None:
+        v = self.engine.check(url, source_url=None, resource_type="document")
+        return self.vendor_at.get(v.line or 0) if v.blocked else None
+
+
 @dataclass
 class Judge:
     """What the lists say about a remote load or a link in mail (no page: mail has none)."""
@@ -76,6 +98,7 @@ class Judge:
     engine: Engine
     urlskip_lists: frozenset[str] = frozenset()
     pixel: tuple[int, int] = DEFAULT_PIXEL
+    clicks: Clicks | None = None
 
     def blocked(self, url: str, rtype: str) -> bool:
         return bool(self.engine.check(url, source_url=None, resource_type=rtype).blocked)
@@ -92,23 +115,39 @@ class Judge:
         found = unwrap(url, req.host, rules, self.urlskip_lists) if rules else None
         return found.url if found else None
 
+    def link(self, url: str) -> tuple[str | None, str | None]:
+        """A link as scan reports it: (destination, None), (None, vendor) or neither."""
+        dest = self.destination(url)
+        return (dest, None) if dest else (None, self.opaque(url))
+
+    def opaque(self, url: str) -> str | None:
+        """The vendor of a click-tracking link that cannot be unwrapped, when it is a known one."""
+        return self.clicks.vendor(url) if self.clicks is not None else None
+
+
+def opaque_title(vendor: str) -> str:
+    return f"tracked link ({vendor}): opening it tells the sender"
+
 
 @dataclass
 class Counts:
     pixels: int = 0  # images and CSS images removed
     loads: int = 0  # other tracker loads removed: stylesheets, fonts, prefetches
     links: int = 0  # links unwrapped
+    marked: int = 0  # opaque tracked links given a title that says so
 
     def add(self, other: Counts) -> None:
         self.pixels += other.pixels
         self.loads += other.loads
         self.links += other.links
+        self.marked += other.marked
 
     def summary(self) -> str:
         parts = [
             _plural(self.pixels, "pixel") + " removed" if self.pixels else "",
             _plural(self.loads, "tracker load") + " removed" if self.loads else "",
             _plural(self.links, "link") + " unwrapped" if self.links else "",
+            _plural(self.marked, "tracked link") + " marked" if self.marked else "",
         ]
         return ", ".join(p for p in parts if p) or "nothing to remove"
 
@@ -182,6 +221,10 @@ class _Cleaner(ImageFinder):
                 if dest:
                     new[i] = (k, dest)
                     self.counts.links += 1
+                    changed = True
+                elif "title" not in a and (vendor := self.judge.opaque(v.strip())):
+                    new.append(("title", opaque_title(vendor)))
+                    self.counts.marked += 1
                     changed = True
         if changed:
             self.edits.append((start, start + len(raw), _tag_text(raw, tag, new)))

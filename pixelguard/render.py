@@ -126,6 +126,12 @@ def scan_report(rep: Any, *, all_images: bool = True) -> list[str]:
             lines.append(f"  PIXEL?   {img.where:<10} {url}  ({safe(img.pixel)})")
         elif all_images:
             lines.append(f"  -        {img.where:<10} {url}")
+    for link in getattr(rep, "links", ()):
+        if link.destination:
+            lines.append(f"  LINK     {'tracked':<10} {cut(safe(link.url), URL_WIDTH)}")
+            lines.append(f"           goes to {cut(safe(link.destination), URL_WIDTH)}")
+        else:
+            lines.append(f"  LINK     {'opaque':<10} {cut(safe(link.url), URL_WIDTH)}  ({safe(link.vendor)})")
     n = len(rep.images)
     lines.append(
         f"  {n} remote image{'' if n == 1 else 's'}: {rep.blocked} blocked, {rep.pixel_like} more look like pixels"
@@ -134,6 +140,13 @@ def scan_report(rep: Any, *, all_images: bool = True) -> list[str]:
         k = len(rep.other)
         lines.append(
             f"  {k} other remote load{'' if k == 1 else 's'} (stylesheets, fonts): {rep.other_blocked} blocked"
+        )
+    if getattr(rep, "links", ()):
+        opaque = sum(1 for link in rep.links if not link.destination)
+        k = len(rep.links)
+        lines.append(
+            f"  {k} tracked link{'' if k == 1 else 's'}: {k - opaque} with the destination in it (mail clean "
+            f"unwraps them), {opaque} opaque (opening one tells the sender)"
         )
     return lines
 

@@ -16,6 +16,7 @@ import logging
 import mailbox
 import os
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from email import policy
 from email.message import EmailMessage, Message
@@ -82,6 +83,17 @@ class ImageReport:
 
 
 @dataclass
+class LinkReport:
+    url: str
+    destination: str | None = None  # where the link goes, read from the link itself ($urlskip)
+    vendor: str | None = None  # an opaque click-tracking link: whose (pixelguard-clicks.txt)
+
+
+# A tracked link judged: (destination, vendor), either or neither known.
+LinkJudge = Callable[[str], "tuple[str | None, str | None]"]
+
+
+@dataclass
 class MessageReport:
     file: str
     index: int  # position in an mbox (0 for .eml and .html)
@@ -91,6 +103,7 @@ class MessageReport:
     # Other remote loads of the message's HTML (stylesheets it imports, web fonts): checked, not images.
     other: list[ImageReport] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # parts that could not be decoded, etc.
+    links: list[LinkReport] = field(default_factory=list)  # tracked links: unwrappable or opaque
 
     @property
     def blocked(self) -> int:
@@ -250,6 +263,7 @@ class ImageFinder(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.pixel = pixel  # (max width, max height) of a tracking pixel
         self.found: list[FoundImage] = []
+        self.links: list[str] = []  # every remote <a href>, in document order
         self._in_style = 0
         self._style_text: list[str] = []
         self._stack: list[tuple[str, str | None]] = []  # (tag, hidden reason) of open elements
@@ -285,6 +299,10 @@ class ImageFinder(HTMLParser):
                 self._add(url, "srcset", width=w, height=h, pixel=pixel)
         if tag == "video":
             self._add(a.get("poster"), "img")
+        if tag == "a":
+            link = _remote(a.get("href"))
+            if link:
+                self.links.append(link)
         if a.get("background"):
             self._add(a["background"], "background", pixel=hidden or self._hidden_ancestor())
         if a.get("style"):
@@ -370,13 +388,17 @@ def _int_attr(value: str | None) -> int | None:
 
 def find_images(html: str, pixel: tuple[int, int] = DEFAULT_PIXEL) -> list[FoundImage]:
     """Every remote image reference in ``html``, in document order (broken markup is read as far as it goes)."""
+    return _read(html, pixel).found
+
+
+def _read(html: str, pixel: tuple[int, int]) -> ImageFinder:
     p = ImageFinder(pixel)
     try:
         p.feed(html)
         p.close()
     except Exception as e:  # html.parser is lenient, but a parser bug must not lose the images found so far
         log.debug("HTML parser stopped: %s", e)
-    return p.found
+    return p
 
 
 # --- messages ---------------------------------------------------------------------------------------------
@@ -461,11 +483,17 @@ def _report(file: str, index: int, images: list[FoundImage], engine: _Checker, *
 
 
 def scan_message(
-    msg: Message, engine: _Checker, file: str, index: int = 0, pixel: tuple[int, int] = DEFAULT_PIXEL
+    msg: Message,
+    engine: _Checker,
+    file: str,
+    index: int = 0,
+    pixel: tuple[int, int] = DEFAULT_PIXEL,
+    links: LinkJudge | None = None,
 ) -> MessageReport:
     texts, problems = html_parts(msg)
-    images = [img for html in texts for img in find_images(html, pixel)]
-    return _report(
+    read = [_read(html, pixel) for html in texts]
+    images = [img for r in read for img in r.found]
+    rep = _report(
         file,
         index,
         images,
@@ -474,6 +502,12 @@ def scan_message(
         sender=_header(msg, "from"),
         problems=problems,
     )
+    if links is not None:
+        for url in dict.fromkeys(u for r in read for u in r.links):  # each link once
+            destination, vendor = links(url)
+            if destination or vendor:
+                rep.links.append(LinkReport(url, destination, vendor))
+    return rep
 
 
 def _kind(path: Path, head: bytes) -> str:
@@ -514,7 +548,7 @@ def message_files(path: Path) -> list[Path]:
 
 
 def scan_file(
-    path: Path | str, engine: _Checker, pixel: tuple[int, int] = DEFAULT_PIXEL
+    path: Path | str, engine: _Checker, pixel: tuple[int, int] = DEFAULT_PIXEL, links: LinkJudge | None = None
 ) -> list[MessageReport]:
     """One report per message in ``path`` (.eml, .mbox or .html). Raises PixelguardError naming the file."""
     path = Path(path)
@@ -534,8 +568,8 @@ def scan_file(
             return [_report(str(path), 0, find_images(html, pixel), engine, subject=_html_title(html))]
         if kind == "eml":
             msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
-            return [scan_message(msg, engine, str(path), pixel=pixel)]
-        return _scan_mbox(path, engine, pixel)
+            return [scan_message(msg, engine, str(path), pixel=pixel, links=links)]
+        return _scan_mbox(path, engine, pixel, links)
     except PixelguardError:
         raise
     except OSError as e:
@@ -544,7 +578,9 @@ def scan_file(
         raise PixelguardError(f"{path}: nested too deeply to read (a crafted message?)") from None
 
 
-def _scan_mbox(path: Path, engine: _Checker, pixel: tuple[int, int]) -> list[MessageReport]:
+def _scan_mbox(
+    path: Path, engine: _Checker, pixel: tuple[int, int], links: LinkJudge | None
+) -> list[MessageReport]:
     box = mailbox.mbox(str(path), create=False)
     reports = []
     try:
@@ -554,7 +590,7 @@ def _scan_mbox(path: Path, engine: _Checker, pixel: tuple[int, int]) -> list[Mes
             except Exception as e:  # one broken message must not hide the others
                 reports.append(MessageReport(str(path), i, problems=[f"unreadable message: {e}"]))
                 continue
-            reports.append(scan_message(msg, engine, str(path), i, pixel))
+            reports.append(scan_message(msg, engine, str(path), i, pixel, links))
     finally:
         box.close()
     return reports

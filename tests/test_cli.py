@@ -30,6 +30,8 @@ COMMANDS = [
     ["lists"],
     ["lists", "update"],
     ["scan"],
+    ["mail"],
+    ["mail", "clean"],
     ["config"],
     ["config", "show"],
     ["config", "path"],

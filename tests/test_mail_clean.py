@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from shared_data import shared_path
 
-from pixelguard import scan
+from pixelguard import render, scan
 from pixelguard.config import bundled_filters_dir
 from pixelguard.engine import Engine
-from pixelguard.mail_clean import Judge, clean_html, clean_maildir, clean_message, is_cleaned
+from pixelguard.mail_clean import Clicks, Judge, clean_html, clean_maildir, clean_message, is_cleaned
 
 REPO = Path(__file__).resolve().parent.parent
 RULES = """\
@@ -338,3 +338,76 @@ def test_a_maildir_clean_killed_midway_loses_nothing_and_a_rerun_finishes(tmp_pa
     subprocess.run(cmd, env=env, cwd=REPO, check=True, capture_output=True, timeout=120)
     assert all(is_cleaned(p.read_bytes()[:64]) for p in (root / "new").iterdir())
     assert len(list((root / "new").iterdir())) == 400
+
+
+# --- opaque tracked links: marked, and reported by scan -------------------------------------------------------
+
+CLICKS = [
+    ("https://u1234.ct.sendgrid.net/ls/click?upn=u001.abc", "||ct.sendgrid.net/ls/click$doc", "SendGrid"),
+    ("https://url9876.shop.example/ls/click?upn=u001.abc", "/ls/click?upn=$doc", "SendGrid"),
+    ("https://shop.us3.list-manage.com/track/click?u=abc&id=def&e=ghi", "||list-manage.com/track/click$doc", "Mailchimp"),
+    ("https://trk.klclick.com/ls/click?upn=abc", "||klclick.com^$doc", "Klaviyo"),
+    ("https://trk.klclick1.com/ls/click?upn=abc", "||klclick1.com^$doc", "Klaviyo"),
+    ("https://r20.rs6.net/tn.jsp?f=001abc&c=def", "||rs6.net/tn.jsp$doc", "Constant Contact"),
+    ("https://cl.exct.net/?qs=abc", "||exct.net^$doc", "Salesforce Marketing Cloud"),
+    ("https://d2v8tf04.na1.hubspotlinks.com/Ctc/abc", "||hubspotlinks.com^$doc", "HubSpot"),
+    ("https://x1y2z.mjt.lu/lnk/AAAB/abc", "||mjt.lu/lnk/$doc", "Mailjet"),
+    ("https://substack.com/redirect/2/eyJlIjoi", "||substack.com/redirect/$doc", "Substack"),
+    ("https://121070.seu2.cleverreach.com/c/79180030/b09ec13a504", "||cleverreach.com/c/$doc", "CleverReach"),
+    ("https://news.shop.example/lists/lt.php?tid=cR8CUwYA", "/lists/lt.php?tid=$doc", "phpList"),
+    ("https://newsletter.shop.example/click.html?x=a62e&lc=sOs", "/click.html?x=$doc", "GetResponse"),
+    ("https://click.pstmrk.it/3s/abc/def", "||click.pstmrk.it^$doc", "Postmark"),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def clicks() -> Clicks:
+    return Clicks()
+
+
+@pytest.mark.parametrize(("url", "rule", "vendor"), CLICKS)
+def test_each_opaque_click_tracker_is_known_by_its_vendor(
+    clicks: Clicks, url: str, rule: str, vendor: str
+) -> None:
+    v = clicks.engine.check(url, resource_type="document")
+    assert (v.rule, clicks.vendor(url)) == (rule, vendor)
+
+
+def test_the_clicks_table_covers_every_rule(clicks: Clicks) -> None:
+    text = (bundled_filters_dir() / "pixelguard-clicks.txt").read_text(encoding="utf-8")
+    rules = [ln for ln in text.splitlines() if ln and not ln.startswith(("!", "["))]
+    assert sorted(rules) == sorted(rule for _, rule, _ in CLICKS)
+    assert clicks.engine.errors == [] and clicks.engine.stats["pixelguard-clicks"].skipped == {}
+    assert clicks.vendor("https://shop.example/item?id=7") is None
+
+
+def test_an_opaque_link_gets_a_title_saying_so_and_nothing_else_changes(judge: Judge, clicks: Clicks) -> None:
+    marking = Judge(judge.engine, judge.urlskip_lists, clicks=clicks)
+    link = '<a href="https://u1.ct.sendgrid.net/ls/click?upn=abc" class="btn">Shop</a>'
+    out, counts = clean_html(f"<p>{link}</p>", marking)
+    assert out == ('<p><a href="https://u1.ct.sendgrid.net/ls/click?upn=abc" class="btn" '
+                   'title="tracked link (SendGrid): opening it tells the sender">Shop</a></p>')  # fmt: skip
+    assert counts.summary() == "1 tracked link marked"
+    titled = '<a href="https://u1.ct.sendgrid.net/ls/click?upn=abc" title="Shop now">Shop</a>'
+    assert clean_html(titled, marking)[0] == titled  # the sender's own title stays
+
+
+def test_scan_reports_where_a_tracked_link_goes_or_whose_opaque_one_it_is(
+    judge: Judge, clicks: Clicks
+) -> None:
+    marking = Judge(judge.engine, judge.urlskip_lists, clicks=clicks)
+    msg = EmailMessage()
+    msg.set_content(
+        '<a href="https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Fshop.example%2F">a</a>'
+        '<a href="https://u1.ct.sendgrid.net/ls/click?upn=abc">b</a><a href="https://shop.example/x">c</a>'
+        '<a href="https://u1.ct.sendgrid.net/ls/click?upn=abc">b again</a>',
+        subtype="html",
+    )
+    rep = scan.scan_message(msg, marking.engine, "m.eml", links=marking.link)
+    assert [(link.url, link.destination, link.vendor) for link in rep.links] == [
+        ("https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Fshop.example%2F", "https://shop.example/", None),
+        ("https://u1.ct.sendgrid.net/ls/click?upn=abc", None, "SendGrid"),
+    ]  # fmt: skip
+    text = "\n".join(render.scan_report(rep))
+    assert "goes to https://shop.example/" in text and "(SendGrid)" in text
+    assert "2 tracked links: 1 with the destination in it" in text
