@@ -4,8 +4,8 @@ Stages, in order (each may decide; a later one only runs when the earlier ones l
 
   pause → lists (the destination, the name in its Host header, a learned rule still compiling)
         → tracked-link unwrapping ($urlskip; a blocked request too when its rule says -blocked)
-        → CNAME chain (when known) → leak alarm (URL and headers) → body stages (leak alarm on the body)
-        → parameter cleaning ($removeparam)
+        → CNAME chain (when known) → leak alarm (URL and headers) → collection protocols (payloads/schemas.py)
+        → body stages (leak alarm and collection protocols on the body) → parameter cleaning ($removeparam)
 
 ``decide_url`` runs everything a request's URL and headers decide, so that the proxy can answer before a
 byte of the body arrives or anything goes upstream; ``decide_body`` adds what the body shows; ``describe``
@@ -34,6 +34,7 @@ from pixelguard.decision.urlskip import unwrap
 from pixelguard.engine import Engine, Verdict
 from pixelguard.engine.rules import OTHER_TYPE, TYPE_BITS, URLSKIP_TYPES
 from pixelguard.limits import PAGE_EXCEPTION_CLIENTS, PAGE_EXCEPTION_WINDOW_S
+from pixelguard.payloads import schemas
 
 # The detail of a CONNECT refused in full mode because every request to the host would be blocked.
 REFUSED_TUNNEL = "every request to this host is blocked: tunnel refused before any handshake"
@@ -118,6 +119,10 @@ class Pipeline:
         found = self._leaks(req)
         if found:
             return self._leak(found, "the " + _where(found))
+        if not allowed:
+            spoken = self._protocol(req, None)
+            if spoken is not None:
+                return spoken
         cleaned = self._clean(req, allowed, reasons)
         if cleaned is not None:
             return cleaned
@@ -131,6 +136,10 @@ class Pipeline:
             found = self.identity.find(body.text)
             if found:
                 return self._leak(found, "the body")
+        if not early.allowed:
+            spoken = self._protocol(req, body.data)
+            if spoken is not None:
+                return spoken
         return early
 
     def describe(self, req: RequestModel, d: Decision, body: BodyView | None = None) -> Decision:
@@ -253,6 +262,20 @@ class Pipeline:
         rule = found.rule
         reason = Reason("unwrapped", rule.rule, rule.list, rule.line, f"to {found.url}")
         return Decision(Action.UNWRAPPED, (reason,), url=found.url, redirect=True)
+
+    def _protocol(self, req: RequestModel, body: bytes | None) -> Decision | None:
+        """A request that speaks a collection protocol, wherever it goes: blocked with reason ``schema``, unless
+        an exception covers it (a host the user allowed keeps its analytics)."""
+        try:
+            found = schemas.detect(req.url, body)
+        except Exception:  # a detector bug must not stop the request path; the lists still decided
+            return None
+        if found is None or self.engine.exception_for(req.engine).exception:
+            return None
+        reason = Reason(
+            "schema", f"{found.vendor} collection protocol", "schema", None, f"carries {found.evidence}"
+        )
+        return Decision(Action.BLOCKED, (reason,))
 
     def _clean(self, req: RequestModel, allowed: bool, reasons: list[Reason]) -> Decision | None:
         if "?" not in req.url:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pixelguard.engine.request import split_url
-from pixelguard.payloads import vendors
+from pixelguard.payloads import schemas, vendors
 from pixelguard.payloads.fields import body_form, body_json, kind_of, query, short
 
 Decoder = Callable[[str, bytes | None], vendors.Decoded]
@@ -59,6 +59,19 @@ def decode(
                 "fields": fields,
                 "identifiers": list(dict.fromkeys(ids)),
             }
+    found = schemas.detect(url, body)  # a collection protocol on a host the table does not name
+    if found is not None:
+        if found.decoder is not None:
+            vendor, event, fields, ids = found.decoder(url, body)
+            return {
+                "vendor": vendor,
+                "event": event,
+                "fields": fields,
+                "identifiers": list(dict.fromkeys(ids)),
+            }
+        read = generic(url, body) or {"vendor": None, "event": None, "fields": {}, "identifiers": []}
+        read["vendor"] = found.vendor
+        return read
     return generic(url, body)
 
 

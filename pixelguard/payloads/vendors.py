@@ -47,7 +47,7 @@ def google_analytics(url: str, body: bytes | None) -> Decoded:
     cid client ID, uid user ID) and GA4 (/g/collect: en event, ep.*/epn.* parameters, several events per body,
     one per line)."""
     q = query(url)
-    if "/g/collect" in url:
+    if "/g/collect" in url or q.get("v") == "2":  # GA4 on a path of the site's own too (payloads/schemas.py)
         events = [{**q, **line} for line in body_lines(body)] or [q]
         names = [e.get("en") for e in events if e.get("en")]
         fields: dict[str, str] = {"property": q.get("tid", "")}

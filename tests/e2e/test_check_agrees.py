@@ -137,6 +137,7 @@ def test_check_and_the_proxy_agree_on_each_stage(proxy: Proxy, origin: Origin) -
         ("https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Fnews.example%2F&data=05", [("Sec-Fetch-Dest", "document")]),  # unwrapped
         (origin.url("/stage/leak?e=jane.doe%40example.com"), [("Sec-Fetch-Dest", "image"), ("Referer", page)]),
         (origin.url("/stage/plain.txt"), [("Sec-Fetch-Dest", "empty"), ("Referer", page)]),  # nothing applies
+        (origin.url("/stage/api/m?tid=G-ABC123XYZ9&en=page_view&v=2&cid=555.1"), [("Sec-Fetch-Dest", "empty"), ("Referer", page)]),  # a protocol
         ("https://www.google-analytics.com/g/collect?v=2&tid=G-1&cid=1", [("Sec-Fetch-Dest", "empty"), ("Referer", page)]),
     ]  # fmt: skip
     stops = _compare(proxy, _checker(proxy), cases)

@@ -1,0 +1,53 @@
+"""Collection protocols on the site's own host and paths, through a real `pixelguard run` (issue 26): no list
+names them, the detectors do; each is answered locally, recorded with reason `schema` and its vendor, and never
+reaches the origin. The site's other calls, with the same parameter names, pass."""
+
+from __future__ import annotations
+
+import http.client
+import json
+
+import pytest
+from harness import Origin, wait_for
+from test_schemas import CASES, ORDINARY
+
+pytestmark = pytest.mark.e2e
+
+
+def _send(port: int, url: str, body: bytes | None) -> tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"Referer": "http://www.shop.example/", "Content-Type": "application/json" if body and body[:1] in b"[{"
+               else "text/plain"}  # fmt: skip
+    conn.request("POST" if body else "GET", url, body=body, headers=headers)
+    resp = conn.getresponse()
+    resp.read()
+    conn.close()
+    return resp.status, resp.headers.get("X-Pixelguard", "")
+
+
+def test_each_protocol_is_stopped_on_a_first_party_path_and_ordinary_calls_pass(
+    make_proxy, origin: Origin
+) -> None:
+    proxy = make_proxy({"t": "||tracker.test^\n"})
+    site = origin.url("")  # the origin plays the site: http://127.0.0.1:PORT
+    for i, (vendor, url, body) in enumerate(CASES):
+        path = f"/schema/{i}"
+        target = site + path + "?" + url.split("?", 1)[1] if "?" in url else site + path
+        status, mark = _send(proxy.port, target, body)
+        assert mark == "blocked", (vendor, url)
+        assert origin.hits[path] == 0, vendor
+    events = wait_for(lambda: len(proxy.events(reason="schema")) >= len(CASES) and proxy.events(reason="schema"),
+                      what="an event per request")  # fmt: skip
+    assert len(events) == len(CASES)
+    vendors = [json.loads(e["payload"])["vendor"] if e["payload"] else None for e in events]
+    assert vendors == [vendor for vendor, _, _ in CASES]
+    assert all(
+        e["rule"] == f"{v} collection protocol" and e["list"] == "schema"
+        for e, v in zip(events, vendors, strict=True)
+    )
+    for i, url in enumerate(ORDINARY):
+        path = f"/ordinary/{i}"
+        origin.serve(path, b"{}", "application/json")
+        status, mark = _send(proxy.port, site + path + "?" + url.split("?", 1)[1], None)
+        assert (status, mark) == (200, ""), url
+        assert origin.hits[path] == 1
