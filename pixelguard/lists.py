@@ -220,6 +220,16 @@ def add_learned(path: Path, host: str, evidence: str, prefix: str = "") -> bool:
     return _add_line(path, learned_rule(host, prefix), f"learned {stamp}: {evidence}", header=LEARNED_HEADER)
 
 
+def add_learned_path(path: Path, host: str, evidence: str, url_path: str) -> bool:
+    """Add a collection path learned from protocol matches (schema_learner.learned_rule), evidence above it."""
+    from pixelguard.decision.schema_learner import learned_rule as rule
+
+    stamp = time.strftime("%Y-%m-%d")
+    evidence = " ".join(evidence.split())[:300]
+    line = rule(normalize_domain(host, "host"), url_path)
+    return _add_line(path, line, f"learned {stamp}: {evidence}", header=LEARNED_HEADER)
+
+
 def remove_learned(path: Path, host: str) -> bool:
     """Forget what was learned about ``host`` (whatever path its rule names)."""
     rules = [rule for h, rule in learned_rules(path) if h == host]

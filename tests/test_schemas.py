@@ -233,3 +233,26 @@ def test_a_host_the_user_allows_keeps_its_protocol() -> None:
     pipe = Pipeline(Engine.from_text("@@||www.shop.example^\n", "user"))
     req, body = _req(f"{SITE}/api/m?{_shuffled(GA4)}")
     assert pipe.decide(req, body).action is Action.PASSED  # type: ignore[arg-type]
+
+
+# --- learning the path ----------------------------------------------------------------------------------------
+
+
+def test_a_path_is_learned_once_after_three_matches_and_never_a_whole_host() -> None:
+    from pixelguard.decision.schema_learner import MAX_PATHS, SchemaLearner, learned_rule
+
+    lr = SchemaLearner(3)
+    host = "www.shop.example"
+    assert lr.match(host, f"{SITE}/api/m?a=1", "GA4") is None
+    assert lr.match(host, f"{SITE}/api/other?a=1", "GA4") is None  # another path counts apart
+    assert lr.match(host, f"{SITE}/api/m?a=2", "GA4") is None
+    got = lr.match(host, f"{SITE}/api/m?a=3", "GA4")
+    assert got is not None and got.path == "/api/m" and "3 times" in got.evidence
+    assert learned_rule(host, got.path) == "||www.shop.example/api/m^"
+    assert lr.match(host, f"{SITE}/api/m?a=4", "GA4") is None  # said once
+    for url in (f"{SITE}/", f"{SITE}/?x=1", f"{SITE}/a*b", f"{SITE}/" + "p" * 300):
+        for _ in range(5):
+            assert lr.match(host, url, "GA4") is None  # the whole site, or no rule a person reads
+    for i in range(MAX_PATHS + 500):
+        lr.match(host, f"{SITE}/p{i}", "GA4")
+    assert len(lr) <= MAX_PATHS  # bounded whatever the traffic

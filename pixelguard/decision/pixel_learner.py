@@ -112,7 +112,7 @@ class Learner:
             return None
         by_site = bool(site)
         key = "s" + _key(site) if by_site else "u" + _key(url)
-        path = _path_of(url)
+        path = path_of(url)
         with self._lock:
             if host in self._learned or host in self._content:
                 return None
@@ -156,7 +156,7 @@ class Learner:
             self._learned = set(learned_hosts)
 
 
-def _path_of(url: str) -> str:
+def path_of(url: str) -> str:
     """The URL's path, without query or fragment ("/" when it has none)."""
     rest = url.split("://", 1)[-1]
     slash = rest.find("/")

@@ -61,7 +61,7 @@ class Pixelguard:
             *([] if guard_first else [self.guard]),
             HeaderHygiene(),
             ConnectPolicy(self.shared),
-            RequestDecider(self.shared),
+            RequestDecider(self.shared, self._submit, self._wake),
             BodyBudget(self.shared),
             Gpc(self.shared),
             PixelReplacer(self.shared, self._submit, self._wake),

@@ -20,7 +20,8 @@ logged in one line without the request's data (shared.failed).
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+import logging
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from mitmproxy import http
@@ -33,6 +34,8 @@ from pixelguard.limits import BODY_HOLD, BODY_TAIL
 from pixelguard.proxy import responses
 from pixelguard.proxy.flow_note import KEY, FlowNote, note_of
 from pixelguard.proxy.shared import Shared, failed, guarded
+
+log = logging.getLogger(__name__)
 
 # Methods whose requests carry no body unless they say so with Content-Length or Transfer-Encoding.
 _BODILESS = frozenset(("GET", "HEAD", "OPTIONS", "DELETE", "TRACE"))
@@ -70,8 +73,15 @@ def body_size(r: http.Request) -> int | None:
 
 
 class RequestDecider:
-    def __init__(self, shared: Shared):
+    def __init__(
+        self,
+        shared: Shared,
+        submit: Callable[..., None] | None = None,
+        wake: Callable[[], None] | None = None,
+    ):
         self.shared = shared
+        self.submit = submit  # learned collection paths are written off the event loop, by the file thread
+        self.wake = wake  # tells the reloader a learned rule is on disk
 
     def requestheaders(self, flow: http.HTTPFlow) -> Coroutine[Any, Any, None] | None:
         """Sync when the decision is at hand; a coroutine (which mitmproxy awaits) when a CNAME lookup is due."""
@@ -167,6 +177,24 @@ class RequestDecider:
         if not note.recorded:
             note.recorded = True
             self.shared.recorder.request(note.request, d, nbytes=nbytes)
+            if d.stopped and d.reason is not None and d.reason.stage == "schema" and self.submit is not None:
+                self._learn_path(note.request, (d.reason.rule or "").removesuffix(" collection protocol"))
+
+    def _learn_path(self, req: RequestModel, vendor: str) -> None:
+        learned = self.shared.schema_learner.match(req.host, req.url, vendor)
+        if learned is not None and self.submit is not None:
+            self.submit(self._write_path, req.host, learned.evidence, learned.path)
+
+    def _write_path(self, host: str, evidence: str, path: str) -> None:
+        from pixelguard import lists
+
+        try:
+            lists.add_learned_path(self.shared.cfg.learned_list, host, evidence, path)
+            log.info("pixelguard: learned %s%s (%s)", host, path, evidence)
+        except Exception as e:
+            failed("writing a learned rule", e)
+        if self.wake is not None:
+            self.wake()
 
 
 class _Gate:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pixelguard.decision.pipeline import Pipeline
 from pixelguard.decision.pixel_learner import Learner
+from pixelguard.decision.schema_learner import SchemaLearner
 
 if TYPE_CHECKING:
     from pixelguard.cname import Resolver
@@ -44,6 +45,7 @@ class Shared:
     def __init__(self) -> None:
         self.mode = "full"  # full | hosts-only
         self.learner = Learner()
+        self.schema_learner = SchemaLearner()
         self.written_learned: set[str] = set()  # pending hosts whose rule is on disk
         self.learn_lock = threading.Lock()
         self.pipeline: Pipeline | None = None
@@ -55,6 +57,7 @@ class Shared:
 
         self.cfg, self.recorder, self.mode = cfg, recorder, mode
         self.learner = Learner(cfg.pixels.learn_after)
+        self.schema_learner = SchemaLearner(cfg.pixels.learn_after)
         built = protection.build(cfg, engine, mode)
         self.tls, self.resolver = built.tls, built.resolver
         recorder.identity = built.pipeline.identity

@@ -51,3 +51,38 @@ def test_each_protocol_is_stopped_on_a_first_party_path_and_ordinary_calls_pass(
         status, mark = _send(proxy.port, site + path + "?" + url.split("?", 1)[1], None)
         assert (status, mark) == (200, ""), url
         assert origin.hits[path] == 1
+
+
+def test_three_matches_on_one_path_teach_a_rule_for_that_path_only(
+    make_proxy, origin: Origin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+
+    from harness import REPO
+
+    monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTP", str(origin.http_port))
+    monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTPS", str(origin.https_port))
+    proxy = make_proxy(
+        {"t": "||tracker.test^\n"}, "--set", f"scripts={REPO / 'tests' / 'e2e' / 'resolve_local.py'}"
+    )
+    hit = "http://www.shop.example/learn/m?v=2&tid=G-ABC123XYZ9&cid=1.2&en=page_view&_n={}"
+    for i in range(3):
+        assert _send(proxy.port, hit.format(i), None)[1] == "blocked"
+    learned = proxy.home / "learned.txt"
+    wait_for(
+        lambda: learned.exists() and "||www.shop.example/learn/m^" in learned.read_text(), what="the rule"
+    )
+    text = learned.read_text()
+    assert "Google Analytics 4 collection protocol sent there 3 times" in text
+    assert "||www.shop.example^" not in text  # never the whole site
+
+    def check(url: str) -> str:
+        r = subprocess.run([sys.executable, "-m", "pixelguard", "--config", str(proxy.config), "check", url],
+                           cwd=REPO, capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert r.returncode in (0, 1), r.stderr
+        return r.stdout.split()[0]
+
+    assert check("http://www.shop.example/learn/m?a=b") == "BLOCKED"  # a fourth URL, no protocol in it
+    assert check("http://www.shop.example/learn/more") != "BLOCKED"
+    assert check("http://www.shop.example/") != "BLOCKED"
