@@ -106,6 +106,8 @@ class IdentityConfig:
 @dataclass(frozen=True)
 class PrivacyConfig:
     gpc: bool = True  # Sec-GPC: 1 on every request passed upstream
+    # A tracker request an allow rule lets through loses its client/user IDs and tracker cookies (decision/redact.py)
+    redact_allowed: bool = True
 
 
 @dataclass(frozen=True)
@@ -369,8 +371,11 @@ def _build(path: Path | None, root: yaml.Node | None) -> Config:
     )
     ln = r.mapping(top.get("log"), "log", ("retention_days",))
     log = LogConfig(retention_days=r.integer(ln.get("retention_days"), "log.retention_days", 30, 1, 36500))
-    pv = r.mapping(top.get("privacy"), "privacy", ("gpc",))
-    privacy = PrivacyConfig(gpc=r.boolean(pv.get("gpc"), "privacy.gpc", True))
+    pv = r.mapping(top.get("privacy"), "privacy", ("gpc", "redact_allowed"))
+    privacy = PrivacyConfig(
+        gpc=r.boolean(pv.get("gpc"), "privacy.gpc", True),
+        redact_allowed=r.boolean(pv.get("redact_allowed"), "privacy.redact_allowed", True),
+    )
     cn = r.mapping(top.get("cname"), "cname", ("enabled", "nameservers"))
     cname = CnameConfig(
         enabled=r.boolean(cn.get("enabled"), "cname.enabled", True),

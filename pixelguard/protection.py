@@ -49,6 +49,7 @@ def build(cfg: Config, engine: Engine, mode: str | None = None) -> Protection:
         mode=mode or cfg.proxy.mode,
         refuse_blocked_tunnels=cfg.tls.refuse_blocked,
         urlskip_lists=trusted_lists(cfg),
+        redact_allowed=cfg.privacy.redact_allowed,
     )
     policy = tls_policy.Policy(
         cfg.tls.passthrough,

@@ -256,3 +256,40 @@ def test_a_path_is_learned_once_after_three_matches_and_never_a_whole_host() -> 
     for i in range(MAX_PATHS + 500):
         lr.match(host, f"{SITE}/p{i}", "GA4")
     assert len(lr) <= MAX_PATHS  # bounded whatever the traffic
+
+
+# --- redaction of allowed trackers ------------------------------------------------------------------------------
+
+
+def test_an_allowed_tracker_keeps_its_event_and_loses_who_sent_it() -> None:
+    from pixelguard.decision.redact import redact, without_cookies
+
+    url = "https://www.google-analytics.com/g/collect?v=2&tid=G-ABC123XYZ9&cid=555.1&uid=u-42&en=page_view&dl=x#f"
+    red = redact(url, "_ga=GA1.1.555.1; theme=dark; _ga_ABC123=GS1.1; _fbp=fb.1.2")
+    assert red.url == "https://www.google-analytics.com/g/collect?v=2&tid=G-ABC123XYZ9&en=page_view&dl=x#f"
+    assert red.params == ("cid", "uid") and red.cookies == ("_ga", "_ga_ABC123", "_fbp")
+    assert red.summary() == "removed cid, uid, cookie _ga, cookie _ga_ABC123, cookie _fbp"
+    assert without_cookies("_ga=1; theme=dark; _fbp=2", red.cookies) == "theme=dark"
+    meta = redact("https://www.facebook.com/tr?id=1&ev=Purchase&ud%5Bem%5D=abc&fbp=fb.1&cd[value]=9")
+    assert meta.url == "https://www.facebook.com/tr?id=1&ev=Purchase&cd[value]=9" and meta.params == (
+        "ud[em]",
+        "fbp",
+    )
+    plain = "https://www.google-analytics.com/g/collect?v=2&en=x"
+    assert not redact(plain, "theme=dark") and redact(plain).url is plain
+
+
+def test_the_pipeline_redacts_an_allowed_tracker_and_only_when_configured() -> None:
+    rules = "||google-analytics.com^\n@@||google-analytics.com^\n"
+    url = "https://www.google-analytics.com/g/collect?v=2&tid=G-ABC123XYZ9&cid=555.1&uid=u-42&en=page_view"
+    req = RequestModel.from_url(url, headers=header_map([("Cookie", "_ga=GA1.1.5; theme=dark")]))
+    d = Pipeline(Engine.from_text(rules, "user")).decide(req)
+    assert d.action is Action.REDACTED and d.allowed and d.goes_upstream
+    assert d.url == "https://www.google-analytics.com/g/collect?v=2&tid=G-ABC123XYZ9&en=page_view"
+    assert d.drop_cookies == ("_ga",) and d.reason is not None and d.reason.stage == "redacted"
+    assert [r.stage for r in d.reasons] == ["redacted", "allowed"]
+    off = Pipeline(Engine.from_text(rules, "user"), redact_allowed=False).decide(req)
+    assert off.action is Action.PASSED and off.allowed
+    # A first-party request that no rule blocks is no allowed tracker: nothing is taken from it.
+    own = RequestModel.from_url(f"{SITE}/account?uid=7", headers=header_map([("Cookie", "_ga=1")]))
+    assert Pipeline(Engine.from_text(rules, "user")).decide(own).action is Action.PASSED

@@ -136,6 +136,7 @@ async def test_allow_keys_write_user_list_and_undo(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: lists.allow_rule(host) in rules(), what="the allow rule in user.txt")
         assert not blocked()
         assert any(lists.allow_rule(host) in n.message for n in app._notifications)
+        assert any("everywhere, identifiers removed" in n.message for n in app._notifications)
 
         await pilot.press("s")
         on_site = lists.allow_rule(host, site)

@@ -4,7 +4,8 @@ Stages, in order (each may decide; a later one only runs when the earlier ones l
 
   pause → lists (the destination, the name in its Host header, a learned rule still compiling)
         → tracked-link unwrapping ($urlskip; a blocked request too when its rule says -blocked)
-        → CNAME chain (when known) → leak alarm (URL and headers) → collection protocols (payloads/schemas.py)
+        → CNAME chain (when known) → leak alarm (URL and headers) → collection protocols (payloads/schemas.py),
+          or for a tracker an exception allowed, its identifiers removed (decision/redact.py)
         → body stages (leak alarm and collection protocols on the body) → parameter cleaning ($removeparam)
 
 ``decide_url`` runs everything a request's URL and headers decide, so that the proxy can answer before a
@@ -28,6 +29,7 @@ from pixelguard.decision.bodies import BodyView
 from pixelguard.decision.decision import PASSED, Action, Decision, Reason
 from pixelguard.decision.leaks import Found, Identity, form_labels
 from pixelguard.decision.pixel_learner import learned_rule, under
+from pixelguard.decision.redact import redact
 from pixelguard.decision.removeparam import clean, normalised
 from pixelguard.decision.request_model import RequestModel
 from pixelguard.decision.urlskip import unwrap
@@ -67,6 +69,8 @@ class Pipeline:
     on_excepted_page: dict[str, float] = field(default_factory=dict)
     # Lists whose $urlskip rules are followed (engine names): see decision/urlskip.py for why not every list's.
     urlskip_lists: frozenset[str] = frozenset()
+    # An allowed tracker's request loses its identifiers (decision/redact.py); config privacy.redact_allowed.
+    redact_allowed: bool = True
 
     # --- the stages -----------------------------------------------------------------------------------------
 
@@ -123,6 +127,13 @@ class Pipeline:
             spoken = self._protocol(req, None)
             if spoken is not None:
                 return spoken
+        elif self.redact_allowed:
+            red = redact(req.url, req.headers.get("cookie", ""))
+            if red:
+                why = Reason("redacted", "identifiers of an allowed tracker", None, None, red.summary())
+                return Decision(
+                    Action.REDACTED, (why, *reasons), url=red.url, drop_cookies=red.cookies, allowed=True
+                )
         cleaned = self._clean(req, allowed, reasons)
         if cleaned is not None:
             return cleaned

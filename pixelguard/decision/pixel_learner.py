@@ -43,7 +43,9 @@ def _special_at(path: str) -> int:
 def _key(text: str) -> int:
     """A short fixed-size key for a URL or a path: its 64-bit hash, so that long ones cost what short ones cost
     (an int of 32 bytes: a hex string of it took 73, and 10,000 hosts hold up to 64 each)."""
-    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big")
+    return int.from_bytes(
+        hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big"
+    )
 
 
 @dataclass(slots=True)

@@ -29,6 +29,7 @@ from mitmproxy import http
 from pixelguard import cname
 from pixelguard.decision.bodies import StreamedBody, view_of
 from pixelguard.decision.decision import Action, Decision
+from pixelguard.decision.redact import without_cookies
 from pixelguard.decision.request_model import RequestModel, header_map
 from pixelguard.limits import BODY_HOLD, BODY_TAIL
 from pixelguard.proxy import responses
@@ -136,13 +137,25 @@ class RequestDecider:
         if local is not None:
             flow.response = local
             return
-        if d.url and d.action is Action.CLEANED:
+        if d.url and d.action in (Action.CLEANED, Action.REDACTED):
             r.url = d.url
+        if d.drop_cookies and "cookie" in r.headers:
+            kept = without_cookies(r.headers["cookie"], d.drop_cookies)
+            if kept:
+                r.headers["cookie"] = kept
+            else:
+                del r.headers["cookie"]
         if size is None or size > BODY_HOLD:
             note.streamed = StreamedBody(
                 r.headers.get("content-type", ""), r.headers.get("content-encoding", "")
             )
             r.stream = _Gate(self.shared, flow, note)
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        """An allowed tracker whose identifiers were removed sets no cookie to identify the person again."""
+        note = note_of(flow)
+        if note is not None and note.decision.action is Action.REDACTED and flow.response is not None:
+            flow.response.headers.pop("set-cookie", None)
 
     def request(self, flow: http.HTTPFlow) -> None:
         note = note_of(flow)

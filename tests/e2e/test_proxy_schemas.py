@@ -86,3 +86,30 @@ def test_three_matches_on_one_path_teach_a_rule_for_that_path_only(
     assert check("http://www.shop.example/learn/m?a=b") == "BLOCKED"  # a fourth URL, no protocol in it
     assert check("http://www.shop.example/learn/more") != "BLOCKED"
     assert check("http://www.shop.example/") != "BLOCKED"
+
+
+def test_an_allowed_ga4_hit_reaches_upstream_with_its_event_and_without_who_sent_it(
+    make_proxy, origin: Origin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness import REPO
+
+    monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTP", str(origin.http_port))
+    monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTPS", str(origin.https_port))
+    proxy = make_proxy({"t": "||google-analytics.com^\n"}, "--set", f"scripts={REPO / 'tests' / 'e2e' / 'resolve_local.py'}",
+                       user="@@||google-analytics.com^\n")  # fmt: skip
+    origin.serve("/g/collect", b"", "text/plain", ("Set-Cookie", "_ga=GA1.1.999; Path=/"))
+    conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=10)
+    url = "http://www.google-analytics.com/g/collect?v=2&tid=G-ABC123XYZ9&cid=555.1&uid=u-42&en=page_view"
+    conn.request(
+        "GET", url, headers={"Cookie": "_ga=GA1.1.555.1; consent=yes", "Referer": "http://www.shop.example/"}
+    )
+    resp = conn.getresponse()
+    resp.read()
+    conn.close()
+    assert resp.status == 200 and resp.headers.get("Set-Cookie") is None  # it sets no new ID either
+    host, path, headers = origin.requests[-1]
+    assert host == "www.google-analytics.com"
+    assert path == "/g/collect?v=2&tid=G-ABC123XYZ9&en=page_view"  # the event, without cid and uid
+    assert headers.get("Cookie") == "consent=yes"  # without _ga
+    event = wait_for(lambda: proxy.events(reason="redacted"), what="the redacted event")[0]
+    assert event["action"] == "redacted" and event["detail"] == "removed cid, uid, cookie _ga"

@@ -355,6 +355,8 @@ class MainScreen(Screen):
                 if kind == "allow"
                 else f"Trusted everything on {target}"
             )
+            if kind == "allow" and app.cfg.privacy.redact_allowed:
+                what += ", identifiers removed"  # its requests pass without client IDs and tracker cookies
             detail = f"wrote {rule} to {name}" if rule and changed else f"{name} updated"
             if not changed:
                 detail = f"already in {name}"
