@@ -108,6 +108,9 @@ class PrivacyConfig:
     gpc: bool = True  # Sec-GPC: 1 on every request passed upstream
     # A tracker request an allow rule lets through loses its client/user IDs and tracker cookies (decision/redact.py)
     redact_allowed: bool = True
+    # Third-party tracker requests that pass lose If-None-Match/If-Modified-Since and X-Client-Data, and their
+    # Referer is cut to the page's origin (decision/pipeline.py, _hygiene)
+    header_hygiene: bool = True
 
 
 @dataclass(frozen=True)
@@ -371,10 +374,11 @@ def _build(path: Path | None, root: yaml.Node | None) -> Config:
     )
     ln = r.mapping(top.get("log"), "log", ("retention_days",))
     log = LogConfig(retention_days=r.integer(ln.get("retention_days"), "log.retention_days", 30, 1, 36500))
-    pv = r.mapping(top.get("privacy"), "privacy", ("gpc", "redact_allowed"))
+    pv = r.mapping(top.get("privacy"), "privacy", ("gpc", "redact_allowed", "header_hygiene"))
     privacy = PrivacyConfig(
         gpc=r.boolean(pv.get("gpc"), "privacy.gpc", True),
         redact_allowed=r.boolean(pv.get("redact_allowed"), "privacy.redact_allowed", True),
+        header_hygiene=r.boolean(pv.get("header_hygiene"), "privacy.header_hygiene", True),
     )
     cn = r.mapping(top.get("cname"), "cname", ("enabled", "nameservers"))
     cname = CnameConfig(

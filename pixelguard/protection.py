@@ -3,6 +3,7 @@ for the proxy and for ``pixelguard check`` alike, so that the two cannot drift."
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -34,6 +35,19 @@ def trusted_lists(cfg: Config) -> frozenset[str]:
     return frozenset(names | {cfg.user_list.stem})
 
 
+# The kinds of company in the entity table (entities.py) whose hosts get header hygiene when they pass.
+TRACKER_CATEGORIES = frozenset({"ad", "analytics", "marketing"})
+
+
+@functools.lru_cache(maxsize=4096)
+def tracker_host(host: str) -> bool:
+    """Is ``host`` an advertising, analytics or marketing company's (third-party-web's entity table)?"""
+    from pixelguard import entities
+
+    found = entities.lookup(host)
+    return found is not None and found.category in TRACKER_CATEGORIES
+
+
 @dataclass
 class Protection:
     pipeline: Pipeline
@@ -50,6 +64,8 @@ def build(cfg: Config, engine: Engine, mode: str | None = None) -> Protection:
         refuse_blocked_tunnels=cfg.tls.refuse_blocked,
         urlskip_lists=trusted_lists(cfg),
         redact_allowed=cfg.privacy.redact_allowed,
+        header_hygiene=cfg.privacy.header_hygiene,
+        tracker_host=tracker_host,
     )
     policy = tls_policy.Policy(
         cfg.tls.passthrough,

@@ -293,3 +293,31 @@ def test_the_pipeline_redacts_an_allowed_tracker_and_only_when_configured() -> N
     # A first-party request that no rule blocks is no allowed tracker: nothing is taken from it.
     own = RequestModel.from_url(f"{SITE}/account?uid=7", headers=header_map([("Cookie", "_ga=1")]))
     assert Pipeline(Engine.from_text(rules, "user")).decide(own).action is Action.PASSED
+
+
+def test_a_third_party_tracker_that_passes_loses_its_cache_validators_and_the_page_path() -> None:
+    page = "https://news.example/2026/12/a-private-article?id=7"
+    hdrs = [("Referer", page), ("If-None-Match", '"uid-123"'), ("If-Modified-Since", "Tue, 01 Dec 2026 10:00:00 GMT"),
+            ("X-Client-Data", "CIa2yQEI"), ("Accept", "*/*")]  # fmt: skip
+    pipe = Pipeline(
+        Engine.from_text("||blocked.test^\n", "t"), tracker_host=lambda h: h.endswith("cdn.tracker.example")
+    )
+    d = pipe.decide(RequestModel.from_url("https://cdn.tracker.example/lib.js", headers=header_map(hdrs)))
+    assert d.action is Action.PASSED
+    assert d.drop_headers == ("if-none-match", "if-modified-since", "x-client-data")
+    assert d.set_referer == "https://news.example/"
+    # Not a tracker's host, the site's own request, or hygiene switched off: the headers stay.
+    other = pipe.decide(RequestModel.from_url("https://fonts.cdn.example/a.woff2", headers=header_map(hdrs)))
+    own = pipe.decide(RequestModel.from_url("https://news.example/api/x", headers=header_map(hdrs)))
+    assert other == own and other.drop_headers == () and other.set_referer is None
+    off = Pipeline(pipe.engine, header_hygiene=False, tracker_host=pipe.tracker_host)
+    assert (
+        off.decide(
+            RequestModel.from_url("https://cdn.tracker.example/lib.js", headers=header_map(hdrs))
+        ).drop_headers
+        == ()
+    )
+    # An allowed tracker gets it too, whatever the entity table says.
+    allowed = Pipeline(Engine.from_text("||t.example^\n@@||t.example^\n", "user"))
+    d = allowed.decide(RequestModel.from_url("https://t.example/p", headers=header_map(hdrs)))
+    assert d.allowed and d.set_referer == "https://news.example/" and "x-client-data" in d.drop_headers

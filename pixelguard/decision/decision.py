@@ -66,6 +66,7 @@ class Decision:
     redirect: bool = False  # answer with a 307 to ``url`` instead of rewriting the request (page loads)
     drop_headers: tuple[str, ...] = ()  # REDACTED / header hygiene: request headers removed (lower-case)
     drop_cookies: tuple[str, ...] = ()  # cookie names removed from the request's Cookie header
+    set_referer: str | None = None  # header hygiene: the Referer cut to the page's origin
     redirect_resource: str | None = None  # BLOCKED by a $redirect= rule: the neutral resource it names
     allowed: bool = False  # an exception covers the request: its pixels stay, its cookies may be redacted
     paused: bool = False
@@ -97,6 +98,8 @@ class Decision:
             out["drop_headers"] = list(self.drop_headers)
         if self.drop_cookies:
             out["drop_cookies"] = list(self.drop_cookies)
+        if self.set_referer:
+            out["set_referer"] = self.set_referer
         if self.redirect_resource:
             out["redirect_resource"] = self.redirect_resource
         if self.paused:

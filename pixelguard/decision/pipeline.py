@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pixelguard import payloads
@@ -53,6 +53,15 @@ def _no_passthrough(host: str, client: str) -> str | None:
     return None
 
 
+def _no_tracker(host: str) -> bool:
+    return False
+
+
+# Request headers a third-party tracker that passes does not get: cache validators it set itself carry an ID
+# back (ETag tracking: If-None-Match, If-Modified-Since), and Chrome's X-Client-Data identifies the install.
+HYGIENE_DROP = ("if-none-match", "if-modified-since", "x-client-data")
+
+
 @dataclass
 class Pipeline:
     engine: Engine
@@ -71,6 +80,10 @@ class Pipeline:
     urlskip_lists: frozenset[str] = frozenset()
     # An allowed tracker's request loses its identifiers (decision/redact.py); config privacy.redact_allowed.
     redact_allowed: bool = True
+    # Third-party tracker requests that pass go without what identifies the browser in headers (_hygiene);
+    # config privacy.header_hygiene. ``tracker_host`` says whether a host is a tracker's (the entity table).
+    header_hygiene: bool = True
+    tracker_host: Callable[[str], bool] = _no_tracker
 
     # --- the stages -----------------------------------------------------------------------------------------
 
@@ -131,13 +144,33 @@ class Pipeline:
             red = redact(req.url, req.headers.get("cookie", ""))
             if red:
                 why = Reason("redacted", "identifiers of an allowed tracker", None, None, red.summary())
-                return Decision(
-                    Action.REDACTED, (why, *reasons), url=red.url, drop_cookies=red.cookies, allowed=True
+                return self._hygiene(
+                    req,
+                    Decision(
+                        Action.REDACTED, (why, *reasons), url=red.url, drop_cookies=red.cookies, allowed=True
+                    ),
                 )
         cleaned = self._clean(req, allowed, reasons)
         if cleaned is not None:
-            return cleaned
-        return Decision(Action.PASSED, tuple(reasons), allowed=allowed) if reasons else PASSED
+            return self._hygiene(req, cleaned)
+        return self._hygiene(
+            req, Decision(Action.PASSED, tuple(reasons), allowed=allowed) if reasons else PASSED
+        )
+
+    def _hygiene(self, req: RequestModel, d: Decision) -> Decision:
+        """A third-party tracker's request that goes upstream (an allowed one, or a host of the tracker table no
+        list blocks) loses its cache validators and X-Client-Data, and its Referer is cut to the page's origin."""
+        if not self.header_hygiene or not d.goes_upstream or req.first_party:
+            return d
+        drop = tuple(h for h in HYGIENE_DROP if h in req.headers)
+        referer = req.headers.get("referer", "")
+        origin = _origin(referer) if referer else None
+        set_referer = origin if origin is not None and origin != referer else None
+        if not drop and set_referer is None:
+            return d
+        if not (d.allowed or self.tracker_host(req.host)):
+            return d
+        return replace(d, drop_headers=d.drop_headers + drop, set_referer=set_referer)
 
     def decide_body(self, req: RequestModel, early: Decision, body: BodyView) -> Decision:
         """What the body adds to the URL's decision: a leak (or, later, a schema) stops a request that passed."""
@@ -308,6 +341,15 @@ class Pipeline:
         return Decision(
             Action.CLEANED, (reason, *reasons), url=cleaned, redirect=req.navigation, allowed=allowed
         )
+
+
+def _origin(url: str) -> str | None:
+    """scheme://host[:port]/ of a URL, or None when it has none."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or not scheme.isalpha():
+        return None
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    return f"{scheme}://{rest[:end]}/" if rest[:end] else None
 
 
 def _blocked(reason: Reason, verdict: Verdict | None) -> Decision:

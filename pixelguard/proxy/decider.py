@@ -139,6 +139,10 @@ class RequestDecider:
             return
         if d.url and d.action in (Action.CLEANED, Action.REDACTED):
             r.url = d.url
+        for name in d.drop_headers:
+            r.headers.pop(name, None)
+        if d.set_referer:
+            r.headers["referer"] = d.set_referer
         if d.drop_cookies and "cookie" in r.headers:
             kept = without_cookies(r.headers["cookie"], d.drop_cookies)
             if kept:

@@ -111,5 +111,8 @@ def test_an_allowed_ga4_hit_reaches_upstream_with_its_event_and_without_who_sent
     assert host == "www.google-analytics.com"
     assert path == "/g/collect?v=2&tid=G-ABC123XYZ9&en=page_view"  # the event, without cid and uid
     assert headers.get("Cookie") == "consent=yes"  # without _ga
+    # Header hygiene: no ETag ID, no Chrome install ID, and the Referer only says which site.
+    assert "If-None-Match" not in headers and "X-Client-Data" not in headers
+    assert headers.get("Referer") == "http://www.shop.example/"
     event = wait_for(lambda: proxy.events(reason="redacted"), what="the redacted event")[0]
     assert event["action"] == "redacted" and event["detail"] == "removed cid, uid, cookie _ga"
