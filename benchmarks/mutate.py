@@ -38,12 +38,14 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "pipeline": (
         ["pixelguard/decision/pipeline.py", "pixelguard/decision/decision.py", "pixelguard/decision/request_model.py",
-         "pixelguard/decision/removeparam.py", "pixelguard/decision/bodies.py"],
+         "pixelguard/decision/removeparam.py", "pixelguard/decision/bodies.py", "pixelguard/decision/urlskip.py",
+         "pixelguard/decision/redact.py", "pixelguard/decision/schema_learner.py"],
         ["tests/test_pipeline.py", "tests/test_bodies.py", "tests/test_removeparam.py", "tests/test_leaks.py",
-         "tests/test_filters_params.py", "tests/test_resource_types.py"],
+         "tests/test_filters_params.py", "tests/test_resource_types.py", "tests/test_urlskip.py",
+         "tests/test_schemas.py"],
     ),
     "leaks": (["pixelguard/decision/leaks.py"], ["tests/test_leaks.py"]),
-    "payloads": (["pixelguard/payloads/*"], ["tests/test_payloads.py"]),
+    "payloads": (["pixelguard/payloads/*"], ["tests/test_payloads.py", "tests/test_schemas.py"]),
     "writer": (["pixelguard/store/writer.py"], ["tests/test_store_writer.py", "tests/test_store_faults.py"]),
 }  # fmt: skip
 
