@@ -419,10 +419,15 @@ def _text_of(part: Message, problems: list[str]) -> str | None:
 
 def _replace_text(part: Message, html: str, problems: list[str]) -> bool:
     """Put cleaned HTML in a part, in its charset and transfer encoding. Its headers stay as they came, in their
-    order: only Content-Type and Content-Transfer-Encoding are written anew, in their places."""
+    order; Content-Type and Content-Transfer-Encoding are written anew, in their places, only where the new
+    value says something the old one did not (a charset a part without one cannot hold, say)."""
     assert isinstance(part, EmailMessage)
-    charset = part.get_content_charset() or "utf-8"
+    declared = part.get_param("charset")
+    declared = declared if isinstance(declared, str) else None
+    # No charset means US-ASCII (RFC 2045): kept so when the text still is; else UTF-8, said in the header.
+    charset = declared or ("us-ascii" if html.isascii() else "utf-8")
     # No header means 7bit (RFC 2045), which a part of non-ASCII text can only have been in practice as 8bit.
+    had_cte = "content-transfer-encoding" in part
     cte = str(part.get("content-transfer-encoding", "")).strip().lower() or "7bit"
     if cte == "7bit" and not html.isascii():
         cte = "8bit"
@@ -435,8 +440,13 @@ def _replace_text(part: Message, html: str, problems: list[str]) -> bool:
     before = list(part.raw_items())
     part.set_content(html, subtype="html", charset=charset, cte=cte if cte in _CTES else None, params=params)
     written = {k.lower(): v for k, v in part.raw_items() if k.lower() in _REWRITTEN}
+    same_type = declared is not None or charset == "us-ascii"  # the old Content-Type still says it all
+    if same_type:
+        written.pop("content-type", None)
+    if not had_cte and cte == "7bit":
+        written.pop("content-transfer-encoding", None)
     headers = [(k, written.pop(k.lower(), v) if k.lower() in _REWRITTEN else v) for k, v in before]
-    headers += list(written.items())  # one the part did not have (a transfer encoding)
+    headers += list(written.items())  # one the part did not have (a transfer encoding, say)
     for name in set(part.keys()):
         del part[name]
     for k, v in headers:

@@ -323,3 +323,28 @@ def test_run_refuses_an_unknown_set_option_before_starting(tmp_path: Path) -> No
     said = done.stdout + done.stderr
     assert done.returncode == 2 and "no mitmproxy option named bogus" in said, said
     assert "protection on" not in said
+
+
+def test_mail_clean_reads_standard_input_and_refuses_what_it_cannot_do(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.yaml"
+    (tmp_path / "user.txt").write_text("||tracker.test^\n")
+    cfg.write_text(
+        f"user_list: {tmp_path}/user.txt\ndatabase: {tmp_path}/pg.db\ndefault_lists: false\nlists: []\n"
+    )
+    message = (b"From: a@shop.example\nSubject: hi\nContent-Type: text/html\n\n"
+               b'<p>Hi</p><img src="https://tracker.test/o.gif">\n')  # fmt: skip
+    r = CliRunner().invoke(cli, ["--config", str(cfg), "mail", "clean", "-"], input=message)
+    assert r.exit_code == 0, r.output
+    assert r.stdout_bytes == b"X-Pixelguard: 1 pixel removed\n" + message.replace(
+        b'<img src="https://tracker.test/o.gif">', b""
+    )
+    out = tmp_path / "clean.eml"
+    (tmp_path / "in.eml").write_bytes(message)
+    r = invoke("--config", str(cfg), "mail", "clean", str(tmp_path / "in.eml"), "-o", str(out))
+    assert r.exit_code == 0 and out.read_bytes().startswith(b"X-Pixelguard: 1 pixel removed\n")
+    r = invoke("--config", str(cfg), "mail", "clean", "--maildir", str(tmp_path))
+    assert r.exit_code == 2 and "not a Maildir (it needs new/, cur/ and tmp/)" in r.stderr
+    r = invoke("--config", str(cfg), "mail", "clean", str(tmp_path / "in.eml"), "--maildir", str(tmp_path))
+    assert r.exit_code == 2 and "--maildir cleans in place" in r.stderr
+    r = invoke("--config", str(cfg), "mail", "clean", str(tmp_path / "missing.eml"))
+    assert r.exit_code == 2 and "missing.eml" in r.stderr
