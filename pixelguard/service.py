@@ -126,8 +126,19 @@ def plan_uninstall(platform: str = sys.platform) -> Plan:
     )
 
 
+def explain(error: str) -> str:
+    """A service manager's error, with what to do when it is the common one: systemd's per-user manager is not
+    reachable from this shell (su, sudo, ssh without a login session, a container)."""
+    if "Failed to connect to bus" in error or "DBUS_SESSION_BUS_ADDRESS" in error:
+        return (
+            f"{error} (your user's systemd is not reachable from this shell: run it in your desktop session, or "
+            "`loginctl enable-linger $USER` once so that your services run without one)"
+        )
+    return error
+
+
 def _run(argv: list[str]) -> str | None:
-    """Run one command; its error (last line) or None."""
+    """Run one command; its error (last line, explained) or None."""
     try:
         r = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -135,7 +146,7 @@ def _run(argv: list[str]) -> str | None:
     if r.returncode == 0:
         return None
     out = (r.stderr or r.stdout).strip().splitlines()
-    return out[-1] if out else f"exit status {r.returncode}"
+    return explain(out[-1]) if out else f"exit status {r.returncode}"
 
 
 def install(plan: Plan) -> list[str]:
@@ -188,5 +199,6 @@ def state(platform: str = sys.platform) -> dict[str, str]:
         since = fields.get("ActiveEnterTimestamp", "")
         active = f"{fields.get('ActiveState', '?')} ({fields.get('SubState', '?')})"
         text = active + (f" since {since}" if since else "")
-    out["manager"] = text.splitlines()[-1] if text else ""
+    last = text.splitlines()[-1] if text else ""
+    out["manager"] = last if ok else explain(last)
     return out

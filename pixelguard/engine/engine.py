@@ -507,6 +507,10 @@ class Engine:
     def rule_count(self) -> int:
         return sum(s.rules for s in self.stats.values())
 
+    def whole_host_count(self) -> int:
+        """How many hosts a rule blocks whole (``||host^``, a hosts-file line): all hosts-only mode can use."""
+        return len(set(self._block.hosts) | set(self._important.hosts))
+
 
 def _first(
     candidates: list[ix.RuleT], req: Request, *, typeless: bool = False, valid: Any = None

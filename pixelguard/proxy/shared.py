@@ -62,6 +62,14 @@ class Shared:
         self.tls, self.resolver = built.tls, built.resolver
         recorder.identity = built.pipeline.identity
         self.pipeline = built.pipeline
+        if mode == "hosts-only":
+            # Said at start: with the default lists, which block by path, this mode stops little.
+            log.warning(
+                "pixelguard: hosts-only mode: HTTPS is not decrypted, so only rules that block a whole host apply "
+                "(%d hosts of %d rules); path rules, most of EasyPrivacy's, need full mode (proxy.mode: full)",
+                engine.whole_host_count(),
+                engine.rule_count,
+            )
 
     @property
     def engine(self) -> Engine:

@@ -45,3 +45,12 @@ def test_plain_http_still_gets_full_url_matching(proxy: Proxy, origin: Origin) -
     assert origin.hits["/track/plain.gif"] == 0
     origin.serve("/ok/plain.txt", b"fine", "text/plain")
     assert proxy.get(origin.url("/ok/plain.txt")).body == b"fine"
+
+
+def test_the_mode_says_at_start_what_it_can_and_cannot_block(proxy: Proxy) -> None:
+    """Issue 28: hosts-only mode blocked almost nothing with the default lists and said nothing at start."""
+    line = wait_for(lambda: next((ln for ln in proxy.log().splitlines() if "hosts-only mode" in ln), None),
+                    what="the start line")  # fmt: skip
+    # Two of the list's three rules block a whole host (tracker.test, localhost); /track/* needs full mode.
+    assert "only rules that block a whole host apply (2 hosts of 3 rules)" in line
+    assert "proxy.mode: full" in line

@@ -144,3 +144,15 @@ def test_the_launchd_agent_keeps_the_proxy_alive_on_macos(
     assert agent["RunAtLoad"] is True and agent["KeepAlive"] == {"SuccessfulExit": False}
     assert agent["EnvironmentVariables"] == {"PIXELGUARD_CONFDIR": str(tmp_path / "conf")}
     assert plan.commands[0][:2] == ["launchctl", "bootstrap"]
+
+
+def test_a_service_manager_out_of_reach_is_explained_with_the_fix() -> None:
+    """Issue 28: `service status` showed a raw "Failed to connect to bus"."""
+    from pixelguard import service
+
+    said = service.explain("Failed to connect to bus: No medium found")
+    assert said.startswith("Failed to connect to bus: No medium found") and "loginctl enable-linger" in said
+    assert service.explain("Unit pixelguard.service not found.") == "Unit pixelguard.service not found."
+    if shutil.which("systemctl"):  # this machine's own answer, whatever it is, reads as one line with the fix
+        st = service.state("linux")
+        assert "Failed to connect to bus" not in st["manager"] or "enable-linger" in st["manager"]
