@@ -7,6 +7,7 @@ Usable as ``mitmdump -s pixelguard/proxy/addon.py [--set pixelguard_config=PATH]
 - connection_guard.ConnectionGuard: connections and HTTP/2 streams (rapid reset) bounded, first of all;
 - header_hygiene.HeaderHygiene: obs-folded header lines unfolded, both ways (RFC 9112, 5.2);
 - connect.ConnectPolicy: CONNECT tunnels decided by host; TLS passthrough and learning pinned clients;
+- test_page.TestPage: http://pixelguard.test/, the built-in test page (proxy, CA, blocking), answered here;
 - decider.RequestDecider: one request model, one Decision from the pipeline, applied before anything leaves;
 - connection_guard.BodyBudget: request bodies held in memory at once, bounded;
 - gpc.Gpc: Sec-GPC: 1 on requests that go upstream;
@@ -37,6 +38,7 @@ from pixelguard.proxy.pixel_replacer import PixelReplacer
 from pixelguard.proxy.recorder import Recorder
 from pixelguard.proxy.reloader import Reloader, build_engine
 from pixelguard.proxy.shared import STREAM_LARGER_THAN, Shared
+from pixelguard.proxy.test_page import TestPage
 
 __all__ = ["STREAM_LARGER_THAN", "Pixelguard"]
 
@@ -61,6 +63,7 @@ class Pixelguard:
             *([] if guard_first else [self.guard]),
             HeaderHygiene(),
             ConnectPolicy(self.shared),
+            TestPage(self.shared),  # http://pixelguard.test/: answered here, before anything decides on it
             RequestDecider(self.shared, self._submit, self._wake),
             BodyBudget(self.shared),
             Gpc(self.shared),
