@@ -569,3 +569,4 @@ async def test_an_empty_first_screen_says_what_to_do_next(tmp_path: Path) -> Non
         assert "Point your browser or mail client at the HTTP proxy 127.0.0.1:8099" in shown
         assert invocation.cmd("ca install").replace(" ", "") in shown.replace(" ", "")
         assert str(trust.ca_file(trust.confdir())).replace(" ", "") in shown.replace(" ", "")
+        assert "Open http://pixelguard.test/ there" in shown  # the built-in test page

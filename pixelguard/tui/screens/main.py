@@ -109,7 +109,8 @@ class MainScreen(Screen):
             "Nothing selected. Seeing nothing at all? To start:\n"
             f"1. Point your browser or mail client at the HTTP proxy {listen} (for HTTPS too).\n"
             f"2. Trust the CA so that HTTPS works: {cmd('ca install')}  (the certificate: {ca})\n"
-            f"3. Load any page: what pixelguard stops appears here; {cmd('doctor')} checks the set-up."
+            f"3. Open http://pixelguard.test/ there: it says whether the proxy, the CA and blocking work.\n"
+            f"4. Load any page: what pixelguard stops appears here; {cmd('doctor')} checks the set-up."
         )
         return Text(
             "\n".join(safe(line) for line in steps.split("\n")), style="dim"
