@@ -305,6 +305,18 @@ def plan_install(
             plan.steps[-1].record = {"store": "system", "where": sysstore.name}
             continue
         dbs = nss_databases(home, store)
+        if not dbs and store == "nss" and stores is not None and certutil:
+            # Asked for by name before Chromium ever ran: make the database it will use (as it would, empty
+            # password) and trust the CA there, rather than doing nothing.
+            d = home / _NSS_DIRS[0]
+            plan.notes.append(
+                f"nss: no NSS database in {d} yet (Chromium makes it on its first start): creating it"
+            )
+            plan.steps.append(Step(store, str(d), ["mkdir", "-p", "-m", "700", str(d)]))
+            plan.steps.append(Step(store, str(d), [certutil, "-N", "-d", f"sql:{d}", "--empty-password"]))
+            argv = [certutil, "-A", "-d", f"sql:{d}", "-t", "C,,", "-n", NICKNAME, "-i", str(cert)]
+            plan.steps.append(Step(store, str(d), argv, record={"store": store, "where": str(d)}))
+            continue
         if not dbs:
             if stores is not None:  # asked for by name: say why nothing happens
                 plan.notes.append(f"{store}: {_missing(store, home)}")

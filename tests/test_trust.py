@@ -173,10 +173,28 @@ def test_missing_certutil_is_named_with_the_package_that_has_it(home: Path, tmp_
 def test_a_store_asked_for_but_absent_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "empty"))
     monkeypatch.setenv("PIXELGUARD_CONFDIR", str(tmp_path / "conf"))
-    result = invoke("ca", "install", "--dry-run", "--store", "nss,thunderbird")
+    result = invoke("ca", "install", "--dry-run", "--store", "thunderbird")
     assert result.exit_code == 0
-    assert "nss: no Chromium/Chrome NSS database" in result.output
     assert "thunderbird: no Thunderbird profile" in result.output
+    plan = trust.plan_install(tmp_path / "ca.pem", tmp_path / "empty", ["nss"], certutil="")
+    assert "nss: no Chromium/Chrome NSS database" in plan.notes[0]  # without certutil it cannot make one
+
+
+@needs_certutil
+def test_nss_asked_for_before_chromium_ever_ran_gets_its_database_made_and_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 28: `ca install --store nss` exited 0 having done nothing when Chromium never made its database."""
+    home = tmp_path / "fresh"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("PIXELGUARD_CONFDIR", str(tmp_path / "conf"))
+    result = invoke("ca", "install", "--store", "nss")
+    assert result.exit_code == 0, result.output
+    assert "creating it" in result.output
+    assert trust.NICKNAME in listing(home / ".pki/nssdb")
+    assert (home / ".pki/nssdb").stat().st_mode & 0o777 == 0o700
+    assert invoke("ca", "uninstall", "--store", "nss").exit_code == 0
+    assert trust.NICKNAME not in listing(home / ".pki/nssdb")
     bad = invoke("ca", "install", "--store", "nss,edge")
     assert bad.exit_code == 2 and "unknown store edge" in bad.output
 
