@@ -37,6 +37,11 @@ def stats_lines(s: dict[str, Any], period: str) -> list[str]:
     out = [
         f"last {period}: {seen:,} requests seen, {stopped:,} stopped ({share}), "
         f"{s['events']:,} events recorded, {s['bytes']:,} bytes never sent or replaced",
+        # Said once, because the numbers differ for reasons a first look cannot know (issue 28).
+        "  stopped: blocked, or a pixel replaced on its way back",
+        "  events: the stopped ones; events also hold requests that went to their site changed",
+        "    (tracking parameters cleaned, a link unwrapped, identifiers removed)",
+        "  bytes never sent or replaced: the bodies of stopped requests that never left, and the pixels replaced",
     ]
 
     def table(title: str, rows: list[dict[str, Any]], cols: tuple[str, ...]) -> None:

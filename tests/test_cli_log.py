@@ -194,6 +194,9 @@ def test_stats_text_and_json(conf):
     r = run(conf, "stats")
     assert r.exit_code == 0, r.output
     assert r.stdout.startswith("last 24h: 40 requests seen, 12 stopped (30.0%), 12 events recorded")
+    # What "stopped", "events" and "bytes never sent" mean, said once (issue 28).
+    assert "events also hold requests that went to their site changed" in r.stdout
+    assert "the bodies of stopped requests that never left, and the pixels replaced" in r.stdout
     for part in (
         "top trackers",
         "px.ads.test",
