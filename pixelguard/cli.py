@@ -902,6 +902,78 @@ def service_status(state: State) -> None:
 
 
 @cli.command()
+@click.option(
+    "--data",
+    is_flag=True,
+    help="Also delete the history, downloaded lists and caches (your config and rules stay).",
+)
+@DRY_RUN_OPTION
+@pass_state
+def uninstall(state: State, data: bool, dry_run: bool) -> None:
+    """Undo what pixelguard set up: the desktop proxy setting, the background service and the trust in its CA,
+    each as `system-proxy off`, `service uninstall` and `ca uninstall` do; with --data, its data too. Your config,
+    your own rules and the CA's files are left, with where they are. --dry-run changes nothing."""
+    from pixelguard import running, service, system_proxy, trust
+
+    cfg = state.config
+    saved = system_proxy.read_saved(cfg.data_dir)
+    if saved:
+        kind = system_proxy.desktop()
+        if dry_run or kind != "gnome":
+            _system_proxy_plan(system_proxy.plan_off(kind, saved), dry_run)
+        else:
+            system_proxy.turn_off(cfg.data_dir)
+            click.echo("system proxy: the desktop's setting is as it was before `system-proxy on`")
+    else:
+        click.echo("system proxy: pixelguard never set it")
+    plan = service.plan_uninstall()
+    if not plan.path.exists():
+        click.echo("service: none installed")
+    elif dry_run:
+        click.echo(f"service: would remove {plan.path}")
+        _would_run(plan.commands)
+    else:
+        problems = service.uninstall(plan)
+        for line in problems:
+            click.echo(f"pixelguard: {display.safe(line)}", err=True)
+        click.echo(f"service: removed {plan.path}" + ("" if not problems else " (with the problems above)"))
+    cert = trust.ca_file(trust.confdir())
+    ca_plan = trust.plan_uninstall(cert, trust.read_record(cfg.data_dir))
+    outcome = None if dry_run else trust.carry_out(ca_plan, cfg.data_dir, adding=False)
+    for line in trust.describe(ca_plan, outcome, adding=False):
+        click.echo("CA: " + display.safe(line))
+    if data:
+        _remove_data(cfg, dry_run, running.read(cfg.data_dir))
+    click.echo(f"left in place: your config ({cfg.source or configmod.locate()}), your rules ({cfg.user_list}), the CA "
+               f"files in {trust.confdir()} (mitmproxy's, shared with it)" + ("" if data else f", and the data in {cfg.data_dir} (--data deletes it)"))  # fmt: skip
+
+
+def _remove_data(cfg: Any, dry_run: bool, proxy: Any) -> None:
+    """The data dir and the cache dir, deleted when they are pixelguard's own (named for it); else named."""
+    import shutil
+
+    if proxy is not None and not dry_run:
+        raise PixelguardError(
+            f"a proxy is running from {cfg.data_dir} (pid {proxy.pid}): stop it first, then run this again"
+        )
+    db = Path(cfg.database)
+    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        if path.exists() and not path.is_relative_to(cfg.data_dir):
+            click.echo(f"data: {'would delete' if dry_run else 'deleted'} {path}")
+            if not dry_run:
+                path.unlink()
+    for d in (cfg.data_dir, cfg.cache_dir):
+        if not d.exists():
+            continue
+        if d.name != "pixelguard":  # a directory the config named: it may hold more than pixelguard's files
+            click.echo(f"data: {d} is not pixelguard's own directory: delete what you want of it by hand")
+            continue
+        click.echo(f"data: {'would delete' if dry_run else 'deleted'} {d}")
+        if not dry_run:
+            shutil.rmtree(d)
+
+
+@cli.command()
 @json_option
 @pass_state
 def doctor(state: State, as_json: bool) -> None:

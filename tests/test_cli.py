@@ -30,6 +30,7 @@ COMMANDS = [
     ["lists"],
     ["lists", "update"],
     ["scan"],
+    ["uninstall"],
     ["mail"],
     ["mail", "clean"],
     ["config"],
