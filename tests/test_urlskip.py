@@ -36,6 +36,7 @@ DEST = "https://shop.example/item?id=7&x=a%20b"
         ("https://r.test/L0/https:%2F%2Fa.example%2Fp/1/x", r"/\/L0\/([^\/]+)\// -uricomponent", "https://a.example/p"),
         ("https://r.test/?to=a.example/p", "?to +https", "https://a.example/p"),
         ("https://r.test/?to=http://a.example/p", "?to +https", "https://a.example/p"),  # +https upgrades
+        ('https://r.test/?j={"a":{"url":"https:\\/\\/a.example\\/p"}}', "?j -json=url", "https://a.example/p"),
         ("https://r.test/?u=https://a.example/é", "?u", "https://a.example/%C3%A9"),  # Location is ASCII
     ],
 )  # fmt: skip
@@ -67,6 +68,8 @@ def test_each_step_as_ubo_runs_it(url: str, steps: str, expected: str) -> None:
             "https://r.test/?url=https://a.example/",
             " ".join(["#"] * 17),
         ),  # more steps than any redirector has
+        ("https://r.test/?j=" + "[" * 5000, "?j -json=url"),  # JSON too deep for the parser: no destination
+        ('https://r.test/?j={"b":"x"}', "?j -json=url"),  # no such key
     ],
 )
 def test_a_step_that_does_not_apply_gives_no_destination(url: str, steps: str) -> None:
@@ -121,6 +124,18 @@ def test_which_lists_may_unwrap_links(spec: ListSpec, trusted: bool) -> None:
 
 # --- the bundled list: one row per rule -----------------------------------------------------------------------
 
+
+def _mandrill(url: str) -> str:
+    """A Mandrill p= value as its links carry it: URL-safe base64 of JSON whose "p" is JSON holding the url (with
+    JSON's escaped slashes), as a published decoding of a real link shows (gist medmunds/1b696ee88ccb0480d71f)."""
+    import base64
+    import json
+
+    inner = json.dumps({"u": 30042264, "v": 1, "url": url.replace("/", "\\/"), "id": "99db2b3b9353"})
+    outer = json.dumps({"s": "di5d3m3k-xjFps", "v": 1, "p": inner})
+    return base64.urlsafe_b64encode(outer.encode()).decode().rstrip("=")
+
+
 TABLE = [
     (f"https://nam12.safelinks.protection.outlook.com/?url={DEST.replace(':', '%3A').replace('/', '%2F').replace('?', '%3F').replace('=', '%3D').replace('&', '%26').replace('%20', '%2520')}&data=05%7C02%7C&sdata=abc&reserved=0",
      "||safelinks.protection.outlook.com^$doc,urlskip=?url"),
@@ -135,6 +150,8 @@ TABLE = [
     (f"https://www.linkedin.com/redir/redirect?url={DEST.replace('&', '%26')}&urlhash=x", "||www.linkedin.com/redir/redirect?$doc,urlskip=?url"),
     (f"https://steamcommunity.com/linkfilter/?url={DEST.replace('&', '%26')}", "||steamcommunity.com/linkfilter/?$doc,urlskip=?url"),
     (f"https://steamcommunity.com/linkfilter/?u={DEST.replace('&', '%26')}", "||steamcommunity.com/linkfilter/?$doc,urlskip=?u"),
+    (f"https://mandrillapp.com/track/click/30042264/shop.example?p={_mandrill(DEST)}", "||mandrillapp.com/track/click/$doc,urlskip=?p -safebase64 -json=url"),
+    (f"https://click.shop.example/track/click/30042264/shop.example?p={_mandrill(DEST)}", "/track/click/*?p=eyJ$doc,urlskip=?p -safebase64 -json=url"),
 ]  # fmt: skip
 
 

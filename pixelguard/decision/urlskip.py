@@ -12,6 +12,10 @@ the current string, which starts as the request's URL:
   ``-base64``       base64-decoded; ``-safebase64`` the URL-safe alphabet; ``-uricomponent`` percent-decoded
   ``-blocked``      the rule may also unwrap a request the lists block (by default a blocked one is not)
 
+and one of pixelguard's own, for senders that wrap the destination in JSON (Mandrill's ``p=``, base64 of JSON
+holding JSON): ``-json=KEY``, the string under KEY at any depth, JSON held in strings read too, its escaped
+slashes undone. uBO does not know it and, as for any step it does not know, leaves such a link alone.
+
 A step that does not apply, or an unknown one, gives no destination; so does a result that is not an http(s) URL
 with a host. pixelguard adds one check of its own: a destination on the redirector's own host is no way out of
 it (a loop, or the redirector's own page) and is refused.
@@ -26,6 +30,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,6 +42,8 @@ import re2
 from pixelguard.engine.engine import ParamRule
 
 MAX_STEPS = 16  # uBO's lists use at most 4; a longer chain is not a redirector's
+MAX_JSON_PARSES = 4  # JSON in JSON: Mandrill nests two levels
+MAX_JSON_ITEMS = 1000  # values looked at in one -json= step
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _SCHEME_ONLY = re.compile(r"^[\w-]:\/\/")  # uBO refuses to put https:// before these (its +https check)
 _URL_SAFE = "".join(chr(c) for c in range(0x21, 0x7F))  # printable ASCII stays, the rest is percent-encoded
@@ -91,11 +98,13 @@ def _step(cur: str, step: str) -> str | None:
             return _atob(cur.replace("-", "+").replace("_", "/"))
         if step == "-uricomponent":
             return _uricomponent(cur)
+        if step.startswith("-json="):
+            return _json_value(cur, step[6:])
         if len(step) > 2 and step[0] == step[-1] == "/":
             rx = _regex(step[1:-1])
             m = rx.search(cur) if rx.groups >= 1 else None
             return m.group(1) if m is not None and m.group(1) is not None else None
-    except (ValueError, re2.error, IndexError):
+    except (ValueError, re2.error, IndexError, RecursionError):
         return None
     return None  # an unknown step: no destination, as in uBO
 
@@ -121,6 +130,25 @@ def _atob(s: str) -> str:
         return base64.b64decode(s + "=" * (-len(s) % 4), validate=True).decode("latin-1")
     except binascii.Error as e:
         raise ValueError("not base64") from e
+
+
+def _json_value(text: str, key: str) -> str | None:
+    """The first string under ``key`` in JSON ``text`` (breadth first), reading JSON held in strings as well."""
+    queue: list[Any] = [json.loads(text)]
+    parsed, seen = 1, 0
+    while queue and seen < MAX_JSON_ITEMS:
+        x = queue.pop(0)
+        seen += 1
+        if isinstance(x, dict):
+            if isinstance(x.get(key), str):
+                return x[key].replace("\\/", "/")  # JSON's escaped slash, left by JSON written into JSON
+            queue.extend(x.values())
+        elif isinstance(x, list):
+            queue.extend(x)
+        elif isinstance(x, str) and x[:1] in ("{", "[") and parsed < MAX_JSON_PARSES:
+            queue.append(json.loads(x))
+            parsed += 1
+    return None
 
 
 def _uricomponent(s: str) -> str:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from harness import REPO, Origin, Proxy, wait_for
 from imagedata import BUILDERS
+from test_urlskip import _mandrill
 
 from pixelguard import lists
 from pixelguard.proxy.responses import TRANSPARENT_GIF
@@ -210,6 +211,7 @@ REDIRECTORS = [
     ("https://abcdef.r.us-east-1.awstrack.me/L0/https:%2F%2Fshop.example%2Fitem%3Fid=7/1/010001-abc-000000/Xyz0=344", DESTINATION),
     ("https://www.youtube.com/redirect?event=video_description&q=https%3A%2F%2Fshop.example%2Fitem%3Fid%3D7", DESTINATION),
     ("https://www.linkedin.com/redir/redirect?url=https%3A%2F%2Fshop.example%2Fitem%3Fid%3D7&urlhash=x", DESTINATION),
+    (f"https://mandrillapp.com/track/click/30042264/shop.example?p={_mandrill(DESTINATION)}", DESTINATION),
 ]  # fmt: skip
 
 
