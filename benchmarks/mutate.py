@@ -45,7 +45,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/test_schemas.py"],
     ),
     "leaks": (["pixelguard/decision/leaks.py"], ["tests/test_leaks.py"]),
-    "payloads": (["pixelguard/payloads/*"], ["tests/test_payloads.py", "tests/test_schemas.py"]),
+    "payloads": (["pixelguard/payloads/*"], ["tests/test_payloads.py", "tests/test_schemas.py",
+                                             "tests/test_payloads_exact.py"]),
     "writer": (["pixelguard/store/writer.py"], ["tests/test_store_writer.py", "tests/test_store_faults.py"]),
 }  # fmt: skip
 
