@@ -42,7 +42,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "pixelguard/decision/redact.py", "pixelguard/decision/schema_learner.py"],
         ["tests/test_pipeline.py", "tests/test_bodies.py", "tests/test_removeparam.py", "tests/test_leaks.py",
          "tests/test_filters_params.py", "tests/test_resource_types.py", "tests/test_urlskip.py",
-         "tests/test_schemas.py"],
+         "tests/test_schemas.py", "tests/test_decision_edges.py", "tests/test_connect_refusal.py"],
     ),
     "leaks": (["pixelguard/decision/leaks.py"], ["tests/test_leaks.py"]),
     "payloads": (["pixelguard/payloads/*"], ["tests/test_payloads.py", "tests/test_schemas.py",

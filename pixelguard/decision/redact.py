@@ -66,10 +66,10 @@ def redact(url: str, cookie_header: str = "") -> Redaction:
     was, in order) and the names of its tracker cookies."""
     removed: list[str] = []
     out = url
-    q = url.find("?")
+    hash_at = url.find("#")
+    end = len(url) if hash_at < 0 else hash_at
+    q = url.find("?", 0, end)  # a "?" in the fragment starts no query
     if q >= 0:
-        hash_at = url.find("#", q)
-        end = len(url) if hash_at < 0 else hash_at
         kept = []
         for pair in url[q + 1 : end].split("&"):
             name = pair.split("=", 1)[0]
