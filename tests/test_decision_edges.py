@@ -172,3 +172,26 @@ def test_hygiene_leaves_a_referer_that_is_already_an_origin_and_still_drops_vali
 )  # fmt: skip
 def test_path_and_query(url: str, expected: str) -> None:
     assert path_and_query(url) == expected
+
+
+def test_an_allowed_trackers_body_loses_its_identifiers() -> None:
+    from pixelguard.decision.bodies import view_of
+    from pixelguard.decision.redact import redact_body
+
+    assert redact_body(b"en=page_view&cid=1&uid=2\nen=scroll&cid=1") == (
+        b"en=page_view\nen=scroll",
+        ("cid", "uid"),
+    )
+    assert redact_body(b'{"userId":"u","e":{"anonymousId":"a","k":1},"l":[{"client_id":"c"}]}') == (
+        b'{"e":{"k":1},"l":[{}]}', ("userId", "anonymousId", "client_id"))  # fmt: skip
+    for untouched in (b"no form here", b'{"event":"x"}', b"{broken json", b"a=1&b=2"):
+        assert redact_body(untouched) == (untouched, ())
+    pipe = Pipeline(Engine.from_text("||api.t.example^\n@@||api.t.example^\n", "user"))
+    req = _req("https://api.t.example/v1/t?cid=9", "POST", Referer="https://shop.example/")
+    d = pipe.decide(req, view_of(b'{"type":"track","userId":"u"}', "application/json"))
+    assert d.action is Action.REDACTED and d.body == b'{"type":"track"}'
+    assert d.reason is not None and d.reason.detail == "removed cid, body userId"
+    off = Pipeline(pipe.engine, redact_allowed=False).decide(
+        req, view_of(b'{"userId":"u"}', "application/json")
+    )
+    assert off.action is Action.PASSED and off.body is None

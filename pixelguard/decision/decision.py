@@ -67,6 +67,7 @@ class Decision:
     drop_headers: tuple[str, ...] = ()  # REDACTED / header hygiene: request headers removed (lower-case)
     drop_cookies: tuple[str, ...] = ()  # cookie names removed from the request's Cookie header
     set_referer: str | None = None  # header hygiene: the Referer cut to the page's origin
+    body: bytes | None = field(default=None, compare=False, repr=False)  # REDACTED: the body to send instead
     redirect_resource: str | None = None  # BLOCKED by a $redirect= rule: the neutral resource it names
     allowed: bool = False  # an exception covers the request: its pixels stay, its cookies may be redacted
     paused: bool = False

@@ -29,7 +29,7 @@ from pixelguard.decision.bodies import BodyView
 from pixelguard.decision.decision import PASSED, Action, Decision, Reason
 from pixelguard.decision.leaks import Found, Identity, form_labels
 from pixelguard.decision.pixel_learner import learned_rule, under
-from pixelguard.decision.redact import redact
+from pixelguard.decision.redact import redact, redact_body
 from pixelguard.decision.removeparam import clean, normalised
 from pixelguard.decision.request_model import RequestModel
 from pixelguard.decision.urlskip import unwrap
@@ -184,7 +184,21 @@ class Pipeline:
             spoken = self._protocol(req, body.data)
             if spoken is not None:
                 return spoken
+        elif self.redact_allowed and body.complete and early.action in (Action.PASSED, Action.REDACTED):
+            return self._redact_body(early, body)
         return early
+
+    def _redact_body(self, early: Decision, body: BodyView) -> Decision:
+        """An allowed tracker's body without its identifiers (decision/redact.py); the URL's redaction kept."""
+        data, removed = redact_body(body.data, body.content_type)
+        if not removed:
+            return early
+        names = ", ".join(f"body {n}" for n in removed)
+        first = early.reason if early.action is Action.REDACTED else None
+        detail = f"{first.detail}, {names}" if first is not None else f"removed {names}"
+        why = Reason("redacted", "identifiers of an allowed tracker", None, None, detail)
+        rest = early.reasons[1:] if first is not None else early.reasons
+        return replace(early, action=Action.REDACTED, reasons=(why, *rest), body=data)
 
     def describe(self, req: RequestModel, d: Decision, body: BodyView | None = None) -> Decision:
         """A stopped request's Decision with the payload it would have told the tracker (its vendor, event,

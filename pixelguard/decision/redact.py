@@ -8,12 +8,15 @@ parameter reference and "Google Analytics cookie usage"; Meta: Pixel and advance
 cookies; Segment/RudderStack: the ajs_* cookies and anonymousId/userId; Snowplow: duid/nuid/sid and _sp_*;
 Matomo: _id/uid/cid and _pk_*; Microsoft UET, TikTok, Pinterest, LinkedIn: their first-party cookies).
 
-Pure: a URL and a Cookie header in, what to remove out; the proxy removes it (and drops the response's
-Set-Cookie), ``pixelguard check`` shows it.
+Pure: a URL, a Cookie header and a body in, what to remove out; the proxy removes it (and drops the response's
+Set-Cookie), ``pixelguard check`` shows it. A body is read as the trackers send one: form-encoded (GA4 sends one
+event a line), or JSON (Segment, the Measurement Protocol), its ID keys dropped at any depth.
 """
 
 from __future__ import annotations
 
+import json
+from collections import deque
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
@@ -31,6 +34,9 @@ ID_PARAMS = frozenset({
     "ttclid", "_ttp",  # TikTok
     "epik",  # Pinterest
 })  # fmt: skip
+# Keys of a JSON body that identify: the parameters above, and the JSON spellings of the same IDs.
+ID_JSON_KEYS = ID_PARAMS | {"client_id", "user_id", "userid", "anonymous_id", "device_id", "external_id"}
+MAX_JSON_NODES = 10_000  # values walked in one body (a tracker's event has tens)
 # Cookie names (exact) and prefixes of tracker cookies.
 ID_COOKIES = frozenset({"_ga", "_gid", "_gat", "_gcl_au", "_gcl_aw", "_fbp", "_fbc", "ajs_anonymous_id",
                         "ajs_user_id", "_uetsid", "_uetvid", "_ttp", "_pin_unauth", "li_fat_id", "li_sugr",
@@ -86,6 +92,54 @@ def redact(url: str, cookie_header: str = "") -> Redaction:
         )
     )
     return Redaction(out, tuple(dict.fromkeys(removed)), cookies)
+
+
+def redact_body(data: bytes, content_type: str = "") -> tuple[bytes, tuple[str, ...]]:
+    """A body without its identifiers, and the names removed; the body itself when there are none (or it is
+    neither form nor JSON, or cannot be read)."""
+    text = data.decode("utf-8", "surrogateescape")
+    head = text.lstrip()[:1]
+    if head in ("{", "["):
+        return _redact_json(data, text)
+    if "=" not in text:
+        return data, ()
+    removed: list[str] = []
+    lines = []
+    for line in text.split("\n"):
+        kept = []
+        for pair in line.split("&"):
+            name = pair.split("=", 1)[0]
+            if name and _is_id(name):
+                removed.append(unquote_plus(name))
+            else:
+                kept.append(pair)
+        lines.append("&".join(kept))
+    if not removed:
+        return data, ()
+    return "\n".join(lines).encode("utf-8", "surrogateescape"), tuple(dict.fromkeys(removed))
+
+
+def _redact_json(data: bytes, text: str) -> tuple[bytes, tuple[str, ...]]:
+    from pixelguard.payloads.fields import body_json
+
+    doc = body_json(data)  # None when it is not JSON or nests too deep
+    if doc is None:
+        return data, ()
+    removed: list[str] = []
+    queue, walked = deque([doc]), 0  # breadth first: names come in the order the document has them
+    while queue and walked < MAX_JSON_NODES:
+        node = queue.popleft()
+        walked += 1
+        if isinstance(node, dict):
+            for key in [k for k in node if isinstance(k, str) and k.lower() in ID_JSON_KEYS]:
+                removed.append(key)
+                del node[key]
+            queue.extend(node.values())
+        elif isinstance(node, list):
+            queue.extend(node)
+    if not removed:
+        return data, ()
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode(), tuple(dict.fromkeys(removed))
 
 
 def without_cookies(cookie_header: str, names: tuple[str, ...]) -> str:

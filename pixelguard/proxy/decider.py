@@ -182,6 +182,10 @@ class RequestDecider:
             d = self.shared.pipeline.decide_body(note.request, d, body)
             if d.stopped:
                 flow.response = responses.answer(note.request, d)
+            elif d.body is not None:
+                r.content = (
+                    d.body
+                )  # an allowed tracker's body without its identifiers (re-encoded as it came)
         note.decision = d
         self._record(note, self._describe(note, body), nbytes=body.size if d.stopped else 0)
 

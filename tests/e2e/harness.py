@@ -111,6 +111,7 @@ class Origin:
         self.prefix_routes: dict[str, Route] = {}  # every path under a prefix (serve_prefix)
         self.hits: Counter[str] = Counter()
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # (host header, path, headers)
+        self.bodies: dict[str, bytes] = {}  # path -> the first 64 KB of the last body posted there
         self.received: Counter[str] = Counter()  # request body bytes that reached the origin, per path
         self.lock = threading.Lock()
         origin = self
@@ -166,13 +167,18 @@ class Origin:
                                 origin.received[path] += len(data)
                     else:
                         left = int(self.headers.get("Content-Length") or 0)
+                        kept = bytearray()
                         while left > 0:
                             data = self.rfile.read(min(left, 1 << 16))
                             if not data:
                                 break
                             left -= len(data)
+                            if len(kept) < 1 << 16:
+                                kept += data[: (1 << 16) - len(kept)]
                             with origin.lock:
                                 origin.received[path] += len(data)
+                        with origin.lock:
+                            origin.bodies[path] = bytes(kept)  # the last body's first 64 KB
                     body = b"posted\n"
                     self.send_response(200)
                     self.send_header("Content-Type", "text/plain")

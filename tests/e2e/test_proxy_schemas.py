@@ -116,3 +116,32 @@ def test_an_allowed_ga4_hit_reaches_upstream_with_its_event_and_without_who_sent
     assert headers.get("Referer") == "http://www.shop.example/"
     event = wait_for(lambda: proxy.events(reason="redacted"), what="the redacted event")[0]
     assert event["action"] == "redacted" and event["detail"] == "removed cid, uid, cookie _ga"
+
+
+def test_an_allowed_segment_call_reaches_upstream_without_who_sent_it(
+    make_proxy, origin: Origin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness import REPO
+
+    monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTP", str(origin.http_port))
+    monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTPS", str(origin.https_port))
+    proxy = make_proxy({"t": "||api.segment.io^\n"}, "--set", f"scripts={REPO / 'tests' / 'e2e' / 'resolve_local.py'}",
+                       user="@@||api.segment.io^\n")  # fmt: skip
+    event = {"type": "track", "event": "Order Completed", "anonymousId": "a-1", "userId": "u-2",
+             "properties": {"revenue": 10}, "context": {"traits": {"user_id": "u-2"}}}  # fmt: skip
+    conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=10)
+    conn.request("POST", "http://api.segment.io/v1/t", body=json.dumps(event).encode(),
+                 headers={"Content-Type": "application/json", "Referer": "http://www.shop.example/"})  # fmt: skip
+    resp = conn.getresponse()
+    resp.read()
+    conn.close()
+    assert resp.status == 200
+    sent = json.loads(origin.bodies["/v1/t"])
+    assert sent == {
+        "type": "track",
+        "event": "Order Completed",
+        "properties": {"revenue": 10},
+        "context": {"traits": {}},
+    }
+    event_row = wait_for(lambda: proxy.events(reason="redacted"), what="the redacted event")[0]
+    assert event_row["detail"] == "removed body anonymousId, body userId, body user_id"
