@@ -195,3 +195,38 @@ def test_an_allowed_trackers_body_loses_its_identifiers() -> None:
         req, view_of(b'{"userId":"u"}', "application/json")
     )
     assert off.action is Action.PASSED and off.body is None
+
+
+def test_a_pause_ends_at_its_moment() -> None:
+    pipe = Pipeline(Engine.from_text("||t.example^\n", "t"), paused_until=1000.0, clock=lambda: 1000.0)
+    assert not pipe.paused() and pipe.decide(_req("https://t.example/p")).action is Action.BLOCKED
+    pipe.clock = lambda: 999.9
+    assert pipe.paused()
+
+
+def test_connect_in_hosts_only_mode_and_the_refused_tunnels_reason() -> None:
+    engine = Engine.from_text("||t.example^\n", "t")
+    hosts_only = Pipeline(engine, mode="hosts-only", passthrough=lambda host, client: "configured")
+    d = hosts_only.decide_connect("other.example")
+    assert (
+        d.action is Action.PASSTHROUGH
+        and d.reason is not None
+        and d.reason.detail == "hosts-only mode decrypts no TLS"
+    )
+    refused = Pipeline(engine).decide_connect("t.example")
+    assert refused.action is Action.BLOCKED and refused.reason is not None
+    assert (refused.reason.stage, refused.reason.rule, refused.reason.list, refused.reason.line) == (
+        "host",
+        "||t.example^",
+        "t",
+        1,
+    )
+
+
+def test_hygiene_leaves_a_referer_it_cannot_read() -> None:
+    pipe = Pipeline(Engine.from_text("||x.test^\n", "t"), tracker_host=lambda h: True)
+    for referer in ("android-app://com.example.app/", "not a url"):
+        d = pipe.decide(_req("https://t.example/l.js", Referer=referer, **{"X-Client-Data": "a"}))
+        assert d.drop_headers == ("x-client-data",) and d.set_referer is None, referer
+    d = pipe.decide(_req("https://t.example/l.js", Referer="https://news.example?x=1"))
+    assert d.set_referer == "https://news.example/"

@@ -37,7 +37,7 @@ def test_a_protocol_on_a_site_of_its_own_is_read_by_its_vendors_decoder() -> Non
 
 def test_a_protocol_without_a_decoder_gets_the_generic_reading_under_its_vendors_name() -> None:
     body = json.dumps([{"event": "Viewed", "properties": {"token": "t0k3n"}}]).encode()
-    assert decode("https://www.shop.example/mp", "POST", body) == {
+    assert decode("https://www.shop.example/mp", body) == {
         "vendor": "Mixpanel", "event": None, "fields": {}, "identifiers": []
     }  # fmt: skip
 
@@ -60,7 +60,7 @@ def test_the_generic_reading_names_parameters_and_the_identifiers_among_them() -
     names = decode(f"https://t.example/c?{many}")["fields"]["parameters"].split(", ")  # type: ignore[index]
     assert names == [f"p{i}" for i in range(40)]  # at most 40 named
     keys = {f"k{i}": "x" for i in range(100)} | {"late": SHA256}  # the 101st key of a JSON body is not read
-    assert decode("https://t.example/j", "POST", json.dumps(keys).encode())["identifiers"] == []  # type: ignore[index]
+    assert decode("https://t.example/j", json.dumps(keys).encode())["identifiers"] == []  # type: ignore[index]
 
 
 # --- the field helpers ---------------------------------------------------------------------------------------------

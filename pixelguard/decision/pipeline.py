@@ -215,7 +215,7 @@ class Pipeline:
         url = idn.redact(req.url) or req.url
         raw = (idn.redact(text) or "").encode() if text else None
         try:
-            payload = payloads.decode(url, req.method, raw, req.headers.get("content-type"))
+            payload = payloads.decode(url, raw)
         except Exception:
             payload = None
         found = self._leaks(req) + (idn.find(text) if idn and text else [])

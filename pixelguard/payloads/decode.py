@@ -42,10 +42,9 @@ def _matches(host: str, suffix: str) -> bool:
     return host == suffix or host.endswith("." + suffix)
 
 
-def decode(
-    url: str, method: str = "GET", body: bytes | None = None, content_type: str | None = None
-) -> dict[str, Any] | None:
-    """The payload of one request, or None when it carries nothing."""
+def decode(url: str, body: bytes | None = None) -> dict[str, Any] | None:
+    """The payload of one request, or None when it carries nothing. The body is read for what it holds (form,
+    JSON, lines), whatever its method or declared type say."""
     host = split_url(url)[1]
     path = "/" + url.split("://", 1)[-1].split("/", 1)[1] if "/" in url.split("://", 1)[-1] else "/"
     if "?" not in url and not body:
