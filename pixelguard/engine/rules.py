@@ -381,20 +381,17 @@ def _all(o: _Options, neg: bool, value: str, opt: str) -> None:
     o.typed = True
 
 
-def _removeparam(o: _Options, neg: bool, value: str, opt: str) -> Malformed | None:
-    if neg:
-        return Malformed(f"option {opt!r} cannot be negated")
-    o.param = value
-    o.flags |= REMOVEPARAM
-    return None
+def _modifier(flag: int) -> Handler:
+    """$removeparam= / $urlskip=: the value is what the rule does to a request (kept in ``param``)."""
 
+    def handle(o: _Options, neg: bool, value: str, opt: str) -> Malformed | None:
+        if neg:
+            return Malformed(f"option {opt!r} cannot be negated")
+        o.param = value
+        o.flags |= flag
+        return None
 
-def _urlskip(o: _Options, neg: bool, value: str, opt: str) -> Malformed | None:
-    if neg:
-        return Malformed(f"option {opt!r} cannot be negated")
-    o.param = value
-    o.flags |= URLSKIP
-    return None
+    return handle
 
 
 def _ignore(o: _Options, neg: bool, value: str, opt: str) -> None:
@@ -428,9 +425,9 @@ OPTIONS: dict[str, Handler] = {
     "popup": _popup,
     "popunder": _popup,
     "all": _all,
-    "removeparam": _removeparam,
-    "queryprune": _removeparam,
-    "urlskip": _urlskip,
+    "removeparam": _modifier(REMOVEPARAM),
+    "queryprune": _modifier(REMOVEPARAM),
+    "urlskip": _modifier(URLSKIP),
     # Informational (uBO's reason=) or presentation-only: accepted, no effect on matching.
     "reason": _ignore,
     "collapse": _ignore,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+from typing import Any
 
 import pytest
 from harness import Origin, wait_for
@@ -88,21 +89,26 @@ def test_three_matches_on_one_path_teach_a_rule_for_that_path_only(
     assert check("http://www.shop.example/") != "BLOCKED"
 
 
-def test_an_allowed_ga4_hit_reaches_upstream_with_its_event_and_without_who_sent_it(
-    make_proxy, origin: Origin, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _resolving_proxy(make_proxy, origin: Origin, monkeypatch: pytest.MonkeyPatch, tracker: str) -> Any:
+    """A proxy whose lists block ``tracker`` and whose user list allows it, every host routed to the origin."""
     from harness import REPO
 
     monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTP", str(origin.http_port))
     monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTPS", str(origin.https_port))
-    proxy = make_proxy({"t": "||google-analytics.com^\n"}, "--set", f"scripts={REPO / 'tests' / 'e2e' / 'resolve_local.py'}",
-                       user="@@||google-analytics.com^\n")  # fmt: skip
+    script = f"scripts={REPO / 'tests' / 'e2e' / 'resolve_local.py'}"
+    return make_proxy({"t": f"||{tracker}^\n"}, "--set", script, user=f"@@||{tracker}^\n")
+
+
+def test_an_allowed_ga4_hit_reaches_upstream_with_its_event_and_without_who_sent_it(
+    make_proxy, origin: Origin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = _resolving_proxy(make_proxy, origin, monkeypatch, "google-analytics.com")
     origin.serve("/g/collect", b"", "text/plain", ("Set-Cookie", "_ga=GA1.1.999; Path=/"))
     conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=10)
     url = "http://www.google-analytics.com/g/collect?v=2&tid=G-ABC123XYZ9&cid=555.1&uid=u-42&en=page_view"
-    conn.request(
-        "GET", url, headers={"Cookie": "_ga=GA1.1.555.1; consent=yes", "Referer": "http://www.shop.example/"}
-    )
+    sent = {"Cookie": "_ga=GA1.1.555.1; consent=yes", "If-None-Match": '"id-7"', "X-Client-Data": "CIa2yQEI",
+            "Referer": "http://www.shop.example/cart?item=7"}  # fmt: skip
+    conn.request("GET", url, headers=sent)
     resp = conn.getresponse()
     resp.read()
     conn.close()
@@ -121,12 +127,7 @@ def test_an_allowed_ga4_hit_reaches_upstream_with_its_event_and_without_who_sent
 def test_an_allowed_segment_call_reaches_upstream_without_who_sent_it(
     make_proxy, origin: Origin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from harness import REPO
-
-    monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTP", str(origin.http_port))
-    monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTPS", str(origin.https_port))
-    proxy = make_proxy({"t": "||api.segment.io^\n"}, "--set", f"scripts={REPO / 'tests' / 'e2e' / 'resolve_local.py'}",
-                       user="@@||api.segment.io^\n")  # fmt: skip
+    proxy: Any = _resolving_proxy(make_proxy, origin, monkeypatch, "api.segment.io")
     event = {"type": "track", "event": "Order Completed", "anonymousId": "a-1", "userId": "u-2",
              "properties": {"revenue": 10}, "context": {"traits": {"user_id": "u-2"}}}  # fmt: skip
     conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=10)
