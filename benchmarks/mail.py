@@ -58,8 +58,10 @@ def main() -> int:
     clean = _rate(lambda raw: clean_message(raw, judge), messages, args.rounds)
     base = _rate(floor, messages, args.rounds)
     print(f"{len(messages)} newsletters (mean {size:.0f} KB), {removed} pixels removed in all")
-    print(f"mail clean, in one process: {clean:,.0f} messages/s; the standard library parsing and writing "
-          f"them: {base:,.0f} messages/s ({base / clean:.2f}x clean's speed)")
+    print(
+        f"mail clean, in one process: {clean:,.0f} messages/s; the standard library parsing and writing "
+        f"them: {base:,.0f} messages/s ({base / clean:.2f}x clean's speed)"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -82,9 +84,11 @@ def main() -> int:
             t0 = time.perf_counter()
             subprocess.run([sys.executable, "-c", "pass"], check=True)
             true_t.append(time.perf_counter() - t0)
-    print(f"one `pixelguard mail clean` per message (as a delivery hook runs it, compiled lists cached): median "
-          f"{statistics.median(times) * 1000:.0f} ms; a bare Python start here: "
-          f"{statistics.median(true_t) * 1000:.0f} ms")
+    print(
+        f"one `pixelguard mail clean` per message (as a delivery hook runs it, compiled lists cached): median "
+        f"{statistics.median(times) * 1000:.0f} ms; a bare Python start here: "
+        f"{statistics.median(true_t) * 1000:.0f} ms"
+    )
     return 0
 
 

@@ -34,7 +34,9 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3, help="best of this many rounds per request (default 3)")
     args = ap.parse_args()
     requests = list(dict.fromkeys(load_requests()))
-    engine = Engine.from_files([SHARED / "filterlists" / "easyprivacy.txt", SHARED / "filterlists" / "easylist.txt"])
+    engine = Engine.from_files(
+        [SHARED / "filterlists" / "easyprivacy.txt", SHARED / "filterlists" / "easylist.txt"]
+    )
     models = [Request(u, s or None, t) for u, s, t in requests]
     found = [(u, m) for (u, _, _) in requests if (m := detect(u)) is not None]
     unlisted = [(u, m) for u, m in found if not engine.check(u).blocked]
@@ -47,8 +49,10 @@ def main() -> int:
           f"blocked by EasyPrivacy or EasyList")  # fmt: skip
     for u, m in unlisted[:20]:
         print(f"  {m.vendor}: {u[:120]}")
-    print(f"detectors on the {len(ordinary):,} ordinary ones: median {md:.3f} us, p99 {p99:.2f} us; "
-          f"the engine's decision, same run: median {me:.2f} us ({md / me:.2f}x the engine's)")
+    print(
+        f"detectors on the {len(ordinary):,} ordinary ones: median {md:.3f} us, p99 {p99:.2f} us; "
+        f"the engine's decision, same run: median {me:.2f} us ({md / me:.2f}x the engine's)"
+    )
     return 0
 
 
