@@ -213,3 +213,13 @@ def test_vendor_decoders_field_by_field() -> None:
     assert opened("https://x.list-manage.com/track/open.php?u=1&id=c7&e=r", None) == (
         "Mailchimp", "email open", {"campaign": "c7"}, ["recipient ID e"])  # fmt: skip
     assert opened("https://x.list-manage.com/track/open.php?u=1", None) == ("Mailchimp", "email open", {}, [])
+
+
+def test_ga4_posted_as_one_form_is_read_as_ga4_with_its_property_and_ids() -> None:
+    body = b"v=2&tid=G-ABC123XYZ9&cid=5.1&uid=u&en=purchase"
+    assert decode("https://www.shop.example/m", body) == {
+        "vendor": "Google Analytics 4",
+        "event": "purchase",
+        "fields": {"property": "G-ABC123XYZ9"},
+        "identifiers": ["client ID cid", "user ID uid"],
+    }

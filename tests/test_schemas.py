@@ -148,6 +148,13 @@ def test_each_protocol_is_recognised_wherever_it_goes(vendor: str, url: str, bod
     assert decode(url, body)["vendor"] == vendor  # type: ignore[index]
 
 
+@pytest.mark.parametrize(("vendor", "url"), [(v, u) for v, u, b in CASES if b is None])
+def test_each_query_protocol_is_recognised_posted_as_a_form_too(vendor: str, url: str) -> None:
+    path, query = url.split("?", 1)
+    found = detect(path, query.encode())  # sendBeacon and fetch POST the same parameters
+    assert found is not None and found.vendor == vendor, found
+
+
 # First-party calls that share the protocols' parameter names (v, id, tid, e, p, event, data, pid, ...).
 ORDINARY = [
     f"{SITE}/api/v2/items?v=2&id=123&tid=abc&e=1&p=2",

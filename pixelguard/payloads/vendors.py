@@ -47,10 +47,12 @@ def google_analytics(url: str, body: bytes | None) -> Decoded:
     cid client ID, uid user ID) and GA4 (/g/collect: en event, ep.*/epn.* parameters, several events per body,
     one per line)."""
     q = query(url)
-    if "/g/collect" in url or q.get("v") == "2":  # GA4 on a path of the site's own too (payloads/schemas.py)
-        events = [{**q, **line} for line in body_lines(body)] or [q]
+    lines = body_lines(body)
+    head = {**q, **lines[0]} if lines else q  # the shared parameters: in the URL, or POSTed with the first event
+    if "/g/collect" in url or head.get("v") == "2":  # GA4 on a path of the site's own too (payloads/schemas.py)
+        events = [{**q, **line} for line in lines] or [q]
         names = [e.get("en") for e in events if e.get("en")]
-        fields: dict[str, str] = {"property": q.get("tid", "")}
+        fields: dict[str, str] = {"property": head.get("tid", "")}
         for e in events:
             for k, v in e.items():
                 if k.startswith(("ep.", "epn.")):
@@ -59,7 +61,7 @@ def google_analytics(url: str, body: bytes | None) -> Decoded:
                 fields["engagement time ms"] = e["_et"]
         if len(names) > 1:
             fields["events"] = ", ".join(n for n in names if n)
-        ids = [label for key, label in (("cid", "client ID cid"), ("uid", "user ID uid")) if q.get(key)]
+        ids = [label for key, label in (("cid", "client ID cid"), ("uid", "user ID uid")) if head.get(key)]
         return "Google Analytics 4", names[0] if names else None, {k: v for k, v in fields.items() if v}, ids
     p = {**q, **body_form(body)}
     event = p.get("t")
