@@ -48,8 +48,10 @@ def google_analytics(url: str, body: bytes | None) -> Decoded:
     one per line)."""
     q = query(url)
     lines = body_lines(body)
-    head = {**q, **lines[0]} if lines else q  # the shared parameters: in the URL, or POSTed with the first event
-    if "/g/collect" in url or head.get("v") == "2":  # GA4 on a path of the site's own too (payloads/schemas.py)
+    # The shared parameters: in the URL, or POSTed with the first event. GA4 is told by its path, or on a path of
+    # the site's own (payloads/schemas.py) by its protocol version.
+    head = {**q, **lines[0]} if lines else q
+    if "/g/collect" in url or head.get("v") == "2":
         events = [{**q, **line} for line in lines] or [q]
         names = [e.get("en") for e in events if e.get("en")]
         fields: dict[str, str] = {"property": head.get("tid", "")}
