@@ -202,10 +202,24 @@ def test_the_list_is_valid_and_every_rule_is_in_the_table(links: Engine) -> None
 
 
 def test_ubo_lists_urlskip_rules_are_loaded_and_run() -> None:
-    """uBO's own $urlskip rules (25 in its privacy and main lists), with their option order and regex steps."""
+    """uBO's own $urlskip rules (237 in its privacy and main lists), with their option order and regex steps."""
     files = [shared_path("filterlists", f) for f in ("ubo-privacy.min.txt", "ubo-filters.min.txt")]
     engine = Engine.from_files(files)
     assert not any("urlskip" in s for st in engine.stats.values() for s in st.skipped)
+    from pixelguard.engine.rules import URLSKIP, parse_line
+
+    lines = [
+        ln.strip() for p in files for ln in p.read_text(encoding="utf-8").splitlines() if "urlskip=" in ln
+    ]
+    rules = [ln for ln in lines if not ln.startswith("!")]
+    assert len(rules) >= 200
+    parsed = [parse_line(ln) for ln in rules]
+    read = [
+        ln
+        for ln, out in zip(rules, parsed, strict=True)
+        if isinstance(out, list) and any(r.flags & URLSKIP for r in out)
+    ]
+    assert read == rules  # every one is read as a $urlskip rule
     cases = {
         "https://click.redditmail.com/CL0/https:%2F%2Fwww.reddit.com%2Fr%2Fpython/1/0100018a-b1c2/abc=":
             "https://www.reddit.com/r/python",
