@@ -40,9 +40,9 @@ class SchemaLearner:
     def __len__(self) -> int:
         return len(self._counts)
 
-    def match(self, host: str, url: str, vendor: str) -> Learned | None:
-        """Record a request to ``url`` on ``host`` that spoke ``vendor``'s protocol; what to learn once the path
-        has seen ``learn_after`` of them."""
+    def match(self, host: str, url: str, protocol: str) -> Learned | None:
+        """Record a request to ``url`` on ``host`` that spoke ``protocol`` (as the stop's rule names it, "Google
+        Analytics 4 collection protocol"); what to learn once the path has seen ``learn_after`` of them."""
         path = path_of(url)
         if not host or path == "/" or len(path) > MAX_PATH or any(c in path for c in _SPECIAL):
             return None
@@ -61,7 +61,7 @@ class SchemaLearner:
                 len(self._learned) > MAX_PATHS
             ):  # learned ones are in the list file; this only spares a rewrite
                 self._learned.pop()
-            return Learned(f"{vendor} collection protocol sent there {n} times", path)
+            return Learned(f"{protocol} sent there {n} times", path)
 
 
 def learned_rule(host: str, path: str) -> str:

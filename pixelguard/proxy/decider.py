@@ -183,9 +183,8 @@ class RequestDecider:
             if d.stopped:
                 flow.response = responses.answer(note.request, d)
             elif d.body is not None:
-                r.content = (
-                    d.body
-                )  # an allowed tracker's body without its identifiers (re-encoded as it came)
+                # An allowed tracker's body without its identifiers (mitmproxy re-encodes it as it came).
+                r.content = d.body
         note.decision = d
         self._record(note, self._describe(note, body), nbytes=body.size if d.stopped else 0)
 
@@ -199,10 +198,10 @@ class RequestDecider:
             note.recorded = True
             self.shared.recorder.request(note.request, d, nbytes=nbytes)
             if d.stopped and d.reason is not None and d.reason.stage == "schema" and self.submit is not None:
-                self._learn_path(note.request, (d.reason.rule or "").removesuffix(" collection protocol"))
+                self._learn_path(note.request, d.reason.rule or "a collection protocol")
 
-    def _learn_path(self, req: RequestModel, vendor: str) -> None:
-        learned = self.shared.schema_learner.match(req.host, req.url, vendor)
+    def _learn_path(self, req: RequestModel, protocol: str) -> None:
+        learned = self.shared.schema_learner.match(req.host, req.url, protocol)
         if learned is not None and self.submit is not None:
             self.submit(self._write_path, req.host, learned.evidence, learned.path)
 
