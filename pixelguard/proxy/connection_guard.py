@@ -72,7 +72,7 @@ def _drop_hooks(handler: Any) -> None:
 
 
 class _ResetWindow:
-    """Resets a client's HTTP/2 connection sent within the last RESET_WINDOW_S."""
+    """The stream resets a client sent on one HTTP/2 connection within the last RESET_WINDOW_S."""
 
     def __init__(self) -> None:
         self.batches: deque[tuple[float, int]] = deque()  # (when, resets in one read)
