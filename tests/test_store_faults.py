@@ -28,14 +28,10 @@ from pixelguard.store import db as dbmod
 from pixelguard.store.writer import Writer
 
 
-def put_all(w: Writer, ns: range) -> float:
-    """Put events, asserting each is accepted; returns the slowest put in seconds (the proxy's wait)."""
-    slowest = 0.0
+def put_all(w: Writer, ns: range) -> None:
+    """Put events, asserting each is accepted."""
     for n in ns:
-        t = time.perf_counter()
         assert w.put(event(n)), f"event {n} refused"
-        slowest = max(slowest, time.perf_counter() - t)
-    return slowest
 
 
 @contextlib.contextmanager
@@ -82,8 +78,10 @@ def test_locked_by_another_process_for_5s(tmp_path):
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         locked_at = time.monotonic()
-        slowest = put_all(w, range(1, 2001))
-        assert slowest < 0.05  # the proxy never waits on the lock
+        put_all(w, range(1, 2001))
+        # The proxy never waits on the lock: all 2,000 were handed over while it was still held (its 5 s, not a
+        # per-call time, is the bound: a loaded machine may pause one call for a moment, never for the lock).
+        assert holder.poll() is None, "the lock was released before the events were handed over"
         wait_for(lambda: "locked" in (w.status["last_error"] or ""), 30, "the writer to report the lock")
         assert w.status["written"] == 1 and w.status["pending"] == 2000
         assert holder.wait(15) == 0

@@ -225,11 +225,12 @@ def test_a_tracked_link_is_answered_with_its_destination_and_the_redirector_sees
     proxy = make_proxy({}, "--set", f"scripts={REPO / 'tests' / 'e2e' / 'resolve_local.py'}",
                        "--set", "ssl_insecure=true", bundled=("pixelguard-links",))  # fmt: skip
     page_load = {"Sec-Fetch-Dest": "document", "Accept": "text/html"}
+    seen_before = len(origin.requests)  # the origin serves the whole session: only what comes now counts
     for link, destination in REDIRECTORS:
         r = proxy.get(link, page_load)
         assert (r.status, r.headers.get("Location"), r.headers.get("X-Pixelguard")) == (
             307, destination, "unwrapped"), link  # fmt: skip
-    assert origin.requests == []  # no redirector received anything
+    assert origin.requests[seen_before:] == []  # no redirector received anything
     events = wait_for(lambda: len(proxy.events(reason="unwrapped")) == len(REDIRECTORS) and
                       proxy.events(reason="unwrapped"), what="an event per link")  # fmt: skip
     assert [e["action"] for e in events] == ["unwrapped"] * len(REDIRECTORS)
@@ -239,6 +240,6 @@ def test_a_tracked_link_is_answered_with_its_destination_and_the_redirector_sees
     origin.serve("/ls/click", b"moved", "text/plain")
     r = proxy.get(opaque, page_load)
     assert r.status == 200 and r.body == b"moved"
-    assert [(host, path) for host, path, _ in origin.requests] == [
+    assert [(host, path) for host, path, _ in origin.requests[seen_before:]] == [
         ("u123.ct.sendgrid.net", "/ls/click?upn=u001.abc-2Bdef")
     ]
