@@ -50,6 +50,7 @@ from pixelguard.scan import (
     _parts,
     _remote,
     _url_args,
+    read_html,
 )
 
 MARK = "X-Pixelguard"
@@ -325,12 +326,7 @@ def _tag_text(raw: str, tag: str, attrs: list[tuple[str, str | None]]) -> str:
 
 def clean_html(html: str, judge: Judge) -> tuple[str, Counts]:
     """The HTML with its trackers removed and its tracked links unwrapped, and what was done."""
-    p = _Cleaner(html, judge)
-    try:
-        p.feed(html)
-        p.close()
-    except Exception:  # html.parser is lenient; a parser bug must not lose the message: edit what was found
-        pass
+    p = read_html(_Cleaner(html, judge), html)  # a parser bug loses no message: what was found is edited
     return (_apply(html, p.edits), p.counts) if p.edits else (html, Counts())
 
 

@@ -131,7 +131,7 @@ def scan_report(rep: Any, *, all_images: bool = True) -> list[str]:
             lines.append(f"  PIXEL?   {img.where:<10} {url}  ({safe(img.pixel)})")
         elif all_images:
             lines.append(f"  -        {img.where:<10} {url}")
-    for link in getattr(rep, "links", ()):
+    for link in rep.links:
         if link.destination:
             lines.append(f"  LINK     {'tracked':<10} {cut(safe(link.url), URL_WIDTH)}")
             lines.append(f"           goes to {cut(safe(link.destination), URL_WIDTH)}")
@@ -146,7 +146,7 @@ def scan_report(rep: Any, *, all_images: bool = True) -> list[str]:
         lines.append(
             f"  {k} other remote load{'' if k == 1 else 's'} (stylesheets, fonts): {rep.other_blocked} blocked"
         )
-    if getattr(rep, "links", ()):
+    if rep.links:
         opaque = sum(1 for link in rep.links if not link.destination)
         k = len(rep.links)
         lines.append(

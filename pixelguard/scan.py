@@ -22,7 +22,7 @@ from email import policy
 from email.message import EmailMessage, Message
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from pixelguard.config import PixelsConfig
 from pixelguard.errors import PixelguardError
@@ -392,11 +392,19 @@ def find_images(html: str, pixel: tuple[int, int] = DEFAULT_PIXEL) -> list[Found
 
 
 def _read(html: str, pixel: tuple[int, int]) -> ImageFinder:
-    p = ImageFinder(pixel)
+    return read_html(ImageFinder(pixel), html)
+
+
+P = TypeVar("P", bound=HTMLParser)
+
+
+def read_html(p: P, html: str) -> P:
+    """``p`` fed the whole of ``html``. html.parser is lenient, but a parser bug must not lose what was found so
+    far: it stops the reading there, never raises."""
     try:
         p.feed(html)
         p.close()
-    except Exception as e:  # html.parser is lenient, but a parser bug must not lose the images found so far
+    except Exception as e:
         log.debug("HTML parser stopped: %s", e)
     return p
 

@@ -190,7 +190,7 @@ class Pipeline:
 
     def _redact_body(self, early: Decision, body: BodyView) -> Decision:
         """An allowed tracker's body without its identifiers (decision/redact.py); the URL's redaction kept."""
-        data, removed = redact_body(body.data, body.content_type)
+        data, removed = redact_body(body.data)
         if not removed:
             return early
         names = ", ".join(f"body {n}" for n in removed)

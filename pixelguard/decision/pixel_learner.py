@@ -40,7 +40,7 @@ def _special_at(path: str) -> int:
     return min((path.find(c) for c in _SPECIAL if c in path), default=-1)
 
 
-def _key(text: str) -> int:
+def key_of(text: str) -> int:
     """A short fixed-size key for a URL or a path: its 64-bit hash, so that long ones cost what short ones cost
     (an int of 32 bytes: a hex string of it took 73, and 10,000 hosts hold up to 64 each)."""
     return int.from_bytes(
@@ -63,10 +63,10 @@ class PathSummary:
             self.cut = at if self.cut < 0 else min(self.cut, at)
         head = path[: MAX_PREFIX + 1]
         if self.prefix is None:
-            self.prefix, self.first = head, _key(path)
+            self.prefix, self.first = head, key_of(path)
             return
         self.prefix = os.path.commonprefix([self.prefix, head])  # noqa: RUF071 (characters on purpose)
-        if self.same and _key(path) != self.first:
+        if self.same and key_of(path) != self.first:
             self.same = False
 
     def narrowest(self) -> str:
@@ -114,7 +114,7 @@ class Learner:
         if not host:
             return None
         by_site = bool(site)
-        key = (_key(site) << 1 | 1) if by_site else _key(url) << 1
+        key = (key_of(site) << 1 | 1) if by_site else key_of(url) << 1
         path = path_of(url)
         with self._lock:
             if host in self._learned or host in self._content:

@@ -62,6 +62,19 @@ def _is_id(name: str) -> bool:
     return unquote_plus(name).strip().lower() in ID_PARAMS
 
 
+def _without_ids(pairs: str, removed: list[str]) -> list[str]:
+    """The ``&``-separated pairs of a query or a form line that name no identifier; the names of those that do
+    are added to ``removed``."""
+    kept = []
+    for pair in pairs.split("&"):
+        name = pair.split("=", 1)[0]
+        if name and _is_id(name):
+            removed.append(unquote_plus(name))
+        else:
+            kept.append(pair)
+    return kept
+
+
 def tracker_cookie(name: str) -> bool:
     n = name.strip()
     return n in ID_COOKIES or n.startswith(ID_COOKIE_PREFIXES)
@@ -76,13 +89,7 @@ def redact(url: str, cookie_header: str = "") -> Redaction:
     end = len(url) if hash_at < 0 else hash_at
     q = url.find("?", 0, end)  # a "?" in the fragment starts no query
     if q >= 0:
-        kept = []
-        for pair in url[q + 1 : end].split("&"):
-            name = pair.split("=", 1)[0]
-            if name and _is_id(name):
-                removed.append(unquote_plus(name))
-            else:
-                kept.append(pair)
+        kept = _without_ids(url[q + 1 : end], removed)
         if removed:
             query = "&".join(p for p in kept if p)
             out = url[:q] + ("?" + query if query else "") + url[end:]
@@ -94,32 +101,23 @@ def redact(url: str, cookie_header: str = "") -> Redaction:
     return Redaction(out, tuple(dict.fromkeys(removed)), cookies)
 
 
-def redact_body(data: bytes, content_type: str = "") -> tuple[bytes, tuple[str, ...]]:
+def redact_body(data: bytes) -> tuple[bytes, tuple[str, ...]]:
     """A body without its identifiers, and the names removed; the body itself when there are none (or it is
     neither form nor JSON, or cannot be read)."""
     text = data.decode("utf-8", "surrogateescape")
     head = text.lstrip()[:1]
     if head in ("{", "["):
-        return _redact_json(data, text)
+        return _redact_json(data)
     if "=" not in text:
         return data, ()
     removed: list[str] = []
-    lines = []
-    for line in text.split("\n"):
-        kept = []
-        for pair in line.split("&"):
-            name = pair.split("=", 1)[0]
-            if name and _is_id(name):
-                removed.append(unquote_plus(name))
-            else:
-                kept.append(pair)
-        lines.append("&".join(kept))
+    lines = ["&".join(_without_ids(line, removed)) for line in text.split("\n")]
     if not removed:
         return data, ()
     return "\n".join(lines).encode("utf-8", "surrogateescape"), tuple(dict.fromkeys(removed))
 
 
-def _redact_json(data: bytes, text: str) -> tuple[bytes, tuple[str, ...]]:
+def _redact_json(data: bytes) -> tuple[bytes, tuple[str, ...]]:
     from pixelguard.payloads.fields import body_json
 
     doc = body_json(data)  # None when it is not JSON or nests too deep

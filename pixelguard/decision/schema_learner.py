@@ -13,12 +13,11 @@ is the pair's hash, so long paths cost what short ones cost.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
 from typing import NamedTuple
 
-from pixelguard.decision.pixel_learner import path_of
+from pixelguard.decision.pixel_learner import key_of, path_of
 
 MAX_PATHS = 10_000
 MAX_PATH = 200  # a longer path is no rule a person reads: not learned
@@ -33,8 +32,8 @@ class Learned(NamedTuple):
 class SchemaLearner:
     def __init__(self, learn_after: int = 3):
         self.learn_after = learn_after
-        self._counts: OrderedDict[str, int] = OrderedDict()
-        self._learned: set[str] = set()
+        self._counts: OrderedDict[int, int] = OrderedDict()
+        self._learned: set[int] = set()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -46,7 +45,7 @@ class SchemaLearner:
         path = path_of(url)
         if not host or path == "/" or len(path) > MAX_PATH or any(c in path for c in _SPECIAL):
             return None
-        key = hashlib.blake2b(f"{host}\0{path}".encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+        key = key_of(f"{host}\0{path}")
         with self._lock:
             if key in self._learned:
                 return None
@@ -57,9 +56,8 @@ class SchemaLearner:
                     self._counts.popitem(last=False)
                 return None
             self._learned.add(key)
-            if (
-                len(self._learned) > MAX_PATHS
-            ):  # learned ones are in the list file; this only spares a rewrite
+            # Learned ones are in the list file: this set only spares rewriting one, so forgetting one is cheap.
+            if len(self._learned) > MAX_PATHS:
                 self._learned.pop()
             return Learned(f"{protocol} sent there {n} times", path)
 
