@@ -49,7 +49,8 @@ from pixelguard.scan import (
     ImageFinder,
     _parts,
     _remote,
-    _url_args,
+    css_loads,
+    css_urls,
     read_html,
 )
 
@@ -260,44 +261,41 @@ class _Cleaner(ImageFinder):
         if not css or at is None or self.html[at : at + len(css)] != css:
             return  # not one piece of the source text (it never is otherwise): leave it as it is
         bad = set()
-        for at_url, url in _url_args(css):
+        for url, where in css_urls(css):
             remote = _remote(url)
-            if remote and self._tracks(remote, _css_where(css, at_url), None):
+            if remote and self._tracks(remote, where, None):
                 bad.add(url)
-        for m in _IMPORT_IN_CSS.finditer(css):
-            remote = _remote(m.group(1))
-            if remote and self.judge.blocked(remote, "stylesheet"):
-                bad.add(m.group(1))
         cleaned, n = _strip_css(css, bad)
         if n:
             self.edits.append((at, at + len(css), cleaned))
             self.counts.pixels += n
 
 
-def _css_where(css: str, at: int) -> str:
-    """'font' for a url() inside an @font-face rule, else 'css' (an image); @import is judged on its own."""
-    face = css.lower().rfind("@font-face", 0, at)
-    return "font" if face >= 0 and css.find("}", face, at) < 0 else "css"
-
-
 def _strip_css(css: str, urls: set[str]) -> tuple[str, int]:
     """``css`` with each ``@import`` of one of ``urls`` removed and each other ``url(...)`` of one replaced by
-    ``none`` (valid wherever an image may be, and a load of nothing); how many went. One pass, left to right."""
+    ``none`` (valid wherever an image may be, and a load of nothing); how many went. Linear: statements and
+    url()s come in order, so each search starts where the last ended."""
     if not urls:
         return css, 0
-    cuts: list[tuple[int, int, str]] = []
+    imports: list[tuple[int, int, str]] = []
+    semi = -1
     for m in _IMPORT_IN_CSS.finditer(css):
+        if semi < m.end():
+            semi = css.find(";", m.end())
+            if semi < 0:
+                semi = len(css)  # none after this one: none after any later one either
         if m.group(1) in urls or _remote(m.group(1)) in urls:
-            end = css.find(";", m.end())
-            cuts.append((m.start(), len(css) if end < 0 else end + 1, ""))
-    for at, url in _url_args(css):
-        if (url in urls or _remote(url) in urls) and not any(s <= at < e for s, e, _ in cuts):
-            close = css.find(")", css.find(url, at + 4) + len(url))
-            if close > at:
-                cuts.append((at, close + 1, "none"))
+            imports.append((m.start(), min(semi + 1, len(css)), ""))
+    cuts = list(imports)
+    i = 0
+    for start, end, url, _ in css_loads(css):
+        while i < len(imports) and imports[i][1] <= start:
+            i += 1
+        inside_import = i < len(imports) and imports[i][0] <= start
+        if (url in urls or _remote(url) in urls) and not inside_import:
+            cuts.append((start, end, "none"))
     if not cuts:
         return css, 0
-    cuts.sort()
     return _apply(css, cuts), len(cuts)
 
 

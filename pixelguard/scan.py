@@ -199,36 +199,53 @@ def css_urls(css: str) -> list[tuple[str, str]]:
     follows, reads to the end every time, so a style attribute repeating ``url("`` took minutes (quadratic).
     Here every character is read a bounded number of times."""
     imports = {m.group(1) for m in _IMPORT_IN_CSS.finditer(css)}
+    out = [(url, where) for _, _, url, where in css_loads(css)]
+    seen = {url for url, _ in out}
+    out += [(url, "import") for url in imports if url not in seen]
+    return out
+
+
+def css_loads(css: str) -> list[tuple[int, int, str, str]]:
+    """(start, end, argument, where) of each url(...) in ``css``, in order: where it begins and where its ``)``
+    ends, and 'import', 'font' or 'css' as css_urls says. Linear: the url() and the @font-face bodies both come
+    in order, so one pointer walks the bodies."""
+    imports = {m.group(1) for m in _IMPORT_IN_CSS.finditer(css)}
     fonts = _font_face_spans(css)
     out = []
-    for at, url in _url_args(css):
+    f = 0
+    for start, end, url in _url_args(css):
+        while f < len(fonts) and fonts[f][1] <= start:
+            f += 1
         if url in imports:
-            out.append((url, "import"))
-        elif any(start <= at < end for start, end in fonts):
-            out.append((url, "font"))
+            where = "import"
+        elif f < len(fonts) and fonts[f][0] <= start:
+            where = "font"
         else:
-            out.append((url, "css"))
-    for url in imports:
-        if not any(u == url for u, _ in out):
-            out.append((url, "import"))
+            where = "css"
+        out.append((start, end, url, where))
     return out
 
 
 def _font_face_spans(css: str) -> list[tuple[int, int]]:
-    """Where the bodies of @font-face rules are: from each ``@font-face {`` to its ``}`` (one pass)."""
+    """Where the bodies of @font-face rules are: from each ``@font-face {`` to its ``}``, in order. One pass: a
+    ``}`` found for one rule is the end of every rule that begins before it (their ends never decrease)."""
     spans = []
+    close = -1
     for m in _FONT_FACE.finditer(css):
-        end = css.find("}", m.end())
-        spans.append((m.end(), len(css) if end < 0 else end))
+        if close < m.end():
+            close = css.find("}", m.end())
+            if close < 0:
+                close = len(css)  # none after this one: none after any later one either
+        spans.append((m.end(), close))
     return spans
 
 
-def _url_args(css: str) -> list[tuple[int, str]]:
-    """(position, argument) of each url(...)."""
+def _url_args(css: str) -> list[tuple[int, int, str]]:
+    """(start, end, argument) of each url(...), the end just past its ``)``."""
     low = css.lower()
     n = len(css)
     last_quote = {'"': css.rfind('"'), "'": css.rfind("'")}
-    out: list[tuple[int, str]] = []
+    out: list[tuple[int, int, str]] = []
     i = 0
     while True:
         j = low.find("url(", i)
@@ -247,12 +264,12 @@ def _url_args(css: str) -> list[tuple[int, str]]:
             while close < n and css[close].isspace():
                 close += 1
             if close < n and css[close] == ")":
-                out.append((j, css[k + 1 : end]))
+                out.append((j, close + 1, css[k + 1 : end]))
                 i = close + 1
             continue
         m = _UNQUOTED_URL.match(css, k)
         if m:
-            out.append((j, m.group(1)))
+            out.append((j, m.end(), m.group(1)))
             i = m.end()
 
 
