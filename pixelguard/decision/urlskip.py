@@ -32,6 +32,7 @@ import binascii
 import functools
 import json
 import re
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -134,10 +135,10 @@ def _atob(s: str) -> str:
 
 def _json_value(text: str, key: str) -> str | None:
     """The first string under ``key`` in JSON ``text`` (breadth first), reading JSON held in strings as well."""
-    queue: list[Any] = [json.loads(text)]
+    queue: deque[Any] = deque([json.loads(text)])
     parsed, seen = 1, 0
     while queue and seen < MAX_JSON_ITEMS:
-        x = queue.pop(0)
+        x = queue.popleft()
         seen += 1
         if isinstance(x, dict):
             if isinstance(x.get(key), str):
