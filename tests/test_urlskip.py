@@ -136,6 +136,34 @@ def _mandrill(url: str) -> str:
     return base64.urlsafe_b64encode(outer.encode()).decode().rstrip("=")
 
 
+def _drip(url: str, jwt: bool = False) -> str:
+    """A Drip link: URL-safe base64 (unpadded) of JSON with the url, JSON's escapes as Drip writes them (``&`` as
+    \\u0026), or a JWT whose payload is that JSON (both shapes appear in published newsletters)."""
+    import base64
+    import json
+
+    def b64(text: str) -> str:
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    payload = json.dumps({"account_id": "4254497", "delivery_id": "z66ith", "url": url}).replace("&", "\\u0026")
+    if not jwt:
+        return "https://t.dripemail2.com/c/" + b64(payload)
+    header = b64(json.dumps({"alg": "HS256"}))
+    return f"https://t.dripemail2.com/c/{header}.{b64(payload)}.GWh8YwLAAPFSkab8XMi286VHRWkKgqtmnKzndDOGUPg"
+
+
+def _relays() -> list[tuple[str, str]]:
+    """Each generic click-relay rule, with a link only it unwraps."""
+    from urllib.parse import quote
+
+    rows = []
+    for path in ("click", "redirect", "redir"):
+        for param in ("url", "u", "destination", "redirect"):
+            link = f"https://links.sender.example/{path}?{param}={quote(DEST, safe='')}&sig=9f8e"
+            rows.append((link, f"/{path}?$doc,urlskip=?{param}"))
+    return rows
+
+
 TABLE = [
     (f"https://nam12.safelinks.protection.outlook.com/?url={DEST.replace(':', '%3A').replace('/', '%2F').replace('?', '%3F').replace('=', '%3D').replace('&', '%26').replace('%20', '%2520')}&data=05%7C02%7C&sdata=abc&reserved=0",
      "||safelinks.protection.outlook.com^$doc,urlskip=?url"),
@@ -152,6 +180,9 @@ TABLE = [
     (f"https://steamcommunity.com/linkfilter/?u={DEST.replace('&', '%26')}", "||steamcommunity.com/linkfilter/?$doc,urlskip=?u"),
     (f"https://mandrillapp.com/track/click/30042264/shop.example?p={_mandrill(DEST)}", "||mandrillapp.com/track/click/$doc,urlskip=?p -safebase64 -json=url"),
     (f"https://click.shop.example/track/click/30042264/shop.example?p={_mandrill(DEST)}", "/track/click/*?p=eyJ$doc,urlskip=?p -safebase64 -json=url"),
+    (_drip(DEST), r"||dripemail2.com/c/$doc,urlskip=/\/c\/(?:eyJ[\w-]*\.)?(eyJ[\w-]+)/ -safebase64 -json=url"),
+    (_drip(DEST, jwt=True), r"||dripemail2.com/c/$doc,urlskip=/\/c\/(?:eyJ[\w-]*\.)?(eyJ[\w-]+)/ -safebase64 -json=url"),
+    *_relays(),
 ]  # fmt: skip
 
 
@@ -181,6 +212,11 @@ def test_each_bundled_redirector_is_unwrapped(links: Engine, url: str, rule: str
         "https://www.google.com/search?q=https://shop.example/",  # a search for a URL is not a redirect
         "https://www.google.com/url?q=https://www.google.com/maps",  # back to the redirector's host
         "https://l.facebook.com/l.php?h=AT0",  # the destination missing
+        "https://sso.example/redirect?url=https://sso.example/account",  # back to the redirector's host
+        "https://forum.example/redirect?url=javascript:alert(1)",  # not an http(s) destination
+        "https://forum.example/redirect?next=https://shop.example/",  # a parameter not named for a destination
+        "https://shop.example/login?redirect=https://app.example/",  # a login, not a relay: its path says so
+        "https://t.dripemail2.com/c/bm90LWpzb24",  # base64, but not JSON
     ],
 )
 def test_other_links_pass(links: Engine, url: str) -> None:
@@ -192,7 +228,7 @@ def test_the_list_is_valid_and_every_rule_is_in_the_table(links: Engine) -> None
     rules = [ln for ln in lines if ln.strip() and not ln.startswith(("!", "["))]
     assert rules and all(validate(r) is None for r in rules)
     assert links.errors == [] and links.stats["pixelguard-links"].skipped == {}
-    assert sorted(rules) == sorted(rule for _, rule in TABLE)
+    assert sorted(rules) == sorted({rule for _, rule in TABLE})
     for i, ln in enumerate(lines):  # each rule says whose redirector it is, with the URL's shape
         if ln in rules:
             j = i - 1

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from harness import REPO, Origin, Proxy, wait_for
 from imagedata import BUILDERS
-from test_urlskip import _mandrill
+from test_urlskip import _drip, _mandrill
 
 from pixelguard import lists
 from pixelguard.proxy.responses import TRANSPARENT_GIF
@@ -212,6 +212,10 @@ REDIRECTORS = [
     ("https://www.youtube.com/redirect?event=video_description&q=https%3A%2F%2Fshop.example%2Fitem%3Fid%3D7", DESTINATION),
     ("https://www.linkedin.com/redir/redirect?url=https%3A%2F%2Fshop.example%2Fitem%3Fid%3D7&urlhash=x", DESTINATION),
     (f"https://mandrillapp.com/track/click/30042264/shop.example?p={_mandrill(DESTINATION)}", DESTINATION),
+    (_drip(DESTINATION), DESTINATION),
+    (_drip(DESTINATION, jwt=True), DESTINATION),
+    ("https://links.sender.example/click?destination=https%3A%2F%2Fshop.example%2Fitem%3Fid%3D7&sig=9f8e", DESTINATION),
+    ("https://forum.example/redirect?url=https%3A%2F%2Fshop.example%2Fitem%3Fid%3D7", DESTINATION),
 ]  # fmt: skip
 
 
