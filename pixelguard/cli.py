@@ -533,8 +533,15 @@ def mail_group() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Clean the messages of this Maildir (new/ and cur/) in place instead.",
 )
+@click.option(
+    "--mbox",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Clean the messages of this mbox file in place instead (under its dot-lock and fcntl lock).",
+)
 @pass_state
-def mail_clean(state: State, message: Path | None, output: Path | None, maildir: Path | None) -> None:
+def mail_clean(
+    state: State, message: Path | None, output: Path | None, maildir: Path | None, mbox: Path | None
+) -> None:
     """Remove tracking pixels from a message and unwrap its tracked links; nothing is fetched.
 
     MESSAGE is an RFC 5322 file, or - (the default) for standard input, as procmail, maildrop, Sieve's filter,
@@ -544,16 +551,29 @@ def mail_clean(state: State, message: Path | None, output: Path | None, maildir:
     """
     from pixelguard import mail_clean as mc
 
-    if maildir is not None and (message is not None or output is not None):
-        raise PixelguardError("--maildir cleans in place: give no MESSAGE or -o with it")
+    box = maildir or mbox
+    if maildir is not None and mbox is not None:
+        raise PixelguardError("give --maildir or --mbox, not both")
+    if box is not None and (message is not None or output is not None):
+        raise PixelguardError(
+            f"--{'maildir' if maildir else 'mbox'} cleans in place: give no MESSAGE or -o with it"
+        )
     judge = _mail_judge(state.config)
-    if maildir is not None:
-        total = sum(1 for _ in mc.maildir_messages(maildir))
-        with click.progressbar(length=total, label="cleaning", file=sys.stderr) as bar:
-            result = mc.clean_maildir(maildir, judge, each=lambda _path: bar.update(1))
+    if box is not None:
+        if maildir is not None:
+            total = sum(1 for _ in mc.maildir_messages(maildir))
+            with click.progressbar(length=total, label="cleaning", file=sys.stderr) as bar:
+                result = mc.clean_maildir(maildir, judge, each=lambda _path: bar.update(1))
+        else:
+            from pixelguard.mail_mbox import clean_mbox
+
+            assert mbox is not None
+            size = mbox.stat().st_size if mbox.is_file() else 0
+            with click.progressbar(length=size, label="cleaning", file=sys.stderr) as bar:
+                result = clean_mbox(mbox, judge, each=lambda done: bar.update(done - bar.pos))
         for problem in result.problems:
             click.echo(f"pixelguard mail clean: {display.safe(problem)}", err=True)
-        click.echo(f"{maildir}: {result.cleaned} cleaned ({result.counts.summary()}), "
+        click.echo(f"{display.safe(str(box))}: {result.cleaned} cleaned ({result.counts.summary()}), "
                    f"{result.skipped} cleaned before")  # fmt: skip
         return
     if message is None or str(message) == "-":

@@ -452,7 +452,7 @@ def _replace_text(part: Message, html: str, problems: list[str]) -> bool:
 
 
 @dataclass
-class MaildirResult:
+class MailboxResult:
     cleaned: int = 0
     skipped: int = 0  # already cleaned
     counts: Counts = field(default_factory=Counts)
@@ -469,10 +469,10 @@ def maildir_messages(root: Path) -> Iterator[Path]:
                 yield root / sub / name
 
 
-def clean_maildir(root: Path, judge: Judge, each: Any = None) -> MaildirResult:
+def clean_maildir(root: Path, judge: Judge, each: Any = None) -> MailboxResult:
     """Clean every message of a Maildir in place. Safe to interrupt at any point: each cleaned copy is written in
     tmp/ and renamed over the message (one atomic step), with its file name (flags and all), mode and time."""
-    result = MaildirResult()
+    result = MailboxResult()
     for path in maildir_messages(root):
         if each is not None:
             each(path)

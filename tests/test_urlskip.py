@@ -4,6 +4,7 @@ pipeline's UNWRAPPED decision. Pure: the proxy's 307 is tested in e2e/test_proxy
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -139,13 +140,14 @@ def _mandrill(url: str) -> str:
 def _drip(url: str, jwt: bool = False) -> str:
     """A Drip link: URL-safe base64 (unpadded) of JSON with the url, JSON's escapes as Drip writes them (``&`` as
     \\u0026), or a JWT whose payload is that JSON (both shapes appear in published newsletters)."""
-    import base64
     import json
 
     def b64(text: str) -> str:
         return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
-    payload = json.dumps({"account_id": "4254497", "delivery_id": "z66ith", "url": url}).replace("&", "\\u0026")
+    payload = json.dumps({"account_id": "4254497", "delivery_id": "z66ith", "url": url}).replace(
+        "&", "\\u0026"
+    )
     if not jwt:
         return "https://t.dripemail2.com/c/" + b64(payload)
     header = b64(json.dumps({"alg": "HS256"}))
@@ -182,6 +184,8 @@ TABLE = [
     (f"https://click.shop.example/track/click/30042264/shop.example?p={_mandrill(DEST)}", "/track/click/*?p=eyJ$doc,urlskip=?p -safebase64 -json=url"),
     (_drip(DEST), r"||dripemail2.com/c/$doc,urlskip=/\/c\/(?:eyJ[\w-]*\.)?(eyJ[\w-]+)/ -safebase64 -json=url"),
     (_drip(DEST, jwt=True), r"||dripemail2.com/c/$doc,urlskip=/\/c\/(?:eyJ[\w-]*\.)?(eyJ[\w-]+)/ -safebase64 -json=url"),
+    (f"https://click.convertkit-mail4.com/p9unqonzo5iq/6qheh8hprod6/{base64.b64encode(DEST.encode()).decode()}",
+     r"||convertkit-mail*.com/$doc,urlskip=/\/(aHR0c[\w+=-]*)(?:[?#]|$)/ -safebase64"),
     *_relays(),
 ]  # fmt: skip
 
