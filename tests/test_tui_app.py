@@ -332,6 +332,22 @@ async def test_lists_screen_and_validating_editor(tmp_path: Path) -> None:
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: "||good.example^" in cfg.user_list.read_text(), what="the saved file")
         assert "@@||cdn.example^" in cfg.user_list.read_text()
+        # A regular expression that does not compile is caught while typing, as saving would refuse it.
+        saved = cfg.user_list.read_text(encoding="utf-8")
+        area.move_cursor(area.document.end)
+        area.insert("/ab(c/\n")
+        await wait_for(
+            pilot,
+            lambda: problems.has_class("-invalid") and "bad regular expression" in text_of(problems),
+            what="the bad regex marked",
+        )
+        await pilot.press("ctrl+s")
+        await wait_for(
+            pilot, lambda: sum("Not saved" in n.message for n in app._notifications) == 2, what="refusal"
+        )
+        assert cfg.user_list.read_text(encoding="utf-8") == saved
+        area.load_text(saved)
+        await wait_for(pilot, lambda: not problems.has_class("-invalid"), what="valid again")
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, ListsScreen), what="back to lists")
         await pilot.press("escape")
@@ -488,8 +504,9 @@ async def test_help_screen_and_quit(tmp_path: Path) -> None:
         footer = " ".join(text_of(key) for key in app.screen.query("FooterKey"))
         for label in (
             "Allow",
-            "Allow on site",
-            "Trust site",
+            "On site",
+            "Trust",
+            "1 hour",
             "Undo",
             "Pause",
             "Filter",

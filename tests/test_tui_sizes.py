@@ -7,10 +7,15 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
 from test_tui_support import event, make_config, sync, wait_for, write_events
+from textual.binding import Binding
+from textual.widgets import DataTable, Input
 
+from pixelguard.durations import parse_duration
 from pixelguard.tui.app import PixelguardApp
-from pixelguard.tui.screens.dialogs import HelpScreen
+from pixelguard.tui.screens.dialogs import HelpScreen, PauseScreen
+from pixelguard.tui.screens.main import MainScreen
 from pixelguard.tui.widgets.events import EventTable
 from pixelguard.tui.widgets.status_bar import MessageBar, StatusBar
 
@@ -143,5 +148,101 @@ async def test_help_says_where_the_ca_certificate_is(tmp_path: Path, monkeypatch
         await ready(pilot)
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
-        shown = text_of(app.screen.query_one("#help-ca"))
-        assert f"CA certificate: {tmp_path / 'conf' / 'mitmproxy-ca-cert.pem'}" in shown
+        shown = "".join(text_of(app.screen.query_one("#help-ca")).split())  # wrapped to the dialog
+        assert f"CAcertificate:{tmp_path / 'conf' / 'mitmproxy-ca-cert.pem'}" in shown
+
+
+def shown_keys(app: PixelguardApp) -> list[str]:
+    """The main screen's keys as the footer and help show them (``/``, ``?``), each with its label."""
+    return [
+        f"{app.get_key_display(b)} {b.description}"
+        for b in MainScreen.BINDINGS
+        if isinstance(b, Binding) and b.show
+    ]
+
+
+@sync
+async def test_at_80x24_the_footer_shows_every_key_of_the_main_screen(tmp_path: Path) -> None:
+    app = app_with_events(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+
+        def wholly_on_screen() -> list[str]:
+            keys = app.screen.query("FooterKey")
+            return [text_of(k).strip() for k in keys if k.region.width and k.region.right <= 80]
+
+        await wait_for(
+            pilot,
+            lambda: all(k in wholly_on_screen() for k in shown_keys(app)),
+            what=f"every key in {wholly_on_screen()}",
+        )
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
+@sync
+async def test_help_fits_the_screen_names_every_key_and_scrolls(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    app = app_with_events(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await ready(pilot)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+        dialog = app.screen.query_one("#help")
+        await wait_for(pilot, lambda: dialog.region.area > 0, what="the dialog laid out")
+        assert dialog.region.right <= size[0] and dialog.region.bottom <= size[1], dialog.region
+        listed = [line.split(maxsplit=1)[0] for line in text_of(app.screen.query_one("#help-keys")).splitlines()
+                  if line.strip() and not line.startswith("   ")]  # fmt: skip
+        assert {k.split()[0] for k in shown_keys(app)} <= set(listed), listed
+        # Every line can be read: what does not fit scrolls, and the last hint comes into view.
+        last = app.screen.query(".hint").last()
+        await pilot.press("end")
+        await wait_for(pilot, lambda: last.region.height and last.region.bottom <= dialog.region.bottom,
+                       what="the last hint in view")  # fmt: skip
+        assert "esc to close" in text_of(last)
+
+
+@sync
+async def test_the_pause_dialog_shows_its_error_in_full_at_80x24(tmp_path: Path) -> None:
+    app = app_with_events(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, PauseScreen), what="the pause dialog")
+        app.screen.query_one("#duration", Input).value = "bogus"
+        await pilot.press("enter")
+        hint = app.screen.query_one("#pause-hint")
+        await wait_for(pilot, lambda: hint.has_class("-error"), what="the error")
+        with pytest.raises(ValueError) as e:
+            parse_duration("bogus")
+        message = str(e.value)
+        await wait_for(pilot, lambda: " ".join(text_of(hint).split()) == message, what=f"{message!r} in full")
+        assert hint.region.right <= app.screen.query_one("#pause").region.right
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
+@sync
+async def test_list_names_that_share_a_start_stay_apart_and_requests_without_a_page_show_no_site_count(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    cfg = make_config(tmp_path)
+    now = time.time()
+    names = ["pixelguard-email", "pixelguard-params", "pixelguard-ads", "pixelguard-links"]
+    write_events(cfg.database, [event(i, now - 60 * (4 - i), list=n, site=None) for i, n in enumerate(names)])
+    app = PixelguardApp(cfg, listen="127.0.0.1:8080")
+    async with app.run_test(size=size) as pilot:
+        table = app.screen.query_one(EventTable)
+        await wait_for(pilot, lambda: table.row_count == 4, what="the rows")
+        column = [str(c.label) for c in table.columns.values()].index("list")
+        width = list(table.columns.values())[column].width
+        shown = [table.get_row_at(i)[column].plain for i in range(4)]
+        assert all(len(s) <= width for s in shown), shown
+        # each is its own name's end (newest first)
+        assert [n.endswith(s.lstrip("…")) for n, s in zip(names[::-1], shown, strict=True)] == [True] * 4, (
+            shown
+        )
+        assert len(set(shown)) == 4
+        if size[0] >= 100:  # the side panel: top trackers, each seen on no page
+            top = app.screen.query_one("#top", DataTable)
+            await wait_for(pilot, lambda: top.row_count == 4, what="top trackers")
+            assert [top.get_row_at(i)[2].plain for i in range(4)] == ["-"] * 4

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
@@ -21,6 +21,7 @@ KEYS = (
     ("a", "Allow the selected host everywhere (writes @@||host^ to your user list)"),
     ("s", "Allow the selected host on this site only (@@||host^$domain=site)"),
     ("A", "Trust the selected site: nothing is stopped on its pages"),
+    ("t", "Allow the selected host everywhere for an hour; it is stopped again after"),
     ("u", "Undo the last allow or trust"),
     ("p", "Pause protection for a while, or resume it"),
     ("/", "Filter the table by host, site, URL or rule text (esc clears)"),
@@ -48,7 +49,7 @@ class HelpScreen(ModalScreen[None]):
         grid.add_column()
         for key, what in KEYS:
             grid.add_row(Text(key), Text(what))
-        with Vertical(id="help", classes="dialog"):
+        with VerticalScroll(id="help", classes="dialog"):
             yield Label("pixelguard keys", classes="dialog-title")
             yield Static(grid, id="help-keys")
             yield Label(
@@ -59,7 +60,7 @@ class HelpScreen(ModalScreen[None]):
                 f"Programs trust it after `{cmd('ca install')}`; `{cmd('doctor')}` checks the set-up.",
                 classes="hint",
             )
-            yield Label("esc to close", classes="hint")
+            yield Label("esc to close; ↑ ↓ scroll when it does not fit", classes="hint")
 
 
 class PauseScreen(ModalScreen[timedelta | None]):

@@ -48,12 +48,13 @@ TEMPORARY = timedelta(hours=1)
 class MainScreen(Screen):
     BINDINGS: ClassVar[list[BindingType]] = [
         # Help and Quit first: the footer shows keys in this order and cuts the last ones on a narrow terminal.
+        # Short labels, so that every key fits in 80 columns (the help screen says each in full).
         Binding("question_mark", "app.help", "Help", key_display="?"),
         Binding("q", "app.quit", "Quit"),
         Binding("a", "allow", "Allow"),
-        Binding("s", "allow_on_site", "Allow on site"),
-        Binding("A", "trust_site", "Trust site"),
-        Binding("t", "allow_for_an_hour", "Allow 1h"),
+        Binding("s", "allow_on_site", "On site"),
+        Binding("A", "trust_site", "Trust"),
+        Binding("t", "allow_for_an_hour", "1 hour"),
         Binding("u", "undo", "Undo"),
         Binding("p", "pause", "Pause"),
         Binding("slash", "filter", "Filter"),

@@ -34,7 +34,7 @@ def cells(row: dict[str, Any], columns: tuple[tuple[str, int], ...]) -> list[Tex
     """Table cells for one event; Text objects, so a host or list name is never read as markup, and made safe,
     so that no control character in it reaches the terminal."""
     out = []
-    for name, _ in columns:
+    for name, width in columns:
         if name == "time":
             out.append(Text(clock(row.get("ts"))))
         elif name == "type":
@@ -42,7 +42,12 @@ def cells(row: dict[str, Any], columns: tuple[tuple[str, int], ...]) -> list[Tex
             out.append(Text(SHORT_TYPES.get(kind, kind)))
         elif name == "reason":
             out.append(Text(row.get("reason") or ""))
-        else:  # host, site, list, rule: from the network or the lists
+        elif name == "list":
+            # Cut at the front: list names share their start (pixelguard-email, pixelguard-params, adguard-base,
+            # adguard-tracking) and differ at the end.
+            value = safe(row.get(name) or "-")
+            out.append(Text(value if len(value) <= width else "…" + value[-(width - 1) :], no_wrap=True))
+        else:  # host, site, rule: from the network or the lists
             value = safe(row.get(name) or ("" if name == "host" else "-"))
             out.append(Text(value, overflow="ellipsis", no_wrap=True))
     return out

@@ -32,7 +32,8 @@ class TrackersPanel(Vertical):
             table.add_row(
                 Text(safe(row["host"]), overflow="ellipsis", no_wrap=True),
                 Text(f"{row['count']:,}", justify="right"),
-                Text(f"{row['sites']:,}", justify="right"),
+                # no page (an app, a mail client, a request without a Referer): "-", not a count of 0
+                Text(f"{row['sites']:,}" if row["sites"] else "-", justify="right"),
             )
         self.query_one("#spark", Sparkline).data = per_minute
         peak = max(per_minute, default=0)
