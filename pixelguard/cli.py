@@ -841,7 +841,8 @@ def system_proxy_pac(state: State, output: Path | None) -> None:
 @cli.group("service")
 def service_group() -> None:
     """Run the proxy in the background from login, restarted when it fails (a systemd user unit on Linux, a
-    launchd agent on macOS). Watch it with `pixelguard ui`; its log is proxy.log in the data dir."""
+    launchd agent on macOS, a script in the Startup folder on Windows). Watch it with `pixelguard ui`; its log is
+    proxy.log in the data dir."""
 
 
 @service_group.command("install")
@@ -872,9 +873,10 @@ def service_install(state: State, dry_run: bool) -> None:
 def service_uninstall(state: State, dry_run: bool) -> None:
     """Stop the background proxy and remove its service file; a desktop proxy setting `system-proxy on` made is
     put back too (with no proxy running, programs that follow it would load nothing)."""
-    from pixelguard import service, system_proxy
+    from pixelguard import running, service, system_proxy
 
-    plan = service.plan_uninstall()
+    proxy = running.read(state.config.data_dir)
+    plan = service.plan_uninstall(pid=proxy.pid if proxy else None)
     saved = system_proxy.read_saved(state.config.data_dir)
     pointed = bool(saved) and system_proxy.desktop() == "gnome"
     if dry_run:
@@ -946,7 +948,8 @@ def uninstall(state: State, data: bool, dry_run: bool) -> None:
             click.echo("system proxy: the desktop's setting is as it was before `system-proxy on`")
     else:
         click.echo("system proxy: pixelguard never set it")
-    plan = service.plan_uninstall()
+    proxy = running.read(cfg.data_dir)
+    plan = service.plan_uninstall(pid=proxy.pid if proxy else None)
     if not plan.path.exists():
         click.echo("service: none installed")
     elif dry_run:

@@ -2,7 +2,9 @@
 
 Linux: a systemd user unit (``~/.config/systemd/user/pixelguard.service``, enabled with ``systemctl --user enable
 --now``). macOS: a launchd agent (``~/Library/LaunchAgents/org.pixelguard.proxy.plist``, loaded with ``launchctl
-bootstrap``). Both run ``pixelguard run`` by the absolute path of the command installed with this package, so the
+bootstrap``). Windows: a script in the user's Startup folder (``pixelguard.vbs``, run by Windows Script Host at
+every login, no administrator rights needed) that starts the proxy without a console window and starts it again
+when it fails, for as long as the script's file is there. Both run ``pixelguard run`` by the absolute path of the command installed with this package, so the
 service keeps working from any directory and PATH; the proxy's own log goes to ``proxy.log`` in the data dir
 (rotated, at most 4 x 1 MB). ``pixelguard ui`` attaches to it as to any running proxy.
 
@@ -76,18 +78,49 @@ def launchd_plist(argv: list[str], env: dict[str, str]) -> str:
     return plistlib.dumps(agent).decode()
 
 
+def _vbs_string(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def startup_script(argv: list[str], env: dict[str, str]) -> str:
+    """The Windows Startup entry: run ``argv`` hidden (window style 0), waiting for it; run it again 5 s after
+    a failure (as systemd's Restart=on-failure), not after a clean stop, and not once the file is deleted
+    (``service uninstall``), so that stopping the proxy then ends it for good."""
+    lines = [
+        "' pixelguard: starts the proxy at login (written by `pixelguard service install`; "
+        "`pixelguard service uninstall` removes it)",
+        'Set shell = CreateObject("WScript.Shell")',
+        'Set files = CreateObject("Scripting.FileSystemObject")',
+        *(
+            f'shell.Environment("PROCESS")({_vbs_string(k)}) = {_vbs_string(v)}'
+            for k, v in sorted(env.items())
+        ),
+        "Do",
+        f"    status = shell.Run({_vbs_string(subprocess.list2cmdline(argv))}, 0, True)",
+        "    If status = 0 Or Not files.FileExists(WScript.ScriptFullName) Then Exit Do",
+        "    WScript.Sleep 5000",
+        "Loop",
+        "",
+    ]
+    return "\r\n".join(lines)
+
+
 @dataclass
 class Plan:
     path: Path
     text: str
     commands: list[list[str]] = field(default_factory=list)
     problem: str = ""  # why it cannot be done on this machine ("" when it can)
+    stop_first: bool = True  # uninstall: run the first command before the file goes (else after it)
 
 
 def service_file(platform: str = sys.platform) -> Path:
     """Where the service is written: the launchd agent on macOS, the systemd user unit elsewhere."""
     if platform == "darwin":
         return Path.home() / "Library/LaunchAgents" / f"{LABEL}.plist"
+    if platform == "win32":
+        appdata = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
+        return appdata / "Microsoft/Windows/Start Menu/Programs/Startup/pixelguard.vbs"
     return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "systemd/user" / UNIT
 
 
@@ -101,12 +134,14 @@ def plan_install(config_path: str | None, platform: str = sys.platform) -> Plan:
     path = service_file(platform)
     if platform == "darwin":
         return Plan(path, launchd_plist(argv, env), [["launchctl", "bootstrap", _gui_domain(), str(path)]])
+    if platform == "win32":  # started now too, detached ("start" returns at once; the script runs on)
+        return Plan(path, startup_script(argv, env), [["cmd", "/c", "start", "", "wscript", str(path)]])
     plan = Plan(
         path,
         systemd_unit(argv, env),
         [["systemctl", "--user", "daemon-reload"], ["systemctl", "--user", "enable", "--now", UNIT]],
     )
-    if platform == "win32" or not shutil.which("systemctl"):
+    if not shutil.which("systemctl"):
         plan.problem = (
             "no systemd on this machine: start `"
             + shlex.join(argv)
@@ -115,8 +150,11 @@ def plan_install(config_path: str | None, platform: str = sys.platform) -> Plan:
     return plan
 
 
-def plan_uninstall(platform: str = sys.platform) -> Plan:
+def plan_uninstall(platform: str = sys.platform, pid: int | None = None) -> Plan:
+    """``pid``: the running proxy's (Windows stops it by that, once the Startup script is gone)."""
     path = service_file(platform)
+    if platform == "win32":
+        return Plan(path, "", [["taskkill", "/PID", str(pid), "/T", "/F"]] if pid else [], stop_first=False)
     if platform == "darwin":
         return Plan(path, "", [["launchctl", "bootout", f"{_gui_domain()}/{LABEL}"]])
     return Plan(
@@ -167,11 +205,13 @@ def uninstall(plan: Plan) -> list[str]:
     problems = []
     if not plan.path.exists():
         return [f"not installed: no {plan.path}"]
-    err = _run(plan.commands[0])  # stop and disable first: the file is what the manager reads
-    if err:
-        problems.append(f"`{shlex.join(plan.commands[0])}` failed: {err}")
+    first = plan.commands[:1] if plan.stop_first else []
+    for argv in first:  # stop and disable first: the file is what the manager reads
+        err = _run(argv)
+        if err:
+            problems.append(f"`{shlex.join(argv)}` failed: {err}")
     plan.path.unlink(missing_ok=True)
-    for argv in plan.commands[1:]:
+    for argv in plan.commands[len(first) :]:
         err = _run(argv)
         if err:
             problems.append(f"`{shlex.join(argv)}` failed: {err}")
@@ -182,6 +222,9 @@ def state(platform: str = sys.platform) -> dict[str, str]:
     """Is the service installed, and what its manager says of it (for ``service status`` and ``doctor``)."""
     path = service_file(platform)
     out = {"file": str(path), "installed": "yes" if path.exists() else "no", "manager": ""}
+    if platform == "win32":
+        out["manager"] = "Windows starts it at login (Startup folder)"
+        return out
     if platform == "darwin":
         argv = ["launchctl", "print", f"{_gui_domain()}/{LABEL}"]
     elif shutil.which("systemctl"):

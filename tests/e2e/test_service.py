@@ -156,3 +156,52 @@ def test_a_service_manager_out_of_reach_is_explained_with_the_fix() -> None:
     if shutil.which("systemctl"):  # this machine's own answer, whatever it is, reads as one line with the fix
         st = service.state("linux")
         assert "Failed to connect to bus" not in st["manager"] or "enable-linger" in st["manager"]
+
+
+def _vbs_command(script: str) -> str:
+    """The command line the Startup script runs: its shell.Run string literal, VBScript's "" undone."""
+    line = next(ln for ln in script.split("\r\n") if "shell.Run(" in ln)
+    literal = line.split("shell.Run(", 1)[1].rsplit(", 0, True)", 1)[0]
+    assert literal.startswith('"') and literal.endswith('"')
+    return literal[1:-1].replace('""', '"')
+
+
+def test_windows_starts_it_at_login_from_the_startup_folder_and_restarts_it_after_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 28: Windows autostart. No Windows here: the plan is checked as `--dry-run` would print it."""
+    import subprocess
+
+    monkeypatch.setenv("APPDATA", str(tmp_path / "Roaming"))
+    monkeypatch.setenv("PIXELGUARD_CONFDIR", str(tmp_path / 'conf "quoted" dir'))
+    config = tmp_path / "My Documents" / "config.yaml"
+    plan = service.plan_install(str(config), platform="win32")
+    assert plan.path == tmp_path / "Roaming/Microsoft/Windows/Start Menu/Programs/Startup/pixelguard.vbs"
+    assert not plan.problem  # no administrator rights, no service manager needed
+    assert plan.text.endswith("\r\n") and "\n" not in plan.text.replace("\r\n", "")
+    # the command, spaces and quotes in its paths kept, as Windows' own argument rules read it back
+    assert _vbs_command(plan.text) == subprocess.list2cmdline(service.command(str(config)))
+    assert (
+        f'shell.Environment("PROCESS")("PIXELGUARD_CONFDIR") = "{tmp_path}/conf ""quoted"" dir"' in plan.text
+    )
+    # hidden (window style 0), waited for, again after a failure, not after a clean exit or once uninstalled
+    loop = plan.text.split("\r\nDo\r\n", 1)[1]
+    assert "If status = 0 Or Not files.FileExists(WScript.ScriptFullName) Then Exit Do" in loop
+    assert loop.index("WScript.Sleep 5000") < loop.index("Loop")
+    assert plan.commands == [["cmd", "/c", "start", "", "wscript", str(plan.path)]]  # started now, detached
+    assert service.state("win32")["manager"].startswith("Windows starts it at login")
+
+
+def test_windows_uninstall_removes_the_script_before_it_stops_the_proxy(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Stopped first, the proxy would be started again by the script's loop: the file goes first."""
+    monkeypatch.setenv("APPDATA", str(tmp_path))
+    plan = service.plan_uninstall("win32", pid=4242)
+    assert plan.commands == [["taskkill", "/PID", "4242", "/T", "/F"]] and not plan.stop_first
+    plan.path.parent.mkdir(parents=True)
+    plan.path.write_text("script")
+    # the stop, as this machine can run it: it fails unless the script is gone by then
+    plan.commands = [
+        [sys.executable, "-c", "import os, sys; sys.exit(os.path.exists(sys.argv[1]))", str(plan.path)]
+    ]
+    assert service.uninstall(plan) == [] and not plan.path.exists()
+    assert service.plan_uninstall("win32", pid=None).commands == []  # no proxy running: nothing to stop
