@@ -118,6 +118,7 @@ async def serve(
     from pixelguard.limits import FORGED_CERTS
     from pixelguard.proxy.addon import STREAM_LARGER_THAN, Pixelguard
     from pixelguard.proxy.connection_guard import guard_h2_resets
+    from pixelguard.proxy.dispatch import HookCache
 
     given = dict(o.split("=", 1) for o in set_options if "=" in o)
     if (
@@ -137,6 +138,7 @@ async def serve(
 
     opts = options.Options()
     m = master.Master(opts, with_termlog=headless)
+    HookCache.adopt(m.addons)  # hooks go straight to their handlers (see proxy/dispatch.py)
     pg = Pixelguard(cfg, guard_first=True)
     m.addons.add(pg.guard)  # first of all: see Pixelguard.guard
     m.addons.add(*needed_addons(addons.default_addons()))
