@@ -15,6 +15,7 @@ from pixelguard.decision.request_model import RequestModel, header_map
 from pixelguard.decision.schema_learner import MAX_PATH, MAX_PATHS, SchemaLearner
 from pixelguard.decision.urlskip import MAX_JSON_ITEMS, MAX_JSON_PARSES, MAX_STEPS, run_steps
 from pixelguard.engine import Engine
+from pixelguard.engine.rules import METHOD_BITS
 
 # --- redaction ---------------------------------------------------------------------------------------------------
 
@@ -28,6 +29,8 @@ from pixelguard.engine import Engine
         ("https://t.example/c?cid=a=b&x=1", "https://t.example/c?x=1", ("cid",)),  # a value holding "="
         ("https://t.example/c?x=1&u=https://b.example/?cid=2", "https://t.example/c?x=1&u=https://b.example/?cid=2", ()),
         ("https://t.example/c?CID=1&Fbp=2", "https://t.example/c", ("CID", "Fbp")),  # names compare case-blind
+        ("?cid=1&a=2", "?a=2", ("cid",)),  # a query alone (a relative reference): its "?" is the first character
+        ("#x?cid=1", "#x?cid=1", ()),  # a fragment alone holds no query
     ],
 )  # fmt: skip
 def test_redaction_reads_the_query_as_a_url_has_it(url: str, out: str, removed: tuple[str, ...]) -> None:
@@ -70,6 +73,13 @@ def test_the_learner_forgets_the_least_recently_seen_path_first_and_holds_exactl
     assert lr.match("h.example", f"https://h.example/p{MAX_PATHS - 1}", "GA4") is not None  # the newest kept
 
 
+def test_the_learner_remembers_exactly_its_bound_of_learned_paths() -> None:
+    lr = SchemaLearner(1)  # learned at the first sighting
+    paths = [f"https://h.example/p{i}" for i in range(MAX_PATHS)]
+    assert all(lr.match("h.example", u, "GA4") is not None for u in paths)
+    assert [u for u in paths if lr.match("h.example", u, "GA4") is not None] == []  # each one still known
+
+
 # --- $urlskip steps -----------------------------------------------------------------------------------------------
 
 
@@ -106,9 +116,54 @@ def test_the_json_step_reads_arrays_strings_of_json_and_stops_at_its_bounds() ->
     assert json_url('[{"url":"https://a.example/"}]') == "https://a.example/"
     assert json_url(_compact({"p": _compact([{"url": "https://a.example/"}])})) == "https://a.example/"
     assert json_url(_nested(MAX_JSON_PARSES - 1)) == "https://a.example/"
+    assert json_url(_nested(MAX_JSON_PARSES)) is None  # the top parse and MAX_JSON_PARSES - 1 inner ones
     assert json_url(_nested(MAX_JSON_PARSES + 1)) is None
-    crowd = _compact([{"k": i} for i in range(MAX_JSON_ITEMS)] + [{"url": "https://a.example/"}])
-    assert json_url(crowd) is None  # past the values one step may look at
+
+    def crowd(n: int) -> str:  # the top list, n objects, then the one with the url: n + 2 values to look at
+        return _compact([{"k": i} for i in range(n)] + [{"url": "https://a.example/"}])
+
+    assert json_url(crowd(MAX_JSON_ITEMS - 2)) == "https://a.example/"
+    assert json_url(crowd(MAX_JSON_ITEMS - 1)) is None  # past the values one step may look at
+    # base64 with line breaks or spaces in it (as atob reads it)
+    assert (
+        run_steps("https://r.test/?b=aHR0cHM6Ly9h%0ALmV4YW1w%20bGUv", "?b -uricomponent -base64")
+        == "https://a.example/"
+    )
+
+
+# --- the request model ----------------------------------------------------------------------------------------------
+
+
+def test_the_request_model_reads_a_websocket_an_http_page_and_the_method() -> None:
+    from pixelguard.decision.request_model import resource_type, source_url
+
+    assert resource_type(header_map([("Upgrade", "WebSocket")]), "https://ws.example/s") == "websocket"
+    assert source_url(header_map([("Referer", "http://plain.example/page")])) == "http://plain.example/page"
+    assert source_url(header_map([("Origin", "http://plain.example")])) == "http://plain.example/"
+    req = RequestModel.build("https://px.example/e", "px.example", "POST", header_map([]))
+    assert req.engine.method == METHOD_BITS["post"]  # a $method rule reads it there
+
+
+def test_a_url_with_an_empty_host_has_its_path_read_from_the_first_slash() -> None:
+    assert path_and_query("file:///a/b?c=1") == "/a/b?c=1"
+    assert path_and_query("https://h.example?q=1") == "/?q=1"
+
+
+def test_a_streamed_bodys_view_joins_head_and_tail_with_a_line_break_and_identity_is_no_encoding() -> None:
+    from pixelguard.decision.bodies import BODY_HOLD, StreamedBody
+
+    body = StreamedBody("text/plain", " Identity ")
+    body.feed(b"h" * BODY_HOLD + b"tail")
+    view = body.view(complete=True)
+    assert view.data == b"h" * BODY_HOLD + b"\ntail" and view.size == BODY_HOLD + 4 and not view.complete
+
+
+def test_a_decision_says_the_referer_it_sets() -> None:
+    from pixelguard.decision.decision import Decision
+
+    d = Decision(Action.PASSED, set_referer="https://news.example/")
+    assert d.to_dict()["set_referer"] == "https://news.example/"
+    assert "set_referer" not in Decision(Action.PASSED).to_dict()
 
 
 # --- pipeline stages and their inputs --------------------------------------------------------------------------------
@@ -186,15 +241,32 @@ def test_an_allowed_trackers_body_loses_its_identifiers() -> None:
         b'{"e":{"k":1},"l":[{}]}', ("userId", "anonymousId", "client_id"))  # fmt: skip
     for untouched in (b"no form here", b'{"event":"x"}', b"{broken json", b"a=1&b=2"):
         assert redact_body(untouched) == (untouched, ())
+    # a JSON array (batched events), text that is not ASCII kept as UTF-8, bytes that are not UTF-8 kept as they came
+    assert redact_body(b'[{"cid":"1","n":"Gr\xc3\xbc\xc3\x9fe"}]') == ('[{"n":"Grüße"}]'.encode(), ("cid",))
+    assert redact_body(b"cid=1&n=%FF\xff\xfe") == (b"n=%FF\xff\xfe", ("cid",))
     pipe = Pipeline(Engine.from_text("||api.t.example^\n@@||api.t.example^\n", "user"))
     req = _req("https://api.t.example/v1/t?cid=9", "POST", Referer="https://shop.example/")
     d = pipe.decide(req, view_of(b'{"type":"track","userId":"u"}', "application/json"))
     assert d.action is Action.REDACTED and d.body == b'{"type":"track"}'
     assert d.reason is not None and d.reason.detail == "removed cid, body userId"
+    assert (d.reason.stage, d.reason.rule) == ("redacted", "identifiers of an allowed tracker")
     off = Pipeline(pipe.engine, redact_allowed=False).decide(
         req, view_of(b'{"userId":"u"}', "application/json")
     )
     assert off.action is Action.PASSED and off.body is None
+
+
+def test_a_json_bodys_walk_is_bounded() -> None:
+    """At most MAX_JSON_NODES values are looked at, breadth first: the top list, its values in order."""
+    from pixelguard.decision.redact import MAX_JSON_NODES, redact_body
+
+    events = [0] * (MAX_JSON_NODES - 2) + [
+        {"cid": "1"},
+        {"cid": "2"},
+    ]  # the first object is the last one looked at
+    out, removed = redact_body(json.dumps(events, separators=(",", ":")).encode())
+    assert removed == ("cid",)
+    assert json.loads(out)[-2:] == [{}, {"cid": "2"}]
 
 
 def test_a_pause_ends_at_its_moment() -> None:
