@@ -305,6 +305,16 @@ def test_a_maildir_is_cleaned_in_place_once_with_names_and_flags_kept(tmp_path: 
     assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in snapshot} == snapshot
 
 
+def cli_env(home: Path) -> dict[str, str]:
+    """The environment of a `pixelguard mail clean` process whose only list is a user list blocking tracker.test."""
+    (home / "config").mkdir(parents=True)
+    (home / "config" / "user.txt").write_text("||tracker.test^\n")
+    config = home / "config.yaml"
+    config.write_text(f"user_list: {home / 'config' / 'user.txt'}\ndefault_lists: false\n")
+    return {**os.environ, "PIXELGUARD_CONFIG": str(config), "XDG_DATA_HOME": str(home / "data"),
+            "XDG_CACHE_HOME": str(home / "cache")}  # fmt: skip
+
+
 def test_a_maildir_clean_killed_midway_loses_nothing_and_a_rerun_finishes(tmp_path: Path) -> None:
     root = tmp_path / "Mail"
     for sub in ("new", "cur", "tmp"):
@@ -315,13 +325,7 @@ def test_a_maildir_clean_killed_midway_loses_nothing_and_a_rerun_finishes(tmp_pa
         path = root / "new" / f"{1700000000 + i}.M{i}P1.host"
         path.write_bytes(big)
         originals[path.name] = big
-    home = tmp_path / "home"
-    (home / "config").mkdir(parents=True)
-    (home / "config" / "user.txt").write_text("||tracker.test^\n")
-    config = home / "config.yaml"
-    config.write_text(f"user_list: {home / 'config' / 'user.txt'}\ndefault_lists: false\n")
-    env = {**os.environ, "PIXELGUARD_CONFIG": str(config), "XDG_DATA_HOME": str(home / "data"),
-           "XDG_CACHE_HOME": str(home / "cache")}  # fmt: skip
+    env = cli_env(tmp_path / "home")
     cmd = [sys.executable, "-m", "pixelguard", "mail", "clean", "--maildir", str(root)]
     proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60

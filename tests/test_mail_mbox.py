@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_mail_clean import PIXEL, RULES, _message
+from test_mail_clean import PIXEL, RULES, _message, cli_env
 
 from pixelguard import mail_mbox
 from pixelguard.engine import Engine
@@ -176,13 +176,7 @@ def test_a_run_killed_while_it_writes_the_journal_leaves_the_mailbox_as_it_was(t
     path = tmp_path / "inbox"
     big = _message("mixed").replace(b"invoice", b"invoice " * 20_000)
     original = _mbox(path, [big] * 300)
-    home = tmp_path / "home"
-    (home / "config").mkdir(parents=True)
-    (home / "config" / "user.txt").write_text("||tracker.test^\n")
-    config = home / "config.yaml"
-    config.write_text(f"user_list: {home / 'config' / 'user.txt'}\ndefault_lists: false\n")
-    env = {**os.environ, "PIXELGUARD_CONFIG": str(config), "XDG_DATA_HOME": str(home / "data"),
-           "XDG_CACHE_HOME": str(home / "cache")}  # fmt: skip
+    env = cli_env(tmp_path / "home")
     cmd = [sys.executable, "-m", "pixelguard", "mail", "clean", "--mbox", str(path)]
     proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     tmp = path.with_name(f".{path.name}.pixelguard-tmp")
@@ -238,12 +232,7 @@ def test_a_delivery_holding_a_lock_is_waited_for_then_reported(
 def test_the_command_cleans_an_mbox_and_refuses_mixed_options(tmp_path: Path) -> None:
     path = tmp_path / "inbox"
     _mbox(path, [_message("single"), _message("mixed")])
-    home = tmp_path / "home"
-    (home / "config").mkdir(parents=True)
-    (home / "config" / "user.txt").write_text("||tracker.test^\n")
-    config = home / "config.yaml"
-    config.write_text(f"user_list: {home / 'config' / 'user.txt'}\ndefault_lists: false\n")
-    env = {**os.environ, "PIXELGUARD_CONFIG": str(config), "XDG_DATA_HOME": str(home / "data")}
+    env = cli_env(tmp_path / "home")
     base = [sys.executable, "-m", "pixelguard", "mail", "clean"]
     out = subprocess.run([*base, "--mbox", str(path)], env=env, cwd=REPO, capture_output=True, text=True)
     assert out.returncode == 0 and f"{path}: 2 cleaned (2 pixels removed), 0 cleaned before" in out.stdout
