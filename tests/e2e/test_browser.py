@@ -23,10 +23,12 @@ pytestmark = pytest.mark.e2e
 
 HERE = Path(__file__).parent
 
-# Reports every image's natural size in the title, which --dump-dom prints.
+# Reports in the title, which --dump-dom prints: the page's protocol, the one its load spoke with the proxy (ALPN:
+# "h2", "http/1.1"), and every image's natural size.
 REPORT = """<script>
 window.addEventListener("load", () => {
-  document.title = "loaded " + location.protocol + " " +
+  const hop = performance.getEntriesByType("navigation")[0].nextHopProtocol || "none";
+  document.title = "loaded " + location.protocol + " " + hop + " " +
     [...document.images].map(i => i.id + "=" + i.naturalWidth + "x" + i.naturalHeight).join(" ");
 });
 </script>"""
@@ -63,8 +65,9 @@ def trusting_home(tmp_path: Path, ca: Path) -> Path:
     return home
 
 
-def load(browser: str, home: Path, proxy: Proxy, url: str) -> tuple[str, dict[str, str]]:
-    """Load url in a fresh headless Chromium profile through the proxy; (protocol, {image id: WxH})."""
+def load(browser: str, home: Path, proxy: Proxy, url: str) -> tuple[str, str, dict[str, str]]:
+    """Load url in a fresh headless Chromium profile through the proxy; (protocol, the protocol spoken with the
+    proxy, {image id: WxH})."""
     cmd = [
         browser,
         "--headless",
@@ -92,7 +95,7 @@ def load(browser: str, home: Path, proxy: Proxy, url: str) -> tuple[str, dict[st
         f"no loaded page from chromium:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}\n{proxy.log()[-3000:]}"
     )
     words = html.unescape(title.group(1)).split()
-    return words[1], dict(kv.split("=") for kv in words[2:])
+    return words[1], words[2], dict(kv.split("=") for kv in words[3:])
 
 
 def test_headless_chromium_through_the_proxy(
@@ -132,8 +135,11 @@ def test_headless_chromium_through_the_proxy(
     try:
         browser_home = trusting_home(tmp_path, proxy.ca)
 
-        protocol, sizes = load(browser, browser_home, proxy, "https://www.blog.test/browser/page.html")
+        protocol, spoken, sizes = load(
+            browser, browser_home, proxy, "https://www.blog.test/browser/page.html"
+        )
         assert protocol == "https:"
+        assert spoken == "h2"  # Chromium speaks HTTP/2 with pixelguard over HTTPS: one connection per host
         assert sizes["photo"] == "64x48" and sizes["logo"] == "120x30", sizes  # the page renders
         assert sizes["meta"] == "1x1" and sizes["open"] == "1x1", sizes  # local transparent GIFs
         assert origin.hits["/tr"] == 0, "the Meta Pixel request reached its server"
@@ -147,8 +153,10 @@ def test_headless_chromium_through_the_proxy(
         )[0]
         assert pixel["reason"] == "pixel" and pixel["detail"] == "1x1 gif"
 
-        protocol, sizes = load(browser, browser_home, proxy, "http://www.blog.test/browser/plain.html")
-        assert protocol == "http:"  # the page really came over plain HTTP
+        protocol, spoken, sizes = load(
+            browser, browser_home, proxy, "http://www.blog.test/browser/plain.html"
+        )
+        assert protocol == "http:" and spoken == "http/1.1"  # the page really came over plain HTTP
         assert sizes == {"photo": "64x48", "tracker": "1x1", "open": "1x1"}, sizes
         assert origin.hits["/collect/p.gif"] == 0, "the plain-HTTP tracker reached its server"
         assert origin.hits["/browser/o2.gif"] == 1
