@@ -114,6 +114,26 @@ def test_an_addon_registered_or_removed_later_is_seen_at_the_next_hook() -> None
     assert asyncio.run(run()) == ["first.request", "first.request", "late.request", "late.request"]
 
 
+def test_sub_addons_rearranged_when_options_change_are_called_in_their_new_order() -> None:
+    """mitmproxy's script loader reorders its scripts in place when the scripts option changes."""
+
+    async def run() -> list[str]:
+        calls: list[str] = []
+        with _master(True) as m:
+            parent = Recorder("parent", calls, [Recorder("x", calls), Recorder("y", calls)])
+            m.addons.add(parent)
+            hook = HttpRequestHook(tflow.tflow())
+            await m.addons.handle_lifecycle(hook)
+            parent.addons.reverse()
+            m.addons.trigger(hooks.ConfigureHook(set()))
+            await m.addons.handle_lifecycle(hook)
+        return calls
+
+    assert asyncio.run(run()) == [
+        "parent.request", "x.request", "y.request", "parent.request", "y.request", "x.request"
+    ]  # fmt: skip
+
+
 class Halting(Recorder):
     def request(self, flow: HTTPFlow) -> None:
         self.calls.append("halt")

@@ -7,8 +7,8 @@ whether it handles the hook or not, reads the hook's arguments through ``datacla
 page-load benchmark this bookkeeping was about an eighth of the proxy's CPU (py-spy, issue 25).
 
 ``HookCache`` keeps, per hook name, the handlers in the order mitmproxy would call them, and forgets them all when
-an addon is registered or removed: the only ways mitmproxy changes the tree (scripts load and unload through
-them too; pixelguard's own addon tree is fixed when it is built). Each handler runs as mitmproxy runs it:
+an addon is registered or removed (scripts load and unload through them too; pixelguard's own addon tree is fixed
+when it is built) and after options change (the script loader reorders its scripts then, in place). Each handler runs as mitmproxy runs it:
 awaited when it returns an awaitable; ``AddonHalt`` stops the hook; ``OptionsError`` goes up to the caller; any
 other error is logged with its traceback and the next handler runs. One difference, on purpose: mitmproxy skips
 the remaining handlers of an addon's sub-addons after one of them fails; here each handler is guarded alone.
@@ -62,6 +62,11 @@ class HookCache(AddonManager):
     def clear(self) -> None:
         self._handlers = {}
         super().clear()
+
+    def trigger(self, event: hooks.Hook) -> None:
+        super().trigger(event)
+        if event.name == "configure":  # options changed: an addon may have rearranged its sub-addons
+            self._handlers = {}
 
     def handlers(self, event: hooks.Hook) -> list[Callable[..., Any]]:
         found = self._handlers.get(event.name)
