@@ -31,6 +31,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -87,14 +88,17 @@ class _CA:
         self.pem = directory / "internet-ca.pem"
         self.pem.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
         self.dir = directory
-        self.contexts: dict[str, ssl.SSLContext] = {}
+        self.contexts: dict[tuple[str, bool], ssl.SSLContext] = {}
         self.lock = threading.Lock()
 
-    def context(self, host: str) -> ssl.SSLContext:
+    def context(self, host: str, h2: bool = False) -> ssl.SSLContext:
+        """The server context for ``host``; ``h2``: one that selects HTTP/2 by ALPN (the HTTP/2 origin's)."""
         with self.lock:
-            ctx = self.contexts.get(host)
+            ctx = self.contexts.get((host, h2))
             if ctx is None:
-                ctx = self.contexts[host] = self._make(host)
+                ctx = self.contexts[host, h2] = self._make(host)
+                if h2:
+                    ctx.set_alpn_protocols(["h2"])
             return ctx
 
     def _make(self, host: str) -> ssl.SSLContext:
@@ -238,6 +242,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="each new connection to a host first waits two of its round trips (TCP, TLS), as on the internet",
     )
+    ap.add_argument(
+        "--http2",
+        action="store_true",
+        help="HTTP/2, as browsers speak it: one connection per host carries all of a page's requests to it, the "
+        "origin speaks HTTP/2 too (benchmarks/h2_web.py)",
+    )
     args = ap.parse_args(argv)
     if not (SHARED / "requests" / "top500-sitelist.txt").is_file():
         print("bench-pageload: ../shared/requests/top500-sitelist.txt is missing")
@@ -248,6 +258,19 @@ def main(argv: list[str] | None = None) -> int:
     ca = _CA(tmp)
     internet = _serve_internet(ca)
     origin_port = internet.server_address[1]
+    h2_origin = None
+    if args.http2:
+        from benchmarks import h2_web
+
+        h2_base = ca.context("localhost", h2=True)
+
+        def h2_sni(sock: ssl.SSLObject, name: str | None, _: ssl.SSLContext) -> None:
+            if name:
+                sock.context = ca.context(name, h2=True)
+
+        h2_base.sni_callback = h2_sni
+        h2_origin = h2_web.Origin(h2_base, host_delay)
+        origin_port = h2_origin.port
     script = tmp / "resolve_local.py"
     script.write_text(RESOLVE_LOCAL)
     filters = SHARED / "filterlists"
@@ -283,8 +306,15 @@ def main(argv: list[str] | None = None) -> int:
         proxy_ctx = ssl.create_default_context(cafile=str(tmp / "mitm" / "mitmproxy-ca-cert.pem"))
         proxy_ctx.load_verify_locations(cafile=str(ca.pem))
         direct_ctx = ssl.create_default_context(cafile=str(ca.pem))
-        browsers = {"no proxy": _Browser(None, origin_port, direct_ctx, args.round_trips)}
+        browsers: dict[str, Any] = {"no proxy": _Browser(None, origin_port, direct_ctx, args.round_trips)}
         browsers |= {n: _Browser(ports[n], origin_port, proxy_ctx) for n in proxies}
+        if args.http2:
+            proxy_h2 = h2_web.client_context([str(tmp / "mitm" / "mitmproxy-ca-cert.pem"), str(ca.pem)])
+            direct_h2 = h2_web.client_context([str(ca.pem)])
+            browsers = {
+                "no proxy": h2_web.Browser(None, origin_port, direct_h2, host_delay, args.round_trips)
+            }
+            browsers |= {n: h2_web.Browser(ports[n], origin_port, proxy_h2, host_delay) for n in proxies}
         sample = [["https://" + u.split("://", 1)[1] for u in p] for p in pages(args.pages)]
         engine = Engine.from_files(
             [filters / "easylist.txt", filters / "easyprivacy.txt"]
@@ -310,7 +340,8 @@ def main(argv: list[str] | None = None) -> int:
         peak = {n: _peak_rss_mb(p.pid) for n, p in procs.items()}
         print(f"{len(sample)} HTTPS page loads ({requests} requests, {len(blocked)} of them blocked by the lists), "
               "setups interleaved page by page"
-              + (", connection round trips on" if args.round_trips else ""))  # fmt: skip
+              + (", connection round trips on" if args.round_trips else "")
+              + (", HTTP/2" if args.http2 else ", HTTP/1.1"))  # fmt: skip
         none = statistics.median(times["no proxy"])
         for s in setups:
             med = statistics.median(times[s])
@@ -326,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stop(procs.values())
         internet.shutdown()
+        if h2_origin is not None:
+            h2_origin.stop()
     return 0
 
 

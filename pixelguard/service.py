@@ -4,8 +4,8 @@ Linux: a systemd user unit (``~/.config/systemd/user/pixelguard.service``, enabl
 --now``). macOS: a launchd agent (``~/Library/LaunchAgents/org.pixelguard.proxy.plist``, loaded with ``launchctl
 bootstrap``). Windows: a script in the user's Startup folder (``pixelguard.vbs``, run by Windows Script Host at
 every login, no administrator rights needed) that starts the proxy without a console window and starts it again
-when it fails, for as long as the script's file is there. Both run ``pixelguard run`` by the absolute path of the command installed with this package, so the
-service keeps working from any directory and PATH; the proxy's own log goes to ``proxy.log`` in the data dir
+when it fails, for as long as the script's file is there. All three run ``pixelguard run`` by the absolute path
+of the command installed with this package, so the service keeps working from any directory and PATH; the proxy's own log goes to ``proxy.log`` in the data dir
 (rotated, at most 4 x 1 MB). ``pixelguard ui`` attaches to it as to any running proxy.
 
 As in :mod:`pixelguard.trust`, planning (the file and the commands) is separate from doing, so ``--dry-run`` shows
@@ -115,7 +115,8 @@ class Plan:
 
 
 def service_file(platform: str = sys.platform) -> Path:
-    """Where the service is written: the launchd agent on macOS, the systemd user unit elsewhere."""
+    """Where the service is written: the launchd agent on macOS, the Startup script on Windows, the systemd user
+    unit elsewhere."""
     if platform == "darwin":
         return Path.home() / "Library/LaunchAgents" / f"{LABEL}.plist"
     if platform == "win32":
