@@ -5,8 +5,9 @@ Linux: a systemd user unit (``~/.config/systemd/user/pixelguard.service``, enabl
 bootstrap``). Windows: a script in the user's Startup folder (``pixelguard.vbs``, run by Windows Script Host at
 every login, no administrator rights needed) that starts the proxy without a console window and starts it again
 when it fails, for as long as the script's file is there. All three run ``pixelguard run`` by the absolute path
-of the command installed with this package, so the service keeps working from any directory and PATH; the proxy's own log goes to ``proxy.log`` in the data dir
-(rotated, at most 4 x 1 MB). ``pixelguard ui`` attaches to it as to any running proxy.
+of the command installed with this package, so the service keeps working from any directory and PATH; the
+proxy's own log goes to ``proxy.log`` in the data dir (rotated, at most 4 x 1 MB). ``pixelguard ui`` attaches to
+it as to any running proxy.
 
 As in :mod:`pixelguard.trust`, planning (the file and the commands) is separate from doing, so ``--dry-run`` shows
 exactly what ``install`` would write and run.
