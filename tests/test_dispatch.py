@@ -63,8 +63,10 @@ def _master(cached: bool) -> Iterator[master.Master]:
         HookCache.adopt(m.addons)
     try:
         yield m
-    finally:  # its log handler would outlive this test's event loop
-        m._legacy_log_events.uninstall()
+    finally:  # its log handler (mitmproxy 11's legacy log events) would outlive this test's event loop
+        legacy = getattr(m, "_legacy_log_events", None)
+        if legacy is not None:
+            legacy.uninstall()
 
 
 async def _fire(cached: bool, event: hooks.Hook, tree: list[Any], *extra: Any) -> None:
