@@ -10,7 +10,7 @@ from mitmproxy import http
 from pixelguard.decision.request_model import resource_type
 from pixelguard.engine import Engine
 from pixelguard.engine.request import guess_type
-from pixelguard.engine.resource_types import EXTENSIONS, PAGE_EXTENSIONS
+from pixelguard.engine.resource_types import EXTENSIONS, PAGE_EXTENSIONS, from_extension
 
 PAGE = "https://news.example/article"
 # (extension, type with no page, type on a page): what a client sending no Sec-Fetch-* header is asking for.
@@ -98,3 +98,23 @@ def test_the_page_is_the_referer_else_the_origin() -> None:
     )
     assert source_url({"origin": "https://b.example"}) == "https://b.example/"
     assert source_url({"referer": "android-app://x", "origin": "null"}) is None
+
+
+def test_only_a_paths_last_segment_has_an_extension() -> None:
+    """A mutation run found these edges untested (issue 23): the host's own top-level domain is no extension
+    (.mov and .zip are TLDs), nor is a dot in a directory, a query or a fragment."""
+    assert from_extension("https://trailer.mov", False) == "other"  # the last "/" is the scheme's
+    assert from_extension("https://trailer.mov/clip.mov", False) == "media"
+    assert from_extension("https://a.example/v1.2/clip", False) == "other"  # the dot is a directory's
+    assert from_extension("https://a.example/x.png?y=1.js#z.css", False) == "image"
+    assert from_extension("https://a.example/x?y=a.js", False) == "other"
+    assert from_extension("https://a.example/x#y.js?z", False) == "other"
+    assert from_extension("clip.mov", False) == "other"  # no path at all
+
+
+def test_hosts_are_lower_cased_without_their_root_dot_and_ipv6_literals_lose_their_brackets() -> None:
+    from pixelguard.engine.request import normal_host, split_url
+
+    assert normal_host("Tracker.Example.") == "tracker.example"
+    assert split_url("http://[2001:DB8::1]:8080/p") == ("http", "2001:db8::1")
+    assert split_url("HTTPS://CDN.Example./a") == ("https", "cdn.example")
