@@ -24,7 +24,8 @@ BODY = b"x" * 1024
 
 
 class Refused(Exception):
-    """The proxy answered the CONNECT with something other than 200 (a refused tunnel: a block, not a failure)."""
+    """The proxy refused the tunnel with 403, as pixelguard refuses one to a host blocked whole: a block, not a
+    failure (any other answer but 200 is a failure)."""
 
 
 # --- the origin -----------------------------------------------------------------------------------------------
@@ -198,9 +199,11 @@ class Browser:
             reader, writer = await asyncio.open_connection("127.0.0.1", self.proxy_port)
             writer.write(f"CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n".encode())
             head = await reader.readuntil(b"\r\n\r\n")
-            if head.split(b" ", 2)[1:2] != [b"200"]:
+            status = head.split(b" ", 2)[1:2]
+            if status != [b"200"]:
                 writer.close()
-                raise Refused(head.split(b"\r\n", 1)[0].decode(errors="replace"))
+                line = head.split(b"\r\n", 1)[0].decode(errors="replace")
+                raise Refused(line) if status == [b"403"] else ConnectionError(f"CONNECT answered {line}")
         await writer.start_tls(self.context, server_hostname=host)
         alpn = writer.get_extra_info("ssl_object").selected_alpn_protocol()
         if alpn != "h2":
