@@ -66,3 +66,24 @@ def test_the_name_the_engine_is_asked_with() -> None:
     assert normalised("https://a.test/p?a=1&b=2") == "https://a.test/p?a=1&b=2"  # nothing hidden: the same
     assert normalised("https://a.test/p?a=%31?x#f") == "https://a.test/p?a=%31?x"
     assert normalised("https://a.test/p") == "https://a.test/p"
+
+
+def test_an_exception_without_a_value_keeps_every_parameter_and_one_with_a_value_keeps_that_one() -> None:
+    """uBO's `@@...$removeparam` (no value) turns off every $removeparam rule for the requests it matches;
+    `@@...$removeparam=name` only the rules naming that value. The resource type reaches the rules (`$image`)."""
+    from pixelguard.engine import Engine
+
+    e = Engine.from_text(
+        "$removeparam=utm_source\n$removeparam=fbclid,image\n@@||keep.example^$removeparam\n"
+        "@@||half.example^$removeparam=utm_source\n",
+        "t",
+    )
+    url = "?utm_source=x&fbclid=y&b=1"
+
+    def names(host: str, rtype: str = "document") -> list[str]:
+        return [r.param for r in e.removeparams(f"https://{host}/{url}", None, rtype)]
+
+    assert names("a.example") == ["utm_source"]
+    assert names("a.example", "image") == ["utm_source", "fbclid"]
+    assert names("keep.example", "image") == []
+    assert names("half.example", "image") == ["fbclid"]
