@@ -1053,5 +1053,25 @@ def config_path(state: State) -> None:
     click.echo(str(configmod.locate(state.config_path)))
 
 
+def hoist_config(argv: list[str]) -> list[str]:
+    """``--config PATH`` belongs to the whole program, yet people type it after the command too (``pixelguard doctor
+    --config x.yaml``): moved in front, where click reads it. Nothing after ``--`` is touched (arguments)."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest += argv[i:]
+            break
+        if arg == "--config" and i + 1 < len(argv):
+            front += argv[i : i + 2]
+            i += 2
+            continue
+        (front if arg.startswith("--config=") else rest).append(arg)
+        i += 1
+    return front + rest
+
+
 def main() -> None:
-    cli.main(prog_name="pixelguard")
+    cli.main(args=hoist_config(sys.argv[1:]), prog_name="pixelguard")

@@ -100,6 +100,25 @@ def test_config_path_follows_precedence(tmp_path: Path, monkeypatch: pytest.Monk
     )
 
 
+def test_config_works_after_the_command_too(tmp_path: Path) -> None:
+    """Issue 28: `--config` worked only before the subcommand. Through the real entry point, as a user types it."""
+    from pixelguard.cli import hoist_config
+
+    cfg = tmp_path / "my config.yaml"
+    for argv in (["config", "path", "--config", str(cfg)], ["config", "--config", str(cfg), "path"],
+                 ["config", "path", f"--config={cfg}"], ["--config", str(cfg), "config", "path"]):  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, "-m", "pixelguard", *argv], capture_output=True, text=True, timeout=60
+        )
+        assert (out.returncode, out.stdout.strip()) == (0, str(cfg)), (argv, out.stderr)
+    # after "--" everything is an argument, left where it is
+    assert hoist_config(["mail", "clean", "--", "--config", "x"]) == ["mail", "clean", "--", "--config", "x"]
+    assert hoist_config(["doctor", "--config"]) == [
+        "doctor",
+        "--config",
+    ]  # no value: click says what is missing
+
+
 def test_config_show_prints_values_with_origins(tmp_path: Path) -> None:
     p = tmp_path / "config.yaml"
     p.write_text("proxy:\n  port: 9999\n")
