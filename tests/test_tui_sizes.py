@@ -161,15 +161,16 @@ def shown_keys(app: PixelguardApp) -> list[str]:
     ]
 
 
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
 @sync
-async def test_at_80x24_the_footer_shows_every_key_of_the_main_screen(tmp_path: Path) -> None:
+async def test_the_footer_shows_every_key_of_the_main_screen(tmp_path: Path, size: tuple[int, int]) -> None:
     app = app_with_events(tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await ready(pilot)
 
         def wholly_on_screen() -> list[str]:
             keys = app.screen.query("FooterKey")
-            return [text_of(k).strip() for k in keys if k.region.width and k.region.right <= 80]
+            return [text_of(k).strip() for k in keys if k.region.width and k.region.right <= size[0]]
 
         await wait_for(
             pilot,
@@ -202,10 +203,11 @@ async def test_help_fits_the_screen_names_every_key_and_scrolls(
         assert "esc to close" in text_of(last)
 
 
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
 @sync
-async def test_the_pause_dialog_shows_its_error_in_full_at_80x24(tmp_path: Path) -> None:
+async def test_the_pause_dialog_shows_its_error_in_full(tmp_path: Path, size: tuple[int, int]) -> None:
     app = app_with_events(tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await ready(pilot)
         await pilot.press("p")
         await wait_for(pilot, lambda: isinstance(app.screen, PauseScreen), what="the pause dialog")
