@@ -279,7 +279,8 @@ def _strip_css(css: str, urls: set[str]) -> tuple[str, int]:
         return css, 0
     imports: list[tuple[int, int, str]] = []
     semi = -1
-    for m in _IMPORT_IN_CSS.finditer(css):
+    found = list(_IMPORT_IN_CSS.finditer(css))
+    for m in found:
         if semi < m.end():
             semi = css.find(";", m.end())
             if semi < 0:
@@ -288,7 +289,7 @@ def _strip_css(css: str, urls: set[str]) -> tuple[str, int]:
             imports.append((m.start(), min(semi + 1, len(css)), ""))
     cuts = list(imports)
     i = 0
-    for start, end, url, _ in css_loads(css):
+    for start, end, url, _ in css_loads(css, {m.group(1) for m in found}):
         while i < len(imports) and imports[i][1] <= start:
             i += 1
         inside_import = i < len(imports) and imports[i][0] <= start

@@ -16,7 +16,7 @@ import logging
 import mailbox
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from email import policy
 from email.message import EmailMessage, Message
@@ -198,18 +198,25 @@ def css_urls(css: str) -> list[tuple[str, str]]:
     A hand-written scan rather than one regex: a regex tries each ``url("`` afresh and, when no closing quote
     follows, reads to the end every time, so a style attribute repeating ``url("`` took minutes (quadratic).
     Here every character is read a bounded number of times."""
-    imports = {m.group(1) for m in _IMPORT_IN_CSS.finditer(css)}
-    out = [(url, where) for _, _, url, where in css_loads(css)]
+    imports = import_targets(css)
+    out = [(url, where) for _, _, url, where in css_loads(css, imports)]
     seen = {url for url, _ in out}
-    out += [(url, "import") for url in imports if url not in seen]
+    out += [(url, "import") for url in imports if url not in seen]  # @import "x.css": no url() to find
     return out
 
 
-def css_loads(css: str) -> list[tuple[int, int, str, str]]:
+def import_targets(css: str) -> dict[str, None]:
+    """What each ``@import`` of ``css`` loads, in order, once each (a dict: an ordered set)."""
+    return dict.fromkeys(m.group(1) for m in _IMPORT_IN_CSS.finditer(css))
+
+
+def css_loads(css: str, imports: Collection[str] | None = None) -> list[tuple[int, int, str, str]]:
     """(start, end, argument, where) of each url(...) in ``css``, in order: where it begins and where its ``)``
-    ends, and 'import', 'font' or 'css' as css_urls says. Linear: the url() and the @font-face bodies both come
-    in order, so one pointer walks the bodies."""
-    imports = {m.group(1) for m in _IMPORT_IN_CSS.finditer(css)}
+    ends, and 'import', 'font' or 'css' as css_urls says; ``imports``: import_targets(css), when the caller has
+    them already. Linear: the url() and the @font-face bodies both come in order, so one pointer walks the
+    bodies."""
+    if imports is None:
+        imports = import_targets(css)
     fonts = _font_face_spans(css)
     out = []
     f = 0
