@@ -873,10 +873,9 @@ def service_install(state: State, dry_run: bool) -> None:
 def service_uninstall(state: State, dry_run: bool) -> None:
     """Stop the background proxy and remove its service file; a desktop proxy setting `system-proxy on` made is
     put back too (with no proxy running, programs that follow it would load nothing)."""
-    from pixelguard import running, service, system_proxy
+    from pixelguard import service, system_proxy
 
-    proxy = running.read(state.config.data_dir)
-    plan = service.plan_uninstall(pid=proxy.pid if proxy else None)
+    plan = _service_uninstall_plan(state.config.data_dir)
     saved = system_proxy.read_saved(state.config.data_dir)
     pointed = bool(saved) and system_proxy.desktop() == "gnome"
     if dry_run:
@@ -890,6 +889,14 @@ def service_uninstall(state: State, dry_run: bool) -> None:
     if pointed:
         system_proxy.turn_off(state.config.data_dir)
         click.echo("the desktop's proxy setting is as it was before `system-proxy on`")
+
+
+def _service_uninstall_plan(data_dir: Path) -> Any:
+    """What uninstalling the service does; on Windows that includes stopping the proxy running now by its pid."""
+    from pixelguard import running, service
+
+    proxy = running.read(data_dir)
+    return service.plan_uninstall(pid=proxy.pid if proxy else None)
 
 
 def _would_run(commands: list[list[str]]) -> None:
@@ -948,8 +955,7 @@ def uninstall(state: State, data: bool, dry_run: bool) -> None:
             click.echo("system proxy: the desktop's setting is as it was before `system-proxy on`")
     else:
         click.echo("system proxy: pixelguard never set it")
-    proxy = running.read(cfg.data_dir)
-    plan = service.plan_uninstall(pid=proxy.pid if proxy else None)
+    plan = _service_uninstall_plan(cfg.data_dir)
     if not plan.path.exists():
         click.echo("service: none installed")
     elif dry_run:

@@ -28,6 +28,7 @@ from mitmproxy.addonmanager import AddonManager
 log = logging.getLogger("mitmproxy.addonmanager")  # where mitmproxy logs an addon's error
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
+_UPDATE = hooks.UpdateHook([])  # to look the "update" handlers up; they are called with [flow], as its args
 
 
 def _args(event: hooks.Hook) -> list[Any]:
@@ -86,10 +87,9 @@ class HookCache(AddonManager):
         if handlers:
             await self._fire(handlers, args)
         if args and isinstance(args[0], flow.Flow):
-            update = hooks.UpdateHook([args[0]])
-            handlers = self.handlers(update)
+            handlers = self.handlers(_UPDATE)
             if handlers:  # usually none in a proxy without a UI: then the hook costs nothing more
-                await self._fire(handlers, [update.flows])
+                await self._fire(handlers, [[args[0]]])
 
     @staticmethod
     async def _fire(handlers: list[Callable[..., Any]], args: list[Any]) -> None:
