@@ -148,9 +148,8 @@ def _escape_from(message: bytes) -> bytes:
 
 def _create(tmp: Path) -> IO[bytes]:
     tmp.unlink(missing_ok=True)  # left by a run killed while writing it: never a whole journal
-    fd = os.open(
-        tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600
-    )  # mail: the user's eyes only
+    # Mail: the user's eyes only.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     return os.fdopen(fd, "wb")
 
 
