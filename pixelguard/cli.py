@@ -45,7 +45,8 @@ class UserError(click.ClickException):
     exit_code = 2
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"pixelguard: {self.format_message()}", err=True)
+        # The message may name what the user typed or a file's name: no control character reaches the terminal.
+        click.echo(f"pixelguard: {display.safe(self.format_message())}", err=True)
 
 
 class Group(click.Group):
@@ -88,7 +89,7 @@ class Group(click.Group):
         except click.ClickException as e:
             where = e.ctx.command_path if isinstance(e, click.UsageError) and e.ctx else "pixelguard"
             hint = " (see --help)" if isinstance(e, click.UsageError) else ""
-            click.echo(f"{where}: {e.format_message()}{hint}", err=True)
+            click.echo(f"{where}: {display.safe(e.format_message())}{hint}", err=True)
             sys.exit(e.exit_code)
         sys.exit(rv if isinstance(rv, int) else 0)
 

@@ -368,3 +368,13 @@ def test_mail_clean_reads_standard_input_and_refuses_what_it_cannot_do(tmp_path:
     assert r.exit_code == 2 and "--maildir cleans in place" in r.stderr
     r = invoke("--config", str(cfg), "mail", "clean", str(tmp_path / "missing.eml"))
     assert r.exit_code == 2 and "missing.eml" in r.stderr
+
+
+def test_an_error_naming_what_the_user_typed_reaches_the_terminal_escaped(tmp_path: Path) -> None:
+    """A file name, an option: whatever an error repeats is shown with its control characters escaped."""
+    bad = tmp_path / "inbox\x1b[31mred"
+    for argv in (["mail", "clean", "--mbox", str(bad)], ["check", "--no-such-\x1b]0;title\x07"]):
+        out = subprocess.run(
+            [sys.executable, "-m", "pixelguard", *argv], capture_output=True, text=True, timeout=60
+        )
+        assert out.returncode != 0 and "\x1b" not in out.stderr and "\\x1b" in out.stderr, (argv, out.stderr)
