@@ -22,6 +22,9 @@ from pixelguard.engine import bounded_regex as B
         (r"((a+)b)+", True),  # the quantifier is in a group inside the repeated one
         (r"(a\)+)", False),  # an escaped parenthesis closes nothing
         (r"\((a)+", False),
+        (r"a+()+", False),  # a quantifier before the repeated group is not inside it
+        (r"a+(\))+", False),  # an escaped ")" inside the repeated group closes nothing
+        (r"a+()\)+", False),  # a repeated escaped ")" after a group is no group
         (r"(x{2,5})+", True),
         (r"x{2}", False),
     ],
@@ -99,6 +102,10 @@ def test_a_match_ends_where_its_last_character_is(src: str, url: str, end: int) 
         (r"[(?=]x", "[(?=]x"),  # "(?=" inside a class is not a lookahead
         (r"[]x](?=y)", "[]x]"),  # a class that opens with "]"
         (r"[^]x](?!y)z", "[^]x]z"),
+        (r"[](?=y)]z", r"[](?=y)]z"),  # the "]" that opens it does not close it: the class holds "(?=y)"
+        (r"[^](?=y)]z", r"[^](?=y)]z"),
+        ("x[", "x["),  # a class left open at the end (refused later) is copied, not read past
+        ("x[^", "x[^"),
         (r"\(?=x", r"\(?=x"),  # an escaped parenthesis opens nothing
         (r"plain", "plain"),
     ],
@@ -113,6 +120,27 @@ def test_the_prefilter_matches_at_least_what_the_rule_matches() -> None:
     assert B.prefilter(r"(?i)/Track/", match_case=True) == r"(?i)/Track/"
     assert B.prefilter(r"/Track/", match_case=False) == r"/Track/"
     assert B.prefilter(r"(unclosed", match_case=False) is None
+
+
+def test_a_refused_pattern_prints_nothing(capfd: pytest.CaptureFixture[str]) -> None:
+    """RE2 logs every pattern it cannot compile to stderr unless told not to; lists hold hundreds of them."""
+    assert B.compile_search(r"pixelguard-refused(?=x)") is None
+    assert capfd.readouterr().err == ""
+
+
+def test_another_google_re2_is_searched_through_its_public_call() -> None:
+    """Without the compiled object's private ``Match`` (another google-re2 version), the public search answers."""
+
+    class Public:
+        def __init__(self, src: str) -> None:
+            self._rx = B.re2.compile(src)
+
+        def search(self, url: str) -> object:
+            return self._rx.search(url)
+
+    search = B._re2_search(Public(r"px\d"))
+    assert search("https://x.example/px1.gif") == len("https://x.example/px1")
+    assert search("https://x.example/") == -1
 
 
 def test_a_pattern_set_says_which_patterns_match() -> None:

@@ -346,12 +346,46 @@ DOCUMENT_CASES = [
     ("||exoclick.com^$document,important\n@@||exoclick.com^", "http://exoclick.com/", True),
     ("||exoclick.com^$image", "http://exoclick.com/", False),
     (".exoclick.com/", "http://www.exoclick.com/", True),  # ends right after the host: uBO blocks it
+    ("http://exoclick.com", "http://exoclick.com/", True),  # a plain substring that ends with the host
+    ("||exoclick.com^|", "http://exoclick.com/", True),  # a separator and the end: one past the host
+    ("||exoclick.com^$other", "http://exoclick.com/", False),  # typed "other", not typeless
 ]
 
 
 @pytest.mark.parametrize(("rules", "url", "blocked"), DOCUMENT_CASES)
 def test_page_loads_follow_ubo(rules: str, url: str, blocked: bool) -> None:
     assert Engine.from_text(rules).check(url, "https://referrer.example/", "document").blocked is blocked
+
+
+def test_a_page_excepted_by_a_typeless_exception_names_the_block_it_overrides() -> None:
+    """An explicit ``$document`` block and a typeless exception: the page loads, and the verdict says which
+    block the exception overrode (uBO's table: the implicit exception stands over an explicit block)."""
+    e = Engine.from_text("||site.example^$document\n@@||site.example^", name="l")
+    v = e.check("https://site.example/", None, "document")
+    assert (v.blocked, v.rule, v.line, v.exception, v.overridden) == (
+        False,
+        "@@||site.example^",
+        2,
+        "@@||site.example^",
+        "||site.example^$document",
+    )
+
+
+def test_removeparam_rules_found_by_page_or_host_only_where_they_apply() -> None:
+    e = Engine.from_text(
+        "||a.example^$removeparam=utm_source\n"
+        "||b.example^$removeparam=fbclid,domain=site.example\n"  # a host, limited to a page
+        "$removeparam=gclid,domain=site.example\n"  # no host: found through the page
+    )
+    params = lambda url, page: [p.param for p in e.removeparams(url, page, "image")]  # noqa: E731
+    site, other = "https://www.site.example/", "https://other.example/"
+    assert params("https://a.example/?utm_source=x&fbclid=1", site) == ["utm_source"]
+    assert params("https://b.example/?fbclid=1&gclid=2", site) == ["fbclid", "gclid"]
+    assert params("https://b.example/?fbclid=1&gclid=2", other) == []
+    # A non-ASCII name is compared decoded, so the raw URL need not hold it.
+    assert [
+        p.param for p in Engine.from_text("$removeparam=ü").removeparams("https://c.example/?%C3%BC=1")
+    ] == ["ü"]
 
 
 # --- preprocessor and includes ------------------------------------------------------------------------------
@@ -377,6 +411,8 @@ def test_page_loads_follow_ubo(rules: str, url: str, blocked: bool) -> None:
         ("adguard_ext_chromium", True),
         ("adguard_app_windows", False),
         ("something_unknown", None),  # uBO keeps a block it does not understand
+        ("x", None),  # one letter: a token nobody knows either
+        ("&& env_chromium", None),  # an operator with nothing before it
     ],
 )
 def test_preprocessor_tokens(expr: str, value: bool | None) -> None:
@@ -406,6 +442,34 @@ def test_if_blocks_keep_line_numbers() -> None:
     assert e.check("https://chromium-else.example/").line == 5
     assert e.check("https://no-html.example/").line == 8
     assert not e.check("https://nested-mobile.example/").blocked
+
+
+def test_else_of_a_kept_block_is_dropped_and_of_an_unknown_one_kept() -> None:
+    e = Engine.from_text(
+        "!#if env_chromium\n||if.example^\n!#else\n||else.example^\n!#endif\n"
+        "!#if mystery\n||unknown-if.example^\n!#else\n||unknown-else.example^\n!#endif\n"
+    )
+    assert e.check("https://if.example/").blocked
+    assert not e.check("https://else.example/").blocked
+    assert e.check("https://unknown-if.example/").blocked and e.check("https://unknown-else.example/").blocked
+
+
+def test_ifs_nested_past_the_limit_are_unknown_and_kept() -> None:
+    depth = preprocess.MAX_DEPTH
+    text = "!#if env_chromium\n" * depth + "!#if false\n||deepest.example^\n" + "!#endif\n" * (depth + 1)
+    assert Engine.from_text(text).check("https://deepest.example/").blocked
+    shallow = "!#if env_chromium\n" * (depth - 1) + "!#if false\n||deep.example^\n" + "!#endif\n" * depth
+    assert not Engine.from_text(shallow).check("https://deep.example/").blocked
+
+
+def test_an_include_that_fails_is_reported_at_its_line() -> None:
+    e = Engine.from_text("! Title: t\n||a.example^\n!#include ..\\secret.txt\n", name="t")
+    assert e.errors == [
+        "t:3: cannot include ..\\secret.txt: only files beside the list can be included (a relative path without"
+        " '..')"
+    ]
+    assert not preprocess.is_relative("sub\\..\\..\\x.txt")  # Windows separators climb too
+    assert preprocess.is_relative("sub/x.txt")
 
 
 def test_real_ubo_list_drops_firefox_only_exceptions() -> None:

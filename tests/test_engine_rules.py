@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import pytest
 
 from pixelguard.engine import Engine, Verdict
-from pixelguard.engine.request import guess_type, site_of
+from pixelguard.engine import engine as engine_module
+from pixelguard.engine.request import Request, guess_type, site_of
 
 PAGE = "https://news.example/article"
 # (rules, url, source_url, type, blocked)
@@ -17,6 +21,14 @@ CASES = [
     ("||ads.example^", "https://badads.example/x", PAGE, "image", False),
     ("||ads.example^", "https://site.example/?u=https://ads.example/", PAGE, "image", False),
     ("||ads.example/pixel", "https://www.ads.example/pixel.gif", PAGE, "image", True),
+    (
+        "||[2001:db8::1]^",
+        "http://[2001:db8::1]/pixel.gif",
+        PAGE,
+        "image",
+        True,
+    ),  # IPv6: the address, no brackets
+    ("||[2001:db8::1]^", "http://[2001:db8::11]/pixel.gif", PAGE, "image", False),
     ("||ads.example/pixel", "https://www.ads.example/other/pixel.gif", PAGE, "image", False),
     ("|https://t.example/", "https://t.example/p", PAGE, "image", True),
     ("|https://t.example/", "http://x.example/?https://t.example/", PAGE, "image", False),
@@ -178,6 +190,19 @@ def test_skips_and_errors_are_counted_with_list_and_line() -> None:
     assert len(engine.errors) == 1 and engine.errors[0].startswith("l:3: bad regular expression")
 
 
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("//", "empty regular expression"),
+        ("||a\x07.example^", "control or non-printable characters"),
+        ("/bad(regex/", "bad regular expression"),
+    ],
+)
+def test_a_malformed_line_says_what_is_wrong(line: str, why: str) -> None:
+    engine = Engine.from_text(f"{line}\n", name="l")
+    assert engine.errors and engine.errors[0].startswith(f"l:1: {why}")
+
+
 def test_check_host_uses_whole_host_rules_only() -> None:
     engine = Engine.from_text(
         "||t.example^\n||p.example/pixel.gif\n||s.example^$script\n||x.example^$third-party\n@@||ok.t.example^\n"
@@ -188,6 +213,70 @@ def test_check_host_uses_whole_host_rules_only() -> None:
     assert engine.check_host("x.example").blocked
     v = engine.check_host("ok.t.example")
     assert not v.blocked and v.exception == "@@||ok.t.example^"
+
+
+@pytest.mark.parametrize(
+    ("url", "entities"),
+    [
+        (
+            "https://www.google.co.uk/x",
+            ("www.google.*", "google.*"),
+        ),  # uBO's entities: the name without its suffix
+        ("https://a.b.example.com/", ("a.b.example.*", "b.example.*", "example.*")),
+        ("http://localhost/x", ()),  # no public suffix, no entity
+        ("http://192.168.0.1/x", ()),
+        ("http://[2001:db8::1]/x", ()),
+    ],
+)
+def test_a_request_knows_its_entities(url: str, entities: tuple[str, ...]) -> None:
+    assert Request(url, None, None).entities == entities
+
+
+def test_a_host_longer_than_dns_allows_is_cut_at_a_label() -> None:
+    host = "a" * 100 + "." + "b" * 100 + "." + "c" * 60 + ".tracker.example"
+    suffixes = Request(f"http://{host}/x", None, None).suffixes
+    assert suffixes and suffixes[-1] == "example"
+    assert all(host.endswith("." + s) for s in suffixes)  # each a whole label onwards, none cut in the middle
+
+
+@pytest.mark.parametrize(
+    ("call", "failing", "fail_open", "what"),
+    [
+        (lambda e: e.check("https://t.example/x?a=1", PAGE, "image"), "Request", Verdict(False), "check"),
+        (lambda e: e.removeparams("https://t.example/x?a=1", PAGE, "image"), "Request", [], "removeparams"),
+        (
+            lambda e: e.removeparams_for(Request("https://t.example/x?a=1", PAGE)),
+            "matches",
+            [],
+            "removeparams",
+        ),
+        (
+            lambda e: e.urlskips_for(Request("https://t.example/x?a=1", PAGE, "document")),
+            "matches",
+            [],
+            "urlskips",
+        ),
+    ],
+)
+def test_a_bug_in_the_matcher_fails_open_and_is_logged_with_the_url(
+    call: Any,
+    failing: str,
+    fail_open: object,
+    what: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A matcher bug must not break browsing: the request passes, and the log says which URL met it."""
+    engine = Engine.from_text("||t.example^\n$removeparam=a\n||t.example^$doc,urlskip=?u\n")
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("matcher bug")
+
+    target = engine_module if failing == "Request" else engine_module.ix
+    monkeypatch.setattr(target, "Request" if failing == "Request" else "matches", broken)
+    with caplog.at_level(logging.ERROR, logger="pixelguard.engine.engine"):
+        assert call(engine) == fail_open
+    assert f"engine: {what} failed for 'https://t.example/x?a=1'" in [r.getMessage() for r in caplog.records]
 
 
 def test_site_of_and_type_guess() -> None:

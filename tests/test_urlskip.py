@@ -305,3 +305,7 @@ def test_an_untrusted_list_and_an_exception_unwrap_nothing() -> None:
     assert _pipeline(rules).decide(_page(url)).action is Action.PASSED
     rules = "||r.test^$doc,urlskip=?url\n@@||r.test/c$doc,urlskip=?url\n"  # the same steps excepted
     assert _pipeline(rules).decide(_page(url)).action is Action.PASSED
+    rules = (
+        "||r.test^$doc,urlskip=?url\n@@||r.test/c$urlskip,domain=elsewhere.example\n"  # on another site only
+    )
+    assert _pipeline(rules).decide(_page(url)).action is Action.UNWRAPPED
