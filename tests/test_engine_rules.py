@@ -257,6 +257,7 @@ def test_a_host_longer_than_dns_allows_is_cut_at_a_label() -> None:
             "urlskips",
         ),
     ],
+    ids=["check", "removeparams", "removeparams_for", "urlskips_for"],  # stable ids: no lambda's address
 )
 def test_a_bug_in_the_matcher_fails_open_and_is_logged_with_the_url(
     call: Any,
