@@ -305,7 +305,6 @@ def test_an_untrusted_list_and_an_exception_unwrap_nothing() -> None:
     assert _pipeline(rules).decide(_page(url)).action is Action.PASSED
     rules = "||r.test^$doc,urlskip=?url\n@@||r.test/c$doc,urlskip=?url\n"  # the same steps excepted
     assert _pipeline(rules).decide(_page(url)).action is Action.PASSED
-    rules = (
-        "||r.test^$doc,urlskip=?url\n@@||r.test/c$urlskip,domain=elsewhere.example\n"  # on another site only
-    )
-    assert _pipeline(rules).decide(_page(url)).action is Action.UNWRAPPED
+    for only in ("domain=elsewhere.example", "method=post"):  # an exception for other requests only
+        rules = f"||r.test^$doc,urlskip=?url\n@@||r.test/c$urlskip,{only}\n"
+        assert _pipeline(rules).decide(_page(url)).action is Action.UNWRAPPED, only

@@ -25,10 +25,9 @@ DOCUMENT = R.TYPE_BITS["document"]
 OTHER = R.TYPE_BITS["other"]
 # Index classes in the built state. Each is a RuleIndex; see _decide for how they combine.
 CLASSES = (
-    "any",  # important + block: one lookup answers "nothing blocks this" for most requests
-    "important",
+    "block",  # every block, important ones included: one lookup answers "nothing blocks this" for most requests
+    "important",  # the important blocks again, for whether one also matches when an exception does
     "important_exc",
-    "block",
     "exc",
     "page_exc",
     "redirect_rule",
@@ -89,7 +88,6 @@ class Engine:
         self.stats: dict[str, ListStats] = {n: ListStats(c, dict(s)) for n, (c, s) in state["stats"].items()}
         self.errors: list[str] = state["errors"]
         self._indexes = idx = {k: ix.RuleIndex.from_state(state[k]) for k in CLASSES}
-        self._any = idx["any"]
         self._important = idx["important"]
         self._important_exc = idx["important_exc"]
         self._block = idx["block"]
@@ -163,7 +161,7 @@ class Engine:
         work hardest (the hostile-URL test and benchmark build their worst cases from them)."""
         count: Counter[bytes] = Counter()
         for name, index in self._indexes.items():
-            if name != "any":  # "any" holds the rules of two others again
+            if name != "important":  # the block index holds its rules too
                 for token, bucket in index.tokens.items():
                     count[token] += len(bucket)
         return [t.decode() for t, _ in count.most_common(n)]
@@ -214,7 +212,7 @@ class Engine:
         if not domain:
             return False
         names = suffixes[: len(suffixes) - domain.count(".")]  # the host up to its registrable domain
-        for name in ("any", "important", "block", "redirect_rule", "removeparam", "urlskip"):
+        for name in ("block", "redirect_rule", "removeparam", "urlskip"):
             index = self._indexes[name]
             if any(n in index.hosts or n in index.host_pages for n in names):
                 return True
@@ -257,7 +255,7 @@ class Engine:
             authority = f"[{host}]" if ":" in host and not host.startswith("[") else host
             req = Request(f"https://{authority}/", None, None)
             if req.host:
-                hit = _unconditional(self._any if self._has_important else self._block, req)
+                hit = _unconditional(self._block, req)
                 undoers = (
                     (self._important_exc,)
                     if hit is not None and hit.flags & R.IMPORTANT
@@ -408,12 +406,12 @@ class Engine:
         3. otherwise a matching block blocks; nothing matching means allowed.
 
         Lookups are ordered by how often they answer: most requests match no block at all, so one lookup over
-        every block (important or not) comes first; exceptions are looked up only then, and whether an
+        every block (the block index holds the important ones too) comes first; exceptions are looked up only then, and whether an
         $important block also matches matters only when an exception does.
         """
         # Unbound, so that choosing creates no closure on every request's path.
         find: Any = ix.RuleIndex.find_host if whole_host else ix.RuleIndex.find
-        hit = find(self._any if self._has_important else self._block, req, tokens)
+        hit = find(self._block, req, tokens)
         if hit is None:
             return NOT_BLOCKED
         if hit.flags & R.IMPORTANT:
@@ -441,13 +439,12 @@ class Engine:
         # The type test first: it is cheap, and a needle test costs a scan of the URL, however long it is.
         cands = {
             name: [r for r in index.candidates(req, tokens) if r.types & rt and r.needle in text]
-            for name, index in (
-                ("important", self._important),
-                ("important_exc", self._important_exc),
-                ("block", self._block),
-                ("exc", self._exc),
-            )
+            for name, index in (("important_exc", self._important_exc), ("block", self._block), ("exc", self._exc))
         }
+        # The block index holds the important blocks too, in the order the important index holds them.
+        blocks = cands["block"]
+        cands["important"] = [r for r in blocks if r.flags & R.IMPORTANT]
+        cands["block"] = [r for r in blocks if not r.flags & R.IMPORTANT]
         req.type = DOCUMENT
         imp = _first(cands["important"], req)
         if imp is not None and _first(cands["important_exc"], req) is None:
@@ -679,20 +676,17 @@ def _build_indexes(p: _Parsed) -> dict[str, Any]:
         freq.update(set(toks))
         cls = _class_of(r)
         classes[cls].append((t, r.host, toks))
-        if cls in ("important", "block"):
-            classes["any"].append((t, r.host, toks))
+        if cls == "important":
+            classes["block"].append((t, r.host, toks))  # see CLASSES
         if r.flags & R.EXCEPTION and r.explicit_document and not r.flags & (R.REDIRECT_ONLY | R.MODIFIERS):
             classes["page_exc"].append((t, r.host, toks))
-    if not classes["important"]:
-        classes["any"] = []  # the block index alone answers; no need to hold it twice
-    # Plain host rules are blocks: the block index holds them, and so does "any" (blocks and important blocks)
-    # when there are important ones. Each index extends the map it is given, so "any" gets a copy, taken while
-    # the map holds only ints (a copy of a map holding lists would share them).
-    plain_of = {"block": p.plain, "any": dict(p.plain) if classes["any"] else {}}
+    # Plain host rules are blocks: the block index takes their map and extends it. (Until format 23 an "any" index
+    # held blocks and important blocks together beside the block index, and with it a second copy of this map;
+    # README, Performance.)
     state: dict[str, Any] = {}
     for k, items in classes.items():
         idx = ix.RuleIndex()
-        idx.build(items, freq, plain_of.get(k, {}))
+        idx.build(items, freq, p.plain if k == "block" else {})
         state[k] = idx.state()
     state["stats"] = {name: (p.counts[li], dict(p.skipped[li])) for li, name in enumerate(p.names)}
     return state

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 # 6: regex rules indexed by their required literal tokens; 7 and 10: needles; 8 and 9: token costs;
 # 11: hosts files, $to/$denyallow/$method, entity and per-type indexes, linear wildcard matching, documents.
 # 19: plain host rules kept as locations; 20: rules are RuleT named tuples; 21: plain rules in the hosts map.
-FORMAT_VERSION = 22
+# 23: no "any" index; the block index holds the important blocks too.
+FORMAT_VERSION = 23
 
 
 class RuleT(NamedTuple):
