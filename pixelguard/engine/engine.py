@@ -439,7 +439,11 @@ class Engine:
         # The type test first: it is cheap, and a needle test costs a scan of the URL, however long it is.
         cands = {
             name: [r for r in index.candidates(req, tokens) if r.types & rt and r.needle in text]
-            for name, index in (("important_exc", self._important_exc), ("block", self._block), ("exc", self._exc))
+            for name, index in (
+                ("important_exc", self._important_exc),
+                ("block", self._block),
+                ("exc", self._exc),
+            )
         }
         # The block index holds the important blocks too, in the order the important index holds them.
         blocks = cands["block"]

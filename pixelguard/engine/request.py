@@ -1,8 +1,10 @@
 """The request model the matchers see, computed once per request: host, registrable domain, party, type, tokens.
 
-The registrable domain ("site") comes from the public suffix list bundled with tldextract; it never fetches a
-fresh list (a proxy must not make network requests of its own at start-up) and is memoised per host because
-the lookup is the slowest step of building a request.
+The registrable domain ("site") comes from the public suffix list bundled with publicsuffixlist (its ICANN
+section, as tldextract reads it by default); it never fetches a fresh list (a proxy must not make network
+requests of its own at start-up) and is memoised per host because the lookup is the slowest step of building a
+request. (tldextract, used before, answered alike but brought requests and a suffix trie of several MB into
+the proxy's memory; README, Performance.)
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 
-import tldextract
+from publicsuffixlist import PublicSuffixList
 
 from pixelguard.engine import resource_types
 from pixelguard.engine.rules import METHOD_BITS, TYPE_ALIASES, TYPE_BITS
@@ -23,8 +25,8 @@ from pixelguard.limits import (
     PAGE_MEMO_SIZE,
 )
 
-# suffix_list_urls=() and cache_dir=None: use the snapshot shipped inside tldextract, offline, no disk cache.
-_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+# The snapshot shipped inside the package, offline. accept_unknown=False: an unlisted TLD is told apart (below).
+_PSL = PublicSuffixList(only_icann=True, accept_unknown=False)
 _TOKEN = re.compile(r"[a-z0-9%]+")
 # Every byte that is not a token character becomes a space (non-ASCII UTF-8 bytes too, as in _TOKEN).
 _TOKEN_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789%")
@@ -40,10 +42,10 @@ def domain_of(host: str) -> str:
         return ""
     if _IPV4.match(host) or ":" in host:
         return host
-    ext = _EXTRACT(host)
-    if ext.domain and ext.suffix:
-        return f"{ext.domain}.{ext.suffix}"
-    if ext.suffix:  # the host is itself a public suffix
+    found = _PSL.privatesuffix(host)
+    if found:
+        return found
+    if _PSL.is_public(host):  # the host is itself a public suffix
         return ""
     # Unlisted TLD: the PSL's default rule "*" makes the last label the suffix.
     return ".".join(host.rsplit(".", 2)[-2:])
