@@ -9,7 +9,7 @@ import pytest
 
 from pixelguard.engine import Engine, Verdict
 from pixelguard.engine import engine as engine_module
-from pixelguard.engine.request import Request, guess_type, site_of
+from pixelguard.engine.request import Request, domain_of, guess_type, site_of
 
 PAGE = "https://news.example/article"
 # (rules, url, source_url, type, blocked)
@@ -278,6 +278,25 @@ def test_a_bug_in_the_matcher_fails_open_and_is_logged_with_the_url(
     with caplog.at_level(logging.ERROR, logger="pixelguard.engine.engine"):
         assert call(engine) == fail_open
     assert f"engine: {what} failed for 'https://t.example/x?a=1'" in [r.getMessage() for r in caplog.records]
+
+
+@pytest.mark.parametrize(
+    ("host", "site"),
+    [
+        ("a.b.example.co.uk", "example.co.uk"),
+        ("co.uk", ""),  # a public suffix is no site
+        ("x.kawasaki.jp", ""),  # "*.kawasaki.jp": every name under it is a suffix...
+        ("city.kawasaki.jp", "city.kawasaki.jp"),  # ...but "!city.kawasaki.jp"
+        ("www.example.xn--p1ai", "example.xn--p1ai"),  # an IDN suffix, as it arrives: punycode
+        ("foo.blogspot.com", "blogspot.com"),  # the ICANN section only: a private suffix is not split
+        ("a.b.unlisted-tld", "b.unlisted-tld"),  # unlisted: the PSL's default rule "*"
+        ("localhost", "localhost"),  # a single label is its own site
+        ("192.168.0.1", "192.168.0.1"),
+        ("2001:db8::1", "2001:db8::1"),
+    ],
+)
+def test_the_site_of_a_host_follows_the_public_suffix_list(host: str, site: str) -> None:
+    assert domain_of(host) == site
 
 
 def test_site_of_and_type_guess() -> None:
