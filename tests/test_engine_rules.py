@@ -215,6 +215,12 @@ def test_check_host_uses_whole_host_rules_only() -> None:
     assert not v.blocked and v.exception == "@@||ok.t.example^"
 
 
+def test_hosts_blocked_whole_are_counted_once_important_or_not() -> None:
+    engine = Engine.from_text("||a.example^\n||b.example^$important\n||a.example^$important\n||c.example^\n")
+    assert engine.whole_host_count() == 3
+    assert engine.check_host("b.example").rule == "||b.example^$important"
+
+
 @pytest.mark.parametrize(
     ("url", "entities"),
     [

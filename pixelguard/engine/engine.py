@@ -510,7 +510,7 @@ class Engine:
 
     def whole_host_count(self) -> int:
         """How many hosts a rule blocks whole (``||host^``, a hosts-file line): all hosts-only mode can use."""
-        return len(set(self._block.hosts) | set(self._important.hosts))
+        return len(self._block.hosts)  # important blocks included (see CLASSES)
 
 
 def _first(
