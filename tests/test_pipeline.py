@@ -218,6 +218,21 @@ def test_tracking_parameters_are_removed(url: str, headers: dict, expected: str,
     assert d.reason.rule == "$removeparam=fbclid"
 
 
+@pytest.mark.parametrize("referer", [None, "https://mail.example/inbox", "https://shop.example/cart"])
+def test_a_page_load_is_its_own_context_whatever_linked_to_it(referer: str | None) -> None:
+    """uBO judges a page load in the page's own context: ``$domain=`` names the page being loaded, and it is
+    first-party to itself, whether it was typed in, followed from a mail or linked from elsewhere."""
+    rules = "$removeparam=ref,domain=shop.example\n$removeparam=aff,3p\n$removeparam=src,1p\n"
+    headers = {"Sec-Fetch-Dest": "document", **({"Referer": referer} if referer else {})}
+    d = Pipeline(Engine.from_text(rules, "t")).decide(
+        model("https://shop.example/item?ref=mail&aff=1&src=x", headers)
+    )
+    assert d.action is Action.CLEANED and d.url == "https://shop.example/item?aff=1"
+    # An image keeps the page it was loaded by as its context.
+    d = Pipeline(Engine.from_text(rules, "t")).decide(img("https://shop.example/p.gif?ref=a&aff=1&src=x"))
+    assert d.action is Action.CLEANED and d.url == "https://shop.example/p.gif?ref=a&src=x"
+
+
 def test_nothing_to_clean_is_no_cleaning() -> None:
     assert pipeline().decide(model("https://cdn.example/api?id=7")) is PASSED
     assert pipeline().decide(model("https://cdn.example/api")) is PASSED

@@ -305,6 +305,10 @@ def test_an_untrusted_list_and_an_exception_unwrap_nothing() -> None:
     assert _pipeline(rules).decide(_page(url)).action is Action.PASSED
     rules = "||r.test^$doc,urlskip=?url\n@@||r.test/c$doc,urlskip=?url\n"  # the same steps excepted
     assert _pipeline(rules).decide(_page(url)).action is Action.PASSED
-    for only in ("domain=elsewhere.example", "method=post"):  # an exception for other requests only
+    for only in (
+        "domain=elsewhere.example",
+        "method=post",
+        "3p",
+    ):  # for other requests only (a page is 1p to itself)
         rules = f"||r.test^$doc,urlskip=?url\n@@||r.test/c$urlskip,{only}\n"
         assert _pipeline(rules).decide(_page(url)).action is Action.UNWRAPPED, only

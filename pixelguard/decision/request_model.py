@@ -158,7 +158,9 @@ class RequestModel:
             host_header=named if named and named != host else None,
             headers=headers,
             client=client,
-            engine=Request(url, page, rtype, method),
+            # A page load is its own context (uBO: a root frame's origin is its own URL): its $domain= and party
+            # are those of the page itself, not of the page that linked to it (the Referer).
+            engine=Request(url, url if rtype == "document" else page, rtype, method),
         )
 
     @classmethod
