@@ -406,8 +406,8 @@ class Engine:
         3. otherwise a matching block blocks; nothing matching means allowed.
 
         Lookups are ordered by how often they answer: most requests match no block at all, so one lookup over
-        every block (the block index holds the important ones too) comes first; exceptions are looked up only then, and whether an
-        $important block also matches matters only when an exception does.
+        every block (the block index holds the important ones too) comes first; exceptions are looked up only
+        then, and whether an $important block also matches matters only when an exception does.
         """
         # Unbound, so that choosing creates no closure on every request's path.
         find: Any = ix.RuleIndex.find_host if whole_host else ix.RuleIndex.find
