@@ -34,7 +34,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/test_engine_rules.py", "tests/test_engine_formats.py", "tests/test_engine_conformance.py",
          "tests/test_engine_hostile.py", "tests/test_filters_bundled.py", "tests/test_filters_params.py",
          "tests/test_resource_types.py", "tests/test_bounded_regex.py", "tests/test_connect_refusal.py",
-         "tests/test_index_keys.py", "tests/test_urlskip.py", "tests/test_removeparam.py"],
+         "tests/test_index_keys.py", "tests/test_urlskip.py", "tests/test_removeparam.py",
+         "tests/test_engine_lists.py"],
     ),
     "pipeline": (
         ["pixelguard/decision/pipeline.py", "pixelguard/decision/decision.py", "pixelguard/decision/request_model.py",

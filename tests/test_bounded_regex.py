@@ -16,6 +16,7 @@ from pixelguard.engine import bounded_regex as B
         (r"(a+)+b", True),
         (r"(a*)*", True),
         (r"(a?){2,}", True),
+        (r"(?:a+(b))*", True),  # the quantifier sits before a group inside the repeated one
         (r"(ab)+c*", False),  # the group repeats, but holds no quantifier
         (r"(a+)b", False),  # a quantifier inside a group that does not repeat
         (r"(a|b)*", False),
@@ -148,3 +149,5 @@ def test_a_pattern_set_says_which_patterns_match() -> None:
     assert sorted(s.matching("https://x.example/ad/p.gif")) == [0, 1]
     assert s.matching("https://x.example/café") == [2]
     assert s.matching("https://x.example/none") == []
+    # mitmproxy decodes a path's undecodable bytes as lone surrogates: they are matched, not an error
+    assert s.matching("https://x.example/\udc80.gif") == [1]

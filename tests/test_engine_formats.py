@@ -484,7 +484,9 @@ def test_include_beside_a_list_file(tmp_path: Path) -> None:
         "! Title: main\n||main.example^\n!#include part.txt\n!#include ../escape.txt\n"
         "!#include https://elsewhere.example/x.txt\n!#if env_firefox\n!#include firefox.txt\n!#endif\n"
     )
-    (tmp_path / "part.txt").write_text("||part.example^\n!#include deeper.txt\n")
+    (tmp_path / "part.txt").write_text(
+        "||part.example^\n!#include deeper.txt\n!#if env_firefox\n||after.example^\n!#endif\n"
+    )
     (tmp_path / "deeper.txt").write_text("||deeper.example^\n")
     (tmp_path / "firefox.txt").write_text("||firefox.example^\n")
     (tmp_path.parent / "escape.txt").write_text("||escape.example^\n")
@@ -492,9 +494,11 @@ def test_include_beside_a_list_file(tmp_path: Path) -> None:
     v = e.check("https://part.example/")
     assert v.blocked and v.list == "main/part.txt" and v.line == 1
     assert e.stats["main/part.txt"].rules == 1
-    for host in ("deeper", "escape", "elsewhere", "firefox"):  # one level, same origin, kept blocks only
+    # one level, same origin, kept blocks only; an included file's own directives still count after its include
+    for host in ("deeper", "escape", "elsewhere", "firefox", "after"):
         assert not e.check(f"https://{host}.example/").blocked, host
     assert sum("only files beside the list" in err for err in e.errors) == 2
+    assert len(e.errors) == 2  # an include one level down is ignored without a word, as uBO does
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import pytest
 
 from pixelguard.engine import Engine, Verdict
 from pixelguard.engine import engine as engine_module
-from pixelguard.engine.request import Request, domain_of, guess_type, site_of
+from pixelguard.engine import rules as R
+from pixelguard.engine.request import Request, domain_of, guess_type, host_info, site_of
 
 PAGE = "https://news.example/article"
 # (rules, url, source_url, type, blocked)
@@ -41,6 +42,9 @@ CASES = [
     ("/banner/*/img", "https://x.example/banner/img", PAGE, "image", False),
     (r"/\/pixel\d+\.gif/", "https://x.example/pixel42.gif", PAGE, "image", True),
     (r"/\/pixel\d+\.gif/", "https://x.example/pixelx.gif", PAGE, "image", False),
+    (r"/\/ad\Dimg/", "https://x.example/AD-IMG", PAGE, "image", True),  # \D keeps its case; the rest does not
+    ("/a*b^c|", "https://x.example/a/b/c", PAGE, "image", True),  # a last part with ^ ends the URL
+    ("/a*b^c|", "https://x.example/a/b/cd", PAGE, "image", False),
     # case: insensitive unless $match-case
     ("/Track.gif", "https://x.example/TRACK.GIF", PAGE, "image", True),
     ("/Track.gif$match-case", "https://x.example/track.gif", PAGE, "image", False),
@@ -201,6 +205,48 @@ def test_skips_and_errors_are_counted_with_list_and_line() -> None:
 def test_a_malformed_line_says_what_is_wrong(line: str, why: str) -> None:
     engine = Engine.from_text(f"{line}\n", name="l")
     assert engine.errors and engine.errors[0].startswith(f"l:1: {why}")
+
+
+def test_errors_past_the_cap_are_counted_not_listed() -> None:
+    cap = engine_module.MAX_ERRORS_PER_LIST
+    engine = Engine.from_text("/bad(regex/\n" * (cap + 7), name="l")
+    assert len(engine.errors) == cap + 1
+    assert engine.errors[-1] == "l: ... and 7 more malformed lines"
+
+
+def test_a_crash_in_the_parser_names_the_exception(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(line: str) -> R.Rule:
+        raise LookupError(line)
+
+    monkeypatch.setattr(R, "_parse", broken)
+    assert R.parse_line("||a.example^") == R.Malformed(f"{R.PARSER_BUG}: LookupError")
+
+
+def test_a_domain_line_keeps_its_text_as_written() -> None:
+    rules = R.parse_line("Ads.Example")
+    assert isinstance(rules, list) and [(r.text, r.host) for r in rules] == [("Ads.Example", "ads.example")]
+
+
+@pytest.mark.parametrize(
+    ("line", "rule"),
+    [
+        ("/ads/banner$image", True),
+        ("ads.example", True),
+        ("0.0.0.0 ads.example", True),
+        ("127.0.0.1 a.example b.example # two", True),
+        ("fe80::1%lo0 t.example", True),  # a scoped IPv6 address
+        ("Not Found", False),  # two words parse as a hosts line mapping "found": prose is not a rule
+        ("example.com is down", False),
+        ("name,email", False),
+    ],
+)
+def test_what_looks_like_a_rule_in_a_download(line: str, rule: bool) -> None:
+    assert R.looks_like_a_rule(line) is rule
+
+
+def test_host_suffixes_of_odd_hosts() -> None:
+    assert host_info("") == ("", (), ())
+    assert host_info(".ads.example")[1] == (".ads.example", "ads.example", "example")
 
 
 def test_check_host_uses_whole_host_rules_only() -> None:

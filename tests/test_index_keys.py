@@ -35,7 +35,7 @@ def rule(line: str) -> Rule:
             ["https", "ads", "example"],
         ),  # anchored: the first run starts the URL
         ("||ads.example/banner/", ["banner"]),  # after the host: the host's own labels are its bucket
-        ("/ads*banner/", []),  # a wildcard next to a run: it may be longer on that side
+        ("/ads*banner.gif", []),  # a wildcard next to a run: it may be longer on that side
         ("/ads/*/banner/x", ["ads", "banner"]),
         ("/collect|", ["collect"]),  # an end anchor closes the last run
         ("/Track/Pixel$match-case", ["track"]),  # lower-cased, as the URL's tokens are

@@ -115,6 +115,15 @@ BAD = {
         (200, {"Content-Type": "text/plain"}, b"name,value\nsome text,42\n" * 100),
         "not a filter list",
     ),
+    # Two words read as a hosts line ("Sign in" would map a host "in"): prose is not a list.
+    "plain-text notice": (
+        (
+            200,
+            {"Content-Type": "text/plain"},
+            b"Sign in to use this network\nThe page you asked for is gone\n" * 60,
+        ),
+        "not a filter list",
+    ),
     "not utf-8": (
         (200, {"Content-Type": "text/plain"}, b"[Adblock Plus 2.0]\n! Title: x\n\xff\xfe\x81"),
         "not UTF-8",

@@ -24,9 +24,11 @@ aliases. Any of those would silently change which requests a rule matches.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from pixelguard.engine import resource_types
 
@@ -221,7 +223,22 @@ def looks_like_a_rule(line: str) -> bool:
     a valid substring rule, so this is how a headerless download is told from an error page or a CSV file."""
     if line.startswith(("||", "@@", "|")) or "$" in line or "^" in line:
         return isinstance(parse_line(line), list)
+    # Any two words read as a hosts line ("Not Found" maps "found"), so a line of prose would count; a hosts
+    # line is unmistakable only with an address in its first column.
+    words = line.split(None, 1)
+    if len(words) > 1 and not _is_address(words[0]):
+        return False
     return isinstance(_hosts_line(line), list)
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(
+            text.strip("[]").split("%", 1)[0]
+        )  # hosts files may bracket or scope (fe80::1%lo0)
+    except ValueError:
+        return False
+    return True
 
 
 def validate(line: str) -> str | None:
@@ -296,34 +313,27 @@ class _Options:
 Handler = Callable[[_Options, bool, str, str], Skip | Malformed | None]
 
 
-def _party(first: bool) -> Handler:
-    def handle(o: _Options, neg: bool, value: str, opt: str) -> None:
-        o.party = (THIRD_PARTY if neg else FIRST_PARTY) if first else (FIRST_PARTY if neg else THIRD_PARTY)
-
-    return handle
-
-
-def _flag(bit: int) -> Handler:
-    def handle(o: _Options, neg: bool, value: str, opt: str) -> None:
-        o.flags |= bit
-
-    return handle
+# Handlers that take a setting are top-level functions bound with partial (in OPTIONS), not closures: a closure
+# is built once at import, where mutation testing (scripts/mutate) cannot reach it, so its tests would not count.
+def _party(first: bool, o: _Options, neg: bool, value: str, opt: str) -> None:
+    o.party = (THIRD_PARTY if neg else FIRST_PARTY) if first else (FIRST_PARTY if neg else THIRD_PARTY)
 
 
-def _domains_option(to: bool) -> Handler:
-    def handle(o: _Options, neg: bool, value: str, opt: str) -> Malformed | None:
-        if neg or not value:
-            return Malformed(f"option {opt!r} needs a value")
-        parsed = _parse_domains(value)
-        if parsed is None:
-            return Malformed(f"bad domain list in {opt!r}")
-        if to:
-            o.to = {**(o.to or {}), **parsed}
-        else:
-            o.domains = parsed
-        return None
+def _flag(bit: int, o: _Options, neg: bool, value: str, opt: str) -> None:
+    o.flags |= bit
 
-    return handle
+
+def _domains_option(to: bool, o: _Options, neg: bool, value: str, opt: str) -> Malformed | None:
+    if neg or not value:
+        return Malformed(f"option {opt!r} needs a value")
+    parsed = _parse_domains(value)
+    if parsed is None:
+        return Malformed(f"bad domain list in {opt!r}")
+    if to:
+        o.to = {**(o.to or {}), **parsed}
+    else:
+        o.domains = parsed
+    return None
 
 
 def _denyallow(o: _Options, neg: bool, value: str, opt: str) -> Malformed | None:
@@ -350,14 +360,11 @@ def _method(o: _Options, neg: bool, value: str, opt: str) -> Malformed | None:
     return None
 
 
-def _redirect(rule_only: bool) -> Handler:
-    def handle(o: _Options, neg: bool, value: str, opt: str) -> None:
-        # "name:priority" (uBO): the priority orders competing redirects; one neutral answer needs none.
-        o.redirect = value.split(":", 1)[0].strip() or "empty"
-        if rule_only:
-            o.flags |= REDIRECT_RULE
-
-    return handle
+def _redirect(rule_only: bool, o: _Options, neg: bool, value: str, opt: str) -> None:
+    # "name:priority" (uBO): the priority orders competing redirects; one neutral answer needs none.
+    o.redirect = value.split(":", 1)[0].strip() or "empty"
+    if rule_only:
+        o.flags |= REDIRECT_RULE
 
 
 def _empty(o: _Options, neg: bool, value: str, opt: str) -> None:
@@ -381,59 +388,52 @@ def _all(o: _Options, neg: bool, value: str, opt: str) -> None:
     o.typed = True
 
 
-def _modifier(flag: int) -> Handler:
+def _modifier(flag: int, o: _Options, neg: bool, value: str, opt: str) -> Malformed | None:
     """$removeparam= / $urlskip=: the value is what the rule does to a request (kept in ``param``)."""
-
-    def handle(o: _Options, neg: bool, value: str, opt: str) -> Malformed | None:
-        if neg:
-            return Malformed(f"option {opt!r} cannot be negated")
-        o.param = value
-        o.flags |= flag
-        return None
-
-    return handle
+    if neg:
+        return Malformed(f"option {opt!r} cannot be negated")
+    o.param = value
+    o.flags |= flag
+    return None
 
 
 def _ignore(o: _Options, neg: bool, value: str, opt: str) -> None:
     return None
 
 
-def _skip(reason: str) -> Handler:
-    def handle(o: _Options, neg: bool, value: str, opt: str) -> Skip:
-        return Skip(reason)
-
-    return handle
+def _skip(reason: str, o: _Options, neg: bool, value: str, opt: str) -> Skip:
+    return Skip(reason)
 
 
 OPTIONS: dict[str, Handler] = {
-    "third-party": _party(first=False),
-    "3p": _party(first=False),
-    "first-party": _party(first=True),
-    "1p": _party(first=True),
-    "domain": _domains_option(to=False),
-    "from": _domains_option(to=False),
-    "to": _domains_option(to=True),
+    "third-party": partial(_party, False),
+    "3p": partial(_party, False),
+    "first-party": partial(_party, True),
+    "1p": partial(_party, True),
+    "domain": partial(_domains_option, False),
+    "from": partial(_domains_option, False),
+    "to": partial(_domains_option, True),
     "denyallow": _denyallow,
     "method": _method,
-    "important": _flag(IMPORTANT),
-    "match-case": _flag(MATCH_CASE),
-    "badfilter": _flag(BADFILTER),
-    "redirect": _redirect(rule_only=False),
-    "redirect-rule": _redirect(rule_only=True),
+    "important": partial(_flag, IMPORTANT),
+    "match-case": partial(_flag, MATCH_CASE),
+    "badfilter": partial(_flag, BADFILTER),
+    "redirect": partial(_redirect, False),
+    "redirect-rule": partial(_redirect, True),
     "empty": _empty,
     "mp4": _mp4,
     "popup": _popup,
     "popunder": _popup,
     "all": _all,
-    "removeparam": _modifier(REMOVEPARAM),
-    "queryprune": _modifier(REMOVEPARAM),
-    "urlskip": _modifier(URLSKIP),
+    "removeparam": partial(_modifier, REMOVEPARAM),
+    "queryprune": partial(_modifier, REMOVEPARAM),
+    "urlskip": partial(_modifier, URLSKIP),
     # Informational (uBO's reason=) or presentation-only: accepted, no effect on matching.
     "reason": _ignore,
     "collapse": _ignore,
     "_": _ignore,
-    **dict.fromkeys(COSMETIC_OPTIONS, _skip("cosmetic")),
-    **{name: _skip(reason) for name, reason in UNSUPPORTED.items()},
+    **dict.fromkeys(COSMETIC_OPTIONS, partial(_skip, "cosmetic")),
+    **{name: partial(_skip, reason) for name, reason in UNSUPPORTED.items()},
 }
 
 
