@@ -51,6 +51,13 @@ def test_python_runs_only_what_cannot_backtrack_badly(src: str, why: str | None)
     assert (got is None) if why is None else (got is not None and why in got)
 
 
+def test_the_reasons_read_in_full() -> None:
+    assert B._python_safe(r"https?://(?=x)") == (
+        "regular expression needs lookaround and is not anchored at the start: it could backtrack"
+    )
+    assert B._python_safe(r"^(?=x)(a+)+$") == "regular expression could backtrack exponentially"
+
+
 def test_re2_takes_what_it_can_and_python_the_safe_rest() -> None:
     re2_src = r"track(ing)?\.js"
     assert B.compile_search(re2_src) is not None and re2_src in B._in_re2 and B.check(re2_src) is None

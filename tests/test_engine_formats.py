@@ -462,6 +462,16 @@ def test_ifs_nested_past_the_limit_are_unknown_and_kept() -> None:
     assert not Engine.from_text(shallow).check("https://deep.example/").blocked
 
 
+def test_a_line_that_only_looks_like_a_directive_is_a_comment() -> None:
+    # Directives after it still count: `!#if` below drops its block, `!#include` with no file says so.
+    e = Engine.from_text(
+        "! Title: t\n!#-- section --\n!#if env_firefox\n||dropped.example^\n!#endif\n!#include\n||kept.example^\n",
+        name="t",
+    )
+    assert not e.check("https://dropped.example/").blocked and e.check("https://kept.example/").blocked
+    assert e.errors == ["t:6: cannot include (nothing): no file named"]
+
+
 def test_an_include_that_fails_is_reported_at_its_line() -> None:
     e = Engine.from_text("! Title: t\n||a.example^\n!#include ..\\secret.txt\n", name="t")
     assert e.errors == [

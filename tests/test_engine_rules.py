@@ -11,6 +11,7 @@ from pixelguard.engine import Engine, Verdict
 from pixelguard.engine import engine as engine_module
 from pixelguard.engine import rules as R
 from pixelguard.engine.request import Request, domain_of, guess_type, host_info, site_of
+from pixelguard.limits import MAX_HOST
 
 PAGE = "https://news.example/article"
 # (rules, url, source_url, type, blocked)
@@ -200,6 +201,8 @@ def test_skips_and_errors_are_counted_with_list_and_line() -> None:
         ("//", "empty regular expression"),
         ("||a\x07.example^", "control or non-printable characters"),
         ("/bad(regex/", "bad regular expression"),
+        ("||a.example^$domain=", "option 'domain=' needs a value"),
+        ("||a.example^$~domain=x.example", "option '~domain=x.example' needs a value"),
     ],
 )
 def test_a_malformed_line_says_what_is_wrong(line: str, why: str) -> None:
@@ -235,6 +238,7 @@ def test_a_domain_line_keeps_its_text_as_written() -> None:
         ("0.0.0.0 ads.example", True),
         ("127.0.0.1 a.example b.example # two", True),
         ("fe80::1%lo0 t.example", True),  # a scoped IPv6 address
+        ("[::] t.example", True),  # a bracketed one
         ("Not Found", False),  # two words parse as a hosts line mapping "found": prose is not a rule
         ("example.com is down", False),
         ("name,email", False),
@@ -247,6 +251,38 @@ def test_what_looks_like_a_rule_in_a_download(line: str, rule: bool) -> None:
 def test_host_suffixes_of_odd_hosts() -> None:
     assert host_info("") == ("", (), ())
     assert host_info(".ads.example")[1] == (".ads.example", "ads.example", "example")
+    longest = ("a" * 62 + ".") * 3 + "b" * 56 + ".example"  # exactly as long as DNS allows: kept whole
+    assert len(longest) == MAX_HOST and host_info(longest)[1][0] == longest
+
+
+@pytest.mark.parametrize("url", ["about:blank", "data:image/gif;base64,R0lGOD", "not a url", ""])
+def test_a_url_without_a_host_is_a_request_without_one(url: str) -> None:
+    req = Request(url, PAGE, "image")
+    assert (req.host, req.host_start, req.host_end) == ("", 0, 0)
+    assert not Engine.from_text("||ads.example^\n/pixel\n").check(url, PAGE, "image").blocked
+
+
+def test_a_url_of_many_tokens_is_matched_on_its_distinct_ones() -> None:
+    # Past 32 tokens a URL's repeated tokens are looked up once (Request.tokens): the rule must still be found.
+    url = "https://x.example/" + "/".join(["seg", "part"] * 20) + "/track/p.gif"
+    e = Engine.from_text("/track/p.gif\n")
+    assert len(Request(url, PAGE, "image").tokens()) < 32 < url.count("/")
+    assert e.check(url, PAGE, "image").blocked
+
+
+def test_a_whole_host_rule_on_an_ipv6_address_refuses_its_tunnel() -> None:
+    e = Engine.from_text("||[2001:db8::1]^\n")
+    assert e.blocks_whole_host("2001:db8::1").blocked  # CONNECT names the address without brackets
+    assert not e.blocks_whole_host("2001:db8::2").blocked
+
+
+@pytest.mark.parametrize(
+    "line", ["# a hosts-file comment", "#", "! an ABP comment", "[Adblock Plus 2.0]", ""]
+)
+def test_comments(line: str) -> None:
+    assert R.is_comment(line)
+    e = Engine.from_text(line + "\n")
+    assert (e.rule_count, e.errors) == (0, [])
 
 
 def test_check_host_uses_whole_host_rules_only() -> None:

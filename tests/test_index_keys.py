@@ -62,6 +62,7 @@ def test_tokens_are_whole_tokens_every_matching_url_holds(line: str, tokens: lis
         (r"a\/b", ["a/b"]),  # an escaped punctuation character is one
         (r"\x41bc", []),  # hex escapes, backreferences and the like: nothing is claimed
         (r"(a)\1", []),
+        (r"(a(b)c)xyz", ["xyz"]),  # a group inside a group is skipped with it
         (r"^https://t\.example/", ["https://t.example/"]),
     ],
 )
