@@ -10,7 +10,13 @@ connections kept alive and reused per host within a page (at most six per host),
 through a proxy, every certificate verified against the CA the client should trust (the run's own CA without a
 proxy, the proxy's CA through one). A refused CONNECT ends that request at once, as a browser's would.
 
-Loopback only; nothing leaves the machine. ``scripts/bench-pageload --https [--pages N]``.
+``--workers N`` adds pixelguard as N processes, each a whole proxy with its own data dir, the client spreading
+its new connections over them in turn as the kernel spreads them over sockets that share a port (SO_REUSEPORT):
+what several event loops would give on this machine (README, Performance: "Use the cores").
+``--concurrent K`` loads K pages at a time through each setup (K tabs, or K users of one proxy) and reports
+requests per second as well: the load at which one event loop becomes the limit.
+
+Loopback only; nothing leaves the machine. ``scripts/bench-pageload --https [--pages N] [--workers N] [--concurrent K]``.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import datetime
 import hashlib
 import http.client
 import http.server
+import itertools
 import os
 import socket
 import ssl
@@ -171,14 +178,19 @@ class _Direct(http.client.HTTPSConnection):
 class _Browser:
     """One setup's client: how it opens a connection to a host, and the connections it keeps per page."""
 
-    def __init__(self, proxy_port: int | None, origin_port: int, context: ssl.SSLContext, rtt: bool = False):
+    def __init__(
+        self, proxy_port: int | list[int] | None, origin_port: int, context: ssl.SSLContext, rtt: bool = False
+    ):
         self.proxy_port, self.origin_port, self.context, self.rtt = proxy_port, origin_port, context, rtt
+        # Several proxy processes: each new connection goes to the next, as SO_REUSEPORT spreads them.
+        self.ports = itertools.cycle(proxy_port) if isinstance(proxy_port, list) else None
         self.failures: list[str] = []
 
     def open(self, host: str) -> http.client.HTTPSConnection:
         if self.proxy_port is None:
             return _Direct(host, self.origin_port, self.context, self.rtt)
-        conn = http.client.HTTPSConnection("127.0.0.1", self.proxy_port, timeout=30, context=self.context)
+        port = next(self.ports) if self.ports is not None else self.proxy_port
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=30, context=self.context)
         conn.set_tunnel(host, 443)
         return conn
 
@@ -248,7 +260,25 @@ def main(argv: list[str] | None = None) -> int:
         help="HTTP/2, as browsers speak it: one connection per host carries all of a page's requests to it, the "
         "origin speaks HTTP/2 too (benchmarks/h2_web.py)",
     )
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="also run pixelguard as N processes sharing the client's connections (default: not run)",
+    )
+    ap.add_argument(
+        "--concurrent",
+        type=int,
+        default=1,
+        metavar="K",
+        help="load K pages at a time (as K tabs, or K users of one proxy) and report requests per second too",
+    )
     args = ap.parse_args(argv)
+    if args.concurrent < 1:
+        ap.error("--concurrent needs a count of at least 1")
+    if args.workers < 1 or (args.workers > 1 and args.http2):
+        ap.error("--workers needs a count of at least 1, and HTTP/1.1 (not --http2)")
     if not (SHARED / "requests" / "top500-sitelist.txt").is_file():
         print("bench-pageload: ../shared/requests/top500-sitelist.txt is missing")
         return 1
@@ -281,18 +311,24 @@ def main(argv: list[str] | None = None) -> int:
     (tmp / "config-off.yaml").write_text(
         base_cfg.replace(f"{tmp}/pg.db", f"{tmp}/off/pg.db") + "tls: {refuse_blocked: false}\n"
     )
+    workers = [f"worker {i}" for i in range(args.workers)] if args.workers > 1 else []
+    for w in workers:  # a data dir and a database each, as for the second pixelguard above
+        (tmp / w).mkdir()
+        (tmp / f"config-{w}.yaml").write_text(base_cfg.replace(f"{tmp}/pg.db", f"{tmp}/{w}/pg.db"))
     env = isolated_env(tmp, PG_BENCH_ORIGIN=str(origin_port), PG_BENCH_RTT="1" if args.round_trips else "")
     trust = ["--set", f"ssl_verify_upstream_trusted_ca={ca.pem}", "--set", f"scripts={script}"]
     py = sys.executable
-    names = ["mitmdump", "pixelguard"] + (["pixelguard, no refusal"] if args.no_refusal else [])
+    names = ["mitmdump", "pixelguard"] + (["pixelguard, no refusal"] if args.no_refusal else []) + workers
     ports = {name: free_port() for name in names}
     proxies = {"mitmdump": [*mitmdump_cmd(ports["mitmdump"], tmp, "-s", str(script)), *trust[:2]]}
-    for name, cfg in (("pixelguard", "config.yaml"), ("pixelguard, no refusal", "config-off.yaml")):
+    configs = [("pixelguard", "config.yaml"), ("pixelguard, no refusal", "config-off.yaml")]
+    for name, cfg in [*configs, *((w, f"config-{w}.yaml") for w in workers)]:
         if name in ports:
             proxies[name] = [
                 py, "-m", "pixelguard", "--config", str(tmp / cfg), "run", "--port", str(ports[name]), *trust,
             ]  # fmt: skip
     envs = {n: env for n in proxies} | {"pixelguard, no refusal": env | {"XDG_DATA_HOME": str(tmp / "off")}}
+    envs |= {w: env | {"XDG_DATA_HOME": str(tmp / w)} for w in workers}
     procs = {
         n: subprocess.Popen(c, env=envs[n], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         for n, c in proxies.items()
@@ -307,7 +343,10 @@ def main(argv: list[str] | None = None) -> int:
         proxy_ctx.load_verify_locations(cafile=str(ca.pem))
         direct_ctx = ssl.create_default_context(cafile=str(ca.pem))
         browsers: dict[str, Any] = {"no proxy": _Browser(None, origin_port, direct_ctx, args.round_trips)}
-        browsers |= {n: _Browser(ports[n], origin_port, proxy_ctx) for n in proxies}
+        browsers |= {n: _Browser(ports[n], origin_port, proxy_ctx) for n in proxies if n not in workers}
+        together = f"pixelguard x{len(workers)}"
+        if workers:
+            browsers[together] = _Browser([ports[w] for w in workers], origin_port, proxy_ctx)
         if args.http2:
             proxy_h2 = h2_web.client_context([str(tmp / "mitm" / "mitmproxy-ca-cert.pem"), str(ca.pem)])
             direct_h2 = h2_web.client_context([str(ca.pem)])
@@ -327,25 +366,42 @@ def main(argv: list[str] | None = None) -> int:
             for b in browsers.values():
                 b.load(page)
         times: dict[str, list[float]] = {s: [] for s in setups}
+        busy = dict.fromkeys(setups, 0.0)  # wall time spent loading, for requests per second
         cpu0 = {n: _cpu_seconds(p.pid) for n, p in procs.items()}
-        for i, page in enumerate(sample):
-            order = setups[i % len(setups) :] + setups[: i % len(setups)]
-            for s in order:
-                if s == "ideal blocker":
-                    times[s].append(browsers["no proxy"].load(page, skip=blocked))
-                else:
-                    times[s].append(browsers[s].load(page))
+
+        def load(s: str, page: list[str]) -> float:
+            if s == "ideal blocker":
+                return browsers["no proxy"].load(page, skip=blocked)
+            return browsers[s].load(page)
+
+        k = args.concurrent
+        for i in range(0, len(sample), k):
+            batch = sample[i : i + k]
+            turn = (i // k) % len(setups)
+            for s in setups[turn:] + setups[:turn]:
+                started = time.perf_counter()
+                with concurrent.futures.ThreadPoolExecutor(len(batch)) as ex:
+                    times[s] += ex.map(lambda page, s=s: load(s, page), batch)
+                busy[s] += time.perf_counter() - started
         cpu = {n: _cpu_seconds(p.pid) - cpu0[n] for n, p in procs.items()}
         requests = sum(len(p) for p in sample)
         peak = {n: _peak_rss_mb(p.pid) for n, p in procs.items()}
+        if workers:  # the processes together: their CPU, and the memory they hold between them
+            cpu[together] = sum(cpu.pop(w) for w in workers)
+            peak[together] = sum(peak.pop(w) for w in workers)
         print(f"{len(sample)} HTTPS page loads ({requests} requests, {len(blocked)} of them blocked by the lists), "
               "setups interleaved page by page"
               + (", connection round trips on" if args.round_trips else "")
-              + (", HTTP/2" if args.http2 else ", HTTP/1.1"))  # fmt: skip
+              + (", HTTP/2" if args.http2 else ", HTTP/1.1")
+              + (f", {args.concurrent} pages at a time" if args.concurrent > 1 else ""))  # fmt: skip
         none = statistics.median(times["no proxy"])
         for s in setups:
             med = statistics.median(times[s])
             line = f"  {s:24s} median page {med * 1000:7.1f} ms  {med / none:5.2f}x no proxy"
+            if args.concurrent > 1:
+                skipped = sum(u in blocked for p in sample for u in p[1:]) if s == "ideal blocker" else 0
+                served = requests - skipped
+                line += f"  {served / busy[s]:4.0f} requests/s"
             if s in browsers:
                 line += f"   {len(browsers[s].failures)} failed"
             if s in cpu:
