@@ -232,10 +232,8 @@ def looks_like_a_rule(line: str) -> bool:
 
 
 def _is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(
-            text.strip("[]").split("%", 1)[0]
-        )  # hosts files may bracket or scope (fe80::1%lo0)
+    try:  # hosts files may bracket an IPv6 address or give its scope (fe80::1%lo0)
+        ipaddress.ip_address(text.strip("[]").split("%", 1)[0])
     except ValueError:
         return False
     return True
