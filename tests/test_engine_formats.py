@@ -480,6 +480,7 @@ def test_an_include_that_fails_is_reported_at_its_line() -> None:
     ]
     assert not preprocess.is_relative("sub\\..\\..\\x.txt")  # Windows separators climb too
     assert preprocess.is_relative("sub/x.txt")
+    assert not preprocess.is_relative("\\\\server\\share\\x.txt")  # a Windows network path
 
 
 def test_real_ubo_list_drops_firefox_only_exceptions() -> None:

@@ -46,6 +46,14 @@ CASES = [
     (r"/\/ad\Dimg/", "https://x.example/AD-IMG", PAGE, "image", True),  # \D keeps its case; the rest does not
     ("/a*b^c|", "https://x.example/a/b/c", PAGE, "image", True),  # a last part with ^ ends the URL
     ("/a*b^c|", "https://x.example/a/b/cd", PAGE, "image", False),
+    ("/a*b|", "https://x.example/ab", PAGE, "image", True),  # the last part right where the one before ends
+    ("/ab*b^|", "https://x.example/ab/", PAGE, "image", False),  # ... but not inside it
+    ("||x.example/a*zz*c", "https://x.example/a/c?zz", PAGE, "image", False),  # each part in its order
+    ("||x.example/a*zz*c", "https://x.example/a/zz/c", PAGE, "image", True),
+    ("http*/track", "https://x.example/track", PAGE, "image", True),  # a first part at the URL's very start
+    ("/ad.js$~image,~script", "https://x.example/ad.js", PAGE, "script", False),  # each negation counts
+    ("/ad.js$~image,~script", "https://x.example/ad.js", PAGE, "image", False),
+    ("/ad.js$~image,~script", "https://x.example/ad.js", PAGE, "xmlhttprequest", True),
     # case: insensitive unless $match-case
     ("/Track.gif", "https://x.example/TRACK.GIF", PAGE, "image", True),
     ("/Track.gif$match-case", "https://x.example/track.gif", PAGE, "image", False),
@@ -138,6 +146,29 @@ def test_exception_overrides_block_and_is_reported() -> None:
         2,
     )
     assert engine.check("https://t.example/ok.js", PAGE, "image").blocked
+    assert v.list == "inline"  # the exception's list
+
+
+def test_page_limited_host_rules_on_two_levels_of_a_host_are_both_found() -> None:
+    # The general walk (removeparam, urlskip, page loads): a parent's rules for other pages hide nothing.
+    e = Engine.from_text(
+        "||cdn.t.example^$domain=news.example,removeparam=utm_x\n"
+        "||t.example^$domain=other.example,removeparam=utm_y\n"
+    )
+    got = e.removeparams("https://cdn.t.example/x?utm_x=1&utm_y=2", PAGE, "image")
+    assert [p.param for p in got] == ["utm_x"]
+
+
+def test_a_page_load_is_judged_with_its_method() -> None:
+    e = Engine.from_text("||site.example^$document,method=post\n")
+    assert e.check("https://site.example/form", None, "document", "POST").blocked
+    assert not e.check("https://site.example/form", None, "document", "GET").blocked
+
+
+def test_a_rule_with_no_type_left_is_skipped_and_counted() -> None:
+    e = Engine.from_text("||a.example^$image,~image\n")
+    assert (e.rule_count, e.stats["inline"].skipped) == (0, {"no resource type left": 1})
+    assert e.build_seconds > 0
 
 
 def test_important_beats_exception() -> None:
@@ -203,6 +234,9 @@ def test_skips_and_errors_are_counted_with_list_and_line() -> None:
         ("/bad(regex/", "bad regular expression"),
         ("||a.example^$domain=", "option 'domain=' needs a value"),
         ("||a.example^$~domain=x.example", "option '~domain=x.example' needs a value"),
+        ("||a.example^$~denyallow=x.example", "bad domain list in '~denyallow=x.example'"),
+        ("||a.example^$~method=post", "option '~method=post' needs a value"),
+        ("@@", "empty rule"),
     ],
 )
 def test_a_malformed_line_says_what_is_wrong(line: str, why: str) -> None:

@@ -109,6 +109,9 @@ def test_only_a_paths_last_segment_has_an_extension() -> None:
     assert from_extension("https://a.example/x.png?y=1.js#z.css", False) == "image"
     assert from_extension("https://a.example/x?y=a.js", False) == "other"
     assert from_extension("https://a.example/x#y.js?z", False) == "other"
+    assert from_extension("https://a.example/x.gif#a#b.js", False) == "image"  # the first "#" ends the path
+    assert guess_type("https://a.example/frame.html", has_page=True) == "subdocument"
+    assert guess_type("https://a.example/frame.html", has_page=False) == "document"
     assert from_extension("clip.mov", False) == "other"  # no path at all
 
 
