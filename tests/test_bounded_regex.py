@@ -109,6 +109,7 @@ def test_a_match_ends_where_its_last_character_is(src: str, url: str, end: int) 
         (r"a(?=\))b", "ab"),  # nor does an escaped one
         (r"a(?=[\])])b", "ab"),  # nor an escaped "]" in a class inside it
         (r"[]](?=y)z", "[]]z"),  # a class that is only "]"
+        (r"[\](?=y)]z", r"[\](?=y)]z"),  # an escaped "]" does not end a class
         (r"[(?=]x", "[(?=]x"),  # "(?=" inside a class is not a lookahead
         (r"[]x](?=y)", "[]x]"),  # a class that opens with "]"
         (r"[^]x](?!y)z", "[^]x]z"),

@@ -31,6 +31,9 @@ CASES = [
         True,
     ),  # IPv6: the address, no brackets
     ("||[2001:db8::1]^", "http://[2001:db8::11]/pixel.gif", PAGE, "image", False),
+    ("||[2001:db8::1]/pixel", "http://[2001:db8::1]/pixel.gif", PAGE, "image", True),  # the rest follows "]"
+    ("||[2001:db8::1]/pixel", "http://[2001:db8::1]:8080/pixel.gif", PAGE, "image", False),
+    ("||[2001:db8::1]:8080/pixel", "http://[2001:db8::1]:8080/pixel.gif", PAGE, "image", True),
     ("||ads.example/pixel", "https://www.ads.example/other/pixel.gif", PAGE, "image", False),
     ("|https://t.example/", "https://t.example/p", PAGE, "image", True),
     ("|https://t.example/", "http://x.example/?https://t.example/", PAGE, "image", False),
@@ -54,6 +57,17 @@ CASES = [
     ("/ad.js$~image,~script", "https://x.example/ad.js", PAGE, "script", False),  # each negation counts
     ("/ad.js$~image,~script", "https://x.example/ad.js", PAGE, "image", False),
     ("/ad.js$~image,~script", "https://x.example/ad.js", PAGE, "xmlhttprequest", True),
+    ("||t.example/x", "https://t.example./x", PAGE, "image", True),  # the root dot is not part of the host
+    ("||site.example/", "https://site.example/", None, "document", True),  # ends right after the host (uBO)
+    # a block rule of type document is not a document exception: the site's other requests are still judged
+    (
+        "||site.example^$document\n||tracker.example^",
+        "https://tracker.example/p",
+        "https://site.example/",
+        "image",
+        True,
+    ),
+    ("||t.example^$method=get", "https://t.example/p", PAGE, "image", True),
     # case: insensitive unless $match-case
     ("/Track.gif", "https://x.example/TRACK.GIF", PAGE, "image", True),
     ("/Track.gif$match-case", "https://x.example/track.gif", PAGE, "image", False),
@@ -149,6 +163,12 @@ def test_exception_overrides_block_and_is_reported() -> None:
     assert v.list == "inline"  # the exception's list
 
 
+def test_a_removeparam_regex_with_no_literal_still_applies() -> None:
+    e = Engine.from_text("$removeparam=/^[a-z]{2}\\d$/\n")
+    got = e.removeparams("https://x.example/p?ab1=1&keep=2", PAGE, "image")
+    assert [p.param for p in got] == ["/^[a-z]{2}\\d$/"]
+
+
 def test_page_limited_host_rules_on_two_levels_of_a_host_are_both_found() -> None:
     # The general walk (removeparam, urlskip, page loads): a parent's rules for other pages hide nothing.
     e = Engine.from_text(
@@ -157,6 +177,20 @@ def test_page_limited_host_rules_on_two_levels_of_a_host_are_both_found() -> Non
     )
     got = e.removeparams("https://cdn.t.example/x?utm_x=1&utm_y=2", PAGE, "image")
     assert [p.param for p in got] == ["utm_x"]
+
+
+def test_an_important_block_wins_when_an_ordinary_block_is_found_first() -> None:
+    e = Engine.from_text("||t.example/track/\n/pixel.gif$important\n@@||t.example/track/\n")
+    v = e.check("https://t.example/track/pixel.gif", PAGE, "image")
+    assert (v.blocked, v.rule) == (True, "/pixel.gif$important")
+    assert not e.check("https://t.example/track/other.gif", PAGE, "image").blocked
+
+
+@pytest.mark.parametrize("method", R.METHODS)
+def test_a_method_rule_does_not_match_a_method_it_does_not_know(method: str) -> None:
+    e = Engine.from_text(f"||t.example^$method={method}\n")
+    assert not e.check("https://t.example/p", PAGE, "image", "PROPFIND").blocked
+    assert e.check("https://t.example/p", PAGE, "image", method.upper()).blocked
 
 
 def test_a_page_load_is_judged_with_its_method() -> None:

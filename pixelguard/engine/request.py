@@ -250,11 +250,11 @@ class Request:
             host, self.host_start, self.host_end = "", 0, 0
         else:
             host = m.group(2)
+            # The host's span keeps an IPv6 literal's brackets: a rule's rest (`||[::1]/pixel` → "/pixel") starts
+            # after "]", and a ``||[::1]*`` pattern's first part with "[".
             self.host_start, self.host_end = m.start(2), m.end(2)
             if host[:1] == "[":
                 host = host[1:-1]
-                self.host_start += 1
-                self.host_end -= 1
             host = host.rstrip(".")
         self.host = host
         self.domain, self.suffixes, self.entities = host_info(host)
