@@ -306,29 +306,30 @@ def main(argv: list[str] | None = None) -> int:
     filters = SHARED / "filterlists"
     base_cfg = config_text(tmp)
     (tmp / "config.yaml").write_text(base_cfg)
-    # A data dir holds one proxy: the second pixelguard gets its own (and its own database).
-    (tmp / "off").mkdir()
-    (tmp / "config-off.yaml").write_text(
-        base_cfg.replace(f"{tmp}/pg.db", f"{tmp}/off/pg.db") + "tls: {refuse_blocked: false}\n"
-    )
-    workers = [f"worker {i}" for i in range(args.workers)] if args.workers > 1 else []
-    for w in workers:  # a data dir and a database each, as for the second pixelguard above
-        (tmp / w).mkdir()
-        (tmp / f"config-{w}.yaml").write_text(base_cfg.replace(f"{tmp}/pg.db", f"{tmp}/{w}/pg.db"))
     env = isolated_env(tmp, PG_BENCH_ORIGIN=str(origin_port), PG_BENCH_RTT="1" if args.round_trips else "")
+
+    def own_data_dir(sub: str, extra: str = "") -> tuple[Path, dict[str, str]]:
+        """A data dir holds one proxy: each pixelguard past the first gets its own (and its own database)."""
+        (tmp / sub).mkdir()
+        cfg = tmp / f"config-{sub}.yaml"
+        cfg.write_text(base_cfg.replace(f"{tmp}/pg.db", f"{tmp}/{sub}/pg.db") + extra)
+        return cfg, env | {"XDG_DATA_HOME": str(tmp / sub)}
+
+    workers = [f"worker {i}" for i in range(args.workers)] if args.workers > 1 else []
+    pixelguards = {"pixelguard": (tmp / "config.yaml", env)}
+    if args.no_refusal:
+        pixelguards["pixelguard, no refusal"] = own_data_dir("off", "tls: {refuse_blocked: false}\n")
+    pixelguards |= {w: own_data_dir(w) for w in workers}
     trust = ["--set", f"ssl_verify_upstream_trusted_ca={ca.pem}", "--set", f"scripts={script}"]
     py = sys.executable
-    names = ["mitmdump", "pixelguard"] + (["pixelguard, no refusal"] if args.no_refusal else []) + workers
-    ports = {name: free_port() for name in names}
+    ports = {name: free_port() for name in ["mitmdump", *pixelguards]}
     proxies = {"mitmdump": [*mitmdump_cmd(ports["mitmdump"], tmp, "-s", str(script)), *trust[:2]]}
-    configs = [("pixelguard", "config.yaml"), ("pixelguard, no refusal", "config-off.yaml")]
-    for name, cfg in [*configs, *((w, f"config-{w}.yaml") for w in workers)]:
-        if name in ports:
-            proxies[name] = [
-                py, "-m", "pixelguard", "--config", str(tmp / cfg), "run", "--port", str(ports[name]), *trust,
-            ]  # fmt: skip
-    envs = {n: env for n in proxies} | {"pixelguard, no refusal": env | {"XDG_DATA_HOME": str(tmp / "off")}}
-    envs |= {w: env | {"XDG_DATA_HOME": str(tmp / w)} for w in workers}
+    envs = {"mitmdump": env}
+    for name, (cfg, pg_env) in pixelguards.items():
+        proxies[name] = [
+            py, "-m", "pixelguard", "--config", str(cfg), "run", "--port", str(ports[name]), *trust,
+        ]  # fmt: skip
+        envs[name] = pg_env
     procs = {
         n: subprocess.Popen(c, env=envs[n], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         for n, c in proxies.items()
