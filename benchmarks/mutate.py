@@ -1,6 +1,6 @@
 """Mutation testing of the pure modules (mutmut 3): do the tests notice when the code is changed?
 
-``scripts/mutate [--sample N] [--group NAME ...] [--all]`` copies this checkout to a scratch directory (nothing is
+``scripts/mutate [--sample N] [--group NAME ...] [--module GLOB ...] [--all]`` copies this checkout to a scratch directory (nothing is
 written here), and for each group of modules runs mutmut with the group's fast tests: every mutant of a sample of
 N per module (``--all``: every mutant), each against the tests that reach its function. It prints, per module,
 the mutants tried, killed and survived and the score (killed / tried, timeouts counting as killed), and writes
@@ -13,6 +13,7 @@ Not a test (minutes, not seconds); ../shared is used when it is beside the check
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import random
@@ -135,13 +136,20 @@ def statuses(root: Path) -> dict[str, str]:
 
 
 def run_group(
-    root: Path, group: str, sample: int | None, rng: random.Random, report: list[str]
+    root: Path,
+    group: str,
+    sample: int | None,
+    rng: random.Random,
+    report: list[str],
+    modules: list[str] | None = None,
 ) -> list[tuple]:
     only, tests = GROUPS[group]
     configure(root, only, tests)
     shutil.rmtree(root / "mutants", ignore_errors=True)
     mutmut(root, "run", "no-such-mutant")  # generates the mutants and maps tests to functions, runs none
     by_module = mutant_names(root)
+    if modules:  # mutmut still generates every module's mutants (cheap); only the matching ones are run
+        by_module = {m: n for m, n in by_module.items() if any(fnmatch.fnmatch(m, g) for g in modules)}
     if not by_module:
         raise SystemExit(f"mutate: no mutants for {group} (did mutmut run? see {root})")
     chosen = {m: names if sample is None else sorted(rng.sample(names, min(sample, len(names))))
@@ -173,13 +181,19 @@ def main() -> None:
     ap.add_argument("--all", action="store_true", help="try every mutant (slow: engine/ alone has thousands)")
     ap.add_argument("--group", action="append", choices=sorted(GROUPS), help="only these groups (repeatable)")
     ap.add_argument("--seed", type=int, default=1, help="the sample's seed")
+    ap.add_argument(
+        "--module",
+        action="append",
+        metavar="GLOB",
+        help="only the group's modules whose path matches (e.g. '*/engine.py'; repeatable)",
+    )
     args = ap.parse_args()
     root = scratch_copy()
     rng = random.Random(args.seed)
     report = [f"# Surviving mutants ({time.strftime('%Y-%m-%d %H:%M')})\n"]
     rows = []
     for group in args.group or list(GROUPS):
-        rows += run_group(root, group, None if args.all else args.sample, rng, report)
+        rows += run_group(root, group, None if args.all else args.sample, rng, report, args.module)
     print(f"{'module':<44} {'mutants':>8} {'tried':>6} {'killed':>7} {'survived':>9} {'score':>6}")
     for group in dict.fromkeys(r[0] for r in rows):
         mine = [r for r in rows if r[0] == group]

@@ -33,6 +33,11 @@ HOSTS_CASES = [
     ("::1 tracker.example", "https://tracker.example/", True),
     ("0.0.0.0\ttracker.example", "https://tracker.example/", True),
     ("0.0.0.0 \t tracker.example   # ad server", "https://tracker.example/", True),
+    (
+        "0.0.0.0 tracker.example # not b.example # x",
+        "https://b.example/",
+        False,
+    ),  # the first # ends the names
     ("0.0.0.0 Tracker.Example", "https://tracker.example/", True),
     ("0.0.0.0 one.example two.example", "https://two.example/", True),
     ("127.0.0.1 localhost", "https://localhost/", False),
@@ -406,6 +411,10 @@ def test_removeparam_rules_found_by_page_or_host_only_where_they_apply() -> None
         ("cap_anything_new", False),
         ("env_chromium && !env_mobile", True),
         ("env_firefox || env_chromium", True),
+        ("env_chromium && env_firefox", False),  # && is "and"
+        ("env_chromium || something_unknown", None),  # a token it does not know makes the whole unknown
+        ("something_unknown || env_chromium", None),
+        ("(cap_html_filtering", None),  # an unbalanced parenthesis is not stripped: nobody knows "(cap_..."
         ("(env_firefox || env_safari)", False),
         ("false", False),
         ("adguard_ext_chromium", True),
@@ -481,6 +490,14 @@ def test_an_include_that_fails_is_reported_at_its_line() -> None:
     assert not preprocess.is_relative("sub\\..\\..\\x.txt")  # Windows separators climb too
     assert preprocess.is_relative("sub/x.txt")
     assert not preprocess.is_relative("\\\\server\\share\\x.txt")  # a Windows network path
+    assert not preprocess.is_relative("~/x.txt")  # a home directory
+    assert not preprocess.is_relative("c:x.txt")  # a drive
+
+
+def test_an_include_in_a_list_that_is_no_file_is_reported() -> None:
+    e = Engine.from_text("! Title: t\n!#include part.txt\n||a.example^\n", name="t")
+    assert e.errors == ["t:2: cannot include part.txt: this list is not a file"]
+    assert e.check("https://a.example/").blocked
 
 
 def test_real_ubo_list_drops_firefox_only_exceptions() -> None:

@@ -59,6 +59,9 @@ CASES = [
     ("/ad.js$~image,~script", "https://x.example/ad.js", PAGE, "xmlhttprequest", True),
     ("||t.example/x", "https://t.example./x", PAGE, "image", True),  # the root dot is not part of the host
     ("||site.example/", "https://site.example/", None, "document", True),  # ends right after the host (uBO)
+    # A rule typed for something else is no typeless rule: it neither blocks a page load nor lets one through.
+    ("||t.example^$other,important", "https://t.example/", None, "document", False),
+    ("||t.example^\n@@||t.example^$other", "https://t.example/", None, "document", True),
     # a block rule of type document is not a document exception: the site's other requests are still judged
     (
         "||site.example^$document\n||tracker.example^",
@@ -169,6 +172,36 @@ def test_a_removeparam_regex_with_no_literal_still_applies() -> None:
     assert [p.param for p in got] == ["/^[a-z]{2}\\d$/"]
 
 
+def test_a_removeparam_regex_whose_class_starts_with_a_bracket_applies() -> None:
+    # "[^]abcdef]" is one class; read as "[^]" and a literal "abcdef", the rule was looked for only in URLs
+    # holding "abcdef" and never applied.
+    e = Engine.from_text("$removeparam=/^[^]abcdef]xyz$/\n")
+    got = e.removeparams("https://x.test/p?zxyz=1&k=2", PAGE, "image")
+    assert [p.param for p in got] == ["/^[^]abcdef]xyz$/"]
+
+
+def test_a_removeparam_rule_keeps_the_options_written_before_it() -> None:
+    e = Engine.from_text("||t.example^$third-party,removeparam=fbclid\n")
+    assert [p.param for p in e.removeparams("https://t.example/p?fbclid=1", PAGE, "image")] == ["fbclid"]
+    assert e.removeparams("https://t.example/p?fbclid=1", "https://t.example/", "image") == []  # first-party
+    # $badfilter written before $removeparam still disables the rule it names
+    e = Engine.from_text("||t.example^$removeparam=fbclid\n||t.example^$badfilter,removeparam=fbclid\n")
+    assert e.removeparams("https://t.example/p?fbclid=1", PAGE, "image") == []
+    assert e.stats["inline"].skipped == {"badfilter": 1, "disabled by badfilter": 1}
+
+
+@pytest.mark.parametrize(("name", "expected"), [("Image", "image"), ("IMAGE", "image"), ("XHR", "xmlhttprequest"),
+                                                ("Sub_Frame", "subdocument"), ("Tracker", "other")])  # fmt: skip
+def test_a_type_name_is_read_whatever_its_case(name: str, expected: str) -> None:
+    assert Request("https://t.example/p", PAGE, name).type == R.TYPE_BITS[expected]
+
+
+def test_cosmetic_lines_are_skipped_as_cosmetic() -> None:
+    e = Engine.from_text("t.example##.ad\n##.banner\nt.example#@#.ad\n||t.example^\n", name="c")
+    assert e.stats["c"].skipped == {"cosmetic": 3}
+    assert e.rule_count == 1
+
+
 def test_page_limited_host_rules_on_two_levels_of_a_host_are_both_found() -> None:
     # The general walk (removeparam, urlskip, page loads): a parent's rules for other pages hide nothing.
     e = Engine.from_text(
@@ -233,11 +266,12 @@ def test_badfilter_disables_a_plain_host_rule_and_a_hosts_line() -> None:
     # Plain host rules are kept compactly (index.PLAIN_FLAGS); $badfilter must still find them.
     e = Engine.from_text(
         "||t.example^\n0.0.0.0 h.example\n||h.example^$badfilter\n||t.example^$badfilter\n||u.example^\n"
+        "||v.example^\n"
     )
     assert not e.check("https://t.example/", PAGE, "image").blocked
     assert not e.check("https://h.example/", PAGE, "image").blocked
     assert e.check("https://u.example/", PAGE, "image").blocked
-    assert e.rule_count == 1
+    assert e.rule_count == 2  # each disabled rule taken off its list's count, one at a time
     assert e.stats["inline"].skipped == {"badfilter": 2, "disabled by badfilter": 2}
 
 
@@ -350,6 +384,14 @@ def test_comments(line: str) -> None:
     assert R.is_comment(line)
     e = Engine.from_text(line + "\n")
     assert (e.rule_count, e.errors) == (0, [])
+
+
+def test_check_host_finds_a_page_limited_rule_by_the_pages_parent_domain() -> None:
+    engine = Engine.from_text("||t.example^$domain=site.example\n")
+    assert (
+        engine.check_host("t.example", "https://www.site.example/").rule == "||t.example^$domain=site.example"
+    )
+    assert not engine.check_host("t.example", "https://other.example/").blocked
 
 
 def test_check_host_uses_whole_host_rules_only() -> None:

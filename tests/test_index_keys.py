@@ -56,6 +56,10 @@ def test_tokens_are_whole_tokens_every_matching_url_holds(line: str, tokens: lis
         (r"track(er)?/p", ["track", "/p"]),  # a group is skipped
         (r"track[0-9]+/p", ["track", "/p"]),  # a class is skipped
         (r"x[\]]y", ["x", "y"]),  # an escaped bracket inside a class does not end it
+        (r"[]abcdef]xyz", ["xyz"]),  # a "]" first in a class is one of its characters
+        (r"[^]abcdef]xyz", ["xyz"]),  # ... first after the negation too
+        (r"[^a]bc", ["bc"]),
+        (r"(\.foo)?bar", ["bar"]),  # an escape inside a group is skipped with it
         (r"foo|bar", []),  # a top-level alternation requires nothing
         (r"(foo|bar)\.gif", [".gif"]),  # an alternation inside a group does not
         (r"\d+px\b", ["px"]),  # \d and \b are not literals

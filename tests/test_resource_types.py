@@ -110,6 +110,7 @@ def test_only_a_paths_last_segment_has_an_extension() -> None:
     assert from_extension("https://a.example/x?y=a.js", False) == "other"
     assert from_extension("https://a.example/x#y.js?z", False) == "other"
     assert from_extension("https://a.example/x.gif#a#b.js", False) == "image"  # the first "#" ends the path
+    assert from_extension("https://a.example/x.gif?next=/b.js?c", False) == "image"  # and the first "?"
     assert guess_type("https://a.example/frame.html", has_page=True) == "subdocument"
     assert guess_type("https://a.example/frame.html", has_page=False) == "document"
     assert from_extension("clip.mov", False) == "other"  # no path at all

@@ -48,8 +48,6 @@ def tokens_of(rule: Rule) -> list[str]:
         if s == 0 and not anchored:
             left_ok = False
         right_ok = after not in ("", "*") and not (after == "|" and e != len(pat) - 1)
-        if after == "|" and e == len(pat) - 1:
-            right_ok = True
         if left_ok and right_ok:
             out.append(m.group())
     return out
@@ -130,6 +128,8 @@ def regex_literals(source: str) -> list[str]:
         elif c in "([{":
             flush()
             close, depth = {"(": ")", "[": "]", "{": "}"}[c], 0
+            # A "]" first in a class (after its "^", if any) is a literal: "[]a]" and "[^]a]" are one class each.
+            literal_close = i + 1 + (source[i + 1 : i + 2] == "^") if c == "[" else -1
             # Skip the group, class or repetition count (escapes inside included).
             while i < n:
                 if source[i] == "\\":
@@ -139,7 +139,7 @@ def regex_literals(source: str) -> list[str]:
                     depth += 1
                 elif source[i] == close:
                     depth -= 1
-                    if depth <= 0 and (c != "[" or source[i - 1] != "["):
+                    if depth <= 0 and i != literal_close:
                         break
                 i += 1
             i += 1
