@@ -516,12 +516,16 @@ def test_include_beside_a_list_file(tmp_path: Path) -> None:
         "||part.example^\n!#include deeper.txt\n!#if env_firefox\n||after.example^\n!#endif\n"
     )
     (tmp_path / "deeper.txt").write_text("||deeper.example^\n")
+    (tmp_path / "part.txt").write_bytes(
+        (tmp_path / "part.txt").read_bytes() + b"! \xff not UTF-8\n||late.example^\n"
+    )
     (tmp_path / "firefox.txt").write_text("||firefox.example^\n")
     (tmp_path.parent / "escape.txt").write_text("||escape.example^\n")
     e = Engine.from_files([tmp_path / "main.txt"])
     v = e.check("https://part.example/")
     assert v.blocked and v.list == "main/part.txt" and v.line == 1
-    assert e.stats["main/part.txt"].rules == 1
+    assert e.stats["main/part.txt"].rules == 2
+    assert e.check("https://late.example/").blocked  # a byte that is not UTF-8 does not cost the file
     # one level, same origin, kept blocks only; an included file's own directives still count after its include
     for host in ("deeper", "escape", "elsewhere", "firefox", "after"):
         assert not e.check(f"https://{host}.example/").blocked, host

@@ -226,6 +226,31 @@ def test_a_method_rule_does_not_match_a_method_it_does_not_know(method: str) -> 
     assert e.check("https://t.example/p", PAGE, "image", method.upper()).blocked
 
 
+def test_an_important_exception_beats_an_important_block() -> None:
+    e = Engine.from_text("||t.example^$important\n@@||t.example/ok/$important\n@@||t.example^\n")
+    v = e.check("https://t.example/ok/p.gif", PAGE, "image")
+    assert (v.blocked, v.exception) == (False, "@@||t.example/ok/$important")
+    assert e.check("https://t.example/other.gif", PAGE, "image").rule == "||t.example^$important"
+
+
+def test_an_important_typeless_block_blocks_a_page_load_unless_an_important_exception_says_otherwise() -> (
+    None
+):
+    e = Engine.from_text(
+        "||t.example^$important\n@@||t.example^\n||u.example^$important\n@@||u.example^$important\n"
+    )
+    assert e.check("https://t.example/", None, "document").rule == "||t.example^$important"
+    assert not e.check("https://u.example/", None, "document").blocked
+
+
+def test_a_page_load_blocked_both_ways_is_reported_by_the_rule_that_names_documents() -> None:
+    # uBO's table: with no exception either way the explicit answer (a rule typed $document) stands.
+    e = Engine.from_text("||t.example^\n||t.example^$document\n")
+    assert e.check("https://t.example/", None, "document").rule == "||t.example^$document"
+    e = Engine.from_text("||t.example^$document\n||t.example^\n")
+    assert e.check("https://t.example/", None, "document").rule == "||t.example^$document"
+
+
 def test_a_page_load_is_judged_with_its_method() -> None:
     e = Engine.from_text("||site.example^$document,method=post\n")
     assert e.check("https://site.example/form", None, "document", "POST").blocked
@@ -375,6 +400,8 @@ def test_a_whole_host_rule_on_an_ipv6_address_refuses_its_tunnel() -> None:
     e = Engine.from_text("||[2001:db8::1]^\n")
     assert e.blocks_whole_host("2001:db8::1").blocked  # CONNECT names the address without brackets
     assert not e.blocks_whole_host("2001:db8::2").blocked
+    assert e.check_host("2001:db8::1").rule == "||[2001:db8::1]^"  # hosts-only mode too
+    assert e.check_host("[2001:db8::1]").blocked and not e.check_host("2001:db8::2").blocked
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -83,7 +82,7 @@ class ParamRule:
 class Engine:
     """An immutable compiled set of lists. Build with :meth:`from_text` or :meth:`from_files`."""
 
-    def __init__(self, state: dict[str, Any], *, loaded_from_cache: bool = False, build_seconds: float = 0.0):
+    def __init__(self, state: dict[str, Any], *, loaded_from_cache: bool = False):
         self.lists: list[str] = state["lists"]
         self.stats: dict[str, ListStats] = {n: ListStats(c, dict(s)) for n, (c, s) in state["stats"].items()}
         self.errors: list[str] = state["errors"]
@@ -103,17 +102,15 @@ class Engine:
         self._whole_memo: dict[str, Verdict] = {}
         self._has_important = bool(self._important)
         self.loaded_from_cache = loaded_from_cache
-        self.build_seconds = build_seconds
 
     # --- construction ------------------------------------------------------------------------------------
 
     @classmethod
     def from_text(cls, text: str, name: str = "inline") -> Engine:
-        t0 = time.perf_counter()
         named, errors = preprocess.expand(name, text, None)
         state = build_state(named)
         state["errors"] = errors + state["errors"]
-        return cls(state, build_seconds=time.perf_counter() - t0)
+        return cls(state)
 
     @classmethod
     def from_files(cls, paths: Iterable[Path | str], cache_dir: Path | None = None) -> Engine:
@@ -123,7 +120,6 @@ class Engine:
         keep a subscription's included files). A file that cannot be read is reported in ``errors`` and
         skipped, as a bad line is.
         """
-        t0 = time.perf_counter()
         named: list[tuple[str, str]] = []
         problems: list[str] = []
         for p in paths:
@@ -149,12 +145,12 @@ class Engine:
             state = ix.load_cache(Path(cache_dir), key)
             if state is not None:
                 state["errors"] = problems + state["errors"]
-                return cls(state, loaded_from_cache=True, build_seconds=time.perf_counter() - t0)
+                return cls(state, loaded_from_cache=True)
         state = build_state(named)
         if cache_dir is not None:
             ix.save_cache(Path(cache_dir), key, state)
         state["errors"] = problems + state["errors"]
-        return cls(state, build_seconds=time.perf_counter() - t0)
+        return cls(state)
 
     def busiest_tokens(self, n: int) -> list[str]:
         """The n URL tokens that lead to the most rules: the words a hostile URL would repeat to make the engine
@@ -465,10 +461,9 @@ class Engine:
             return self._verdict(implicit_imp, None)
         implicit_block = _first(cands["block"], req, typeless=True, valid=valid)
         implicit_exc = _first(cands["exc"], req, typeless=True)
-        rg = 2 if implicit_exc is not None else 1 if implicit_block is not None else 0
         # uBO's table: the implicit answer stands when nothing explicit matched, or when it is an exception and
         # the explicit one is not; otherwise the explicit answer stands.
-        if rs == 0 or (rg == 2 and rs != 2):
+        if rs == 0 or (implicit_exc is not None and rs != 2):
             decided, exc = implicit_block, implicit_exc
         else:
             decided, exc = block, explicit_exc
