@@ -19,7 +19,10 @@ from pixelguard.engine import bounded_regex as B
         (r"(?:a+(b))*", True),  # the quantifier sits before a group inside the repeated one
         (r"(ab)+c*", False),  # the group repeats, but holds no quantifier
         (r"(a+)b", False),  # a quantifier inside a group that does not repeat
-        (r"(a|b)*", False),
+        (r"(a|aa)*", True),  # alternatives that overlap split a run of a's in exponentially many ways
+        (r"(a|b)*", True),  # ... and disjoint ones are not told apart (no real rule repeats one)
+        (r"(a|b)c*", False),
+        (r"(a\|b)*", False),  # an escaped "|" is a character
         (r"((a+)b)+", True),  # the quantifier is in a group inside the repeated one
         (r"(a\)+)", False),  # an escaped parenthesis closes nothing
         (r"\((a)+", False),
@@ -27,6 +30,12 @@ from pixelguard.engine import bounded_regex as B
         (r"a+(\))+", False),  # an escaped ")" inside the repeated group closes nothing
         (r"a+()\)+", False),  # a repeated escaped ")" after a group is no group
         (r"(x{2,5})+", True),
+        (r"(?:ab)+c", False),  # "(?:" opens a group: its "?" quantifies nothing
+        (r"(?:a(?=b))*c", False),
+        (r"(?P<n>ab)+", False),
+        (r"(?:a+)+", True),
+        (r"(a\(?)+", True),  # after an escaped "(" a "?" is a quantifier
+        (r"(a+\(b)+", True),  # an escaped "(" inside the repeated group opens nothing
         (r"x{2}", False),
     ],
 )
@@ -42,6 +51,7 @@ def test_a_repeated_group_holding_a_quantifier_is_found(src: str, nested: bool) 
         (r"https?://(?=x)", "not anchored"),
         (r"(?i)https?://(?=x)", "not anchored"),
         (r"^(?=x)(a+)+$", "exponentially"),
+        (r"^https://t\.example/(?:ab)+(?!c)", None),  # a repeated non-capturing group is no nesting
         (r"^(?=x)(a)\1", "exponentially"),  # a backreference
         (r"^(?=x)(?P<n>a)(?P=n)", "exponentially"),
     ],

@@ -54,6 +54,13 @@ CASES = [
     ("||x.example/a*zz*c", "https://x.example/a/c?zz", PAGE, "image", False),  # each part in its order
     ("||x.example/a*zz*c", "https://x.example/a/zz/c", PAGE, "image", True),
     ("http*/track", "https://x.example/track", PAGE, "image", True),  # a first part at the URL's very start
+    # || with a wildcard: the first part starts the host or follows one of the host's dots, not a path's
+    ("||trk*^pixel", "https://t.example/a.trk/pixel", PAGE, "image", False),
+    ("||trk*^pixel", "https://cdn.trk.example/a/pixel", PAGE, "image", True),
+    ("||tr*/pixel", "https://ab.example/x/pixel", PAGE, "image", False),
+    ("||t.ex^p|", "https://t.ex/p", PAGE, "image", True),  # one part, to the URL's end
+    ("||t.ex^p|", "https://t.ex/pq", PAGE, "image", False),
+    ("||t.ex^p|", "https://a.t.ex/p", PAGE, "image", True),
     ("/ad.js$~image,~script", "https://x.example/ad.js", PAGE, "script", False),  # each negation counts
     ("/ad.js$~image,~script", "https://x.example/ad.js", PAGE, "image", False),
     ("/ad.js$~image,~script", "https://x.example/ad.js", PAGE, "xmlhttprequest", True),
@@ -194,6 +201,52 @@ def test_a_removeparam_rule_keeps_the_options_written_before_it() -> None:
                                                 ("Sub_Frame", "subdocument"), ("Tracker", "other")])  # fmt: skip
 def test_a_type_name_is_read_whatever_its_case(name: str, expected: str) -> None:
     assert Request("https://t.example/p", PAGE, name).type == R.TYPE_BITS[expected]
+
+
+def test_parse_gives_a_skip_or_a_rule() -> None:
+    assert R.parse("t.example##.ad") == R.Skip("cosmetic")
+    assert isinstance(R.parse("||t.example^"), R.Rule)
+
+
+def test_a_line_with_a_replacement_character_is_refused_as_not_utf8() -> None:
+    e = Engine.from_text("||t.example/\ufffd^\n||u.example^\n", name="l")
+    assert e.errors == ["l:1: not valid UTF-8"] and e.rule_count == 1
+
+
+def test_a_host_anchor_followed_by_a_star_anchors_nothing() -> None:
+    e = Engine.from_text("||*/track.gif\n")  # uBO: "||*" is "*"
+    assert e.check("https://x.example/a/track.gif", PAGE, "image").blocked
+
+
+def test_an_option_is_named_in_any_case_and_badfilter_finds_it() -> None:
+    e = Engine.from_text(
+        "||t.example^$Third-Party\n||t.example^$third-party,badfilter\n||u.example^$Third-Party\n"
+    )
+    assert not e.check("https://t.example/", PAGE, "image").blocked
+    assert e.check("https://u.example/", PAGE, "image").blocked
+    assert not e.check("https://u.example/", "https://u.example/", "image").blocked  # first-party
+
+
+def test_badfilter_written_before_redirect_rule_disables_it() -> None:
+    e = Engine.from_text(
+        "||t.example/a.js$redirect-rule=noopjs\n||t.example/a.js$badfilter,redirect-rule=noopjs\n||t.example/a.js\n"
+    )
+    v = e.check("https://t.example/a.js", PAGE, "script")
+    assert (v.blocked, v.redirect) == (True, None)
+    assert e.stats["inline"].skipped == {"badfilter": 1, "disabled by badfilter": 1}
+
+
+def test_a_url_with_a_lone_surrogate_is_still_judged() -> None:
+    e = Engine.from_text("/ads/*.gif\n/ads/banner/\n")
+    assert e.check("https://t.example/\udc80/ads/x.gif", PAGE, "image").blocked
+    long = "https://t.example/\udc80/" + "x" * 3000 + "/ads/banner/x"  # a long URL asks its token set first
+    assert e.check(long, PAGE, "image").rule == "/ads/banner/"
+
+
+def test_an_exception_for_get_does_not_let_an_unknown_method_through() -> None:
+    e = Engine.from_text("||t.example^\n@@||t.example^$method=get\n")
+    assert e.check("https://t.example/x", PAGE, "image", "PROPFIND").blocked
+    assert not e.check("https://t.example/x", PAGE, "image", "GET").blocked
 
 
 def test_cosmetic_lines_are_skipped_as_cosmetic() -> None:
@@ -411,6 +464,12 @@ def test_comments(line: str) -> None:
     assert R.is_comment(line)
     e = Engine.from_text(line + "\n")
     assert (e.rule_count, e.errors) == (0, [])
+
+
+def test_check_host_lets_a_page_exception_through() -> None:
+    engine = Engine.from_text("||t.example^\n@@||site.example^$document\n")
+    assert engine.check_host("t.example", "https://site.example/").exception == "@@||site.example^$document"
+    assert engine.check_host("t.example", "https://other.example/").blocked
 
 
 def test_check_host_finds_a_page_limited_rule_by_the_pages_parent_domain() -> None:

@@ -124,3 +124,13 @@ def test_every_key_is_in_a_url_the_rule_matches(line: str, url: str) -> None:
     assert needle_of(r) in low
     url_tokens = set(re.findall(r"[a-z0-9%]+", low))
     assert set(tokens_of(r)) <= url_tokens
+
+
+def test_a_rule_is_indexed_under_its_rarest_token() -> None:
+    # Three rules share "tracker", the longest token of each: under it, every URL naming "tracker" would look at
+    # all three. Each is kept under the token it alone has.
+    e = Engine.from_text("/tracker/a1x/*.gif\n/tracker/b2y/*.gif\n/tracker/c3z/*.gif\n")
+    assert sorted(e.busiest_tokens(10)) == ["a1x", "b2y", "c3z"]
+    assert e.check("https://x.example/tracker/b2y/p.gif", "https://p.example/", "image").blocked
+    # a token most URLs hold ("www") is a poor key however rare it is among the rules
+    assert Engine.from_text("/www/abcd/*.gif\n").busiest_tokens(5) == ["abcd"]

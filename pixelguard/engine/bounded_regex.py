@@ -3,8 +3,8 @@
 Most go to RE2 (google-re2), which matches in time linear in the URL whatever the pattern. RE2 has no
 lookaround, which 37 of the 376 regex rules in uBO's and EasyList's lists use; those go to Python's ``re`` only
 when a static check finds no way to backtrack badly: anchored at the start of the URL (one attempt, not one per
-position) and no quantified group that itself holds a quantifier (``(a+)+``, the exponential case). Anything
-else is refused with a reason, counted like any skipped rule.
+position) and no quantified group that itself holds a quantifier or an alternation (``(a+)+``, ``(a|aa)+``, the
+exponential cases). Anything else is refused with a reason, counted like any skipped rule.
 
 What this costs on hostile URLs is measured by scripts/bench-hostile and tests/test_engine_hostile.py, and
 recorded in README's Performance section; a pattern such as ``(a+)+b`` would take Python's ``re`` years on 40
@@ -25,13 +25,16 @@ _OPTIONS.max_mem = 8 << 20  # per pattern; a pattern that needs more is refused 
 
 # A group closing with an unbounded quantifier: ")*", ")+", "){n,}".
 _UNBOUNDED_GROUP = re.compile(r"\)(?:[*+]|\{\d+,\})")
-_QUANTIFIER = re.compile(r"(?<!\\)(?:[*+?]|\{\d+(?:,\d*)?\})")
+# What makes a repeated group's body match one text in many ways: a quantifier, or an alternation ("(a|aa)+" is
+# as exponential as "(a+)+"; telling disjoint alternatives apart is not worth it: no real rule repeats one). A
+# "?" right after an unescaped "(" opens a group's kind ("(?:", "(?=", "(?P<"): it quantifies nothing.
+_AMBIGUOUS = re.compile(r"(?<!\\)(?:[*+|]|(?<!(?<!\\)\()\?|\{\d+(?:,\d*)?\})")
 _BACKREF = re.compile(r"\\[1-9]|\(\?P=")
 
 
 def _nested_quantifier(src: str) -> bool:
-    """Is an unboundedly repeated group holding a quantifier? (Conservative: looks at the text between the
-    group's opening and closing parenthesis, escapes and classes included.)"""
+    """Is an unboundedly repeated group holding a quantifier or an alternation? (Conservative: looks at the text
+    between the group's opening and closing parenthesis, escapes and classes included.)"""
     for m in _UNBOUNDED_GROUP.finditer(src):
         depth, i = 0, m.start()
         while i >= 0:
@@ -43,7 +46,7 @@ def _nested_quantifier(src: str) -> bool:
                 if depth == 0:
                     break
             i -= 1
-        if _QUANTIFIER.search(src[i + 1 : m.start()]):
+        if _AMBIGUOUS.search(src, i + 1, m.start()):  # its lookbehinds see the "(" before i + 1
             return True
     return False
 
