@@ -491,6 +491,7 @@ def test_an_include_that_fails_is_reported_at_its_line() -> None:
     assert preprocess.is_relative("sub/x.txt")
     assert not preprocess.is_relative("\\\\server\\share\\x.txt")  # a Windows network path
     assert not preprocess.is_relative("~/x.txt")  # a home directory
+    assert not preprocess.is_relative("/etc/hosts")  # an absolute path
     assert not preprocess.is_relative("c:x.txt")  # a drive
 
 

@@ -103,6 +103,7 @@ def test_cache_key_follows_content(tmp_path: Path) -> None:
     lst.write_text("||other.example^\n")
     fresh = Engine.from_files([lst], cache_dir=cache)
     assert not fresh.loaded_from_cache
+    assert len(list(cache.glob("engine-*.pickle"))) == 1  # the old content's cache is removed
     assert fresh.check("https://other.example/").blocked
     assert not fresh.check("https://tracker.example/").blocked
     (next(cache.glob("engine-*.pickle"))).write_bytes(b"not a pickle")

@@ -68,6 +68,15 @@ CASES = [
     ("||site.example/", "https://site.example/", None, "document", True),  # ends right after the host (uBO)
     # A rule typed for something else is no typeless rule: it neither blocks a page load nor lets one through.
     ("||t.example^$other,important", "https://t.example/", None, "document", False),
+    # a typeless rule found second among the candidates
+    ("||t.example^$other\n||t.example^$first-party", "https://t.example/", None, "document", True),
+    ("||t.example/a", "https://t.example/a", None, "document", False),  # ends past the host: no strict block
+    # the last part ends the URL after the one before, not inside it
+    ("/ab*b|", "https://x.example/ab", PAGE, "image", False),
+    ("/ab*b|", "https://x.example/abb", PAGE, "image", True),
+    ("/ads*banner", "https://x.example/adsxbanner", PAGE, "image", True),
+    # three rules for one host share a bucket
+    ("||t.example/a\n||t.example/b\n||t.example/c", "https://t.example/c", PAGE, "image", True),
     ("||t.example^\n@@||t.example^$other", "https://t.example/", None, "document", True),
     # a block rule of type document is not a document exception: the site's other requests are still judged
     (
@@ -302,6 +311,23 @@ def test_a_page_load_blocked_both_ways_is_reported_by_the_rule_that_names_docume
     assert e.check("https://t.example/", None, "document").rule == "||t.example^$document"
     e = Engine.from_text("||t.example^$document\n||t.example^\n")
     assert e.check("https://t.example/", None, "document").rule == "||t.example^$document"
+
+
+def test_an_important_page_block_is_checked_against_important_exceptions_that_do_not_match() -> None:
+    e = Engine.from_text("||t.example^$document,important\n@@||t.example^$important,document,method=post\n")
+    assert e.check("https://t.example/", None, "document").rule == "||t.example^$document,important"
+
+
+def test_a_page_load_excepted_both_ways_is_reported_by_the_exception_that_names_documents() -> None:
+    e = Engine.from_text("||t.example^\n@@||t.example^\n@@||t.example^$document\n")
+    v = e.check("https://t.example/", None, "document")
+    assert (v.blocked, v.exception) == (False, "@@||t.example^$document")
+
+
+def test_a_case_sensitive_regex_does_not_match_a_non_ascii_url_by_its_case_blind_prefilter() -> None:
+    e = Engine.from_text("/\\/Pixel\\.gif/$match-case\n")
+    assert e.check("https://t.example/\u00e9/Pixel.gif", PAGE, "image").blocked
+    assert not e.check("https://t.example/\u00e9/pixel.gif", PAGE, "image").blocked
 
 
 def test_a_page_load_is_judged_with_its_method() -> None:

@@ -139,7 +139,7 @@ def _read(target: str, read_include: IncludeReader | None) -> tuple[str | None, 
 
 def is_relative(target: str) -> bool:
     """uBO includes only resources of the list's own origin: here, a relative path inside its directory."""
-    if "://" in target or target.startswith(("/", "\\", "~")) or ":" in target:
+    if target.startswith(("/", "\\", "~")) or ":" in target:  # ":" also rules out URLs and drives
         return False
     return ".." not in target.replace("\\", "/").split("/")
 

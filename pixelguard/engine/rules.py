@@ -232,8 +232,8 @@ def looks_like_a_rule(line: str) -> bool:
 
 
 def _is_address(text: str) -> bool:
-    try:  # hosts files may bracket an IPv6 address or give its scope (fe80::1%lo0)
-        ipaddress.ip_address(text.strip("[]").split("%", 1)[0])
+    try:  # hosts files may bracket an IPv6 address or give its scope (fe80::1%lo0, which ipaddress reads)
+        ipaddress.ip_address(text.strip("[]"))
     except ValueError:
         return False
     return True
