@@ -39,6 +39,8 @@ HOSTS_CASES = [
         False,
     ),  # the first # ends the names
     ("0.0.0.0 Tracker.Example", "https://tracker.example/", True),
+    ("0.0.0.0 tracker.example.", "https://tracker.example/", True),  # the root dot
+    ("0.0.0.0 localhost tracker.example", "https://tracker.example/", True),  # a local name first
     ("0.0.0.0 one.example two.example", "https://two.example/", True),
     ("127.0.0.1 localhost", "https://localhost/", False),
     ("::1 ip6-localhost ip6-loopback", "https://ip6-localhost/", False),

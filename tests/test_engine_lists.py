@@ -110,6 +110,16 @@ def test_cache_key_follows_content(tmp_path: Path) -> None:
     assert Engine.from_files([lst], cache_dir=cache).check("https://other.example/").blocked
 
 
+def test_an_unreadable_file_is_reported_when_the_others_come_from_the_cache(tmp_path: Path) -> None:
+    lst = tmp_path / "mine.txt"
+    lst.write_text("||tracker.example^\n")
+    cache = tmp_path / "cache"
+    Engine.from_files([lst], cache_dir=cache)
+    e = Engine.from_files([lst, tmp_path / "missing.txt"], cache_dir=cache)
+    assert e.loaded_from_cache and e.check("https://tracker.example/").blocked
+    assert [err.split(":")[0] for err in e.errors] == ["missing"]
+
+
 def test_unreadable_file_is_an_error_not_a_crash(tmp_path: Path) -> None:
     engine = Engine.from_files([tmp_path / "missing.txt"])
     assert engine.errors and engine.errors[0].startswith("missing:0: cannot read")

@@ -57,6 +57,8 @@ CASES = [
     # || with a wildcard: the first part starts the host or follows one of the host's dots, not a path's
     ("||trk*^pixel", "https://t.example/a.trk/pixel", PAGE, "image", False),
     ("||trk*^pixel", "https://cdn.trk.example/a/pixel", PAGE, "image", True),
+    ("||trk*^pixel*gif", "https://trk.example/a.gif", PAGE, "image", False),  # every part, the middle one too
+    ("||trk*^pixel*gif", "https://trk.example/pixel.gif", PAGE, "image", True),
     ("||tr*/pixel", "https://ab.example/x/pixel", PAGE, "image", False),
     ("||t.ex^p|", "https://t.ex/p", PAGE, "image", True),  # one part, to the URL's end
     ("||t.ex^p|", "https://t.ex/pq", PAGE, "image", False),
@@ -256,6 +258,12 @@ def test_an_exception_for_get_does_not_let_an_unknown_method_through() -> None:
     e = Engine.from_text("||t.example^\n@@||t.example^$method=get\n")
     assert e.check("https://t.example/x", PAGE, "image", "PROPFIND").blocked
     assert not e.check("https://t.example/x", PAGE, "image", "GET").blocked
+
+
+def test_rules_that_can_never_match_are_skipped_with_their_reason() -> None:
+    e = Engine.from_text("||m.example^$method=get|~get\n/" + "a" * 1100 + "\n||ok.example^\n", name="s")
+    assert e.stats["s"].skipped == {"no method left": 1, "pattern longer than 1024 characters": 1}
+    assert e.rule_count == 1
 
 
 def test_cosmetic_lines_are_skipped_as_cosmetic() -> None:
