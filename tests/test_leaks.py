@@ -240,6 +240,8 @@ def test_a_three_letter_local_part_split_over_parameters_is_found() -> None:
     assert [f.label for f in short.find("u=abc&d=example.org")] == ["email (split over two parameters)"]
     assert [f.label for f in short.find("u=abc;d=example.org")] == ["email (split over two parameters)"]
     assert short.find("u=abc&d=") == [] and short.find("d=example.org") == []
+    # a body of one parameter a line (a text/plain form) splits them too
+    assert [f.label for f in short.find("u=abc\nd=example.org\n")] == ["email (split over two parameters)"]
     assert Identity(emails=("ab@example.org",)).find("u=ab&d=example.org") == []  # too short to mean anything
 
 
