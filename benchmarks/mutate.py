@@ -1,11 +1,11 @@
 """Mutation testing of the pure modules (mutmut 3): do the tests notice when the code is changed?
 
-``scripts/mutate [--sample N] [--group NAME ...] [--module GLOB ...] [--all]`` copies this checkout to a scratch directory (nothing is
-written here), and for each group of modules runs mutmut with the group's fast tests: every mutant of a sample of
-N per module (``--all``: every mutant), each against the tests that reach its function. It prints, per module,
-the mutants tried, killed and survived and the score (killed / tried, timeouts counting as killed), and writes
-each survivor's diff to a report (its path is printed) so that the surviving ones can be read and either killed
-by a test or explained. The sample is seeded: two runs of one checkout try the same mutants.
+``scripts/mutate [--sample N] [--group NAME ...] [--module GLOB ...] [--all]`` copies this checkout to a scratch
+directory (nothing is written here), and for each group of modules (``--module``: only those matching) runs mutmut
+with the group's fast tests: every mutant of a sample of N per module (``--all``: every mutant), each against the
+tests that reach its function. It prints, per module, the mutants tried, killed and survived and the score
+(killed / tried, timeouts counting as killed), and writes each survivor's diff to a report (its path is printed)
+so that the surviving ones can be read and either killed by a test or explained. The sample is seeded: two runs of one checkout try the same mutants.
 
 Not a test (minutes, not seconds); ../shared is used when it is beside the checkout.
 """
