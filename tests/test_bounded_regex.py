@@ -125,6 +125,8 @@ def test_a_match_ends_where_its_last_character_is(src: str, url: str, end: int) 
         (r"[^]x](?!y)z", "[^]x]z"),
         (r"[](?=y)]z", r"[](?=y)]z"),  # the "]" that opens it does not close it: the class holds "(?=y)"
         (r"[^](?=y)]z", r"[^](?=y)]z"),
+        (r"^a(?=[])])b", "^ab"),  # inside a lookaround too, a "]" that opens a class does not close it
+        (r"^a(?![^])x])b", "^ab"),
         ("x[", "x["),  # a class left open at the end (refused later) is copied, not read past
         ("x[^", "x[^"),
         (r"\(?=x", r"\(?=x"),  # an escaped parenthesis opens nothing

@@ -60,6 +60,7 @@ def test_tokens_are_whole_tokens_every_matching_url_holds(line: str, tokens: lis
         (r"[^]abcdef]xyz", ["xyz"]),  # ... first after the negation too
         (r"[^a]bc", ["bc"]),
         (r"(\.foo)?bar", ["bar"]),  # an escape inside a group is skipped with it
+        (r"(a[)]bcdefgh)?xyz", ["xyz"]),  # ... and a class, whose ")" closes nothing
         (r"foo|bar", []),  # a top-level alternation requires nothing
         (r"(foo|bar)\.gif", [".gif"]),  # an alternation inside a group does not
         (r"\d+px\b", ["px"]),  # \d and \b are not literals

@@ -139,6 +139,21 @@ def prefilter(src: str, match_case: bool) -> str | None:
     return relaxed
 
 
+def class_end(src: str, i: int) -> int:
+    """Where the character class opened by the "[" at src[i] closes: the index of its "]", or past the end when
+    it is left open. A "]" first in a class (after its "^", if any) is one of its characters: "[]a]" and "[^]a]"
+    are one class each; an escaped "]" closes nothing."""
+    n = len(src)
+    j = i + 1
+    if j < n and src[j] == "^":
+        j += 1
+    if j < n and src[j] == "]":
+        j += 1
+    while j < n and src[j] != "]":
+        j += 2 if src[j] == "\\" else 1
+    return j
+
+
 def _drop_lookarounds(src: str) -> str:
     out: list[str] = []
     i, n = 0, len(src)
@@ -149,13 +164,7 @@ def _drop_lookarounds(src: str) -> str:
             i += 2
             continue
         if c == "[":  # a class: copied whole (a "(" inside is a literal)
-            j = i + 1
-            if j < n and src[j] == "^":
-                j += 1
-            if j < n and src[j] == "]":
-                j += 1
-            while j < n and src[j] != "]":
-                j += 2 if src[j] == "\\" else 1
+            j = class_end(src, i)
             out.append(src[i : j + 1])
             i = j + 1
             continue
@@ -166,8 +175,7 @@ def _drop_lookarounds(src: str) -> str:
                     j += 2
                     continue
                 if src[j] == "[":
-                    while j < n and src[j] != "]":
-                        j += 2 if src[j] == "\\" else 1
+                    j = class_end(src, j)  # its "(" and ")" are characters
                 elif src[j] == "(":
                     depth += 1
                 elif src[j] == ")":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from pixelguard.engine.bounded_regex import class_end
 from pixelguard.engine.rules import (
     AFTER_PREFIX,
     HOST,
@@ -125,21 +126,26 @@ def regex_literals(source: str) -> list[str]:
             else:
                 run.append(nxt)
             i += 2
-        elif c in "([{":
+        elif c == "[":
             flush()
-            close, depth = {"(": ")", "[": "]", "{": "}"}[c], 0
-            # A "]" first in a class (after its "^", if any) is a literal: "[]a]" and "[^]a]" are one class each.
-            literal_close = i + 1 + (source[i + 1 : i + 2] == "^") if c == "[" else -1
-            # Skip the group, class or repetition count (escapes inside included).
+            i = class_end(source, i) + 1  # a class is skipped whole
+            continue
+        elif c in "({":
+            flush()
+            close, depth = {"(": ")", "{": "}"}[c], 0
+            # Skip the group or repetition count (escapes and classes inside included).
             while i < n:
                 if source[i] == "\\":
                     i += 2
                     continue
-                if source[i] == c and c != "[":
+                if source[i] == "[":
+                    i = class_end(source, i) + 1
+                    continue
+                if source[i] == c:
                     depth += 1
                 elif source[i] == close:
                     depth -= 1
-                    if depth <= 0 and i != literal_close:
+                    if depth <= 0:
                         break
                 i += 1
             i += 1
