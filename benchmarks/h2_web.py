@@ -190,14 +190,18 @@ class Browser:
             proxy_port, origin_port, context, delay, rtt)  # fmt: skip
         self.failures: list[str] = []
 
-    async def _open(self, host: str) -> _Connection:
+    async def _open(self, authority: str) -> _Connection:
+        from benchmarks.pageload import host_and_port
+
+        host, port = host_and_port(authority)
         if self.proxy_port is None:
             if self.rtt:
                 await asyncio.sleep(2 * self.delay(host))
             reader, writer = await asyncio.open_connection("127.0.0.1", self.origin_port)
         else:
             reader, writer = await asyncio.open_connection("127.0.0.1", self.proxy_port)
-            writer.write(f"CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n".encode())
+            target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            writer.write(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
             head = await reader.readuntil(b"\r\n\r\n")
             status = head.split(b" ", 2)[1:2]
             if status != [b"200"]:
@@ -209,7 +213,7 @@ class Browser:
         if alpn != "h2":
             writer.close()
             raise ConnectionError(f"{host}: the TLS connection speaks {alpn}, not h2")
-        return _Connection(host, reader, writer)
+        return _Connection(authority, reader, writer)
 
     def load(self, page: list[str], skip: set[str] | None = None) -> float:
         return asyncio.run(self._load(page, skip or set()))

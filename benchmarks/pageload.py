@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 from benchmarks.lists import SHARED
@@ -72,6 +73,14 @@ def config_text(tmp: Path) -> str:
         f"  - {{name: easylist, path: {filters}/easylist.txt}}\n"
         f"  - {{name: easyprivacy, path: {filters}/easyprivacy.txt}}\n"
     )
+
+
+def host_and_port(authority: str) -> tuple[str, int]:
+    """An https URL's authority as the host to name and the port to CONNECT to: "1.2.3.4:8080" gives
+    ("1.2.3.4", 8080), "[::1]" gives ("::1", 443). (A tunnel to "1.2.3.4:8080:443" is a client's bug: the
+    benchmark once sent that and counted the proxies' 400 as their failure.)"""
+    parts = urllib.parse.urlsplit("//" + authority)
+    return parts.hostname or authority, parts.port or 443
 
 
 def pages(limit: int) -> list[list[str]]:

@@ -27,6 +27,7 @@ import datetime
 import hashlib
 import http.client
 import http.server
+import ipaddress
 import itertools
 import os
 import socket
@@ -46,7 +47,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from benchmarks.lists import SHARED
-from benchmarks.pageload import _Internet, config_text, host_delay, pages
+from benchmarks.pageload import _Internet, config_text, host_and_port, host_delay, pages
 from benchmarks.proxy import free_port, isolated_env, mitmdump_cmd, stop, wait_listen
 
 # Every upstream connection goes to the simulated internet. The name it was opened for is put back once it is
@@ -81,7 +82,10 @@ def server_connect_error(data: server_hooks.ServerConnectionHookData) -> None:
 class _CA:
     """The simulated internet's CA and a TLS context per host name, made on first use."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, addresses: set[str]):
+        # Hosts named by an IP address: a client sends no SNI for those, so the certificate a client that names
+        # no host gets ("localhost") covers them, as a real server at that address presents one for it.
+        self.addresses = sorted(addresses)
         self.key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench internet CA")])
         now = datetime.datetime.now(datetime.UTC)
@@ -110,13 +114,16 @@ class _CA:
 
     def _make(self, host: str) -> ssl.SSLContext:
         key = ec.generate_private_key(ec.SECP256R1())
+        names: list[x509.GeneralName] = [x509.DNSName(host)]
+        if host == "localhost":
+            names += [x509.IPAddress(ipaddress.ip_address(a)) for a in self.addresses]
         now = datetime.datetime.now(datetime.UTC)
         cert = (
             x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
             .issuer_name(self.cert.subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
             .not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
             .sign(self.key, hashes.SHA256())
         )  # fmt: skip
         path = self.dir / f"leaf-{hashlib.sha256(host.encode()).hexdigest()[:16]}.pem"
@@ -162,9 +169,9 @@ def _serve_internet(ca: _CA) -> http.server.ThreadingHTTPServer:
 class _Direct(http.client.HTTPSConnection):
     """No proxy: the TCP connection goes to the simulated internet, the TLS one names the real host."""
 
-    def __init__(self, host: str, port: int, context: ssl.SSLContext, rtt: bool):
-        super().__init__(host, 443, timeout=30, context=context)
-        self._addr = ("127.0.0.1", port)
+    def __init__(self, host: str, port: int, origin_port: int, context: ssl.SSLContext, rtt: bool):
+        super().__init__(host, port, timeout=30, context=context)
+        self._addr = ("127.0.0.1", origin_port)
         self._rtt = rtt
 
     def connect(self) -> None:
@@ -186,12 +193,13 @@ class _Browser:
         self.ports = itertools.cycle(proxy_port) if isinstance(proxy_port, list) else None
         self.failures: list[str] = []
 
-    def open(self, host: str) -> http.client.HTTPSConnection:
+    def open(self, authority: str) -> http.client.HTTPSConnection:
+        host, port = host_and_port(authority)
         if self.proxy_port is None:
-            return _Direct(host, self.origin_port, self.context, self.rtt)
+            return _Direct(host, port, self.origin_port, self.context, self.rtt)
         port = next(self.ports) if self.ports is not None else self.proxy_port
         conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=30, context=self.context)
-        conn.set_tunnel(host, 443)
+        conn.set_tunnel(host, port)
         return conn
 
     def load(self, page: list[str], skip: set[str] | None = None) -> float:
@@ -229,6 +237,14 @@ class _Browser:
             for c in conns:
                 c.close()
         return elapsed
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -285,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     from pixelguard.engine import Engine
 
     tmp = Path(tempfile.mkdtemp(prefix="pg-pageload-https-"))
-    ca = _CA(tmp)
+    sample = [["https://" + u.split("://", 1)[1] for u in p] for p in pages(args.pages)]
+    ca = _CA(tmp, {h for p in sample for u in p if _is_address(h := host_and_port(u.split("/", 3)[2])[0])})
     internet = _serve_internet(ca)
     origin_port = internet.server_address[1]
     h2_origin = None
@@ -355,7 +372,6 @@ def main(argv: list[str] | None = None) -> int:
                 "no proxy": h2_web.Browser(None, origin_port, direct_h2, host_delay, args.round_trips)
             }
             browsers |= {n: h2_web.Browser(ports[n], origin_port, proxy_h2, host_delay) for n in proxies}
-        sample = [["https://" + u.split("://", 1)[1] for u in p] for p in pages(args.pages)]
         engine = Engine.from_files(
             [filters / "easylist.txt", filters / "easyprivacy.txt"]
         )  # the ideal blocker's
