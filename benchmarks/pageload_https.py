@@ -166,7 +166,19 @@ def _serve_internet(ca: _CA) -> http.server.ThreadingHTTPServer:
     return server
 
 
-class _Direct(http.client.HTTPSConnection):
+class _Tls(http.client.HTTPSConnection):
+    """A connection that offers the TLS session an earlier one to its host left, as a browser does."""
+
+    session: ssl.SSLSession | None = None
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)  # TCP, and the CONNECT when tunnelled
+        self.sock = self._context.wrap_socket(  # type: ignore[attr-defined]
+            self.sock, server_hostname=self._tunnel_host or self.host, session=self.session
+        )
+
+
+class _Direct(_Tls):
     """No proxy: the TCP connection goes to the simulated internet, the TLS one names the real host."""
 
     def __init__(self, host: str, port: int, origin_port: int, context: ssl.SSLContext, rtt: bool):
@@ -179,7 +191,9 @@ class _Direct(http.client.HTTPSConnection):
             time.sleep(2 * host_delay(self.host))  # TCP's round trip, then TLS 1.3's
         raw = socket.create_connection(self._addr, self.timeout)
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
+        self.sock = self._context.wrap_socket(  # type: ignore[attr-defined]
+            raw, server_hostname=self.host, session=self.session
+        )
 
 
 class _Browser:
@@ -193,24 +207,29 @@ class _Browser:
         self.ports = itertools.cycle(proxy_port) if isinstance(proxy_port, list) else None
         self.failures: list[str] = []
 
-    def open(self, authority: str) -> http.client.HTTPSConnection:
+    def open(self, authority: str) -> _Tls:
         host, port = host_and_port(authority)
         if self.proxy_port is None:
             return _Direct(host, port, self.origin_port, self.context, self.rtt)
-        port = next(self.ports) if self.ports is not None else self.proxy_port
-        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=30, context=self.context)
+        proxy = next(self.ports) if self.ports is not None else self.proxy_port
+        conn = _Tls("127.0.0.1", proxy, timeout=30, context=self.context)
         conn.set_tunnel(host, port)
         return conn
 
     def load(self, page: list[str], skip: set[str] | None = None) -> float:
-        idle: dict[str, list[http.client.HTTPSConnection]] = {}
+        idle: dict[str, list[_Tls]] = {}
+        sessions: dict[str, ssl.SSLSession] = {}  # per host, for this page only (a browser keys them by site)
         lock = threading.Lock()
 
         def get(url: str, referer: str | None) -> None:
             host, _, rest = url.split("://", 1)[1].partition("/")
             with lock:
                 pool = idle.setdefault(host, [])
-                conn = pool.pop() if pool else self.open(host)
+                if pool:
+                    conn = pool.pop()
+                else:
+                    conn = self.open(host)
+                    conn.session = sessions.get(host)
             try:
                 headers = {"Accept": "*/*", "Host": host}
                 if referer:
@@ -226,6 +245,8 @@ class _Browser:
                 return
             with lock:
                 idle[host].append(conn)
+                if isinstance(conn.sock, ssl.SSLSocket) and conn.sock.session is not None:
+                    sessions[host] = conn.sock.session
 
         start = time.perf_counter()
         get(page[0], None)

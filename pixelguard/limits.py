@@ -37,6 +37,10 @@ PAGE_EXCEPTION_CLIENTS = 1024
 # hosts, so 100 made a long-running proxy forge again for most new connections. One costs a few KB.
 FORGED_CERTS = 2048
 
+# TLS sessions kept to resume with servers (proxy/tls_sessions.py), one per site, server and name: a session
+# holds the server's certificates, a few KB.
+TLS_SESSIONS = 1024
+
 # --- request bodies -----------------------------------------------------------------------------------------
 # A request body up to this size is held whole before anything leaves, and every body stage reads all of it.
 # mitmproxy streams bodies above it (stream_large_bodies), which the decision pipeline then reads as a

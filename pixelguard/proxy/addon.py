@@ -12,6 +12,7 @@ Usable as ``mitmdump -s pixelguard/proxy/addon.py [--set pixelguard_config=PATH]
 - connection_guard.BodyBudget: request bodies held in memory at once, bounded;
 - gpc.Gpc: Sec-GPC: 1 on requests that go upstream;
 - pixel_replacer.PixelReplacer: 1x1 images replaced on the way back, their hosts learned;
+- tls_sessions.UpstreamSessions: TLS sessions with servers resumed, kept apart per site;
 
 recorder.Recorder writes every event and counter, and reloader.Reloader follows list, config and pause files in
 a thread. Every hook fails open on pixelguard's own bugs: the flow passes and one line is logged, without the
@@ -39,6 +40,7 @@ from pixelguard.proxy.recorder import Recorder
 from pixelguard.proxy.reloader import Reloader, build_engine
 from pixelguard.proxy.shared import STREAM_LARGER_THAN, Shared
 from pixelguard.proxy.test_page import TestPage
+from pixelguard.proxy.tls_sessions import UpstreamSessions
 
 __all__ = ["STREAM_LARGER_THAN", "Pixelguard"]
 
@@ -68,6 +70,7 @@ class Pixelguard:
             BodyBudget(self.shared),
             Gpc(self.shared),
             PixelReplacer(self.shared, self._submit, self._wake),
+            UpstreamSessions(),
         ]
         # Background list downloads: on for `pixelguard run`/`pixelguard`; tests switch them off.
         self.start_updates = os.environ.get("PIXELGUARD_NO_UPDATES") != "1"

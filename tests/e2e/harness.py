@@ -113,11 +113,18 @@ class Origin:
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # (host header, path, headers)
         self.bodies: dict[str, bytes] = {}  # path -> the first 64 KB of the last body posted there
         self.received: Counter[str] = Counter()  # request body bytes that reached the origin, per path
+        self.tls_resumed: list[bool] = []  # per HTTPS connection, in order: was its TLS session resumed?
         self.lock = threading.Lock()
         origin = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                if isinstance(self.request, ssl.SSLSocket):
+                    with origin.lock:
+                        origin.tls_resumed.append(self.request.session_reused)
 
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]

@@ -1,0 +1,91 @@
+"""TLS sessions with servers are resumed, and kept apart per site as browsers keep theirs (proxy/tls_sessions.py).
+
+A real ``pixelguard run`` and a real TLS origin (Python's ssl, which hands out TLS 1.3 tickets): the origin
+records whether each connection it accepted resumed a session.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+
+from harness import Origin, Proxy, fetch
+
+
+def _get(proxy: Proxy, origin: Origin, referer: str | None) -> None:
+    headers = {"Referer": referer} if referer else {}
+    r = fetch(
+        origin.url("/tls-session.js", https=True, host="localhost"),
+        proxy.port,
+        headers,
+        context=proxy.client_context(),
+    )
+    assert r.status == 200  # each fetch is its own client tunnel, so its own upstream connection
+
+
+def _resumed_after(origin: Origin, proxy: Proxy, referers: list[str | None]) -> list[bool]:
+    first = len(origin.tls_resumed)
+    for referer in referers:
+        _get(proxy, origin, referer)
+    return origin.tls_resumed[first:]
+
+
+def test_a_second_connection_for_the_same_site_resumes_and_another_site_never_does(
+    make_proxy, origin
+) -> None:
+    proxy = make_proxy()
+    a, b = "https://news.example/article", "https://shop.example/cart"
+    assert _resumed_after(origin, proxy, [a, a, a, b, b, a]) == [False, True, True, False, True, True]
+
+
+def test_without_a_page_nothing_is_resumed(make_proxy, origin) -> None:
+    # Mail clients and no-referrer pages: the site is unknown, so no session can link two of them.
+    proxy = make_proxy()
+    assert _resumed_after(origin, proxy, [None, None, None]) == [False, False, False]
+
+
+def test_a_page_load_is_its_own_site(make_proxy, origin) -> None:
+    # A request with no Referer that is a page load belongs to the page's own site (localhost here).
+    proxy = make_proxy()
+    first = len(origin.tls_resumed)
+    for _ in range(2):
+        r = fetch(
+            origin.url("/page.html", https=True, host="localhost"),
+            proxy.port,
+            {"Sec-Fetch-Dest": "document", "Accept": "text/html"},
+            context=proxy.client_context(),
+        )
+        assert r.status == 200
+    assert origin.tls_resumed[first:] == [False, True]
+
+
+def _tunnel(
+    proxy: Proxy, context: ssl.SSLContext, host: str, port: int, session: ssl.SSLSession | None
+) -> ssl.SSLSocket:
+    raw = socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
+    raw.sendall(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = raw.recv(1024)
+        assert chunk, head
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 200"), head
+    return context.wrap_socket(raw, server_hostname=host, session=session)
+
+
+def test_the_client_resumes_its_session_with_the_proxy(make_proxy, origin) -> None:
+    # The other leg, as a browser's second connection to a host does: the proxy's forged certificate is not
+    # signed again for it.
+    proxy = make_proxy()
+    context, session = proxy.client_context(), None
+    reused = []
+    for _ in range(3):
+        with _tunnel(proxy, context, "localhost", origin.https_port, session) as tls:
+            tls.sendall(b"GET /tls-session.js HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            answer = b""
+            while chunk := tls.recv(65536):
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200"), answer[:80]
+            reused.append(tls.session_reused)
+            session = tls.session
+    assert reused == [False, True, True]
