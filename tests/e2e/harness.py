@@ -12,6 +12,7 @@ import http.client
 import http.server
 import ipaddress
 import os
+import socket
 import sqlite3
 import ssl
 import subprocess
@@ -337,6 +338,19 @@ def fetch(
         return Response(resp.status, resp.headers, resp.read())
     finally:
         conn.close()
+
+
+def open_tunnel(proxy_port: int, host: str, port: int = 443, timeout: float = 10) -> socket.socket:
+    """A raw CONNECT tunnel to host:port through the proxy, once it answered 200 (asserted)."""
+    raw = socket.create_connection(("127.0.0.1", proxy_port), timeout=timeout)
+    raw.sendall(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+    reply = b""
+    while b"\r\n\r\n" not in reply:
+        chunk = raw.recv(4096)
+        assert chunk, reply
+        reply += chunk
+    assert reply.startswith(b"HTTP/1.1 200"), reply
+    return raw
 
 
 def start_proxy(

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import h2client
 import pytest
-from harness import REPO, Certs, Origin, Proxy, free_port, wait_for
+from harness import REPO, Certs, Origin, Proxy, free_port, open_tunnel, wait_for
 
 from pixelguard.invocation import cmd
 
@@ -127,15 +127,7 @@ def test_a_passed_request_keeps_its_big_body(make_proxy, origin: Origin) -> None
 
 
 def _tunnel(proxy: Proxy, host: str) -> socket.socket:
-    raw = socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
-    raw.sendall(f"CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n".encode())
-    reply = b""
-    while b"\r\n\r\n" not in reply:
-        chunk = raw.recv(4096)
-        assert chunk, reply
-        reply += chunk
-    assert reply.startswith(b"HTTP/1.1 200"), reply
-    return raw
+    return open_tunnel(proxy.port, host)
 
 
 def _refuse(proxy: Proxy, host: str) -> None:

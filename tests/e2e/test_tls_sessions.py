@@ -6,10 +6,7 @@ records whether each connection it accepted resumed a session.
 
 from __future__ import annotations
 
-import socket
-import ssl
-
-from harness import Origin, Proxy, fetch
+from harness import Origin, Proxy, fetch, open_tunnel
 
 
 def _get(proxy: Proxy, origin: Origin, referer: str | None) -> None:
@@ -59,20 +56,6 @@ def test_a_page_load_is_its_own_site(make_proxy, origin) -> None:
     assert origin.tls_resumed[first:] == [False, True]
 
 
-def _tunnel(
-    proxy: Proxy, context: ssl.SSLContext, host: str, port: int, session: ssl.SSLSession | None
-) -> ssl.SSLSocket:
-    raw = socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
-    raw.sendall(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = raw.recv(1024)
-        assert chunk, head
-        head += chunk
-    assert head.startswith(b"HTTP/1.1 200"), head
-    return context.wrap_socket(raw, server_hostname=host, session=session)
-
-
 def test_the_client_resumes_its_session_with_the_proxy(make_proxy, origin) -> None:
     # The other leg, as a browser's second connection to a host does: the proxy's forged certificate is not
     # signed again for it.
@@ -80,7 +63,11 @@ def test_the_client_resumes_its_session_with_the_proxy(make_proxy, origin) -> No
     context, session = proxy.client_context(), None
     reused = []
     for _ in range(3):
-        with _tunnel(proxy, context, "localhost", origin.https_port, session) as tls:
+        with context.wrap_socket(
+            open_tunnel(proxy.port, "localhost", origin.https_port),
+            server_hostname="localhost",
+            session=session,
+        ) as tls:
             tls.sendall(b"GET /tls-session.js HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
             answer = b""
             while chunk := tls.recv(65536):
