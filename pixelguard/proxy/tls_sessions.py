@@ -1,7 +1,7 @@
 """TLS session resumption with servers, kept apart per site as browsers keep theirs.
 
-mitmproxy (11 and 12) keeps its SSL context per settings but never offers a server a session it had before (its
-own TODO in ``addons/tlsconfig.py``), so every upstream connection is a full handshake. Without a proxy the
+mitmproxy keeps its SSL context per settings but never offers a server a session it had before (11.0: its own
+TODO in ``addons/tlsconfig.py``), so every upstream connection is a full handshake. Without a proxy the
 browser would resume: on a TLS 1.2 server that is one round trip less per new connection, on TLS 1.3 the
 server's certificate, its signature and our chain check are skipped. This addon offers the session a finished
 connection left.
@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from mitmproxy import http
+from mitmproxy import connection, http
 from mitmproxy.proxy import server_hooks
 from mitmproxy.tls import TlsData
 
@@ -39,11 +39,12 @@ Key = tuple[str, Any, str | None, tuple[bytes, ...], Any]
 class UpstreamSessions:
     def __init__(self, cap: int = TLS_SESSIONS) -> None:
         self.cap = cap
-        self._sessions: OrderedDict[Key, Any] = (
-            OrderedDict()
-        )  # key -> OpenSSL.SSL.Session, least recent first
+        self._sessions: OrderedDict[Key, Any] = OrderedDict()  # key -> SSL.Session, least recent first
         self._site: dict[str, str] = {}  # client connection id -> the site of its latest request
-        self._open: dict[str, tuple[Key, Any]] = {}  # server connection id -> (key, its SSL.Connection)
+        # Server connection id -> its key, fixed when its handshake starts (a request of another site on the
+        # same client connection meanwhile changes nothing), and then its SSL.Connection until its session is kept.
+        self._keys: dict[str, Key] = {}
+        self._open: dict[str, tuple[Key, Any]] = {}
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         # After the decider; with connection_strategy=lazy the server connection, if any, opens after this.
@@ -51,7 +52,7 @@ class UpstreamSessions:
         if note is not None and note.passed:
             self._site[flow.client_conn.id] = note.request.engine.source_domain or ""
 
-    def client_disconnected(self, client: Any) -> None:
+    def client_disconnected(self, client: connection.Client) -> None:
         self._site.pop(client.id, None)
 
     def tls_start_server(self, data: TlsData) -> None:
@@ -65,6 +66,7 @@ class UpstreamSessions:
             guarded("TLS session keep", self._keep, flow.server_conn.id)
 
     def server_disconnected(self, data: server_hooks.ServerConnectionHookData) -> None:
+        self._keys.pop(data.server.id, None)
         self._open.pop(data.server.id, None)
 
     def _key(self, data: TlsData) -> Key | None:
@@ -78,16 +80,20 @@ class UpstreamSessions:
     def _offer(self, data: TlsData) -> None:
         # Runs after mitmproxy's TlsConfig (addon order), which made the connection.
         key = self._key(data)
-        session = self._sessions.get(key) if key is not None else None
-        if session is not None and data.ssl_conn is not None:
+        if key is None or data.ssl_conn is None:
+            return
+        self._keys[data.conn.id] = key
+        session = self._sessions.get(key)
+        if session is not None:
             data.ssl_conn.set_session(session)
 
     def _established(self, data: TlsData) -> None:
-        key = self._key(data)
+        key = self._keys.pop(data.conn.id, None)
         if key is None or data.ssl_conn is None:
             return
         if _resumed(data.ssl_conn):
-            self._sessions.move_to_end(key)  # still good: the least recently used are dropped first
+            if key in self._sessions:  # still good: the least recently used are dropped first
+                self._sessions.move_to_end(key)
         else:  # a full handshake: the session offered, if any, was declined; this one's replaces it
             self._sessions.pop(key, None)
             self._open[data.conn.id] = (key, data.ssl_conn)
