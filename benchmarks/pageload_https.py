@@ -4,11 +4,12 @@ engine blocks simply absent), interleaved page by page in one run. Prints each s
 ratio to no proxy, and each proxy's CPU time per request.
 
 The simulated internet: one TLS server on 127.0.0.1 answers for every host, with a certificate per host (made on
-first use, signed by a CA of this run that the client and the proxies trust), after a delay fixed per host
-(0-60 ms), with a small body. The client behaves like a browser: a page, then its subresources six at a time;
-connections kept alive and reused per host within a page (at most six per host), a CONNECT per connection
-through a proxy, every certificate verified against the CA the client should trust (the run's own CA without a
-proxy, the proxy's CA through one). A refused CONNECT ends that request at once, as a browser's would.
+first use, signed by a CA of this run that the client and the proxies trust), after a delay fixed per host (0-60
+ms), with a small body. The client behaves like a browser: a page, then its subresources six at a time; connections
+kept alive and reused per host within a page (at most six per host), a new one resuming the TLS session an earlier
+one to its host left, a CONNECT per connection through a proxy, every certificate verified against the CA the
+client should trust (the run's own CA without a proxy, the proxy's CA through one). A refused CONNECT ends that
+request at once, as a browser's would.
 
 ``--workers N`` adds pixelguard as N processes, each a whole proxy with its own data dir, the client spreading
 its new connections over them in turn as the kernel spreads them over sockets that share a port (SO_REUSEPORT):
