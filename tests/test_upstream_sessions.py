@@ -35,9 +35,11 @@ class _Conn:
         return self.session
 
 
-def _connect(store: UpstreamSessions, client: str, page: str | None, *, paused: bool = False) -> _Conn:
+def _connect(
+    store: UpstreamSessions, client: str, page: str | None, *, paused: bool = False, close: bool = True
+) -> _Conn:
     """One client connection's request to https://t.example/ from ``page``, then a new upstream connection for
-    it up to its first response; returns that connection."""
+    it, closed unless ``close`` is false; returns that connection."""
     model = RequestModel.from_url("https://t.example/p.gif", source=page)
     note = FlowNote(model, Decision(Action.PASSED, paused=paused))
     store.requestheaders(SimpleNamespace(metadata={KEY: note}, client_conn=SimpleNamespace(id=client)))  # type: ignore[arg-type]
@@ -47,7 +49,8 @@ def _connect(store: UpstreamSessions, client: str, page: str | None, *, paused: 
                                 ssl_conn=conn, is_dtls=False)  # fmt: skip
     store.tls_start_server(data)
     store.tls_established_server(data)
-    store.responseheaders(SimpleNamespace(server_conn=server))  # type: ignore[arg-type]
+    if close:
+        store.server_disconnected(SimpleNamespace(server=server))  # type: ignore[arg-type]
     return conn
 
 
@@ -73,3 +76,11 @@ def test_the_least_recently_used_site_is_dropped_past_the_cap() -> None:
         _connect(store, f"c-{site}", f"https://{site}.example/")
     assert _connect(store, "again-a", "https://a.example/").offered is None
     assert _connect(store, "again-c", "https://c.example/").offered is not None
+
+
+def test_a_connection_still_open_lends_its_session_as_of_now() -> None:
+    store = UpstreamSessions()
+    first = _connect(store, "c1", "https://a.example/", close=False)
+    first.session = object()  # a ticket that came after the handshake
+    assert _connect(store, "c2", "https://a.example/").offered is first.session
+    assert _connect(store, "c3", "https://b.example/").offered is None

@@ -3,8 +3,8 @@
 mitmproxy keeps its SSL context per settings but never offers a server a session it had before (11.0: its own
 TODO in ``addons/tlsconfig.py``), so every upstream connection is a full handshake. Without a proxy the
 browser would resume: on a TLS 1.2 server that is one round trip less per new connection, on TLS 1.3 the
-server's certificate, its signature and our chain check are skipped. This addon offers the session a finished
-connection left.
+server's certificate, its signature and our chain check are skipped. This addon offers the session an earlier
+connection to that server left when it closed or, while it is still open, has so far.
 
 A session ticket is an identifier the server handed out: offered from another site's page, it tells a tracker
 that both visits are one user's. Browsers key their sessions by the top-level site for that reason (Chrome's
@@ -42,9 +42,11 @@ class UpstreamSessions:
         self._sessions: OrderedDict[Key, Any] = OrderedDict()  # key -> SSL.Session, least recent first
         self._site: dict[str, str] = {}  # client connection id -> the site of its latest request
         # Server connection id -> its key, fixed when its handshake starts (a request of another site on the
-        # same client connection meanwhile changes nothing), and then its SSL.Connection until its session is kept.
+        # same client connection meanwhile changes nothing); then, for a full handshake, its SSL.Connection until
+        # it closes, and the latest such connection per key.
         self._keys: dict[str, Key] = {}
         self._open: dict[str, tuple[Key, Any]] = {}
+        self._latest: dict[Key, str] = {}
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         # After the decider; with connection_strategy=lazy the server connection, if any, opens after this.
@@ -61,13 +63,9 @@ class UpstreamSessions:
     def tls_established_server(self, data: TlsData) -> None:
         guarded("TLS session", self._established, data)
 
-    def responseheaders(self, flow: http.HTTPFlow) -> None:
-        if self._open:
-            guarded("TLS session keep", self._keep, flow.server_conn.id)
-
     def server_disconnected(self, data: server_hooks.ServerConnectionHookData) -> None:
         self._keys.pop(data.server.id, None)
-        self._open.pop(data.server.id, None)
+        guarded("TLS session keep", self._keep, data.server.id)
 
     def _key(self, data: TlsData) -> Key | None:
         site = self._site.get(data.context.client.id)
@@ -84,6 +82,10 @@ class UpstreamSessions:
             return
         self._keys[data.conn.id] = key
         session = self._sessions.get(key)
+        if session is None and (latest := self._open.get(self._latest.get(key, ""))) is not None:
+            # A connection for the same key is still open: its session as of now, with every ticket read so far
+            # (a browser's second connection to a host resumes while the first is still open, too).
+            session = latest[1].get_session()
         if session is not None:
             data.ssl_conn.set_session(session)
 
@@ -97,14 +99,16 @@ class UpstreamSessions:
         else:  # a full handshake: the session offered, if any, was declined; this one's replaces it
             self._sessions.pop(key, None)
             self._open[data.conn.id] = (key, data.ssl_conn)
+            self._latest[key] = data.conn.id
 
     def _keep(self, server_id: str) -> None:
-        # At the connection's first response: in TLS 1.3 the tickets come after the handshake (before any
-        # answer), so the session is resumable from now on.
+        # When the connection closes: every ticket the server sent by then is in its session.
         entry = self._open.pop(server_id, None)
         if entry is None:
             return
         key, conn = entry
+        if self._latest.get(key) == server_id:
+            del self._latest[key]
         session = conn.get_session()
         if session is None:
             return
