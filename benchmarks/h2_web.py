@@ -20,6 +20,8 @@ import h2.events
 import h2.exceptions
 import h2.settings
 
+from benchmarks.pageload import host_and_port
+
 BODY = b"x" * 1024
 
 
@@ -191,8 +193,6 @@ class Browser:
         self.failures: list[str] = []
 
     async def _open(self, authority: str) -> _Connection:
-        from benchmarks.pageload import host_and_port
-
         host, port = host_and_port(authority)
         if self.proxy_port is None:
             if self.rtt:

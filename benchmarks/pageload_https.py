@@ -50,6 +50,7 @@ from cryptography.x509.oid import NameOID
 from benchmarks.lists import SHARED
 from benchmarks.pageload import _Internet, config_text, host_and_port, host_delay, pages
 from benchmarks.proxy import free_port, isolated_env, mitmdump_cmd, stop, wait_listen
+from pixelguard.engine.rules import is_address
 
 # Every upstream connection goes to the simulated internet. The name it was opened for is put back once it is
 # connected: mitmproxy reuses a connection for the next request only when its address is the one asked for, and
@@ -83,10 +84,10 @@ def server_connect_error(data: server_hooks.ServerConnectionHookData) -> None:
 class _CA:
     """The simulated internet's CA and a TLS context per host name, made on first use."""
 
-    def __init__(self, directory: Path, addresses: set[str]):
+    def __init__(self, directory: Path, hosts: set[str]):
         # Hosts named by an IP address: a client sends no SNI for those, so the certificate a client that names
         # no host gets ("localhost") covers them, as a real server at that address presents one for it.
-        self.addresses = sorted(addresses)
+        self.addresses = sorted(h for h in hosts if is_address(h))
         self.key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench internet CA")])
         now = datetime.datetime.now(datetime.UTC)
@@ -173,10 +174,13 @@ class _Tls(http.client.HTTPSConnection):
     session: ssl.SSLSession | None = None
 
     def connect(self) -> None:
-        http.client.HTTPConnection.connect(self)  # TCP, and the CONNECT when tunnelled
+        self._connect_tcp()
         self.sock = self._context.wrap_socket(  # type: ignore[attr-defined]
             self.sock, server_hostname=self._tunnel_host or self.host, session=self.session
         )
+
+    def _connect_tcp(self) -> None:
+        http.client.HTTPConnection.connect(self)  # TCP, and the CONNECT when tunnelled
 
 
 class _Direct(_Tls):
@@ -187,14 +191,11 @@ class _Direct(_Tls):
         self._addr = ("127.0.0.1", origin_port)
         self._rtt = rtt
 
-    def connect(self) -> None:
+    def _connect_tcp(self) -> None:
         if self._rtt:
             time.sleep(2 * host_delay(self.host))  # TCP's round trip, then TLS 1.3's
-        raw = socket.create_connection(self._addr, self.timeout)
-        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock = self._context.wrap_socket(  # type: ignore[attr-defined]
-            raw, server_hostname=self.host, session=self.session
-        )
+        self.sock = socket.create_connection(self._addr, self.timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class _Browser:
@@ -261,14 +262,6 @@ class _Browser:
         return elapsed
 
 
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
 def _peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -324,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="pg-pageload-https-"))
     sample = [["https://" + u.split("://", 1)[1] for u in p] for p in pages(args.pages)]
-    ca = _CA(tmp, {h for p in sample for u in p if _is_address(h := host_and_port(u.split("/", 3)[2])[0])})
+    ca = _CA(tmp, {host_and_port(u.split("/", 3)[2])[0] for p in sample for u in p})
     internet = _serve_internet(ca)
     origin_port = internet.server_address[1]
     h2_origin = None

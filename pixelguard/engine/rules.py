@@ -226,12 +226,12 @@ def looks_like_a_rule(line: str) -> bool:
     # Any two words read as a hosts line ("Not Found" maps "found"), so a line of prose would count; a hosts
     # line is unmistakable only with an address in its first column.
     words = line.split(None, 1)
-    if len(words) > 1 and not _is_address(words[0]):
+    if len(words) > 1 and not is_address(words[0]):
         return False
     return isinstance(_hosts_line(line), list)
 
 
-def _is_address(text: str) -> bool:
+def is_address(text: str) -> bool:
     try:  # hosts files may bracket an IPv6 address or give its scope (fe80::1%lo0, which ipaddress reads)
         ipaddress.ip_address(text.strip("[]"))
     except ValueError:

@@ -28,6 +28,7 @@ from typing import Any
 from mitmproxy import connection, http
 from mitmproxy.proxy import server_hooks
 from mitmproxy.tls import TlsData
+from OpenSSL import SSL
 
 from pixelguard.limits import TLS_SESSIONS
 from pixelguard.proxy.flow_note import note_of
@@ -119,6 +120,4 @@ class UpstreamSessions:
 
 def _resumed(conn: Any) -> bool:
     """Did this connection resume a session? (pyOpenSSL has no call for it; OpenSSL has.)"""
-    from OpenSSL import SSL
-
     return bool(SSL._lib.SSL_session_reused(conn._ssl))  # type: ignore[attr-defined]

@@ -3,7 +3,6 @@ the proxy's CONNECT tunnel, TLS with ALPN h2, the body sent as the peer's flow c
 
 from __future__ import annotations
 
-import socket
 import ssl
 import time
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from dataclasses import dataclass
 import h2.config
 import h2.connection
 import h2.events
+from harness import connect_tunnel
 
 
 @dataclass
@@ -32,14 +32,7 @@ def request(
     body: bytes = b"",
     timeout: float = 20,
 ) -> H2Response:
-    raw = socket.create_connection(("127.0.0.1", proxy_port), timeout=timeout)
-    raw.sendall(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
-    reply = b""
-    while b"\r\n\r\n" not in reply:
-        chunk = raw.recv(4096)
-        if not chunk:
-            raise ConnectionError(f"CONNECT refused: {reply!r}")
-        reply += chunk
+    raw, reply = connect_tunnel(proxy_port, host, port, timeout)
     if not reply.startswith(b"HTTP/1.1 200"):
         raw.close()
         return H2Response(int(reply.split()[1]), {}, b"", None)

@@ -340,15 +340,25 @@ def fetch(
         conn.close()
 
 
-def open_tunnel(proxy_port: int, host: str, port: int = 443, timeout: float = 10) -> socket.socket:
-    """A raw CONNECT tunnel to host:port through the proxy, once it answered 200 (asserted)."""
+def connect_tunnel(
+    proxy_port: int, host: str, port: int = 443, timeout: float = 10
+) -> tuple[socket.socket, bytes]:
+    """Ask the proxy for a CONNECT tunnel to host:port: the socket and the proxy's answer (its head)."""
     raw = socket.create_connection(("127.0.0.1", proxy_port), timeout=timeout)
     raw.sendall(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
     reply = b""
     while b"\r\n\r\n" not in reply:
         chunk = raw.recv(4096)
-        assert chunk, reply
+        if not chunk:
+            raw.close()
+            raise ConnectionError(f"CONNECT refused: {reply!r}")
         reply += chunk
+    return raw, reply
+
+
+def open_tunnel(proxy_port: int, host: str, port: int = 443, timeout: float = 10) -> socket.socket:
+    """A raw CONNECT tunnel to host:port through the proxy, once it answered 200 (asserted)."""
+    raw, reply = connect_tunnel(proxy_port, host, port, timeout)
     assert reply.startswith(b"HTTP/1.1 200"), reply
     return raw
 
