@@ -49,7 +49,7 @@ from cryptography.x509.oid import NameOID
 
 from benchmarks.lists import SHARED
 from benchmarks.pageload import _Internet, config_text, host_and_port, host_delay, pages
-from benchmarks.proxy import free_port, isolated_env, mitmdump_cmd, stop, wait_listen
+from benchmarks.proxy import ca_certs, free_port, isolated_env, mitmdump_cmd, stop, wait_listen
 from pixelguard.engine.rules import is_address
 
 # Every upstream connection goes to the simulated internet. The name it was opened for is put back once it is
@@ -369,11 +369,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name, p in procs.items():
             wait_listen(ports[name], p, name)
-        # The proxies' CA exists once they listen (both share the confdir under tmp).
-        # Through a proxy the client trusts the proxy's CA and the sites' own (as a browser trusts the public
-        # CAs): a host the proxy passes through undecrypted (the bundled list of banks and logins) shows its own.
-        proxy_ctx = ssl.create_default_context(cafile=str(tmp / "mitm" / "mitmproxy-ca-cert.pem"))
-        proxy_ctx.load_verify_locations(cafile=str(ca.pem))
+        # Each proxy's CA exists once it listens (each its own: ca_certs). Through a proxy the client trusts the
+        # proxies' CAs and the sites' own (as a browser trusts the public CAs): a host the proxy passes through
+        # undecrypted (the bundled list of banks and logins) shows its own.
+        proxy_cas = [str(p) for p in ca_certs(tmp).values()]
+        proxy_ctx = ssl.create_default_context(cafile=str(ca.pem))
+        for pem in proxy_cas:
+            proxy_ctx.load_verify_locations(cafile=pem)
         direct_ctx = ssl.create_default_context(cafile=str(ca.pem))
         browsers: dict[str, Any] = {"no proxy": _Browser(None, origin_port, direct_ctx, args.round_trips)}
         browsers |= {n: _Browser(ports[n], origin_port, proxy_ctx) for n in proxies if n not in workers}
@@ -381,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         if workers:
             browsers[together] = _Browser([ports[w] for w in workers], origin_port, proxy_ctx)
         if args.http2:
-            proxy_h2 = h2_web.client_context([str(tmp / "mitm" / "mitmproxy-ca-cert.pem"), str(ca.pem)])
+            proxy_h2 = h2_web.client_context([*proxy_cas, str(ca.pem)])
             direct_h2 = h2_web.client_context([str(ca.pem)])
             browsers = {
                 "no proxy": h2_web.Browser(None, origin_port, direct_h2, host_delay, args.round_trips)

@@ -70,17 +70,28 @@ def isolated_env(tmp: Path, **extra: str) -> dict[str, str]:
         XDG_DATA_HOME=str(tmp / "data"),
         XDG_CACHE_HOME=str(tmp / "cache"),
         XDG_CONFIG_HOME=str(tmp / "config"),
-        PIXELGUARD_CONFDIR=str(tmp / "mitm"),
+        PIXELGUARD_CONFDIR=str(ca_certs(tmp)["pixelguard"].parent),
         PIXELGUARD_NO_UPDATES="1",
         **extra,
     )
 
 
+def ca_certs(tmp: Path) -> dict[str, Path]:
+    """Each proxy's CA certificate, by proxy: each has its own, as a new install of each makes one (mitmdump's
+    RSA, pixelguard's ECDSA: trust.ensure_ca). Sharing one confdir, whichever proxy started first made the CA
+    both used. Every pixelguard of a run shares its one, as workers of one install would."""
+    return {
+        "mitmdump": tmp / "mitmdump" / "mitmproxy-ca-cert.pem",
+        "pixelguard": tmp / "mitm" / "mitmproxy-ca-cert.pem",
+    }
+
+
 def mitmdump_cmd(port: int, tmp: Path, *extra: str) -> list[str]:
-    """Plain mitmdump on 127.0.0.1:port, the peer pixelguard is measured against (its CA under ``tmp``)."""
+    """Plain mitmdump on 127.0.0.1:port, the peer pixelguard is measured against, with a CA of its own
+    (``ca_certs``)."""
     return [
         str(Path(sys.executable).with_name("mitmdump")), "-q", "--listen-host", "127.0.0.1",
-        "--listen-port", str(port), "--set", f"confdir={tmp / 'mitm'}", "--set", "connection_strategy=lazy",
+        "--listen-port", str(port), "--set", f"confdir={ca_certs(tmp)['mitmdump'].parent}", "--set", "connection_strategy=lazy",
         *extra,
     ]  # fmt: skip
 

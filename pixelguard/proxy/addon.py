@@ -35,6 +35,7 @@ from pixelguard.proxy.connection_guard import BodyBudget, ConnectionGuard
 from pixelguard.proxy.decider import RequestDecider
 from pixelguard.proxy.gpc import Gpc
 from pixelguard.proxy.header_hygiene import HeaderHygiene
+from pixelguard.proxy.interpreter import freeze_heap
 from pixelguard.proxy.pixel_replacer import PixelReplacer
 from pixelguard.proxy.recorder import Recorder
 from pixelguard.proxy.reloader import Reloader, build_engine
@@ -133,6 +134,7 @@ class Pixelguard:
 
             self._stop_updates = threading.Event()
             update.start_background_updater(cfg, self._stop_updates)
+        freeze_heap()  # the new engine, and what this process keeps for good (proxy/interpreter.py)
         log.info(
             "pixelguard: %s mode, lists: %s", self.shared.mode, ", ".join(p.stem for p in cfg.filter_files())
         )

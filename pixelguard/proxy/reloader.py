@@ -19,6 +19,7 @@ from pixelguard import config as configmod
 from pixelguard import lists, pause
 from pixelguard.errors import PixelguardError
 from pixelguard.fileio import stat_signature
+from pixelguard.proxy.interpreter import freeze_heap
 from pixelguard.proxy.shared import Shared
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,7 @@ class Reloader:
                 st.pending_learned.pop(host, None)
             st.written_learned -= written
         self.sync_learned()
+        freeze_heap()  # the old engine's cycles collected, the new one out of later collections
 
     def _expire_allows(self) -> None:
         """Temporary allows stop on time: the rule leaves the user list, and the rebuild that follows drops it."""

@@ -119,6 +119,7 @@ async def serve(
     from pixelguard.proxy.addon import STREAM_LARGER_THAN, Pixelguard
     from pixelguard.proxy.connection_guard import guard_h2_resets
     from pixelguard.proxy.dispatch import HookCache
+    from pixelguard.proxy.interpreter import production_mode
 
     given = dict(o.split("=", 1) for o in set_options if "=" in o)
     if (
@@ -153,6 +154,7 @@ async def serve(
     ensure_ca(conf_path)
     certs.CertStore.STORE_CAP = FORGED_CERTS
     guard_h2_resets()
+    production_mode()  # mitmproxy's debugging aids off the request path (proxy/interpreter.py)
     # The public suffix list is read on first use (some 30 ms): here, not in the first client's CONNECT.
     domain_of("pixelguard.example")
     settings: dict[str, Any] = {

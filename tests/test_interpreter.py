@@ -1,0 +1,104 @@
+"""What the proxy process changes in its interpreter (proxy/interpreter.py): mitmproxy's debugging aids dropped
+from the request path, and the garbage collector kept off what lives as long as the process. A real proxy runs
+with both in every end-to-end test."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+from mitmproxy import http
+from mitmproxy.utils import asyncio_utils, typecheck
+
+from pixelguard.proxy.interpreter import freeze_heap, production_mode
+
+
+@pytest.fixture
+def restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What production_mode replaces is put back after the test (monkeypatch restores what it set first)."""
+    if "__post_init__" in vars(http.MessageData):
+        monkeypatch.setattr(http.MessageData, "__post_init__", vars(http.MessageData)["__post_init__"])
+    monkeypatch.setattr(asyncio_utils, "set_task_debug_info", asyncio_utils.set_task_debug_info)
+
+
+@pytest.fixture
+def unfrozen() -> Iterator[None]:
+    yield
+    gc.unfreeze()
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_requests_and_responses_are_built_without_the_debug_type_check(
+    restored: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked: list[str] = []
+    check = typecheck.check_option_type
+    monkeypatch.setattr(
+        typecheck, "check_option_type", lambda name, *a: checked.append(name) or check(name, *a)
+    )
+    http.Request.make("GET", "https://example.com/")
+    assert checked or "__post_init__" not in vars(
+        http.MessageData
+    )  # the check runs under pytest, as in a proxy
+    checked.clear()
+    production_mode()
+    request = http.Request.make("GET", "https://example.com/a?b=c", b"body", {"Accept": "*/*"})
+    response = http.Response.make(404, b"gone", {"Content-Type": "text/plain"})
+    assert checked == []
+    assert (request.pretty_url, request.content, request.headers["accept"]) == (
+        "https://example.com/a?b=c",
+        b"body",
+        "*/*",
+    )
+    assert (response.status_code, response.text) == (404, "gone")
+
+
+def test_tasks_are_named_without_reading_the_environment(
+    restored: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "a test")
+    production_mode()
+
+    async def started() -> asyncio.Task:
+        task = asyncio_utils.create_task(
+            asyncio.sleep(0), name="handle_hook(request)", client=("127.0.0.1", 5)
+        )
+        await task
+        return task
+
+    task = asyncio.run(started())
+    assert task.get_name() == "handle_hook(request)"  # mitmproxy 11 added " [created in a test]"
+    assert task.client == ("127.0.0.1", 5)  # type: ignore[attr-defined]
+    assert task.created > 0  # type: ignore[attr-defined]
+
+
+def test_a_cycle_dropped_before_the_freeze_is_collected_not_frozen(unfrozen: None) -> None:
+    gone = weakref.ref(_Cycle())
+    freeze_heap()
+    assert gone() is None
+    assert gc.get_freeze_count() > 0
+
+
+def test_what_was_frozen_and_then_dropped_is_collected_at_the_next_freeze(unfrozen: None) -> None:
+    kept = _Cycle()
+    freeze_heap()
+    gone = weakref.ref(kept)
+    del kept
+    gc.collect()
+    assert gone() is not None  # a frozen cycle outlives its use until the next freeze_heap
+    freeze_heap()
+    assert gone() is None
+
+
+def test_objects_alive_at_the_freeze_are_out_of_later_collections(unfrozen: None) -> None:
+    kept = _Cycle()
+    freeze_heap()
+    assert not any(o is kept for o in gc.get_objects())  # the permanent generation is never walked
+    assert kept.me is kept
