@@ -118,6 +118,7 @@ async def serve(
     from pixelguard.limits import FORGED_CERTS
     from pixelguard.proxy.addon import STREAM_LARGER_THAN, Pixelguard
     from pixelguard.proxy.connection_guard import guard_h2_resets
+    from pixelguard.proxy.corked_writes import cork_stream_writes
     from pixelguard.proxy.dispatch import HookCache
     from pixelguard.proxy.interpreter import production_mode
 
@@ -155,6 +156,7 @@ async def serve(
     certs.CertStore.STORE_CAP = FORGED_CERTS
     guard_h2_resets()
     production_mode()  # mitmproxy's debugging aids off the request path (proxy/interpreter.py)
+    cork_stream_writes()  # one send per connection per step of the loop (proxy/corked_writes.py)
     # The public suffix list is read on first use (some 30 ms): here, not in the first client's CONNECT.
     domain_of("pixelguard.example")
     settings: dict[str, Any] = {
