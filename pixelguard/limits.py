@@ -37,6 +37,10 @@ PAGE_EXCEPTION_CLIENTS = 1024
 # hosts, so 100 made a long-running proxy forge again for most new connections. One costs a few KB.
 FORGED_CERTS = 2048
 
+# Forged certificates and keys kept in OpenSSL's form as well (proxy/tls_objects.py): the hosts a few pages
+# talk to at once. Each is a parsed X509 of a few KB.
+CONVERTED_CERTS = 256
+
 # TLS sessions kept to resume with servers (proxy/tls_sessions.py), one per site, server and name: a session
 # holds the server's certificates, a few KB.
 TLS_SESSIONS = 1024

@@ -121,6 +121,7 @@ async def serve(
     from pixelguard.proxy.corked_writes import cork_stream_writes
     from pixelguard.proxy.dispatch import HookCache
     from pixelguard.proxy.interpreter import production_mode
+    from pixelguard.proxy.tls_objects import convert_once
 
     given = dict(o.split("=", 1) for o in set_options if "=" in o)
     if (
@@ -157,6 +158,7 @@ async def serve(
     guard_h2_resets()
     production_mode()  # mitmproxy's debugging aids off the request path (proxy/interpreter.py)
     cork_stream_writes()  # one send per connection per step of the loop (proxy/corked_writes.py)
+    convert_once()  # a host's forged certificate converted for OpenSSL once (proxy/tls_objects.py)
     # The public suffix list is read on first use (some 30 ms): here, not in the first client's CONNECT.
     domain_of("pixelguard.example")
     settings: dict[str, Any] = {
