@@ -109,3 +109,16 @@ def test_a_connection_closed_before_the_step_ends_is_sent_nothing_more() -> None
     sends, got = _talk(client)
     assert sends == [b"sent"]
     assert got == b"sent"
+
+
+def test_a_buffer_changed_after_write_returns_is_sent_as_it_was_written() -> None:
+    async def client(writer: asyncio.StreamWriter, sends: list[bytes]) -> None:
+        buffer = bytearray(b"as written")
+        writer.write(buffer)
+        buffer[:] = b"changed!!!"  # asyncio lets a writer reuse its buffer once write returns
+        await asyncio.sleep(0)
+        writer.close()
+
+    sends, got = _talk(client)
+    assert sends == [b"as written"]
+    assert got == b"as written"

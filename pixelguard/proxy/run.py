@@ -156,7 +156,7 @@ async def serve(
     ensure_ca(conf_path)
     certs.CertStore.STORE_CAP = FORGED_CERTS
     guard_h2_resets()
-    production_mode()  # mitmproxy's debugging aids off the request path (proxy/interpreter.py)
+    log.debug("pixelguard: left out of mitmproxy: %s", ", ".join(production_mode()) or "nothing")
     cork_stream_writes()  # one send per connection per step of the loop (proxy/corked_writes.py)
     convert_once()  # a host's forged certificate converted for OpenSSL once (proxy/tls_objects.py)
     # The public suffix list is read on first use (some 30 ms): here, not in the first client's CONNECT.

@@ -212,8 +212,9 @@ class Writer:
 
         The thread looks at the queue every POLL_S rather than waiting on it: a thread waiting on a queue is woken
         by every put, which under load cost the proxy's event loop a thread switch and a GIL hand-over per event,
-        and the database a transaction per event. Polled, a busy proxy's events go in at most 1/POLL_S
-        transactions a second, and an event reaches the database within POLL_S."""
+        and the database a transaction per event. Polled, a busy proxy's events go in one transaction per POLL_S
+        (more only when over a batch is waiting), and an event reaches the database within POLL_S of a quiet
+        moment."""
         if self._queue.empty():
             self._stopping.wait(POLL_S)
         batch: list[Event] = []
