@@ -35,7 +35,8 @@ def cork_stream_writes() -> None:
             write(self, kept[0] if len(kept) == 1 else b"".join(kept))
 
     def corked_write(self: Any, data: bytes) -> None:
-        if type(data) is not bytes:  # a bytearray or view: asyncio lets its writer change it once write returns
+        if type(data) is not bytes:
+            # A bytearray or a view: asyncio lets its writer change it once write returns.
             data = bytes(data)
         kept = self.__dict__.get(_KEPT)
         if kept is not None:
