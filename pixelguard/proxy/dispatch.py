@@ -12,6 +12,8 @@ when it is built) and after options change (the script loader reorders its scrip
 awaited when it returns an awaitable; ``AddonHalt`` stops the hook; ``OptionsError`` goes up to the caller; any
 other error is logged with its traceback and the next handler runs. One difference, on purpose: mitmproxy skips
 the remaining handlers of an addon's sub-addons after one of them fails; here each handler is guarded alone.
+``lifecycle_now`` runs a hook's handlers without waiting until one returns an awaitable, so that a hook whose
+handlers all return at once can complete in the step that raised it (proxy/inline_hooks.py).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from mitmproxy import exceptions, flow, hooks
@@ -77,30 +79,62 @@ class HookCache(AddonManager):
         return found
 
     async def trigger_event(self, event: hooks.Hook) -> None:
-        handlers = self.handlers(event)
-        if handlers:
-            await self._fire(handlers, _args(event))
+        rest = _fire_now(self.handlers(event), _args(event))
+        if rest is not None:
+            await rest
+
+    def lifecycle_now(self, event: hooks.Hook) -> Coroutine[Any, Any, None] | None:
+        """``handle_lifecycle`` run as far as it goes without waiting: None once every handler (and ``update``'s,
+        for a flow) has returned, else a coroutine that awaits what one returned and runs the rest."""
+        args = _args(event)
+        rest = _fire_now(self.handlers(event), args)
+        if args and isinstance(args[0], flow.Flow):
+            update = self.handlers(_UPDATE)
+            if update:  # usually none in a proxy without a UI: then the hook costs nothing more
+                if rest is None:
+                    return _fire_now(update, [[args[0]]])
+                return _then(rest, update, [[args[0]]])
+        return rest
 
     async def handle_lifecycle(self, event: hooks.Hook) -> None:
-        args = _args(event)
-        handlers = self.handlers(event)
-        if handlers:
-            await self._fire(handlers, args)
-        if args and isinstance(args[0], flow.Flow):
-            handlers = self.handlers(_UPDATE)
-            if handlers:  # usually none in a proxy without a UI: then the hook costs nothing more
-                await self._fire(handlers, [[args[0]]])
+        rest = self.lifecycle_now(event)
+        if rest is not None:
+            await rest
 
-    @staticmethod
-    async def _fire(handlers: list[Callable[..., Any]], args: list[Any]) -> None:
-        for func in handlers:
-            try:
-                res = func(*args)
-                if res is not None and inspect.isawaitable(res):
-                    await res
-            except exceptions.AddonHalt:
-                return
-            except exceptions.OptionsError:
-                raise
-            except Exception as e:
-                log.error(f"Addon error: {e}", exc_info=True)
+
+def _fire_now(handlers: list[Callable[..., Any]], args: list[Any]) -> Coroutine[Any, Any, None] | None:
+    """Call ``handlers`` in turn under mitmproxy's error rules until one returns an awaitable: then the coroutine
+    that awaits it and goes on with the rest is returned (None when none did)."""
+    for i, func in enumerate(handlers):
+        try:
+            res = func(*args)
+            if res is not None and inspect.isawaitable(res):
+                return _resume(res, handlers[i + 1 :], args)
+        except exceptions.AddonHalt:
+            return None
+        except exceptions.OptionsError:
+            raise
+        except Exception as e:
+            log.error(f"Addon error: {e}", exc_info=True)
+    return None
+
+
+async def _resume(pending: Awaitable[Any], handlers: list[Callable[..., Any]], args: list[Any]) -> None:
+    try:
+        await pending
+    except exceptions.AddonHalt:
+        return
+    except exceptions.OptionsError:
+        raise
+    except Exception as e:
+        log.error(f"Addon error: {e}", exc_info=True)
+    rest = _fire_now(handlers, args)
+    if rest is not None:
+        await rest
+
+
+async def _then(first: Awaitable[None], handlers: list[Callable[..., Any]], args: list[Any]) -> None:
+    await first
+    rest = _fire_now(handlers, args)
+    if rest is not None:
+        await rest

@@ -98,7 +98,13 @@ NEEDED_ADDONS = frozenset(
 
 
 def needed_addons(defaults: Sequence[Any]) -> list[Any]:
-    return [a for a in defaults if type(a).__name__ in NEEDED_ADDONS]
+    from mitmproxy.addons import onboarding
+
+    from pixelguard.proxy.inline_hooks import Onboarding
+
+    # mitm.it's addon in the form whose request hook returns at once for every other request (inline_hooks.py).
+    return [Onboarding() if type(a) is onboarding.Onboarding else a
+            for a in defaults if type(a).__name__ in NEEDED_ADDONS]  # fmt: skip
 
 
 async def serve(
@@ -120,6 +126,7 @@ async def serve(
     from pixelguard.proxy.connection_guard import guard_h2_resets
     from pixelguard.proxy.corked_writes import cork_stream_writes
     from pixelguard.proxy.dispatch import HookCache
+    from pixelguard.proxy.inline_hooks import run_hooks_inline
     from pixelguard.proxy.interpreter import production_mode
     from pixelguard.proxy.tls_objects import convert_once
 
@@ -159,6 +166,7 @@ async def serve(
     log.debug("pixelguard: left out of mitmproxy: %s", ", ".join(production_mode()) or "nothing")
     cork_stream_writes()  # one send per connection per step of the loop (proxy/corked_writes.py)
     convert_once()  # a host's forged certificate converted for OpenSSL once (proxy/tls_objects.py)
+    run_hooks_inline()  # a hook whose handlers return at once completes in the same step (proxy/inline_hooks.py)
     # The public suffix list is read on first use (some 30 ms): here, not in the first client's CONNECT.
     domain_of("pixelguard.example")
     settings: dict[str, Any] = {

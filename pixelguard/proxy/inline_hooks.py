@@ -1,0 +1,128 @@
+"""A hook whose handlers all return at once is run at once, in the step of the event loop that raised it, instead
+of in a task of its own that runs a step later.
+
+mitmproxy runs every hook a connection's layers raise as an asyncio task, and feeds the layer the hook's
+completion from that task. An HTTPS request raises a dozen hooks one after another (next_layer three times, the
+TLS hooks of both legs, requestheaders, request, responseheaders, response, ...), and each waits for a turn of the
+event loop: behind every other connection's ready work, so the busier the proxy, the longer each request waits
+between its own steps. The task itself (created, named, watched by the connection's timeout watchdog) was some 3%
+of the proxy's CPU on `scripts/bench-pageload --https`. pixelguard's handlers, and the mitmproxy addons it keeps,
+return at once, except a request whose CNAME is still to be looked up (and mitm.it's, below).
+
+Here, the commands the connection's top layer yields for one event are passed on to mitmproxy as before, except its
+hooks: those are held until the layer has yielded everything for that event (where mitmproxy would have created
+their tasks; their tasks would have run only after it), then run in order (proxy/dispatch.py's
+``HookCache.lifecycle_now``). A hook whose handlers all returned, and whose flow no handler intercepted, is
+complete: its completion is fed to the layer as soon as mitmproxy's ``server_event`` for the current event has
+returned (never from inside it: mitmproxy's layers must not be re-entered, mitmproxy issue 7027). A hook one of
+whose handlers returned an awaitable, or whose flow waits to be resumed, goes on in a task as mitmproxy's would,
+with the connection's timeout watchdog disarmed meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Coroutine, Iterator
+from typing import Any
+
+from mitmproxy import ctx, flow
+from mitmproxy.addons import onboarding
+from mitmproxy.proxy import commands, events
+from mitmproxy.utils import asyncio_utils
+
+from pixelguard.proxy.dispatch import HookCache
+
+log = logging.getLogger(__name__)
+
+_DONE = (
+    "_pixelguard_hooks_done"  # a connection handler's hooks completed inline, their completion not yet fed
+)
+
+
+def run_hooks_inline() -> None:
+    """Have every proxy connection of this process run its hooks inline where it can (see the module's text).
+
+    Needs the master's addon manager to be a HookCache (``serve`` adopts it first); a connection of a master whose
+    manager is not one runs its hooks as mitmproxy does."""
+    from mitmproxy.proxy.mode_servers import ProxyConnectionHandler
+
+    if getattr(ProxyConnectionHandler, "pixelguard_inline", False):
+        return
+    base = ProxyConnectionHandler.server_event
+
+    async def server_event(self: Any, event: events.Event) -> None:
+        done = self.__dict__.get(_DONE)
+        if done is None:
+            if not isinstance(self.master.addons, HookCache):
+                return await base(self, event)
+            done = self.__dict__[_DONE] = deque()
+            layer_events = self.layer.handle_event
+            # An attribute of this connection's own top layer (mitmproxy calls only the top one's from here).
+            self.layer.handle_event = lambda ev: _hooks_held(self, layer_events(ev), done)
+        await base(self, event)
+        while done:
+            await base(self, events.HookCompleted(done.popleft()))
+
+    ProxyConnectionHandler.server_event = server_event  # type: ignore[method-assign]
+    ProxyConnectionHandler.pixelguard_inline = True  # type: ignore[attr-defined]
+
+
+def _hooks_held(
+    handler: Any, layer_commands: Iterator[commands.Command], done: deque
+) -> Iterator[commands.Command]:
+    """The layer's commands for one event with its hooks taken out, and those run once the rest has gone."""
+    held: list[commands.StartHook] = []
+    for command in layer_commands:
+        if isinstance(command, commands.StartHook):
+            held.append(command)
+        else:
+            yield command
+    for hook in held:
+        _run(handler, hook, done)
+
+
+def _run(handler: Any, hook: commands.StartHook, done: deque) -> None:
+    try:
+        (data,) = hook.args()  # as mitmproxy: proxy hooks have one argument
+        rest = handler.master.addons.lifecycle_now(hook)
+    except (
+        Exception
+    ) as e:  # an OptionsError from a handler; in mitmproxy's task it would leave the hook hanging
+        log.error("pixelguard: the %s hook failed: %s", hook.name, e, exc_info=True)
+        rest, data = None, None
+    if rest is None and not (isinstance(data, flow.Flow) and data.intercepted):
+        if hook.blocking:
+            done.append(hook)
+        return
+    task = asyncio_utils.create_task(
+        _finish(handler, hook, rest, data), name=f"handle_hook({hook.name})", client=handler.client.peername
+    )
+    handler.hook_tasks.add(
+        task
+    )  # as mitmproxy keeps its hook tasks (ConnectionGuard cancels them from there)
+    task.add_done_callback(handler.hook_tasks.discard)
+
+
+async def _finish(
+    handler: Any, hook: commands.StartHook, rest: Coroutine[Any, Any, None] | None, data: Any
+) -> None:
+    """The rest of a hook that has to wait, as mitmproxy's ``hook_task`` runs a whole one."""
+    with handler.timeout_watchdog.disarm():
+        if rest is not None:
+            await rest
+        if isinstance(data, flow.Flow):
+            await data.wait_for_resume()
+    if hook.blocking:
+        await handler.server_event(events.HookCompleted(hook))
+
+
+class Onboarding(onboarding.Onboarding):
+    """mitm.it, as mitmproxy's Onboarding addon serves it. Its ``request`` handler is a coroutine function, so every
+    request's hook went to a task to find that it was not for mitm.it; here a coroutine is returned only for a
+    request mitm.it answers."""
+
+    def request(self, f: Any) -> Coroutine[Any, Any, None] | None:  # type: ignore[override]
+        if ctx.options.onboarding and self.should_serve(f):
+            return super().request(f)
+        return None

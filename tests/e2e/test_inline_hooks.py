@@ -1,0 +1,135 @@
+"""Hooks run inline (proxy/inline_hooks.py), through a real `pixelguard run` with a mitmproxy script of its own:
+each hook still runs in mitmproxy's order and its effects reach the request, a handler that returns an awaitable
+is waited for, a flow a handler intercepts waits until it is resumed, and the hooks whose handlers all return at
+once run without a task of their own."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from harness import REPO, Origin, Proxy
+
+# Writes, per hook, the request's path, the hook and whether it ran in a task of its own (mitmproxy names the
+# task it starts for a hook "handle_hook(<hook>)"; a hook run inline runs in the task that raised it).
+SCRIPT = """
+import asyncio, json, os, sys
+sys.path.insert(0, os.environ["PG_TEST_E2E_DIR"])
+from resolve_local import server_connect
+
+LOG = os.environ["PG_TEST_HOOK_LOG"]
+
+def _note(flow, hook):
+    task = asyncio.current_task()
+    with open(LOG, "a") as f:
+        f.write(json.dumps([flow.request.path, hook, bool(task and task.get_name() == f"handle_hook({hook})")]) + "\\n")
+
+def requestheaders(flow):
+    _note(flow, "requestheaders")
+
+async def _slow(flow):
+    await asyncio.sleep(0.05)
+    flow.request.headers["X-Waited"] = "yes"
+
+def _resume(flow):
+    flow.request.headers["X-Resumed"] = "yes"
+    flow.resume()
+
+def request(flow):
+    _note(flow, "request")
+    if flow.request.path == "/slow":
+        return _slow(flow)
+    if flow.request.path == "/held":
+        flow.intercept()
+        asyncio.get_running_loop().call_later(0.05, _resume, flow)
+    flow.request.headers["X-Seen"] = flow.request.path
+
+def responseheaders(flow):
+    _note(flow, "responseheaders")
+
+def response(flow):
+    _note(flow, "response")
+    flow.response.headers["X-Response-Hook"] = "ran"
+"""
+
+
+@pytest.fixture
+def scripted(
+    tmp_path: Path, make_proxy: Callable[..., Proxy], origin: Origin, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Proxy, Path]:
+    log = tmp_path / "hooks.jsonl"
+    monkeypatch.setenv("PG_TEST_HOOK_LOG", str(log))
+    monkeypatch.setenv("PG_TEST_E2E_DIR", str(REPO / "tests" / "e2e"))
+    monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTP", str(origin.http_port))
+    monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTPS", str(origin.https_port))
+    script = tmp_path / "hooks.py"
+    script.write_text(SCRIPT)
+    return make_proxy({}, "--set", f"scripts={script}"), log
+
+
+def _hooks(log: Path, path: str) -> list[tuple[str, bool]]:
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    return [(hook, in_task) for p, hook, in_task in rows if p == path]
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_hooks_run_in_order_and_inline_and_their_effects_reach_the_request(
+    scripted: tuple[Proxy, Path], origin: Origin, scheme: str
+) -> None:
+    proxy, log = scripted
+    origin.serve("/plain", b"plain body", "text/plain")
+    r = proxy.get(f"{scheme}://inline.unlisted.test/plain")
+    assert (r.status, r.body, r.headers.get("X-Response-Hook")) == (200, b"plain body", "ran")
+    seen = [h for host, path, h in origin.requests if host == "inline.unlisted.test" and path == "/plain"]
+    assert seen and seen[-1].get("X-Seen") == "/plain"  # what the request hook set went upstream
+    order = ["requestheaders", "request", "responseheaders", "response"]
+    assert _hooks(log, "/plain") == [(h, False) for h in order]  # each once, in order, none in a task
+
+
+def test_a_handler_that_returns_an_awaitable_is_waited_for(
+    scripted: tuple[Proxy, Path], origin: Origin
+) -> None:
+    proxy, log = scripted
+    origin.serve("/slow", b"slow body", "text/plain")
+    r = proxy.get("https://slow.unlisted.test/slow")
+    assert (r.status, r.body, r.headers.get("X-Response-Hook")) == (200, b"slow body", "ran")
+    seen = [h for host, path, h in origin.requests if host == "slow.unlisted.test" and path == "/slow"]
+    assert (
+        seen and seen[-1].get("X-Waited") == "yes"
+    )  # the request went upstream only once the handler was done
+    assert [h for h, _ in _hooks(log, "/slow")] == [
+        "requestheaders",
+        "request",
+        "responseheaders",
+        "response",
+    ]
+
+
+def test_an_intercepted_flow_waits_until_it_is_resumed(scripted: tuple[Proxy, Path], origin: Origin) -> None:
+    proxy, log = scripted
+    origin.serve("/held", b"held body", "text/plain")
+    r = proxy.get("https://held.unlisted.test/held")
+    assert (r.status, r.body) == (200, b"held body")
+    seen = [h for host, path, h in origin.requests if host == "held.unlisted.test" and path == "/held"]
+    assert seen and seen[-1].get("X-Resumed") == "yes"  # set at resume: nothing went upstream before it
+    assert [h for h, _ in _hooks(log, "/held")] == [
+        "requestheaders",
+        "request",
+        "responseheaders",
+        "response",
+    ]
+
+
+def test_mitm_it_still_serves_the_ca_and_other_requests_do_not_wait_for_it(
+    scripted: tuple[Proxy, Path], origin: Origin
+) -> None:
+    """mitm.it's addon now returns a coroutine only for mitm.it's own requests (inline_hooks.Onboarding)."""
+    proxy, log = scripted
+    r = proxy.get("http://mitm.it/cert/pem")
+    assert r.status == 200 and r.body == proxy.ca.read_bytes()
+    assert [h for h, _ in _hooks(log, "/cert/pem")][:2] == ["requestheaders", "request"]
+    origin.serve("/other", b"other body", "text/plain")
+    assert proxy.get("http://other.unlisted.test/other").body == b"other body"
+    assert ("request", False) in _hooks(log, "/other")  # not in a task of its own: mitm.it's handler returned
