@@ -173,3 +173,21 @@ def test_a_build_in_a_child_process_is_the_build(tmp_path: Path) -> None:
     assert outside.rule_count == inside.rule_count == 3
     for url in ("https://tracker.example/a", "https://tracker.example/ok", "https://other.example/"):
         assert outside.check(url) == inside.check(url)
+
+
+def test_lists_past_the_threshold_are_built_in_a_child_and_small_ones_in_the_proxy(tmp_path: Path) -> None:
+    """The child writes the index to the cache the proxy then loads: its memory peak is not the proxy's."""
+    from pixelguard import config as configmod
+    from pixelguard.proxy.reloader import CHILD_BUILD_BYTES, build_engine
+
+    small = tmp_path / "small.txt"
+    small.write_text("||tracker.example^\n")
+    big = tmp_path / "big.txt"
+    filler = "! " + "x" * 78 + "\n"  # comments: the size counts, not the rules
+    big.write_text("||tracker.example^\n" + filler * (CHILD_BUILD_BYTES // len(filler) + 1))
+    for name in ("small", "big"):
+        config = tmp_path / f"{name}.yaml"
+        config.write_text(f"default_lists: false\nlists:\n  - {{name: {name}, path: {name}.txt}}\n")
+        engine = build_engine(configmod.load(config))
+        assert engine.loaded_from_cache == (name == "big"), name
+        assert engine.check("https://tracker.example/a").blocked
