@@ -35,9 +35,8 @@ from pixelguard.proxy.dispatch import HookCache
 
 log = logging.getLogger(__name__)
 
-_DONE = (
-    "_pixelguard_hooks_done"  # a connection handler's hooks completed inline, their completion not yet fed
-)
+# A connection handler's hooks completed inline whose completion is not yet fed to its layer.
+_DONE = "_pixelguard_hooks_done"
 
 
 def run_hooks_inline() -> None:
@@ -86,9 +85,8 @@ def _run(handler: Any, hook: commands.StartHook, done: deque) -> None:
     try:
         (data,) = hook.args()  # as mitmproxy: proxy hooks have one argument
         rest = handler.master.addons.lifecycle_now(hook)
-    except (
-        Exception
-    ) as e:  # an OptionsError from a handler; in mitmproxy's task it would leave the hook hanging
+    except Exception as e:
+        # An OptionsError from a handler: in mitmproxy's task it would leave the hook, and the connection, hanging.
         log.error("pixelguard: the %s hook failed: %s", hook.name, e, exc_info=True)
         rest, data = None, None
     if rest is None and not (isinstance(data, flow.Flow) and data.intercepted):
@@ -98,9 +96,8 @@ def _run(handler: Any, hook: commands.StartHook, done: deque) -> None:
     task = asyncio_utils.create_task(
         _finish(handler, hook, rest, data), name=f"handle_hook({hook.name})", client=handler.client.peername
     )
-    handler.hook_tasks.add(
-        task
-    )  # as mitmproxy keeps its hook tasks (ConnectionGuard cancels them from there)
+    # Kept where mitmproxy keeps its hook tasks: ConnectionGuard cancels them from there.
+    handler.hook_tasks.add(task)
     task.add_done_callback(handler.hook_tasks.discard)
 
 
