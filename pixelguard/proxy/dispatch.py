@@ -33,7 +33,7 @@ _FIELDS: dict[type, tuple[str, ...]] = {}
 _UPDATE = hooks.UpdateHook([])  # to look the "update" handlers up; they are called with [flow], as its args
 
 
-def _args(event: hooks.Hook) -> list[Any]:
+def hook_args(event: hooks.Hook) -> list[Any]:
     """``event.args()`` without ``dataclasses.fields`` at each call."""
     names = _FIELDS.get(type(event))
     if names is None:
@@ -79,21 +79,21 @@ class HookCache(AddonManager):
         return found
 
     async def trigger_event(self, event: hooks.Hook) -> None:
-        rest = _fire_now(self.handlers(event), _args(event))
+        rest = _fire_now(self.handlers(event), hook_args(event))
         if rest is not None:
             await rest
 
     def lifecycle_now(self, event: hooks.Hook) -> Coroutine[Any, Any, None] | None:
         """``handle_lifecycle`` run as far as it goes without waiting: None once every handler (and ``update``'s,
         for a flow) has returned, else a coroutine that awaits what one returned and runs the rest."""
-        args = _args(event)
+        args = hook_args(event)
         rest = _fire_now(self.handlers(event), args)
         if args and isinstance(args[0], flow.Flow):
             update = self.handlers(_UPDATE)
             if update:  # usually none in a proxy without a UI: then the hook costs nothing more
                 if rest is None:
                     return _fire_now(update, [[args[0]]])
-                return _then(rest, update, [[args[0]]])
+                return _resume(rest, update, [[args[0]]])
         return rest
 
     async def handle_lifecycle(self, event: hooks.Hook) -> None:
@@ -120,6 +120,8 @@ def _fire_now(handlers: list[Callable[..., Any]], args: list[Any]) -> Coroutine[
 
 
 async def _resume(pending: Awaitable[Any], handlers: list[Callable[..., Any]], args: list[Any]) -> None:
+    """Await what a handler returned (or the rest of a hook, before ``update``'s handlers), then go on with
+    ``handlers`` under the same rules."""
     try:
         await pending
     except exceptions.AddonHalt:
@@ -128,13 +130,6 @@ async def _resume(pending: Awaitable[Any], handlers: list[Callable[..., Any]], a
         raise
     except Exception as e:
         log.error(f"Addon error: {e}", exc_info=True)
-    rest = _fire_now(handlers, args)
-    if rest is not None:
-        await rest
-
-
-async def _then(first: Awaitable[None], handlers: list[Callable[..., Any]], args: list[Any]) -> None:
-    await first
     rest = _fire_now(handlers, args)
     if rest is not None:
         await rest

@@ -31,7 +31,7 @@ from mitmproxy.addons import onboarding
 from mitmproxy.proxy import commands, events
 from mitmproxy.utils import asyncio_utils
 
-from pixelguard.proxy.dispatch import HookCache
+from pixelguard.proxy.dispatch import HookCache, hook_args
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def _hooks_held(
 
 def _run(handler: Any, hook: commands.StartHook, done: deque) -> None:
     try:
-        (data,) = hook.args()  # as mitmproxy: proxy hooks have one argument
+        (data,) = hook_args(hook)  # as mitmproxy: proxy hooks have one argument
         rest = handler.master.addons.lifecycle_now(hook)
     except Exception as e:
         # An OptionsError from a handler: in mitmproxy's task it would leave the hook, and the connection, hanging.
