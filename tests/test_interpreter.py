@@ -10,7 +10,7 @@ import weakref
 from collections.abc import Iterator
 
 import pytest
-from mitmproxy import http
+from mitmproxy import http, optmanager
 from mitmproxy.utils import asyncio_utils, typecheck
 
 from pixelguard.proxy.interpreter import freeze_heap, production_mode
@@ -22,6 +22,7 @@ def restored(monkeypatch: pytest.MonkeyPatch) -> None:
     if "__post_init__" in vars(http.MessageData):
         monkeypatch.setattr(http.MessageData, "__post_init__", vars(http.MessageData)["__post_init__"])
     monkeypatch.setattr(asyncio_utils, "set_task_debug_info", asyncio_utils.set_task_debug_info)
+    monkeypatch.setattr(optmanager._Option, "current", optmanager._Option.current)
 
 
 @pytest.fixture
@@ -102,3 +103,19 @@ def test_objects_alive_at_the_freeze_are_out_of_later_collections(unfrozen: None
     freeze_heap()
     assert not any(o is kept for o in gc.get_objects())  # the permanent generation is never walked
     assert kept.me is kept
+
+
+def test_options_read_the_same_after_production_mode_and_mutable_values_are_still_copies(
+    restored: None,
+) -> None:
+    from mitmproxy import options
+
+    opts = options.Options()
+    opts.update(listen_host="127.0.0.1", listen_port=8099, ignore_hosts=["a.example"])
+    before = {name: getattr(opts, name) for name in opts.keys()}
+    assert "a deep copy of immutable option values at each read" in production_mode()
+    assert {name: getattr(opts, name) for name in opts.keys()} == before  # set values and defaults alike
+    hosts = opts.ignore_hosts
+    hosts.append("b.example")
+    assert opts.ignore_hosts == ["a.example"]  # a list is still handed out as a copy
+    assert opts.listen_port == 8099 and opts.ssl_insecure is False and opts.mode == ["regular"]

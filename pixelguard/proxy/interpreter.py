@@ -11,6 +11,9 @@ Measured under `scripts/bench-pageload --https` (issue 25, README's Performance 
   library).
 - mitmproxy 11 reads the environment each time it starts a task, to name it after the test that runs it: 4% of
   the busy time. mitmproxy 12 no longer does, and 11 is given 12's function.
+- mitmproxy hands out a deep copy of an option's value at every read (``OptManager.__getattr__``), even of a
+  bool or a string, and its layers and TLS setup read options for every connection: 1% of the busy time. A value
+  of an immutable type is handed out as it is, which is what ``copy.deepcopy`` returns for those types anyway.
 - The engine, the lists' caches and the modules are some 140,000 objects that live as long as the process; each
   full collection walked all of them (80-90 ms each, the event loop stopped meanwhile). Frozen once an engine is
   installed, a collection walks only what the traffic made.
@@ -19,9 +22,11 @@ Measured under `scripts/bench-pageload --https` (issue 25, README's Performance 
 from __future__ import annotations
 
 import asyncio
+import copy
 import gc
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -40,11 +45,26 @@ def _task_debug_info(task: asyncio.Task, *, name: str, client: tuple | None = No
         task.client = client  # type: ignore[attr-defined]
 
 
+# The types copy.deepcopy returns unchanged (its _deepcopy_atomic) that mitmproxy's options hold.
+_IMMUTABLE = frozenset({bool, int, float, str, bytes, type(None)})
+
+
+def _option_current(unset: object) -> Callable[[Any], Any]:
+    """``_Option.current`` without the deep copy where one would return the value itself; ``unset`` is
+    mitmproxy's marker of an option left at its default."""
+
+    def current(self: Any) -> Any:
+        value = self._default if self.value is unset else self.value
+        return value if type(value) in _IMMUTABLE else copy.deepcopy(value)
+
+    return current
+
+
 def production_mode() -> list[str]:
     """Drop mitmproxy's debugging aids from the proxy's path (see the module's text); returns what was dropped.
 
     Each is replaced only where it is found as it was measured, so another mitmproxy is left as it is."""
-    from mitmproxy import http
+    from mitmproxy import http, optmanager
     from mitmproxy.utils import asyncio_utils
 
     dropped = []
@@ -54,6 +74,9 @@ def production_mode() -> list[str]:
     if "PYTEST_CURRENT_TEST" in asyncio_utils.set_task_debug_info.__code__.co_consts:
         asyncio_utils.set_task_debug_info = _task_debug_info
         dropped.append("an environment lookup per task")
+    if "deepcopy" in optmanager._Option.current.__code__.co_names:
+        optmanager._Option.current = _option_current(optmanager.unset)  # type: ignore[method-assign]
+        dropped.append("a deep copy of immutable option values at each read")
     return dropped
 
 
