@@ -112,9 +112,10 @@ def test_options_read_the_same_after_production_mode_and_mutable_values_are_stil
 
     opts = options.Options()
     opts.update(listen_host="127.0.0.1", listen_port=8099, ignore_hosts=["a.example"])
-    before = {name: getattr(opts, name) for name in opts.keys()}
+    names = opts.keys()
+    before = {name: getattr(opts, name) for name in names}
     assert "a deep copy of immutable option values at each read" in production_mode()
-    assert {name: getattr(opts, name) for name in opts.keys()} == before  # set values and defaults alike
+    assert {name: getattr(opts, name) for name in names} == before  # set values and defaults alike
     hosts = opts.ignore_hosts
     hosts.append("b.example")
     assert opts.ignore_hosts == ["a.example"]  # a list is still handed out as a copy

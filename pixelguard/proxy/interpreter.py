@@ -75,7 +75,7 @@ def production_mode() -> list[str]:
         asyncio_utils.set_task_debug_info = _task_debug_info
         dropped.append("an environment lookup per task")
     if "deepcopy" in optmanager._Option.current.__code__.co_names:
-        optmanager._Option.current = _option_current(optmanager.unset)  # type: ignore[method-assign]
+        optmanager._Option.current = _option_current(optmanager.unset)  # type: ignore[method-assign, assignment]
         dropped.append("a deep copy of immutable option values at each read")
     return dropped
 
