@@ -82,13 +82,17 @@ def _hooks_held(
 
 
 def _run(handler: Any, hook: commands.StartHook, done: deque) -> None:
+    (data,) = hook_args(hook)  # as mitmproxy: proxy hooks have one argument
     try:
-        (data,) = hook_args(hook)  # as mitmproxy: proxy hooks have one argument
         rest = handler.master.addons.lifecycle_now(hook)
     except Exception as e:
-        # An OptionsError from a handler: in mitmproxy's task it would leave the hook, and the connection, hanging.
+        # An OptionsError from a handler (the one error mitmproxy's rules pass on): in mitmproxy's task it would
+        # leave the hook, and the connection, hanging. The handlers after it, pixelguard's decision among them,
+        # did not run, so a flow is killed rather than let through undecided; any other hook is completed.
         log.error("pixelguard: the %s hook failed: %s", hook.name, e, exc_info=True)
-        rest, data = None, None
+        if isinstance(data, flow.Flow) and data.killable:
+            data.kill()
+        rest = None
     if rest is None and not (isinstance(data, flow.Flow) and data.intercepted):
         if hook.blocking:
             done.append(hook)

@@ -39,6 +39,9 @@ def _resume(flow):
 
 def request(flow):
     _note(flow, "request")
+    if flow.request.path == "/options-error":
+        from mitmproxy import exceptions
+        raise exceptions.OptionsError("a script's handler failed")
     if flow.request.path == "/slow":
         return _slow(flow)
     if flow.request.path == "/held":
@@ -133,3 +136,23 @@ def test_mitm_it_still_serves_the_ca_and_other_requests_do_not_wait_for_it(
     origin.serve("/other", b"other body", "text/plain")
     assert proxy.get("http://other.unlisted.test/other").body == b"other body"
     assert ("request", False) in _hooks(log, "/other")  # not in a task of its own: mitm.it's handler returned
+
+
+def test_a_flow_whose_hook_fails_is_stopped_not_let_through_and_the_proxy_goes_on(
+    scripted: tuple[Proxy, Path], origin: Origin
+) -> None:
+    """An OptionsError passes mitmproxy's error rules, so the handlers after the script's (pixelguard's decision
+    among them) never ran: the request must not go upstream undecided, nor hang as in mitmproxy's own task."""
+    proxy, log = scripted
+    origin.serve("/options-error", b"should not be fetched", "text/plain")
+    try:
+        r = proxy.get("http://failing.unlisted.test/options-error", timeout=5)
+    except OSError:
+        answered = None  # the killed flow's connection closed without a response
+    else:
+        answered = r.status
+    assert answered is None or answered >= 500, answered
+    assert not [p for host, p, _ in origin.requests if p == "/options-error"]
+    assert ("request", False) in _hooks(log, "/options-error")
+    origin.serve("/after", b"after body", "text/plain")
+    assert proxy.get("http://failing.unlisted.test/after").body == b"after body"
