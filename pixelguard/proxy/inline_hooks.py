@@ -82,8 +82,9 @@ def _hooks_held(
 
 
 def _run(handler: Any, hook: commands.StartHook, done: deque) -> None:
-    (data,) = hook_args(hook)  # as mitmproxy: proxy hooks have one argument
+    data = None
     try:
+        (data,) = hook_args(hook)  # as mitmproxy: proxy hooks have one argument
         rest = handler.master.addons.lifecycle_now(hook)
     except Exception as e:
         # An OptionsError from a handler (the one error mitmproxy's rules pass on): in mitmproxy's task it would
