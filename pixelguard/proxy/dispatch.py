@@ -110,13 +110,21 @@ def _fire_now(handlers: list[Callable[..., Any]], args: list[Any]) -> Coroutine[
             res = func(*args)
             if res is not None and inspect.isawaitable(res):
                 return _resume(res, handlers[i + 1 :], args)
-        except exceptions.AddonHalt:
-            return None
-        except exceptions.OptionsError:
-            raise
         except Exception as e:
-            log.error(f"Addon error: {e}", exc_info=True)
+            if _halts(e):
+                return None
     return None
+
+
+def _halts(e: Exception) -> bool:
+    """mitmproxy's rules for a handler's error: ``AddonHalt`` stops the hook (True), ``OptionsError`` goes up to
+    the caller, any other is logged with its traceback and the next handler runs (False)."""
+    if isinstance(e, exceptions.AddonHalt):
+        return True
+    if isinstance(e, exceptions.OptionsError):
+        raise e
+    log.error(f"Addon error: {e}", exc_info=True)
+    return False
 
 
 async def _resume(pending: Awaitable[Any], handlers: list[Callable[..., Any]], args: list[Any]) -> None:
@@ -124,12 +132,9 @@ async def _resume(pending: Awaitable[Any], handlers: list[Callable[..., Any]], a
     ``handlers`` under the same rules."""
     try:
         await pending
-    except exceptions.AddonHalt:
-        return
-    except exceptions.OptionsError:
-        raise
     except Exception as e:
-        log.error(f"Addon error: {e}", exc_info=True)
+        if _halts(e):
+            return
     rest = _fire_now(handlers, args)
     if rest is not None:
         await rest
