@@ -126,6 +126,7 @@ async def serve(
     from pixelguard.proxy.connection_guard import guard_h2_resets
     from pixelguard.proxy.corked_writes import cork_stream_writes
     from pixelguard.proxy.dispatch import HookCache
+    from pixelguard.proxy.forged_certs import keep_least_recently_used
     from pixelguard.proxy.inline_hooks import run_hooks_inline
     from pixelguard.proxy.interpreter import production_mode
     from pixelguard.proxy.tls_objects import convert_once
@@ -162,6 +163,7 @@ async def serve(
     conf_path = Path(conf).expanduser() if conf else confdir()
     ensure_ca(conf_path)
     certs.CertStore.STORE_CAP = FORGED_CERTS
+    keep_least_recently_used()  # and dropped in constant time past the bound (proxy/forged_certs.py)
     guard_h2_resets()
     log.debug("pixelguard: left out of mitmproxy: %s", ", ".join(production_mode()) or "nothing")
     cork_stream_writes()  # one send per connection per step of the loop (proxy/corked_writes.py)
