@@ -109,14 +109,15 @@ class _CA:
         with self.lock:
             ctx = self.contexts.get((host, h2))
             if ctx is None:
-                ctx = self.contexts[host, h2] = self._make(host)
+                ctx = self.contexts[host, h2] = self.make(host)
                 if h2:
                     ctx.set_alpn_protocols(["h2"])
             return ctx
 
-    def _make(self, host: str) -> ssl.SSLContext:
+    def make(self, host: str, also: tuple[str, ...] = ()) -> ssl.SSLContext:
+        """A server context with a new certificate for ``host`` and the names ``also`` (wildcards too)."""
         key = ec.generate_private_key(ec.SECP256R1())
-        names: list[x509.GeneralName] = [x509.DNSName(host)]
+        names: list[x509.GeneralName] = [x509.DNSName(n) for n in (host, *also)]
         if host == "localhost":
             names += [x509.IPAddress(ipaddress.ip_address(a)) for a in self.addresses]
         now = datetime.datetime.now(datetime.UTC)
