@@ -28,9 +28,10 @@ def keep_least_recently_used() -> None:
 
     def lru_get_cert(self: Any, commonname: Any, sans: Any, organization: Any = None) -> Any:
         entry = get_cert(self, commonname, sans, organization)
-        key = _kept(self)[1].get(id(entry))
-        if key is not None:
-            _kept(self)[0].move_to_end(key)
+        order, key_of = _kept(self)
+        key = key_of.get(id(entry))
+        if key is not None:  # a forged one (a certificate the user gave has no place in the order)
+            order.move_to_end(key)
         return entry
 
     def lru_expire(self: Any, entry: Any) -> None:
