@@ -23,6 +23,7 @@ from pixelguard.engine import resource_types
 from pixelguard.engine.request import normal_host
 from pixelguard.errors import PixelguardError
 from pixelguard.invocation import cmd
+from pixelguard.limits import MAX_WORKERS
 
 RESOURCE_TYPES = [*resource_types.NAMES, "xhr"]
 
@@ -233,8 +234,17 @@ def cli(ctx: click.Context, config_path: str | None, host: str | None, port: int
     metavar="NAME=VALUE",
     help="Set a mitmproxy option, as `mitmdump --set` does (e.g. confdir=DIR, ssl_verify_upstream_trusted_ca=FILE).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, MAX_WORKERS),
+    metavar="N",
+    help="Serve with N processes sharing the port, one core each (Linux; default: proxy.workers, 1). "
+    "Worth it when one process is busy: many clients, a whole system's traffic.",
+)
 @pass_state
-def run(state: State, host: str | None, port: int | None, set_options: tuple[str, ...]) -> None:
+def run(
+    state: State, host: str | None, port: int | None, set_options: tuple[str, ...], workers: int | None
+) -> None:
     """Run the proxy headless (no UI); watch it with `pixelguard ui` from another terminal.
 
     Prints the listen address and the mitmproxy CA certificate to install (confdir ~/.mitmproxy, or
@@ -242,7 +252,7 @@ def run(state: State, host: str | None, port: int | None, set_options: tuple[str
     """
     from pixelguard.proxy import run as proxyrun
 
-    proxyrun.run_headless(state.config, host=host, port=port, set_options=set_options)
+    proxyrun.run_headless(state.config, host=host, port=port, set_options=set_options, workers=workers)
 
 
 @cli.command()
@@ -928,7 +938,10 @@ def service_status(state: State) -> None:
         click.echo("proxy: not running")
         sys.exit(1)
     listen = display.safe(info.listen)
-    click.echo(f"proxy: running, pid {info.pid}, listening on {listen} since {display.when(info.started)}")
+    workers = f" ({info.workers} worker processes)" if info.workers > 1 else ""
+    click.echo(
+        f"proxy: running, pid {info.pid}{workers}, listening on {listen} since {display.when(info.started)}"
+    )
 
 
 @cli.command()

@@ -22,6 +22,7 @@ import yaml
 from pixelguard.display import cut, safe
 from pixelguard.engine.request import normal_host
 from pixelguard.errors import ConfigError
+from pixelguard.limits import MAX_WORKERS
 
 APP = "pixelguard"
 ENV_VAR = "PIXELGUARD_CONFIG"
@@ -55,6 +56,7 @@ class ProxyConfig:
     port: int = 8080
     mode: str = "full"
     auth: str | None = None
+    workers: int = 1  # processes serving the address (`pixelguard run`, Linux): see proxy/workers.py
 
 
 @dataclass(frozen=True)
@@ -341,13 +343,14 @@ def _build(path: Path | None, root: yaml.Node | None) -> Config:
         ),
     )
 
-    px = r.mapping(top.get("proxy"), "proxy", ("host", "port", "mode", "auth"))
+    px = r.mapping(top.get("proxy"), "proxy", ("host", "port", "mode", "auth", "workers"))
     host = r.string(px.get("host"), "proxy.host", "127.0.0.1")
     port = r.integer(px.get("port"), "proxy.port", 8080, 1, 65535)
     mode = r.string(px.get("mode"), "proxy.mode", "full")
     if mode not in MODES:
         raise r.fail(px.get("mode"), "proxy.mode", f"must be one of {', '.join(MODES)}, got {mode!r}")
     auth = r.string(px.get("auth"), "proxy.auth", None, nullable=True)
+    workers = r.integer(px.get("workers"), "proxy.workers", 1, 1, MAX_WORKERS)
     if auth is not None and (":" not in auth or auth.startswith(":")):
         raise r.fail(px.get("auth"), "proxy.auth", 'must look like "user:password"')
     if not is_loopback(host) and auth is None:
@@ -404,7 +407,7 @@ def _build(path: Path | None, root: yaml.Node | None) -> Config:
     )
 
     return Config(
-        proxy=ProxyConfig(host=host, port=port, mode=mode, auth=auth),
+        proxy=ProxyConfig(host=host, port=port, mode=mode, auth=auth, workers=workers),
         database=database,
         lists=lists,
         user_list=user_list,

@@ -142,7 +142,8 @@ def check_proxy(cfg: Config) -> Finding:
             f"pid {info.pid} says {display.safe(info.listen)}, but: {e}",
             cmd("service status"),
         )
-    return Finding("proxy", True, f"listening on {display.safe(info.listen)} (pid {info.pid})")
+    workers = f", {info.workers} worker processes" if info.workers > 1 else ""
+    return Finding("proxy", True, f"listening on {display.safe(info.listen)} (pid {info.pid}{workers})")
 
 
 def check_pause(cfg: Config) -> Finding:

@@ -128,3 +128,6 @@ MAX_RULES_PER_LIST = 2_500_000
 # connection and stream it used, until the client disconnects (mitmproxy issues #4456, #4786), so a client that
 # keeps one connection for hours would grow the proxy without end; a new connection costs it one handshake.
 RECYCLE_AFTER_FLOWS = 1000
+# Processes `pixelguard run --workers N` may start: each holds its own engine and connections (about 140 MB with
+# EasyList + EasyPrivacy), so past the cores of any machine pixelguard runs on more only cost memory.
+MAX_WORKERS = 64

@@ -25,10 +25,15 @@ class Running:
     pid: int
     started: float  # epoch seconds
     ca_cert: str  # the CA file clients must trust
+    workers: int = (
+        1  # processes serving the address (`run --workers`); pid is the first, which started the others
+    )
 
 
-def announce(data_dir: Path, listen: str, mode: str, ca_cert: Path) -> None:
-    info = Running(listen=listen, mode=mode, pid=os.getpid(), started=time.time(), ca_cert=str(ca_cert))
+def announce(data_dir: Path, listen: str, mode: str, ca_cert: Path, workers: int = 1) -> None:
+    info = Running(
+        listen=listen, mode=mode, pid=os.getpid(), started=time.time(), ca_cert=str(ca_cert), workers=workers
+    )
     atomic_write(data_dir / FILE, json.dumps(asdict(info)))
 
 
@@ -49,6 +54,7 @@ def read(data_dir: Path) -> Running | None:
             pid=int(raw["pid"]),
             started=float(raw.get("started") or 0),
             ca_cert=str(raw.get("ca_cert") or ""),
+            workers=max(1, int(raw.get("workers") or 1)),
         )
     except (OSError, ValueError, TypeError, KeyError):
         return None

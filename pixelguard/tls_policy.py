@@ -167,10 +167,7 @@ class Policy:
                 return None
             now = self.clock()
             entry = LearnedHost(client, host, now, now, count)
-            self._learned[key] = entry
-            while len(self._learned) > TLS_LEARNED:
-                self._learned.popitem(last=False)
-            self._save_locked()
+            self._save_locked(entry)
         return entry
 
     def succeeded(self, client: str, host: str) -> None:
@@ -189,7 +186,16 @@ class Policy:
         with self._lock:
             self._save_locked()
 
-    def _save_locked(self) -> None:
+    def _save_locked(self, entry: LearnedHost | None = None) -> None:
+        """Write what is learned, ``entry`` added. When another process wrote the file since this one read it
+        (another worker of `run --workers` learned a host, `tls forget` removed one), the file is the base:
+        writing this process's older copy would drop the one and bring the other back."""
+        if _signature(self.path) != self._sig:
+            self._learned = read_learned(self.path)
+        if entry is not None:
+            self._learned[(entry.client, entry.host)] = entry
+            while len(self._learned) > TLS_LEARNED:
+                self._learned.popitem(last=False)
         write_learned(self.path, list(self._learned.values()))
         self._sig = _signature(self.path)
         self._written = self.clock()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 import sys
@@ -26,10 +27,13 @@ log = logging.getLogger(__name__)
 class _Announce:
     """Runs after the proxy server is listening: prints where, writes proxy.json; removes it when done."""
 
-    def __init__(self, cfg: configmod.Config, mode: str, on_ready: Callable[[str], None] | None):
+    def __init__(
+        self, cfg: configmod.Config, mode: str, on_ready: Callable[[str], None] | None, workers: int = 1
+    ):
         self.cfg = cfg
         self.mode = mode
         self.on_ready = on_ready
+        self.workers = workers  # 0: a helper of `run --workers`, which leaves proxy.json to its parent
 
     def running(self) -> None:
         from mitmproxy import ctx
@@ -41,9 +45,14 @@ class _Announce:
         host, port = addrs[0][:2] if addrs else (ctx.options.listen_host, ctx.options.listen_port)
         listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         try:
-            running.announce(
-                self.cfg.data_dir, listen, self.mode, ca_file(Path(ctx.options.confdir).expanduser())
-            )
+            if self.workers:
+                running.announce(
+                    self.cfg.data_dir,
+                    listen,
+                    self.mode,
+                    ca_file(Path(ctx.options.confdir).expanduser()),
+                    self.workers,
+                )
         except OSError as e:
             log.warning("pixelguard: cannot write %s: %s", self.cfg.data_dir / running.FILE, e)
         if self.on_ready:
@@ -52,18 +61,23 @@ class _Announce:
     def done(self) -> None:
         from pixelguard import running
 
-        running.withdraw(self.cfg.data_dir)
+        if self.workers:
+            running.withdraw(self.cfg.data_dir)
 
 
-def _check_listen(cfg: configmod.Config, host: str | None, port: int | None) -> tuple[str, int]:
-    """The address to listen on (options over config), refused when unsafe or taken: one clear line each."""
+def _check_listen(
+    cfg: configmod.Config, host: str | None, port: int | None, *, taken_ok: bool = False
+) -> tuple[str, int]:
+    """The address to listen on (options over config), refused when unsafe or taken: one clear line each.
+    ``taken_ok``: a helper of `run --workers` joins the port its parent already listens on."""
     host, port = host or cfg.proxy.host, port or cfg.proxy.port
     if not configmod.is_loopback(host) and not cfg.proxy.auth:
         raise PixelguardError(
             f"--host {host} is not a loopback address: anyone on the network could use the proxy. "
             "Set proxy.auth (user:password) in the config to listen there"
         )
-    _check_port(host, port, cfg)
+    if not taken_ok:
+        _check_port(host, port, cfg)
     return host, port
 
 
@@ -115,8 +129,13 @@ async def serve(
     set_options: Sequence[str] = (),
     headless: bool = True,
     on_ready: Callable[[str], None] | None = None,
+    workers: int = 1,
+    helper: int = 0,
 ) -> None:
-    """Run the proxy until cancelled or shut down; raises PixelguardError for a bad address or option."""
+    """Run the proxy until cancelled or shut down; raises PixelguardError for a bad address or option.
+
+    ``workers`` > 1: this process is the first of that many sharing the port (proxy/workers.py); ``helper``
+    (1..): it is one of the others, started by the first."""
     from mitmproxy import addons, certs, exceptions, master, options
     from mitmproxy.addons import errorcheck
 
@@ -130,6 +149,7 @@ async def serve(
     from pixelguard.proxy.inline_hooks import run_hooks_inline
     from pixelguard.proxy.interpreter import production_mode
     from pixelguard.proxy.tls_objects import convert_once
+    from pixelguard.proxy.workers import share_the_port
 
     given = dict(o.split("=", 1) for o in set_options if "=" in o)
     if (
@@ -142,21 +162,26 @@ async def serve(
             f"listen_host {given['listen_host'] or '(all addresses)'} is not a loopback address: anyone on "
             "the network could use the proxy. Set proxy.auth (user:password) in the config to listen there"
         )
-    host, port = _check_listen(cfg, host, port)
+    host, port = _check_listen(cfg, host, port, taken_ok=helper > 0)
     private_dir(cfg.data_dir)  # the history, learned hosts, pause and proxy state: the user's eyes only
     if headless:
-        _log_to_file(cfg)  # as a service, nobody reads the terminal: the rotated file is the proxy's log
+        _log_to_file(
+            cfg, helper
+        )  # as a service, nobody reads the terminal: the rotated file is the proxy's log
 
     opts = options.Options()
-    m = master.Master(opts, with_termlog=headless)
+    # A helper's log goes to the file only: its parent already says on the terminal what every worker would.
+    m = master.Master(opts, with_termlog=headless and not helper)
     HookCache.adopt(m.addons)  # hooks go straight to their handlers (see proxy/dispatch.py)
     pg = Pixelguard(cfg, guard_first=True)
+    if helper:
+        pg.start_updates = False  # lists are downloaded by the first worker; the others follow the files
     m.addons.add(pg.guard)  # first of all: see Pixelguard.guard
     m.addons.add(*needed_addons(addons.default_addons()))
     if headless:
         # Exit with the reason when startup logs an error (e.g. a bad certificate option).
         m.addons.add(errorcheck.ErrorCheck(repeat_errors_on_stderr=True))
-    m.addons.add(pg, _Announce(cfg, cfg.proxy.mode, on_ready))
+    m.addons.add(pg, _Announce(cfg, cfg.proxy.mode, on_ready, 0 if helper else workers))
     # confdir first, in one update: mitmproxy loads the CA from the confdir as soon as it is set (created
     # first, with an ECDSA key: see trust.ensure_ca).
     conf = next((o.split("=", 1)[1] for o in set_options if o.startswith("confdir=")), None)
@@ -169,6 +194,8 @@ async def serve(
     cork_stream_writes()  # one send per connection per step of the loop (proxy/corked_writes.py)
     convert_once()  # a host's forged certificate converted for OpenSSL once (proxy/tls_objects.py)
     run_hooks_inline()  # a hook whose handlers return at once completes in the same step (proxy/inline_hooks.py)
+    if workers > 1 or helper:
+        share_the_port()  # every worker listens on the address: the kernel spreads connections (proxy/workers.py)
     # The public suffix list is read on first use (some 30 ms): here, not in the first client's CONNECT.
     domain_of("pixelguard.example")
     settings: dict[str, Any] = {
@@ -198,7 +225,7 @@ async def serve(
                     f"listen_host {opts.listen_host or '(all addresses)'} is not a loopback address: anyone on "
                     "the network could use the proxy. Set proxy.auth (user:password) in the config to listen there"
                 )
-            if opts.listen_port != port:
+            if opts.listen_port != port and not helper:
                 _check_port(opts.listen_host or "0.0.0.0", opts.listen_port)
         if not pg.configured:  # no option change reached it: configure it now
             pg.configure(set())
@@ -208,30 +235,50 @@ async def serve(
 
 
 def run_headless(
-    cfg: configmod.Config, host: str | None = None, port: int | None = None, set_options: Sequence[str] = ()
+    cfg: configmod.Config,
+    host: str | None = None,
+    port: int | None = None,
+    set_options: Sequence[str] = (),
+    workers: int | None = None,
 ) -> None:
-    """``pixelguard run``: serve until Ctrl-C/SIGTERM, logging to the terminal."""
+    """``pixelguard run``: serve until Ctrl-C/SIGTERM, logging to the terminal. ``workers`` (default: the
+    config's proxy.workers): how many processes share the address (proxy/workers.py)."""
+    from pixelguard.proxy import workers as workersmod
+
+    spec = workersmod.helper_spec()
+    if spec is not None:
+        _run_helper(cfg, host, port, set_options, spec)
+        return
+    count = workers or cfg.proxy.workers
+    # The address helpers are told: what serve() judges and listens on (a --set listen_* reaches them too).
+    address = (host or cfg.proxy.host, port or cfg.proxy.port)
+    workersmod.check_count(count, set_options)
+    helpers: list[workersmod.Helpers] = []
 
     def ready(listen: str) -> None:
         from mitmproxy import ctx
 
         ca = ca_file(Path(ctx.options.confdir).expanduser())
-        print(f"pixelguard: proxy listening on {listen} ({cfg.proxy.mode} mode)", flush=True)
+        processes = f", {count} worker processes" if count > 1 else ""
+        print(f"pixelguard: proxy listening on {listen} ({cfg.proxy.mode} mode{processes})", flush=True)
         print(f"pixelguard: CA certificate: {ca}", flush=True)
+        if count > 1:
+            source = str(cfg.source) if cfg.source else None
+            helpers.append(
+                workersmod.Helpers(count - 1, workersmod.helper_argv(source, *address, set_options))
+            )
+            helpers[0].start()
 
     async def main() -> None:
-        logging.getLogger().setLevel(logging.INFO)
-        for noisy in ("hpack", "asyncio", "mitmproxy.proxy.server"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
-        task = asyncio.current_task()
-        loop = asyncio.get_running_loop()
-        stop = _Stopper(task)
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, stop)
-            except (NotImplementedError, RuntimeError):
-                signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop))
-        await serve(cfg, host, port, set_options=set_options, headless=True, on_ready=ready)
+        _quiet_logs()
+        _stop_on_signals()
+        try:
+            await serve(
+                cfg, host, port, set_options=set_options, headless=True, on_ready=ready, workers=count
+            )
+        finally:
+            for h in helpers:
+                await h.stop()  # each flushes its event log first
 
     claim = claim_data_dir(cfg)  # before anything says "listening": one proxy per data dir
     try:
@@ -241,6 +288,50 @@ def run_headless(
     finally:
         claim.release()
     print("pixelguard: stopped", file=sys.stderr, flush=True)
+
+
+def _run_helper(
+    cfg: configmod.Config,
+    host: str | None,
+    port: int | None,
+    set_options: Sequence[str],
+    spec: Any,
+) -> None:
+    """One of the processes `run --workers N` started: serves until its parent is gone or a signal stops it."""
+    from pixelguard.proxy.workers import follow_parent
+
+    def ready(listen: str) -> None:
+        print(f"pixelguard: worker {spec.index} listening on {listen} (pid {os.getpid()})", flush=True)
+
+    async def main() -> None:
+        _quiet_logs()
+        follow_parent(spec, _stop_on_signals())
+        await serve(
+            cfg, host, port, set_options=set_options, headless=True, on_ready=ready, helper=spec.index
+        )
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+
+
+def _quiet_logs() -> None:
+    logging.getLogger().setLevel(logging.INFO)
+    for noisy in ("hpack", "asyncio", "mitmproxy.proxy.server"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _stop_on_signals() -> _Stopper:
+    """Ctrl-C and SIGTERM shut the running master down cleanly; returns the stopper for other causes."""
+    loop = asyncio.get_running_loop()
+    stop = _Stopper(asyncio.current_task())
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop)
+        except (NotImplementedError, RuntimeError):
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop))
+    return stop
 
 
 class _Stopper:
@@ -298,11 +389,12 @@ def claim_data_dir(cfg: configmod.Config) -> Any:
         ) from None
 
 
-def _log_to_file(cfg: configmod.Config) -> None:
+def _log_to_file(cfg: configmod.Config, helper: int = 0) -> None:
     """Proxy logs also go to data_dir/proxy.log (rotated: at most 4 x 1 MB, 0600): with the UI on the terminal it
-    is the only log, and run as a service nobody watches the terminal."""
+    is the only log, and run as a service nobody watches the terminal. A helper of `run --workers` logs to a file
+    of its own (proxy-worker-N.log): rotation is per process, and two processes rotating one file lose lines."""
     private_dir(cfg.data_dir)
-    path = cfg.data_dir / "proxy.log"
+    path = cfg.data_dir / (f"proxy-worker-{helper}.log" if helper else "proxy.log")
     try:
         handler = private_log_handler(path, 1 << 20, 3)
     except OSError as e:
