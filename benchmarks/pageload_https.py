@@ -11,9 +11,9 @@ one to its host left, a CONNECT per connection through a proxy, every certificat
 client should trust (the run's own CA without a proxy, the proxy's CA through one). A refused CONNECT ends that
 request at once, as a browser's would.
 
-``--workers N`` adds pixelguard as N processes, each a whole proxy with its own data dir, the client spreading
-its new connections over them in turn as the kernel spreads them over sockets that share a port (SO_REUSEPORT):
-what several event loops would give on this machine (README, Performance: "Use the cores").
+``--workers N`` adds ``pixelguard run --workers N``: N processes on one port, the kernel spreading the client's
+connections over them (SO_REUSEPORT); their CPU and peak memory are added up (README, Performance: "Use the
+cores").
 ``--concurrent K`` loads K pages at a time through each setup (K tabs, or K users of one proxy) and reports
 requests per second as well: the load at which one event loop becomes the limit.
 
@@ -29,7 +29,6 @@ import hashlib
 import http.client
 import http.server
 import ipaddress
-import itertools
 import os
 import socket
 import ssl
@@ -202,20 +201,15 @@ class _Direct(_Tls):
 class _Browser:
     """One setup's client: how it opens a connection to a host, and the connections it keeps per page."""
 
-    def __init__(
-        self, proxy_port: int | list[int] | None, origin_port: int, context: ssl.SSLContext, rtt: bool = False
-    ):
+    def __init__(self, proxy_port: int | None, origin_port: int, context: ssl.SSLContext, rtt: bool = False):
         self.proxy_port, self.origin_port, self.context, self.rtt = proxy_port, origin_port, context, rtt
-        # Several proxy processes: each new connection goes to the next, as SO_REUSEPORT spreads them.
-        self.ports = itertools.cycle(proxy_port) if isinstance(proxy_port, list) else None
         self.failures: list[str] = []
 
     def open(self, authority: str) -> _Tls:
         host, port = host_and_port(authority)
         if self.proxy_port is None:
             return _Direct(host, port, self.origin_port, self.context, self.rtt)
-        proxy = next(self.ports) if self.ports is not None else self.proxy_port
-        conn = _Tls("127.0.0.1", proxy, timeout=30, context=self.context)
+        conn = _Tls("127.0.0.1", self.proxy_port, timeout=30, context=self.context)
         conn.set_tunnel(host, port)
         return conn
 
@@ -275,6 +269,18 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _family(pid: int) -> list[int]:
+    """pid and its child processes (`run --workers`' helpers), from /proc."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [pid, *(int(c) for c in children.read_text().split())] if children.exists() else [pid]
+
+
+def _listening(port: int) -> int:
+    """Sockets listening on 127.0.0.1:port (/proc/net/tcp, state 0A): one per worker once all are up."""
+    rows = (line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:])
+    return sum(1 for f in rows if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pages", type=int, default=60, help="page loads to replay (default %(default)s)")
@@ -297,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=1,
         metavar="N",
-        help="also run pixelguard as N processes sharing the client's connections (default: not run)",
+        help="also run `pixelguard run --workers N`: N processes on one port (default: not run)",
     )
     ap.add_argument(
         "--concurrent",
@@ -348,11 +354,12 @@ def main(argv: list[str] | None = None) -> int:
         cfg.write_text(base_cfg.replace(f"{tmp}/pg.db", f"{tmp}/{sub}/pg.db") + extra)
         return cfg, env | {"XDG_DATA_HOME": str(tmp / sub)}
 
-    workers = [f"worker {i}" for i in range(args.workers)] if args.workers > 1 else []
+    together = f"pixelguard x{args.workers}" if args.workers > 1 else ""
     pixelguards = {"pixelguard": (tmp / "config.yaml", env)}
     if args.no_refusal:
         pixelguards["pixelguard, no refusal"] = own_data_dir("off", "tls: {refuse_blocked: false}\n")
-    pixelguards |= {w: own_data_dir(w) for w in workers}
+    if together:
+        pixelguards[together] = own_data_dir("workers", f"proxy: {{workers: {args.workers}}}\n")
     trust = ["--set", f"ssl_verify_upstream_trusted_ca={ca.pem}", "--set", f"scripts={script}"]
     py = sys.executable
     ports = {name: free_port() for name in ["mitmdump", *pixelguards]}
@@ -370,6 +377,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name, p in procs.items():
             wait_listen(ports[name], p, name)
+        if together:  # the helpers start once the first process listens
+            deadline = time.monotonic() + 60
+            while _listening(ports[together]) < args.workers:
+                if procs[together].poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"bench-pageload: {together}: not every worker came up")
+                time.sleep(0.05)
         # Each proxy's CA exists once it listens (each its own: ca_certs). Through a proxy the client trusts the
         # proxies' CAs and the sites' own (as a browser trusts the public CAs): a host the proxy passes through
         # undecrypted (the bundled list of banks and logins) shows its own.
@@ -379,10 +392,7 @@ def main(argv: list[str] | None = None) -> int:
             proxy_ctx.load_verify_locations(cafile=pem)
         direct_ctx = ssl.create_default_context(cafile=str(ca.pem))
         browsers: dict[str, Any] = {"no proxy": _Browser(None, origin_port, direct_ctx, args.round_trips)}
-        browsers |= {n: _Browser(ports[n], origin_port, proxy_ctx) for n in proxies if n not in workers}
-        together = f"pixelguard x{len(workers)}"
-        if workers:
-            browsers[together] = _Browser([ports[w] for w in workers], origin_port, proxy_ctx)
+        browsers |= {n: _Browser(ports[n], origin_port, proxy_ctx) for n in proxies}
         if args.http2:
             proxy_h2 = h2_web.client_context([*proxy_cas, str(ca.pem)])
             direct_h2 = h2_web.client_context([str(ca.pem)])
@@ -402,7 +412,8 @@ def main(argv: list[str] | None = None) -> int:
                 b.load(page)
         times: dict[str, list[float]] = {s: [] for s in setups}
         busy = dict.fromkeys(setups, 0.0)  # wall time spent loading, for requests per second
-        cpu0 = {n: _cpu_seconds(p.pid) for n, p in procs.items()}
+        family = {n: _family(p.pid) for n, p in procs.items()}
+        cpu0 = {n: sum(map(_cpu_seconds, family[n])) for n in procs}
 
         def load(s: str, page: list[str]) -> float:
             if s == "ideal blocker":
@@ -418,12 +429,10 @@ def main(argv: list[str] | None = None) -> int:
                 with concurrent.futures.ThreadPoolExecutor(len(batch)) as ex:
                     times[s] += ex.map(lambda page, s=s: load(s, page), batch)
                 busy[s] += time.perf_counter() - started
-        cpu = {n: _cpu_seconds(p.pid) - cpu0[n] for n, p in procs.items()}
+        # The processes of a setup together: their CPU, and the memory they hold between them.
+        cpu = {n: sum(map(_cpu_seconds, family[n])) - cpu0[n] for n in procs}
         requests = sum(len(p) for p in sample)
-        peak = {n: _peak_rss_mb(p.pid) for n, p in procs.items()}
-        if workers:  # the processes together: their CPU, and the memory they hold between them
-            cpu[together] = sum(cpu.pop(w) for w in workers)
-            peak[together] = sum(peak.pop(w) for w in workers)
+        peak = {n: sum(map(_peak_rss_mb, family[n])) for n in procs}
         print(f"{len(sample)} HTTPS page loads ({requests} requests, {len(blocked)} of them blocked by the lists), "
               "setups interleaved page by page"
               + (", connection round trips on" if args.round_trips else "")
