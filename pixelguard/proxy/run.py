@@ -271,7 +271,14 @@ def run_headless(
 
     async def main() -> None:
         _quiet_logs()
-        _stop_on_signals()
+
+        # Ctrl-C (the terminal signals every worker) and systemd's stop (it signals the whole group) reach the
+        # helpers too: their exit from then on is the stop, not something to start them again for.
+        def stopping() -> None:
+            for h in helpers:
+                h.stopping()
+
+        _stop_on_signals(stopping)
         try:
             await serve(
                 cfg, host, port, set_options=set_options, headless=True, on_ready=ready, workers=count
@@ -322,10 +329,11 @@ def _quiet_logs() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _stop_on_signals() -> _Stopper:
-    """Ctrl-C and SIGTERM shut the running master down cleanly; returns the stopper for other causes."""
+def _stop_on_signals(first: Callable[[], object] | None = None) -> _Stopper:
+    """Ctrl-C and SIGTERM shut the running master down cleanly (``first`` called before); returns the stopper
+    for other causes."""
     loop = asyncio.get_running_loop()
-    stop = _Stopper(asyncio.current_task())
+    stop = _Stopper(asyncio.current_task(), first)
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
             loop.add_signal_handler(sig, stop)
@@ -337,12 +345,15 @@ def _stop_on_signals() -> _Stopper:
 class _Stopper:
     """Signal handler: ask the running master to shut down cleanly (done hooks flush the event log)."""
 
-    def __init__(self, task: asyncio.Task | None):
+    def __init__(self, task: asyncio.Task | None, first: Callable[[], object] | None = None):
         self.task = task
+        self.first = first
 
     def __call__(self) -> None:
         from mitmproxy import ctx
 
+        if self.first is not None:
+            self.first()
         try:
             ctx.master.shutdown()
         except Exception:
@@ -357,6 +368,8 @@ def run_with_ui(cfg: configmod.Config, host: str | None = None, port: int | None
     claim = claim_data_dir(cfg)
     host, port = _check_listen(cfg, host, port)
     _log_to_file(cfg)
+    if cfg.proxy.workers > 1:
+        log.info("pixelguard: proxy.workers is for `pixelguard run`; with the UI the proxy is one process")
 
     async def proxy_runner() -> None:
         # Cancelled by the UI on quit: Master.run still calls the done hooks, which flush the event log.

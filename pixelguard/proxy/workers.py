@@ -162,6 +162,10 @@ class Helpers:
             await asyncio.sleep(delay)
             delay = min(delay * 2, RESTART_AFTER_MAX_S)
 
+    def stopping(self) -> None:
+        """The parent is stopping: a helper that stops from now on is not started again, nor warned about."""
+        self._stopping = True
+
     async def stop(self) -> None:
         """Tell every helper to stop (the pipe's end of file), wait for each to flush, kill what hangs."""
         self._stopping = True

@@ -160,3 +160,16 @@ def test_workers_refuse_another_mitmproxy_mode(make_proxy: Callable[..., Proxy])
         make_proxy({"t": LIST}, "--workers", "2", "--set", "mode=socks5")
     assert "--set mode=... serves one process only" in str(failed.value)
     assert "Traceback" not in str(failed.value)
+
+
+def test_a_stop_that_signals_every_worker_starts_none_again(make_proxy: Callable[..., Proxy]) -> None:
+    # systemd's stop signals every process of the service, Ctrl-C every process of the terminal's group: the
+    # helpers' exits are then the stop, not a failure to start them again for, and everyone exits cleanly. (Which
+    # of the parent's two guards, the signal marking the helpers as stopping or the stop cancelling their
+    # keepers, catches a helper's exit depends on which process is quicker; either must hold.)
+    p, helper = start(make_proxy)
+    os.kill(helper, signal.SIGTERM)
+    os.kill(p.proc.pid, signal.SIGTERM)
+    assert p.proc.wait(timeout=30) == 0, p.log()
+    assert "stopped (" not in p.log() and len(helper_pids(p)) == 1, p.log()
+    assert not alive(helper)
