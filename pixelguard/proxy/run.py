@@ -14,12 +14,15 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pixelguard import config as configmod
 from pixelguard.errors import PixelguardError
 from pixelguard.fileio import private_dir, private_log_handler
 from pixelguard.trust import ca_file, confdir, ensure_ca
+
+if TYPE_CHECKING:
+    from pixelguard.proxy.workers import HelperSpec
 
 log = logging.getLogger(__name__)
 
@@ -165,9 +168,8 @@ async def serve(
     host, port = _check_listen(cfg, host, port, taken_ok=helper > 0)
     private_dir(cfg.data_dir)  # the history, learned hosts, pause and proxy state: the user's eyes only
     if headless:
-        _log_to_file(
-            cfg, helper
-        )  # as a service, nobody reads the terminal: the rotated file is the proxy's log
+        # As a service, nobody reads the terminal: the rotated file is the proxy's log.
+        _log_to_file(cfg, helper)
 
     opts = options.Options()
     # A helper's log goes to the file only: its parent already says on the terminal what every worker would.
@@ -302,7 +304,7 @@ def _run_helper(
     host: str | None,
     port: int | None,
     set_options: Sequence[str],
-    spec: Any,
+    spec: HelperSpec,
 ) -> None:
     """One of the processes `run --workers N` started: serves until its parent is gone or a signal stops it."""
     from pixelguard.proxy.workers import follow_parent
