@@ -119,6 +119,10 @@ def test_two_workers_serve_one_port_and_write_one_log(
             c.close()
     wait_for(lambda: len(p.events(action="blocked")) == CONNECTIONS, what=f"{CONNECTIONS} blocked events")
     assert origin.hits["/ok/workers"] == CONNECTIONS
+    # Over HTTPS too: every worker forges with the one CA the client trusts (a tunnel and handshake each).
+    for _ in range(8):
+        r = p.get(origin.url("/ok/workers", https=True))
+        assert (r.status, r.body) == (200, b"passed")
     assert p.stop() == 0, p.log()
     assert not alive(helper), "the helper outlived a clean stop"
     assert not (p.data_dir / "proxy.json").exists()
