@@ -547,6 +547,11 @@ async def test_listen_address_from_proxy_json(tmp_path: Path) -> None:
             lambda: "127.0.0.1:18080" in text_of(status) and "hosts-only" in text_of(status),
             what="the listen address and the mode",
         )
+        assert "workers" not in text_of(status)  # one process: nothing to say
+        # `pixelguard run --workers 3` says so in proxy.json, and the header with it (in full mode: the header's
+        # long form has room for it at this width).
+        (cfg.data_dir / "proxy.json").write_text(json.dumps(info | {"workers": 3, "mode": "full"}))
+        await wait_for(pilot, lambda: "(3 workers)" in text_of(status), what="the worker count")
 
 
 @sync

@@ -36,6 +36,7 @@ class Protection:
     listen: str | None  # "127.0.0.1:8080", None when no proxy is running
     gpc: bool = False  # Global Privacy Control sent on passed requests (config privacy.gpc)
     undecrypted: int = 0  # hosts learned as passed through undecrypted (only whole-host rules reach them)
+    workers: int = 1  # processes serving the address (`pixelguard run --workers`)
 
 
 @dataclass(frozen=True)
@@ -135,9 +136,11 @@ class Feed:
         mode = self.cfg.proxy.mode
         listen = self.listen
         info = running.read(self.cfg.data_dir)
+        workers = 1
         if info is not None:
             listen = listen or info.listen
             mode = info.mode
+            workers = info.workers
         paused = None
         try:
             from pixelguard import pause
@@ -149,7 +152,12 @@ class Feed:
 
         learned = len(tls_policy.learned_pairs(self.cfg.data_dir))
         return Protection(
-            mode=mode, paused_until=paused, listen=listen, gpc=self.cfg.privacy.gpc, undecrypted=learned
+            mode=mode,
+            paused_until=paused,
+            listen=listen,
+            gpc=self.cfg.privacy.gpc,
+            undecrypted=learned,
+            workers=workers,
         )
 
 

@@ -82,6 +82,8 @@ class StatusBar(Static):
         if self.stopped is None and form < 2 and p.listen:
             text.append(sep)
             text.append(f"listening on {p.listen}" if form == 0 else p.listen)
+            if p.workers > 1 and form == 0:
+                text.append(f" ({p.workers} workers)")
         text.append(sep)
         share = 100.0 * o.stopped / o.seen if o.seen else 0.0
         if form == 0:
