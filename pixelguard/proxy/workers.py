@@ -28,7 +28,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pixelguard.errors import PixelguardError
@@ -94,7 +94,7 @@ def helper_spec() -> HelperSpec | None:
     return HelperSpec(index, fd)
 
 
-def follow_parent(spec: HelperSpec, stop: object) -> None:
+def follow_parent(spec: HelperSpec, stop: Callable[[], object]) -> None:
     """Call stop() when the parent is gone (its pipe reaches end of file), whichever way it went."""
     loop = asyncio.get_running_loop()
 
@@ -107,7 +107,7 @@ def follow_parent(spec: HelperSpec, stop: object) -> None:
             data = b""
         if not data:
             loop.remove_reader(spec.parent_fd)
-            stop()  # type: ignore[operator]
+            stop()
 
     os.set_blocking(spec.parent_fd, False)
     loop.add_reader(spec.parent_fd, readable)
