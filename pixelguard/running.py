@@ -25,9 +25,8 @@ class Running:
     pid: int
     started: float  # epoch seconds
     ca_cert: str  # the CA file clients must trust
-    workers: int = (
-        1  # processes serving the address (`run --workers`); pid is the first, which started the others
-    )
+    # Processes serving the address (`run --workers`); pid is the first, which started the others.
+    workers: int = 1
 
 
 def announce(data_dir: Path, listen: str, mode: str, ca_cert: Path, workers: int = 1) -> None:

@@ -252,10 +252,17 @@ def run_headless(
         _run_helper(cfg, host, port, set_options, spec)
         return
     count = workers or cfg.proxy.workers
-    # The address helpers are told: what serve() judges and listens on (a --set listen_* reaches them too).
-    address = (host or cfg.proxy.host, port or cfg.proxy.port)
     workersmod.check_count(count, set_options)
-    helpers: list[workersmod.Helpers] = []
+    helpers = None
+    if count > 1:
+        # Told the address serve() judges and listens on (a --set listen_* reaches them as well).
+        argv = workersmod.helper_argv(
+            str(cfg.source) if cfg.source else None,
+            host or cfg.proxy.host,
+            port or cfg.proxy.port,
+            set_options,
+        )
+        helpers = workersmod.Helpers(count - 1, argv)
 
     def ready(listen: str) -> None:
         from mitmproxy import ctx
@@ -264,30 +271,22 @@ def run_headless(
         processes = f", {count} worker processes" if count > 1 else ""
         print(f"pixelguard: proxy listening on {listen} ({cfg.proxy.mode} mode{processes})", flush=True)
         print(f"pixelguard: CA certificate: {ca}", flush=True)
-        if count > 1:
-            source = str(cfg.source) if cfg.source else None
-            helpers.append(
-                workersmod.Helpers(count - 1, workersmod.helper_argv(source, *address, set_options))
-            )
-            helpers[0].start()
+        if helpers is not None:
+            helpers.start()
 
     async def main() -> None:
         _quiet_logs()
 
         # Ctrl-C (the terminal signals every worker) and systemd's stop (it signals the whole group) reach the
         # helpers too: their exit from then on is the stop, not something to start them again for.
-        def stopping() -> None:
-            for h in helpers:
-                h.stopping()
-
-        _stop_on_signals(stopping)
+        _stop_on_signals(helpers.stopping if helpers is not None else None)
         try:
             await serve(
                 cfg, host, port, set_options=set_options, headless=True, on_ready=ready, workers=count
             )
         finally:
-            for h in helpers:
-                await h.stop()  # each flushes its event log first
+            if helpers is not None:
+                await helpers.stop()  # each flushes its event log first
 
     claim = claim_data_dir(cfg)  # before anything says "listening": one proxy per data dir
     try:

@@ -119,11 +119,9 @@ class Helpers:
 
     def __init__(self, count: int, argv: Sequence[str]):
         self.count = count
-        self.argv = list(
-            argv
-        )  # how to start one: pixelguard [--config PATH] run --host H --port P [--set ...]
+        # How to start one: pixelguard [--config PATH] run --host H --port P [--set ...]
+        self.argv = list(argv)
         self.procs: dict[int, asyncio.subprocess.Process] = {}
-        self.started = 0  # helpers started, restarts included (tests and the log read it)
         self._tasks: list[asyncio.Task] = []
         self._stopping = False
         self._read, self._write = os.pipe()  # both ends private to this process until passed on
@@ -146,7 +144,6 @@ class Helpers:
                 log.error("pixelguard: cannot start worker %d: %s", index, e.strerror or e)
                 return
             self.procs[index] = proc
-            self.started += 1
             began = time.monotonic()
             status = await proc.wait()
             if self._stopping:
@@ -168,7 +165,7 @@ class Helpers:
 
     async def stop(self) -> None:
         """Tell every helper to stop (the pipe's end of file), wait for each to flush, kill what hangs."""
-        self._stopping = True
+        self.stopping()
         for t in self._tasks:
             t.cancel()
         os.close(self._write)
