@@ -315,8 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.concurrent < 1:
         ap.error("--concurrent needs a count of at least 1")
-    if args.workers < 1 or (args.workers > 1 and args.http2):
-        ap.error("--workers needs a count of at least 1, and HTTP/1.1 (not --http2)")
+    if args.workers < 1:
+        ap.error("--workers needs a count of at least 1")
     if not (SHARED / "requests" / "top500-sitelist.txt").is_file():
         print("bench-pageload: ../shared/requests/top500-sitelist.txt is missing")
         return 1
