@@ -1,7 +1,8 @@
-"""A real browser through the proxy, set up as a user sets it up: Debian's headless Chromium with pixelguard's CA
-in its NSS database (the store Chromium reads on Linux, filled with `certutil` as README tells users to).
+"""Real browsers through the proxy, set up as a user sets them up: Debian's headless Chromium with pixelguard's CA
+in its NSS database (the store Chromium reads on Linux, filled with `certutil` as README tells users to), and
+Debian's Firefox ESR with the CA put in its profile by `pixelguard ca install` and its manual proxy settings.
 
-Two page loads, as real pages load trackers:
+Chromium loads two pages, as real pages load trackers:
 - an HTTPS page whose Meta Pixel, unlisted open pixel and normal images all come over HTTPS through the proxy;
 - a plain-HTTP page with a plain-HTTP tracker and a plain-HTTP unlisted pixel.
 """
@@ -14,9 +15,10 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from harness import Origin, Proxy, start_proxy, wait_for, write_config
+from harness import PIXELGUARD, Origin, Proxy, start_proxy, wait_for, write_config
 from imagedata import BUILDERS
 
 pytestmark = pytest.mark.e2e
@@ -172,5 +174,141 @@ def test_headless_chromium_through_the_proxy(
             lambda: proxy.events(url="http://mail.unlisted.test/browser/o2.gif?u=43"), what="pixel"
         )[0]
         assert pixel["reason"] == "pixel" and pixel["site"] == "blog.test"
+    finally:
+        assert proxy.stop() == 0, proxy.log()
+
+
+# Firefox has no --dump-dom: the page reports by asking its origin for one more URL once it has loaded.
+FIREFOX_REPORT = """<script>
+window.addEventListener("load", () => {
+  const hop = performance.getEntriesByType("navigation")[0].nextHopProtocol || "none";
+  const sizes = [...document.images].map(i => i.id + "=" + i.naturalWidth + "x" + i.naturalHeight).join(" ");
+  new Image().src = "/browser/ff/report?" + new URLSearchParams({protocol: location.protocol, hop, sizes});
+});
+</script>"""
+
+# A profile's user.js, as Settings → Network Settings → Manual proxy configuration with "Also use this proxy for
+# HTTPS" writes it (network.proxy.*), plus what keeps a test profile quiet: no HTTP/3 (QUIC would go around an
+# HTTP proxy anyway), no DNS of its own (over HTTPS or prefetched), no captive-portal or connectivity probes,
+# telemetry, updates or safe-browsing downloads.
+FIREFOX_PREFS = """
+user_pref("network.proxy.type", 1);
+user_pref("network.proxy.http", "127.0.0.1");
+user_pref("network.proxy.http_port", {port});
+user_pref("network.proxy.ssl", "127.0.0.1");
+user_pref("network.proxy.ssl_port", {port});
+user_pref("network.proxy.share_proxy_settings", true);
+user_pref("network.proxy.no_proxies_on", "");
+user_pref("network.proxy.allow_hijacking_localhost", true);
+user_pref("network.http.http3.enable", false);
+user_pref("network.trr.mode", 5);
+user_pref("network.dns.disablePrefetch", true);
+user_pref("network.captive-portal-service.enabled", false);
+user_pref("network.connectivity-service.enabled", false);
+user_pref("datareporting.policy.dataSubmissionEnabled", false);
+user_pref("toolkit.telemetry.enabled", false);
+user_pref("app.update.auto", false);
+user_pref("browser.safebrowsing.downloads.enabled", false);
+user_pref("browser.safebrowsing.malware.enabled", false);
+user_pref("browser.safebrowsing.phishing.enabled", false);
+user_pref("browser.shell.checkDefaultBrowser", false);
+"""
+
+
+def firefox_profile(firefox: str, home: Path) -> Path:
+    """A profile as Firefox makes it on its first start (with its own certificate database, cert9.db), under
+    ~/.mozilla/firefox where `pixelguard ca install` looks for profiles."""
+    profile = home / ".mozilla" / "firefox" / "test.default"
+    env = {**os.environ, "HOME": str(home)}
+    subprocess.run(
+        [firefox, "--headless", "-CreateProfile", f"test {profile}"], env=env, timeout=60, check=True
+    )
+    first = subprocess.Popen(
+        [firefox, "--headless", "--no-remote", "--profile", str(profile), "about:blank"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for(
+            lambda: (profile / "cert9.db").exists() and (profile / "key4.db").exists(),
+            timeout=60,
+            what="Firefox's first start to make the profile's certificate database",
+        )
+    finally:
+        first.terminate()
+        first.wait(timeout=60)
+    return profile
+
+
+def test_headless_firefox_through_the_proxy(
+    tmp_path: Path, origin: Origin, confdir: Path, certs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Firefox, set up as README tells a user: `pixelguard ca install` puts the CA in its profile's own database,
+    its manual proxy settings name pixelguard for HTTP and HTTPS. The page loads over HTTPS, its Meta Pixel is
+    answered by the proxy, and the page reports which protocol Firefox spoke with the proxy."""
+    firefox = required_tool("firefox-esr", "firefox", package="firefox-esr")
+    monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTP", str(origin.http_port))
+    monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTPS", str(origin.https_port))
+    page = f"""<!doctype html><html><head><title>a blog</title></head><body>
+<img id="photo" src="https://cdn.blog.test/browser/ff/photo.png">
+<img id="meta" height="1" width="1" style="display:none"
+     src="https://www.facebook.com/tr?id=1234567890&ev=PageView&noscript=1&from=firefox">
+{FIREFOX_REPORT}</body></html>"""
+    origin.serve("/browser/ff/page.html", page.encode(), "text/html; charset=utf-8")
+    origin.serve("/browser/ff/photo.png", BUILDERS["png"](64, 48), "image/png")
+    origin.serve("/tr", BUILDERS["gif"](1, 1), "image/gif", ("Set-Cookie", "fr=tracking-id"))
+
+    home = tmp_path / "proxy"
+    config = write_config(home, {}, bundled=("pixelguard-ads",))
+    proxy = start_proxy(home, config, confdir, certs, "--set", f"scripts={HERE / 'resolve_local.py'}")
+    try:
+        browser_home = tmp_path / "firefox-home"
+        profile = firefox_profile(firefox, browser_home)
+        env = {
+            **os.environ,
+            "HOME": str(browser_home),
+            "PIXELGUARD_CONFDIR": str(confdir),
+            "XDG_DATA_HOME": str(home / "data"),
+            "XDG_CONFIG_HOME": str(home / "config"),
+        }
+        env.pop("PIXELGUARD_CONFIG", None)
+        installed = subprocess.run(
+            [*PIXELGUARD, "--config", str(config), "ca", "install", "--store", "firefox"],
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert installed.returncode == 0 and f"{profile}: now trusts the CA" in installed.stdout, (
+            installed.stdout + installed.stderr
+        )
+        (profile / "user.js").write_text(FIREFOX_PREFS.format(port=proxy.port))
+
+        load = subprocess.Popen(
+            [firefox, "--headless", "--no-remote", "--profile", str(profile),
+             "https://www.blog.test/browser/ff/page.html"],
+            env={**os.environ, "HOME": str(browser_home)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            report = wait_for(
+                lambda: [p for _, p, _ in list(origin.requests) if p.startswith("/browser/ff/report?")],
+                timeout=90,
+                what="the page's report from Firefox",
+            )[0]
+        except AssertionError:
+            load.kill()
+            out = load.communicate(timeout=30)[0]
+            raise AssertionError(f"{out.decode(errors='replace')[-2000:]}\n{proxy.log()[-3000:]}") from None
+        finally:
+            if load.poll() is None:
+                load.terminate()
+                load.wait(timeout=60)
+        said = parse_qs(urlsplit(report).query)
+        sizes = dict(kv.split("=") for kv in said["sizes"][0].split())
+        assert said["protocol"] == ["https:"]
+        # Firefox speaks HTTP/2 with pixelguard inside its tunnel, as Chromium does (README says so).
+        assert said["hop"] == ["h2"], said
+        # The page renders, and the pixel is the proxy's transparent GIF.
+        assert sizes == {"photo": "64x48", "meta": "1x1"}, sizes
+        assert origin.hits["/tr"] == 0, "the Meta Pixel request reached its server"
+        blocked = wait_for(lambda: proxy.events(host="www.facebook.com"), what="the Meta Pixel event")[0]
+        assert blocked["reason"] == "filter" and blocked["list"] == "pixelguard-ads"
+        assert blocked["type"] == "image" and blocked["site"] == "blog.test"
     finally:
         assert proxy.stop() == 0, proxy.log()
