@@ -11,7 +11,8 @@ from shared_data import REPO, SHARED, shared_path
 __all__ = ["REPO", "SHARED", "shared_path"]
 
 # Hostile inputs are parameters of 100 KB and more; as test IDs (pytest names a test by its parameters' values)
-# they made one run's report 12 MB. A value longer than ID_LIMIT is named by its start, its length and a digest.
+# a report listing tests (--durations=80) ran to 12 MB. A value longer than ID_LIMIT is named by its start, its
+# length and a digest.
 ID_LIMIT = 200
 ID_START = 60
 
