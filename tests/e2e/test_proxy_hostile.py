@@ -51,7 +51,9 @@ def _compress_stream(
 
 
 def _gzip_bomb(size: int) -> bytes:
-    c = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    # Z_RLE (matches at distance 1 only) reaches deflate's greatest ratio on zeros, as the default strategy does, in
+    # 3 s instead of 7: it skips the hash-chain search that zeros never need.
+    c = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS, 9, zlib.Z_RLE)
     return _compress_stream(lambda: c.compress, c.flush, size)
 
 
@@ -67,7 +69,7 @@ def _zstd_bomb(size: int) -> bytes:
 
 @pytest.fixture(scope="module")
 def bombs() -> dict[str, bytes]:
-    """Bodies that inflate to 1 GB of zeros (made once: about a second each)."""
+    """Bodies that inflate to 1 GB of zeros (made once: 0.5-3 s each)."""
     return {"gzip": _gzip_bomb(GB), "br": _brotli_bomb(GB), "zstd": _zstd_bomb(GB)}
 
 
