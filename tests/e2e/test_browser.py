@@ -189,8 +189,9 @@ window.addEventListener("load", () => {
 
 # A profile's user.js, as Settings → Network Settings → Manual proxy configuration with "Also use this proxy for
 # HTTPS" writes it (network.proxy.*), plus what keeps a test profile quiet: no HTTP/3 (QUIC would go around an
-# HTTP proxy anyway), no DNS of its own (over HTTPS or prefetched), no captive-portal or connectivity probes,
-# telemetry, updates or safe-browsing downloads.
+# HTTP proxy anyway), no DNS of its own (over HTTPS, prefetched, or any name the system resolver would be asked:
+# Mozilla's test harnesses answer those with localhost the same way), no captive-portal or connectivity probes,
+# remote settings, studies, telemetry, updates or safe-browsing downloads.
 FIREFOX_PREFS = """
 user_pref("network.proxy.type", 1);
 user_pref("network.proxy.http", "127.0.0.1");
@@ -212,30 +213,25 @@ user_pref("browser.safebrowsing.downloads.enabled", false);
 user_pref("browser.safebrowsing.malware.enabled", false);
 user_pref("browser.safebrowsing.phishing.enabled", false);
 user_pref("browser.shell.checkDefaultBrowser", false);
+user_pref("services.settings.server", "data:,#remote-settings-dummy/v1");
+user_pref("app.normandy.enabled", false);
+user_pref("network.dns.native-is-localhost", true);
 """
 
 
-def firefox_profile(firefox: str, home: Path) -> Path:
-    """A profile as Firefox makes it on its first start (with its own certificate database, cert9.db), under
-    ~/.mozilla/firefox where `pixelguard ca install` looks for profiles."""
+def firefox_profile(firefox: str, home: Path, proxy: Proxy) -> Path:
+    """A Firefox profile under ~/.mozilla/firefox, where `pixelguard ca install` looks for profiles, made by
+    Firefox (-CreateProfile) with the proxy settings in its user.js and its certificate database made as Firefox's
+    first start makes it (NSS's cert9.db and key4.db, no password). A first start of Firefox itself would make the
+    same, but looked up a Mozilla host in DNS before it read the proxy settings (seen with strace)."""
     profile = home / ".mozilla" / "firefox" / "test.default"
     env = {**os.environ, "HOME": str(home)}
     subprocess.run(
         [firefox, "--headless", "-CreateProfile", f"test {profile}"], env=env, timeout=60, check=True
     )
-    first = subprocess.Popen(
-        [firefox, "--headless", "--no-remote", "--profile", str(profile), "about:blank"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_for(
-            lambda: (profile / "cert9.db").exists() and (profile / "key4.db").exists(),
-            timeout=60,
-            what="Firefox's first start to make the profile's certificate database",
-        )
-    finally:
-        first.terminate()
-        first.wait(timeout=60)
+    (profile / "user.js").write_text(FIREFOX_PREFS.format(port=proxy.port))
+    certutil = required_tool("certutil", package="libnss3-tools")
+    subprocess.run([certutil, "-d", f"sql:{profile}", "-N", "--empty-password"], check=True, timeout=30)
     return profile
 
 
@@ -262,7 +258,7 @@ def test_headless_firefox_through_the_proxy(
     proxy = start_proxy(home, config, confdir, certs, "--set", f"scripts={HERE / 'resolve_local.py'}")
     try:
         browser_home = tmp_path / "firefox-home"
-        profile = firefox_profile(firefox, browser_home)
+        profile = firefox_profile(firefox, browser_home, proxy)
         env = {
             **os.environ,
             "HOME": str(browser_home),
@@ -278,7 +274,6 @@ def test_headless_firefox_through_the_proxy(
         assert installed.returncode == 0 and f"{profile}: now trusts the CA" in installed.stdout, (
             installed.stdout + installed.stderr
         )
-        (profile / "user.js").write_text(FIREFOX_PREFS.format(port=proxy.port))
 
         load = subprocess.Popen(
             [firefox, "--headless", "--no-remote", "--profile", str(profile),
@@ -298,7 +293,11 @@ def test_headless_firefox_through_the_proxy(
         finally:
             if load.poll() is None:
                 load.terminate()
-                load.wait(timeout=60)
+                try:
+                    load.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    load.kill()  # Firefox left hanging on its way out must not hang the suite
+                    load.wait(timeout=30)
         said = parse_qs(urlsplit(report).query)
         sizes = dict(kv.split("=") for kv in said["sizes"][0].split())
         assert said["protocol"] == ["https:"]
