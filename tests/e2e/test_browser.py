@@ -223,7 +223,7 @@ def firefox_profile(firefox: str, home: Path, proxy: Proxy) -> Path:
     """A Firefox profile under ~/.mozilla/firefox, where `pixelguard ca install` looks for profiles, made by
     Firefox (-CreateProfile) with the proxy settings in its user.js and its certificate database made as Firefox's
     first start makes it (NSS's cert9.db and key4.db, no password). A first start of Firefox itself would make the
-    same, but looked up a Mozilla host in DNS before it read the proxy settings (seen with strace)."""
+    same, but asked the system's DNS for a Mozilla host on the way, proxy settings or not (seen with strace)."""
     profile = home / ".mozilla" / "firefox" / "test.default"
     env = {**os.environ, "HOME": str(home)}
     subprocess.run(
@@ -275,11 +275,14 @@ def test_headless_firefox_through_the_proxy(
             installed.stdout + installed.stderr
         )
 
-        load = subprocess.Popen(
-            [firefox, "--headless", "--no-remote", "--profile", str(profile),
-             "https://www.blog.test/browser/ff/page.html"],
-            env={**os.environ, "HOME": str(browser_home)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        # Firefox's output goes to a file: a pipe no one reads could fill and stall it.
+        firefox_log = tmp_path / "firefox.log"
+        with firefox_log.open("wb") as out:
+            load = subprocess.Popen(
+                [firefox, "--headless", "--no-remote", "--profile", str(profile),
+                 "https://www.blog.test/browser/ff/page.html"],
+                env={**os.environ, "HOME": str(browser_home)}, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
         try:
             report = wait_for(
                 lambda: [p for _, p, _ in list(origin.requests) if p.startswith("/browser/ff/report?")],
@@ -287,9 +290,8 @@ def test_headless_firefox_through_the_proxy(
                 what="the page's report from Firefox",
             )[0]
         except AssertionError:
-            load.kill()
-            out = load.communicate(timeout=30)[0]
-            raise AssertionError(f"{out.decode(errors='replace')[-2000:]}\n{proxy.log()[-3000:]}") from None
+            said = firefox_log.read_text(errors="replace")[-2000:]
+            raise AssertionError(f"no report from Firefox:\n{said}\n{proxy.log()[-3000:]}") from None
         finally:
             if load.poll() is None:
                 load.terminate()
