@@ -296,6 +296,15 @@ class Proxy:
     def log(self) -> str:
         return "".join(self.output)
 
+    def cli(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        """`pixelguard --config CONFIG ARGS` beside the proxy, with its dirs and CA, as a user's second terminal
+        runs it; ``env`` adds to or overrides its environment (HOME=...)."""
+        return subprocess.run(
+            [*PIXELGUARD, "--config", str(self.config), *args],
+            cwd=REPO, env={**pixelguard_env(self.home, self.confdir), **env},
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
     def rss_mb(self) -> float:
         """The proxy process's resident memory now (Linux /proc)."""
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -363,6 +372,18 @@ def open_tunnel(proxy_port: int, host: str, port: int = 443, timeout: float = 10
     return raw
 
 
+def pixelguard_env(home: Path, confdir: Path) -> dict[str, str]:
+    """The environment of a pixelguard process whose config, data and cache dirs are under home and whose CA is in
+    confdir (never the user's)."""
+    env = dict(os.environ)
+    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"), ("XDG_CACHE_HOME", "cache")):
+        (home / sub).mkdir(parents=True, exist_ok=True)
+        env[var] = str(home / sub)
+    env.pop("PIXELGUARD_CONFIG", None)
+    env["PIXELGUARD_CONFDIR"] = str(confdir)
+    return env
+
+
 def start_proxy(
     home: Path,
     config: Path,
@@ -375,12 +396,7 @@ def start_proxy(
     """`pixelguard run` on a free port with its own XDG dirs under home; returns once it listens. ``nofile``: the
     proxy's file descriptor limit (`ulimit -n`)."""
     port = free_port()
-    env = dict(os.environ)
-    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"), ("XDG_CACHE_HOME", "cache")):
-        (home / sub).mkdir(parents=True, exist_ok=True)
-        env[var] = str(home / sub)
-    env.pop("PIXELGUARD_CONFIG", None)
-    env["PIXELGUARD_CONFDIR"] = str(confdir)
+    env = pixelguard_env(home, confdir)
     env["PYTHONUNBUFFERED"] = "1"
     cmd = [
         *PIXELGUARD,

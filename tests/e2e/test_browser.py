@@ -15,25 +15,41 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pytest
-from harness import PIXELGUARD, Origin, Proxy, start_proxy, wait_for, write_config
+from harness import Origin, Proxy, start_proxy, wait_for, write_config
 from imagedata import BUILDERS
 
 pytestmark = pytest.mark.e2e
 
 HERE = Path(__file__).parent
 
-# Reports in the title, which --dump-dom prints: the page's protocol, the one its load spoke with the proxy (ALPN:
-# "h2", "http/1.1"), and every image's natural size.
-REPORT = """<script>
-window.addEventListener("load", () => {
+
+def report_script(deliver: str) -> str:
+    """A script that, once the page has loaded, hands ``deliver`` (JavaScript taking `report`) the words "loaded",
+    the page's protocol, the one its load spoke with the proxy (ALPN: "h2", "http/1.1") and each image's natural
+    size as id=WxH; read_report reads them back."""
+    return f"""<script>
+window.addEventListener("load", () => {{
   const hop = performance.getEntriesByType("navigation")[0].nextHopProtocol || "none";
-  document.title = "loaded " + location.protocol + " " + hop + " " +
-    [...document.images].map(i => i.id + "=" + i.naturalWidth + "x" + i.naturalHeight).join(" ");
-});
+  const report = ["loaded", location.protocol, hop,
+    ...[...document.images].map(i => i.id + "=" + i.naturalWidth + "x" + i.naturalHeight)].join(" ");
+  {deliver}
+}});
 </script>"""
+
+
+def read_report(report: str) -> tuple[str, str, dict[str, str]] | None:
+    """(protocol, the protocol spoken with the proxy, {image id: WxH}) from report_script's words, or None."""
+    words = report.split()
+    if words[:1] != ["loaded"]:
+        return None
+    return words[1], words[2], dict(kv.split("=") for kv in words[3:])
+
+
+# Chromium reports in the title, which --dump-dom prints.
+REPORT = report_script("document.title = report;")
 
 
 def required_tool(*names: str, package: str) -> str:
@@ -93,11 +109,11 @@ def load(browser: str, home: Path, proxy: Proxy, url: str) -> tuple[str, str, di
     env = {**os.environ, "HOME": str(home)}
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=90, env=env)
     title = re.search(r"<title>(.*?)</title>", out.stdout)
-    assert title and title.group(1).startswith("loaded "), (
+    report = read_report(html.unescape(title.group(1))) if title else None
+    assert report, (
         f"no loaded page from chromium:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}\n{proxy.log()[-3000:]}"
     )
-    words = html.unescape(title.group(1)).split()
-    return words[1], words[2], dict(kv.split("=") for kv in words[3:])
+    return report
 
 
 def test_headless_chromium_through_the_proxy(
@@ -179,13 +195,7 @@ def test_headless_chromium_through_the_proxy(
 
 
 # Firefox has no --dump-dom: the page reports by asking its origin for one more URL once it has loaded.
-FIREFOX_REPORT = """<script>
-window.addEventListener("load", () => {
-  const hop = performance.getEntriesByType("navigation")[0].nextHopProtocol || "none";
-  const sizes = [...document.images].map(i => i.id + "=" + i.naturalWidth + "x" + i.naturalHeight).join(" ");
-  new Image().src = "/browser/ff/report?" + new URLSearchParams({protocol: location.protocol, hop, sizes});
-});
-</script>"""
+FIREFOX_REPORT = report_script('new Image().src = "/browser/ff/report?" + encodeURIComponent(report);')
 
 # A profile's user.js, as Settings → Network Settings → Manual proxy configuration with "Also use this proxy for
 # HTTPS" writes it (network.proxy.*), plus what keeps a test profile quiet: no HTTP/3 (QUIC would go around an
@@ -259,18 +269,7 @@ def test_headless_firefox_through_the_proxy(
     try:
         browser_home = tmp_path / "firefox-home"
         profile = firefox_profile(firefox, browser_home, proxy)
-        env = {
-            **os.environ,
-            "HOME": str(browser_home),
-            "PIXELGUARD_CONFDIR": str(confdir),
-            "XDG_DATA_HOME": str(home / "data"),
-            "XDG_CONFIG_HOME": str(home / "config"),
-        }
-        env.pop("PIXELGUARD_CONFIG", None)
-        installed = subprocess.run(
-            [*PIXELGUARD, "--config", str(config), "ca", "install", "--store", "firefox"],
-            env=env, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+        installed = proxy.cli("ca", "install", "--store", "firefox", HOME=str(browser_home))
         assert installed.returncode == 0 and f"{profile}: now trusts the CA" in installed.stdout, (
             installed.stdout + installed.stderr
         )
@@ -300,11 +299,12 @@ def test_headless_firefox_through_the_proxy(
                 except subprocess.TimeoutExpired:
                     load.kill()  # Firefox left hanging on its way out must not hang the suite
                     load.wait(timeout=30)
-        said = parse_qs(urlsplit(report).query)
-        sizes = dict(kv.split("=") for kv in said["sizes"][0].split())
-        assert said["protocol"] == ["https:"]
+        said = read_report(unquote(urlsplit(report).query))
+        assert said, report
+        protocol, spoken, sizes = said
+        assert protocol == "https:"
         # Firefox speaks HTTP/2 with pixelguard inside its tunnel, as Chromium does (README says so).
-        assert said["hop"] == ["h2"], said
+        assert spoken == "h2", said
         # The page renders, and the pixel is the proxy's transparent GIF.
         assert sizes == {"photo": "64x48", "meta": "1x1"}, sizes
         assert origin.hits["/tr"] == 0, "the Meta Pixel request reached its server"

@@ -8,13 +8,12 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from harness import PIXELGUARD, Origin, Proxy, wait_for
+from harness import Origin, Proxy, wait_for
 
 from pixelguard.proxy.responses import TRANSPARENT_GIF
 
@@ -90,15 +89,7 @@ def test_two_workers_serve_one_port_and_write_one_log(
     info = json.loads((p.data_dir / "proxy.json").read_text())
     assert info["workers"] == 2 and info["pid"] == p.proc.pid
     assert listening(p.port) == 2  # one socket each, in one SO_REUSEPORT group
-    env = dict(os.environ, PIXELGUARD_CONFDIR=str(p.confdir))
-    env.update({f"XDG_{d.upper()}_HOME": str(p.home / d) for d in ("config", "data", "cache")})
-    doctor = subprocess.run(
-        [*PIXELGUARD, "--config", str(p.config), "doctor"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    doctor = p.cli("doctor")
     assert f"listening on 127.0.0.1:{p.port} (pid {p.proc.pid}, 2 worker processes)" in doctor.stdout, doctor
     origin.serve("/ok/workers", b"passed", "text/plain")
     conns = [http.client.HTTPConnection("127.0.0.1", p.port, timeout=10) for _ in range(CONNECTIONS)]
