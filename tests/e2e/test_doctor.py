@@ -12,17 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from harness import REPO, Proxy, write_config
+from harness import REPO, Proxy, pixelguard_env, write_config
 
 from pixelguard.invocation import cmd
 
 
 def doctor(config: Path, home: Path, confdir: Path) -> tuple[int, list[dict[str, object]], str]:
-    env = dict(os.environ)
-    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"), ("XDG_CACHE_HOME", "cache")):
-        (home / sub).mkdir(parents=True, exist_ok=True)
-        env[var] = str(home / sub)
-    env.update(HOME=str(home), PIXELGUARD_CONFDIR=str(confdir))
+    env = {**pixelguard_env(home, confdir), "HOME": str(home)}
     run = [sys.executable, "-m", "pixelguard", "--config", str(config), "doctor"]
     as_json = subprocess.run([*run, "--json"], cwd=REPO, env=env, capture_output=True, text=True, check=False)
     text = subprocess.run(run, cwd=REPO, env=env, capture_output=True, text=True, check=False)

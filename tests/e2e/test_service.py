@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from harness import REPO, Certs, fetch, free_port, wait_for, write_config
+from harness import REPO, Certs, fetch, free_port, pixelguard_env, wait_for, write_config
 
 from pixelguard import service
 
@@ -35,14 +35,7 @@ def unit_of(output: str) -> str:
 
 
 def env_for(home: Path, confdir: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"), ("XDG_CACHE_HOME", "cache")):
-        (home / sub).mkdir(parents=True, exist_ok=True)
-        env[var] = str(home / sub)
-    env["HOME"] = str(home)
-    env["PIXELGUARD_CONFDIR"] = str(confdir)
-    env.pop("PIXELGUARD_CONFIG", None)
-    return env
+    return {**pixelguard_env(home, confdir), "HOME": str(home)}
 
 
 def test_the_unit_runs_this_installation_by_absolute_path_and_restarts_on_failure(tmp_path: Path) -> None:
