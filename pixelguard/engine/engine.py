@@ -611,6 +611,10 @@ def _parse_lists(named_texts: list[tuple[str, str]]) -> _Parsed:
             line = raw.strip()
             if not line or line[0] == "!" or (line[0] == "[" and line.endswith("]")):
                 continue
+            host = R.plain_host(line)
+            if host is not None:  # two thirds of EasyList + EasyPrivacy, without the general parser
+                _keep_plain(out, host, li, n)
+                continue
             if "#" in line and R.COSMETIC.search(line):  # cheap pre-filter: a third of EasyList
                 skipped["cosmetic"] += 1
                 continue
@@ -649,12 +653,16 @@ def _keep(out: _Parsed, r: R.Rule, li: int, n: int) -> None:
         out.badfilters.add(r.key)
         out.skipped[li]["badfilter"] += 1
     elif ix.is_plain_host(r):
-        # Kept as an int from here on (see ix.PLAIN_FLAGS): a big hosts file never becomes a million Rule
-        # objects at once. The first list to name a host is the one reported.
-        out.plain.setdefault(r.host, ix.plain_location(li, n))  # type: ignore[arg-type]
-        out.counts[li] += 1
+        _keep_plain(out, r.host, li, n)  # type: ignore[arg-type]
     else:
         out.rules.append((r, li, n))
+
+
+def _keep_plain(out: _Parsed, host: str, li: int, n: int) -> None:
+    # Kept as an int from here on (see ix.PLAIN_FLAGS): a big hosts file never becomes a million Rule objects at
+    # once. The first list to name a host is the one reported.
+    out.plain.setdefault(host, ix.plain_location(li, n))
+    out.counts[li] += 1
 
 
 def _build_indexes(p: _Parsed) -> dict[str, Any]:

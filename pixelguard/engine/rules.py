@@ -257,6 +257,34 @@ def validate(line: str) -> str | None:
     return r.reason
 
 
+# The three spellings of a plain host rule, lower-case and one name per line: ``||host^``, a hosts line with the
+# usual sink address, a domain line. About two thirds of EasyList + EasyPrivacy and every line of a hosts file.
+_PLAIN_ABP = re.compile(r"\|\|((?:[\da-z][\da-z_-]*\.)*[\da-z][\da-z_-]*)\^\Z")
+_PLAIN_HOSTS = re.compile(
+    r"(?:0\.0\.0\.0|127\.0\.0\.1)[ \t]+((?:[\da-z][\da-z_-]*\.)*[\da-z][\da-z-]*[\da-z])\Z"
+)
+
+
+def plain_host(line: str) -> str | None:
+    """The host of a stripped line that parse_line reads as one plain ``||host^`` rule, told by its shape alone;
+    None when the parser must read the line (every other line, and rarer spellings of a plain rule).
+
+    A list's build takes this path first: the general parser costs about 25 us a line and this about 1, so
+    EasyList + EasyPrivacy build in a third of the time. It accepts only lines parse_line reads the same way
+    (tests/test_engine_plain_lines.py checks every line of the lists in ../shared and generated ones), so
+    which rules a list holds does not depend on the path.
+    """
+    if not line or len(line) > MAX_PATTERN:
+        return None  # parse_line refuses long patterns; a host that long is nobody's
+    if line[0] == "|":
+        m = _PLAIN_ABP.match(line)
+        return m.group(1) if m else None
+    m = _PLAIN_HOSTS.match(line)
+    if m is not None:
+        return None if _HOSTS_LOCAL.match(m.group(1)) else m.group(1)
+    return line if _DOMAIN_LINE.match(line) else None
+
+
 def _host_rule(text: str, host: str) -> Rule:
     return Rule(
         text, THIRD_PARTY | FIRST_PARTY | TYPELESS, NETWORK_TYPES, HOST, host, None, host, f"||{host}^"
