@@ -99,11 +99,23 @@ def test_generated_lines(line: str) -> None:
     assert_read_alike(line.strip())
 
 
-def test_engines_built_with_and_without_it_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
-    texts = [(p.stem, p.read_text(encoding="utf-8", errors="replace")) for p in _list_files()]
-    fast = engine_mod.build_state(texts)
+def test_engines_and_rule_counts_with_and_without_it_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A list of each format, and one that names their hosts again in other spellings and disables some.
+    lists = [shared_path("filterlists", "easyprivacy.txt"), shared_path("filterlists", "adaway-hosts.txt")]
+    texts = [(p.stem, p.read_text(encoding="utf-8", errors="replace")) for p in lists]
+    hosts = [h for _, text in texts for line in text.split("\n") if (h := R.plain_host(line.strip()))]
+    again = [f"||{hosts[i]}^$badfilter" for i in range(0, len(hosts), 97)]
+    again += [
+        f"{s}{hosts[i]}{e}"
+        for i in range(3, len(hosts), 101)
+        for s, e in [("", ""), ("0.0.0.0 ", ""), ("||", "^")]
+    ]
+    again += [f"||{hosts[i].upper()}^" for i in range(4, len(hosts), 103)]
+    texts.append(("again", "\n".join(again)))
+    fast, fast_count = engine_mod.build_state(texts), engine_mod.count_rules(texts)
     monkeypatch.setattr(R, "plain_host", lambda line: None)
-    slow = engine_mod.build_state(texts)
+    slow, slow_count = engine_mod.build_state(texts), engine_mod.count_rules(texts)
+    assert fast_count == slow_count  # what a download is checked by (update/download.py)
     assert fast == slow
     # In the same order too: the first list naming a host is the one reported.
     assert pickle.dumps(fast) == pickle.dumps(slow)

@@ -707,6 +707,9 @@ def count_rules(named_texts: list[tuple[str, str]]) -> int:
             line = raw.strip()
             if not line or line[0] == "!" or (line[0] == "[" and line.endswith("]")):
                 continue
+            if R.plain_host(line) is not None:  # one plain rule (as in _parse_lists)
+                n += 1
+                continue
             out = R.parse_line(line)
             if isinstance(out, list):
                 n += sum(1 for r in out if not r.flags & R.BADFILTER)
