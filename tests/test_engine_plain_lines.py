@@ -9,6 +9,7 @@ built engines, which must be the same with and without the fast path.
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -30,7 +31,7 @@ def assert_read_alike(line: str) -> str | None:
     return host
 
 
-def _list_files() -> list:
+def _list_files() -> list[Path]:
     shared_path("filterlists", "easylist.txt")
     return sorted((SHARED / "filterlists").glob("*.txt"))
 
