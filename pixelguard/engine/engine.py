@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -600,6 +600,15 @@ class _Parsed:
     badfilters: set[str] = field(default_factory=set)
 
 
+def _rule_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(line number, stripped line) of each line of a list that may hold a rule: not blank, not a ``!`` comment or a
+    ``[Adblock Plus]`` header. Read line by line, so that counting a list's rules holds no copy of its lines."""
+    for n, raw in enumerate(io.StringIO(text), 1):
+        line = raw.strip()
+        if line and line[0] != "!" and not (line[0] == "[" and line.endswith("]")):
+            yield n, line
+
+
 def _parse_lists(named_texts: list[tuple[str, str]]) -> _Parsed:
     out = _Parsed()
     for li, (name, text) in enumerate(named_texts):
@@ -607,10 +616,7 @@ def _parse_lists(named_texts: list[tuple[str, str]]) -> _Parsed:
         skipped: Counter[str] = Counter()
         out.skipped.append(skipped)
         nerr = 0
-        for n, raw in enumerate(text.split("\n"), 1):
-            line = raw.strip()
-            if not line or line[0] == "!" or (line[0] == "[" and line.endswith("]")):
-                continue
+        for n, line in _rule_lines(text):
             host = R.plain_host(line)
             if host is not None:  # two thirds of EasyList + EasyPrivacy, without the general parser
                 _keep_plain(out, host, li, n)
@@ -703,10 +709,7 @@ def count_rules(named_texts: list[tuple[str, str]]) -> int:
     """How many rules the lists hold, without building an engine (memory stays that of the text)."""
     n = 0
     for _, text in named_texts:
-        for raw in io.StringIO(text):
-            line = raw.strip()
-            if not line or line[0] == "!" or (line[0] == "[" and line.endswith("]")):
-                continue
+        for _, line in _rule_lines(text):
             if R.plain_host(line) is not None:  # one plain rule (as in _parse_lists)
                 n += 1
                 continue
