@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -602,8 +601,8 @@ class _Parsed:
 
 def _rule_lines(text: str) -> Iterator[tuple[int, str]]:
     """(line number, stripped line) of each line of a list that may hold a rule: not blank, not a ``!`` comment or a
-    ``[Adblock Plus]`` header. Read line by line, so that counting a list's rules holds no copy of its lines."""
-    for n, raw in enumerate(io.StringIO(text), 1):
+    ``[Adblock Plus]`` header. Split once: ``io.StringIO`` would hold the text again as four bytes a character."""
+    for n, raw in enumerate(text.split("\n"), 1):
         line = raw.strip()
         if line and line[0] != "!" and not (line[0] == "[" and line.endswith("]")):
             yield n, line
