@@ -108,7 +108,7 @@ class Checker:
             url, host, method, hmap, client=client, resource=resource_type, source=source
         )
         resolver = self.built.resolver
-        if resolver is not None and cname.worth_lookup(host):
+        if resolver is not None and req.type != "document" and cname.worth_lookup(host):  # as the proxy asks
             resolver.chain_sync(host)
             chain = resolver.cached(host)
             result.chain = (host, *chain) if chain else ()

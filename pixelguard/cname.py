@@ -11,11 +11,19 @@ hand back nothing, and nothing would let the tracker at the end of a long chain 
 cut short is judged on every name it holds.
 
 Fails open on the network only: a timeout or no answer is an empty chain. Each lookup waits at most ``timeout``
-seconds and never holds up a request for another host (the proxy awaits it for this request only).
+seconds and never holds up a request for another host. What the proxy waits for, and when (decider.py):
+
+- one lookup per host at a time: the requests that need a host's chain while it is asked all wait on that one;
+- a chain whose TTL ran out is used for up to ``limits.CNAME_STALE_S`` more while a new lookup runs in the
+  background, so a host already seen never makes a request wait again;
+- lookups can start before a request needs them (``prefetch``: at CONNECT, and for a page's own host when the
+  page loads), so the wait of the first request to a host is what is left of its lookup;
+- names that cannot be an alias are never asked (``worth_lookup``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -29,7 +37,7 @@ import dns.rdatatype
 import dns.resolver
 
 from pixelguard.engine.request import domain_of, normal_host
-from pixelguard.limits import CNAME_CACHE, MAX_CNAME_CHAIN
+from pixelguard.limits import CNAME_CACHE, CNAME_IN_FLIGHT, CNAME_STALE_S, MAX_CNAME_CHAIN
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +78,10 @@ def parse_nameserver(text: str) -> tuple[str, int]:
 class Resolver:
     def __init__(self, nameservers: tuple[str, ...] = (), timeout: float = 1.0):
         self.timeout = timeout
+        # host -> (when its TTL ends, its chain); kept CNAME_STALE_S past that end (see cached)
         self._cache: OrderedDict[str, tuple[float, tuple[str, ...]]] = OrderedDict()
+        self._pending: dict[str, asyncio.Task[tuple[str, ...]]] = {}  # host -> its lookup under way
+        self.queries = 0  # lookups started, for the tests' and benchmarks' counts
         if nameservers:
             self.servers = [parse_nameserver(n) for n in nameservers]
         else:
@@ -81,20 +92,57 @@ class Resolver:
                 self.servers = []
 
     def cached(self, host: str) -> tuple[str, ...] | None:
+        """host's chain to judge by now (None: not known): its last answer, even for up to CNAME_STALE_S after
+        its TTL ended (``fresh`` tells; the proxy then asks again in the background)."""
         hit = self._cache.get(host)
         if hit is None:
             return None
         expires, chain = hit
-        if expires < time.monotonic():
+        if expires + CNAME_STALE_S < time.monotonic():
             del self._cache[host]
             return None
         return chain
 
+    def fresh(self, host: str) -> bool:
+        """Is host's chain known and within its TTL?"""
+        hit = self._cache.get(host)
+        return hit is not None and hit[0] >= time.monotonic()
+
+    def lookup(self, host: str) -> asyncio.Task[tuple[str, ...]] | None:
+        """The lookup of host under way, started if there is none (on the running event loop): every request
+        that needs host's chain meanwhile waits on this one. None when CNAME_IN_FLIGHT lookups are already under
+        way: the request is then judged without a chain, as when DNS does not answer."""
+        task = self._pending.get(host)
+        if task is not None:
+            return task
+        if len(self._pending) >= CNAME_IN_FLIGHT:
+            return None
+        task = asyncio.get_running_loop().create_task(self._ask(host))
+        self._pending[host] = task
+        task.add_done_callback(lambda t: self._done(host, t))
+        return task
+
+    def prefetch(self, host: str) -> None:
+        """Start host's lookup now, unless its chain is fresh or a lookup is under way: a request that comes
+        later finds the answer, or less of the wait."""
+        if worth_lookup(host) and not self.fresh(host):
+            self.lookup(host)
+
+    def _done(self, host: str, task: asyncio.Task[tuple[str, ...]]) -> None:
+        if self._pending.get(host) is task:
+            del self._pending[host]
+        if not task.cancelled() and task.exception() is not None:  # retrieved here: a prefetch has no awaiter
+            log.warning("pixelguard: CNAME lookup for %s failed: %r", host, task.exception())
+
     async def chain(self, host: str) -> tuple[str, ...]:
         """The canonical names of host that belong to other sites, nearest first (empty when none)."""
-        found = self.cached(host)
+        found = self.cached(host) if self.fresh(host) else None
         if found is not None:
             return found
+        return await self._ask(host)
+
+    async def _ask(self, host: str) -> tuple[str, ...]:
+        self.queries += 1
         query = dns.message.make_query(host, "A")
         deadline = time.monotonic() + self.timeout
         for ip, port in self.servers:
@@ -115,14 +163,13 @@ class Resolver:
 
     def chain_sync(self, host: str) -> tuple[str, ...]:
         """The same, blocking (for ``pixelguard check``, which runs no event loop of its own)."""
-        found = self.cached(host)
+        found = self.cached(host) if self.fresh(host) else None
         if found is not None:
             return found
-        import asyncio
-
         return asyncio.run(self.chain(host))
 
     def _store(self, host: str, names: tuple[str, ...], ttl: float) -> tuple[str, ...]:
+        self._cache.pop(host, None)  # a refreshed host goes to the end: the oldest answer is dropped first
         self._cache[host] = (time.monotonic() + min(max(ttl, MIN_TTL), MAX_TTL), names)
         if len(self._cache) > CNAME_CACHE:
             self._cache.popitem(last=False)
@@ -155,7 +202,10 @@ def _names(host: str, response: dns.message.Message) -> tuple[tuple[str, ...], f
 
 
 def worth_lookup(host: str) -> bool:
-    """Only names DNS can answer for: not an address, not localhost, not a single label (never in DNS)."""
+    """Only names that can be an alias: not an address, not localhost, not a single label (never in DNS), and
+    not a registrable domain (``shop.example``, ``bbc.co.uk``): a zone's apex holds its SOA and NS records, and a
+    name with a CNAME can hold no other (RFC 1034 3.6.2, RFC 2181 10.1), so an apex is never an alias. Cloaking
+    is done with a name under the site (``metrics.shop.example``)."""
     import ipaddress
 
     if not host or "." not in host or host == "localhost" or host.endswith((".localhost", ".local")):
@@ -164,4 +214,4 @@ def worth_lookup(host: str) -> bool:
         ipaddress.ip_address(host)
         return False
     except ValueError:
-        return True
+        return domain_of(host) != host

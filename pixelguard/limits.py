@@ -76,6 +76,13 @@ MAX_QUERY_PARAMS = 100_000
 # BIND's); a chain that is cut is judged on every name seen so far, never let through for being long.
 MAX_CNAME_CHAIN = 32
 CNAME_CACHE = 10_000  # hosts whose chain is remembered (by TTL): one entry per host a user's browsing touches
+# A chain whose TTL ran out is still used for this long while a new lookup runs (cname.Resolver): a host a user
+# keeps visiting never makes a request wait for DNS again. uBO keeps its chains 120 minutes whatever their TTL.
+CNAME_STALE_S = 3600.0
+# Lookups under way at once (one per host; every request for that host waits on the same one). Each holds a
+# UDP socket for at most the resolver's timeout; a flood of new names beyond this is judged without a chain,
+# as an unanswered lookup is, instead of taking file descriptors from connections.
+CNAME_IN_FLIGHT = 128
 
 # --- TLS passthrough learning ----------------------------------------------------------------------------------
 # Certificate refusals for one (client, host) before the host is passed through undecrypted: one refusal is

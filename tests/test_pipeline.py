@@ -113,6 +113,16 @@ def test_a_cname_chain_blocks_under_the_name_of_a_listed_host() -> None:
     assert not p.decide(img("https://unknown.example/a.png")).stopped  # no chain known: nothing to judge
 
 
+def test_a_page_load_is_not_judged_by_its_hosts_aliases() -> None:
+    """uBO's cnameIgnoreRootDocument (on by default): the page opens, the requests it makes are uncloaked."""
+    p = pipeline(cname_chain={"metrics.shop.example": ("shop.example.sc.omtrdc.net",)}.get)
+    page = RequestModel.build(
+        "https://metrics.shop.example/", "metrics.shop.example", "GET", {"sec-fetch-dest": "document"}
+    )
+    assert page.type == "document" and not p.decide(page).stopped
+    assert p.decide(img("https://metrics.shop.example/b/ss/1")).stopped
+
+
 def test_an_allowed_request_is_not_uncloaked() -> None:
     p = pipeline(cname_chain=lambda host: ("x.sc.omtrdc.net",))
     assert not p.decide(img("http://tracker.test/allowed/p.gif")).stopped

@@ -276,6 +276,10 @@ class Pipeline:
     # --- helpers ----------------------------------------------------------------------------------------------
 
     def _cname(self, req: RequestModel) -> Decision | None:
+        if req.type == "document":
+            # A page the user opens is not judged by its host's aliases, as uBO's cnameIgnoreRootDocument
+            # (default on): a site served from a listed host's network stays reachable. Its requests are.
+            return None
         chain = self.cname_chain(req.host)
         if not chain:
             return None

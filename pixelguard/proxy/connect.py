@@ -1,6 +1,7 @@
 """Decides CONNECT tunnels and which TLS connections stay undecrypted, and learns pinned clients.
 
-At CONNECT the pipeline answers by host alone: in hosts-only mode, and for a host whose TLS is passed through
+At CONNECT the pipeline answers by host alone (and a tunnel that will carry requests starts its host's CNAME
+lookup, cname.py): in hosts-only mode, and for a host whose TLS is passed through
 (tls_policy.Policy says why), a whole-host rule refuses the tunnel (403) before any handshake. A passed-through
 host's TLS then goes through untouched: the client sees the site's own certificate. A client that refuses
 pixelguard's certificate tells the TLS policy, which learns the host only under the conditions it documents;
@@ -49,6 +50,9 @@ class ConnectPolicy:
                 flow.response = responses.forbidden_connect(host, r.rule if r else None)
             if d.action is not Action.PASSED or sh.mode == "hosts-only":
                 sh.recorder.connect(client, host, d)
+            elif sh.resolver is not None and not d.paused and not sh.pipeline.engine.check_host(host).blocked:
+                # Its requests will need host's CNAME chain: asked now, while the client's handshake goes on.
+                sh.resolver.prefetch(host)
         except Exception as e:
             failed("CONNECT check", e)
 

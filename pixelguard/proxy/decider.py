@@ -13,13 +13,16 @@ before mitmproxy opens an upstream connection or reads the body:
   A stop found in it releases nothing more and leaves the upstream request incomplete, so that no server takes
   it for a whole one.
 
-The CNAME stage needs a DNS answer: on the first request to a name whose chain is not known, the hook awaits the
-lookup (this request only, at most the resolver's timeout) and decides again. Every failure here fails open,
-logged in one line without the request's data (shared.failed).
+The CNAME stage needs a DNS answer. A request to a name whose chain is not known waits for the lookup (the one
+under way for that name, started at CONNECT or by the page if it was: cname.py; at most the resolver's timeout)
+and is decided again; a chain past its TTL is used while a new lookup runs in the background; a page load never
+waits (it is not judged by its host's aliases) but starts the lookup for the requests it will make. Every
+failure here fails open, logged in one line without the request's data (shared.failed).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -100,21 +103,33 @@ class RequestDecider:
         return None
 
     def _lookup_due(self, note: FlowNote) -> bool:
+        """Must this request wait for its host's chain? Starts the lookups it will not wait for."""
         resolver = self.shared.resolver
         d = note.decision
-        return (
-            resolver is not None
-            and d.action is not Action.BLOCKED
-            and not d.allowed
-            and not d.paused
-            and cname.worth_lookup(note.request.host)
-            and resolver.cached(note.request.host) is None
-        )
+        if resolver is None or d.action is Action.BLOCKED or d.allowed or d.paused:
+            return False
+        host = note.request.host
+        if not cname.worth_lookup(host):
+            return False
+        if resolver.cached(host) is not None:
+            if not resolver.fresh(host):
+                resolver.lookup(host)  # judged by the last answer meanwhile
+            return False
+        if note.request.type == "document":
+            resolver.lookup(host)  # for the page's own requests to its host
+            return False
+        return True
 
     async def _after_lookup(self, flow: http.HTTPFlow, note: FlowNote) -> None:
+        assert self.shared.resolver is not None and self.shared.pipeline is not None
         try:
-            assert self.shared.resolver is not None and self.shared.pipeline is not None
-            await self.shared.resolver.chain(note.request.host)
+            lookup = self.shared.resolver.lookup(note.request.host)
+            if lookup is not None:
+                # Shielded: other requests wait on the same lookup, and this one's client may go away.
+                await asyncio.shield(lookup)
+        except Exception as e:
+            failed("CNAME lookup", e)  # decided without the chain, as when DNS does not answer
+        try:
             if flow.live and not flow.error:
                 note.decision = self.shared.pipeline.decide_url(note.request)
                 self._apply(flow, note)

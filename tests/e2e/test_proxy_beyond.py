@@ -143,6 +143,58 @@ def test_cname_cloaked_tracker_is_uncloaked(
         assert not proxy.events(host="cdn.shop.test")
 
 
+def test_cname_lookups_start_before_requests_need_them_and_page_loads_never_wait(
+    make_proxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CONNECT starts its host's lookup before the client's handshake, so the request in the tunnel finds the
+    chain known; a page load is not judged by its host's aliases (uBO's cnameIgnoreRootDocument) and starts the
+    lookup its own requests to that host will use; neither asks DNS twice."""
+    from dns_server import DnsServer
+    from harness import open_tunnel
+
+    with DnsServer(
+        {"metrics.shop.test": "shop.test.sc.omtrdc.net", "stats.blog.test": "blog.test.omtrdc.net"}
+    ) as dns:
+        monkeypatch.delenv("PIXELGUARD_NO_CNAME")
+        proxy = make_proxy(
+            {"t": "||omtrdc.net^\n||ads.blog.test^\n@@||ads.blog.test/ok.gif\n"},
+            extra=f"cname: {{nameservers: ['127.0.0.1:{dns.port}']}}\n",
+        )
+        raw = open_tunnel(proxy.port, "metrics.shop.test")
+        with raw:
+            wait_for(lambda: "metrics.shop.test" in dns.asked, what="the lookup started at CONNECT")
+            with proxy.client_context().wrap_socket(raw, server_hostname="metrics.shop.test") as tls:
+                tls.sendall(
+                    b"GET /b/ss/1 HTTP/1.1\r\nHost: metrics.shop.test\r\nAccept: image/*\r\n"
+                    b"Connection: close\r\n\r\n"
+                )
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = tls.recv(4096)
+                    assert chunk, head
+                    head += chunk
+        assert b"x-pixelguard: blocked" in head.lower(), head
+        assert dns.asked.count("metrics.shop.test") == 1
+        # No lookup for a tunnel the lists block by host (its requests are blocked anyway) or an apex.
+        open_tunnel(proxy.port, "ads.blog.test").close()
+        open_tunnel(proxy.port, "shop.test").close()
+        page = {"Accept": "text/html", "Sec-Fetch-Dest": "document", "Sec-Fetch-Mode": "navigate"}
+        r = proxy.get("http://stats.blog.test/", page)
+        assert r.headers.get("X-Pixelguard") != "blocked"  # the page itself: not judged by the alias
+        wait_for(lambda: "stats.blog.test" in dns.asked, what="the lookup the page load started")
+        r = proxy.get("http://stats.blog.test/pixel.gif", {**IMAGE, "Referer": "http://stats.blog.test/"})
+        assert r.headers.get("X-Pixelguard") == "blocked"
+        assert (
+            proxy.get("http://stats.blog.test/", page).headers.get("X-Pixelguard") != "blocked"
+        )  # known now
+        assert dns.asked.count("stats.blog.test") == 1
+        assert "shop.test" not in dns.asked and "ads.blog.test" not in dns.asked
+        row = wait_for(lambda: proxy.events(reason="cname", host="stats.blog.test"), what="the cname event")[
+            0
+        ]
+        assert row["detail"] == "stats.blog.test → blog.test.omtrdc.net"
+
+
 def _issuer(proxy: Proxy, port: int, context) -> str:  # type: ignore[no-untyped-def]
     """CONNECT localhost:port through the proxy, handshake, and return the certificate issuer's common name."""
     import socket
