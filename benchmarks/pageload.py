@@ -128,16 +128,27 @@ def load(port: int, page: list[str], direct: bool = False) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, add_help=False
+    )
+    ap.add_argument(
+        "-h", "--help", action="store_true", help="show this help (with --https: the HTTPS run's)"
+    )
     ap.add_argument("--pages", type=int, default=60, help="page loads to replay (default %(default)s)")
     ap.add_argument(
-        "--https", action="store_true", help="over HTTPS, against no proxy too (benchmarks/pageload_https.py)"
+        "--https",
+        action="store_true",
+        help="over HTTPS, against no proxy and an ideal blocker too (benchmarks/pageload_https.py; its own "
+        "options, such as --round-trips, --http2 and --cname-delay, are listed by --https --help)",
     )
     args, rest = ap.parse_known_args(argv)
     if args.https:
         from benchmarks import pageload_https
 
-        return pageload_https.main([f"--pages={args.pages}", *rest])
+        return pageload_https.main([f"--pages={args.pages}", *rest, *(["--help"] if args.help else [])])
+    if args.help:
+        ap.print_help()
+        return 0
     if rest:
         ap.error(f"unrecognized arguments: {' '.join(rest)}")
     if not (SHARED / "requests" / "top500-sitelist.txt").is_file():

@@ -16,8 +16,17 @@ connections over them (SO_REUSEPORT); their CPU and peak memory are added up (RE
 cores").
 ``--concurrent K`` loads K pages at a time through each setup (K tabs, or K users of one proxy) and reports
 requests per second as well: the load at which one event loop becomes the limit.
+``--cname-delay MS`` runs pixelguard with CNAME uncloaking on, as a user's is by default (every other run turns it
+off: the simulated internet has no DNS), each pixelguard against its own DNS server on 127.0.0.1 that answers every
+name, with an address and no alias, after MS milliseconds; "pixelguard, CNAME off" runs beside it, and each
+pixelguard's count of lookups is printed. An upper bound of what lookups cost: no proxy pays no DNS here at all,
+where a browser without a proxy resolves each new host itself, and pixelguard's lookup leaves the answer in the
+resolver's cache for the proxy's own connection.
+``--baseline DIR`` adds the pixelguard of another checkout (a git worktree of the commit before a change), with the
+same configuration: before and after in one run.
 
-Loopback only; nothing leaves the machine. ``scripts/bench-pageload --https [--pages N] [--workers N] [--concurrent K]``.
+Loopback only; nothing leaves the machine. ``scripts/bench-pageload --https [--pages N] [--round-trips] [--http2]
+[--workers N] [--concurrent K] [--cname-delay MS] [--baseline DIR]``.
 """
 
 from __future__ import annotations
@@ -281,6 +290,44 @@ def _listening(port: int) -> int:
     return sum(1 for f in rows if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port)
 
 
+class SlowDns:
+    """A DNS server on 127.0.0.1 (dnslib) answering every A query with 127.0.0.1 and no alias, after ``delay``
+    seconds: the round trip to a resolver that a CNAME lookup of pixelguard's pays."""
+
+    def __init__(self, delay: float):
+        from dnslib import QTYPE, RR, A
+        from dnslib.server import BaseResolver, DNSLogger, DNSServer
+
+        bench = self
+
+        class _Answer(BaseResolver):  # type: ignore[misc]
+            def resolve(self, request: Any, handler: Any) -> Any:
+                bench.asked += 1
+                time.sleep(delay)  # each query in its own thread (dnslib's server is threaded)
+                reply = request.reply()
+                if request.q.qtype == QTYPE.A:
+                    reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A("127.0.0.1"), ttl=300))
+                return reply
+
+        self.asked = 0
+        self.server = DNSServer(_Answer(), port=0, address="127.0.0.1", logger=DNSLogger(logf=lambda _: None))
+        self.server.start_thread()
+        self.port: int = self.server.server.server_address[1]
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def _check_checkout(env: dict[str, str], checkout: Path) -> None:
+    """Make sure a process with env imports the checkout's pixelguard, not this one's."""
+    got = subprocess.run(
+        [sys.executable, "-P", "-c", "import pixelguard; print(pixelguard.__file__)"],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    if not Path(got).resolve().is_relative_to(checkout.resolve()):
+        raise SystemExit(f"bench-pageload: --baseline would run {got}, not the pixelguard of {checkout}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pages", type=int, default=60, help="page loads to replay (default %(default)s)")
@@ -312,7 +359,25 @@ def main(argv: list[str] | None = None) -> int:
         metavar="K",
         help="load K pages at a time (as K tabs, or K users of one proxy) and report requests per second too",
     )
+    ap.add_argument(
+        "--cname-delay",
+        type=float,
+        metavar="MS",
+        help="run pixelguard with CNAME uncloaking on, as it is by default (the benchmark turns it off otherwise), "
+        "against a DNS server on 127.0.0.1 that answers every name, with no alias, after MS milliseconds "
+        "(a resolver's round trip)",
+    )
+    ap.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="also run the pixelguard of another checkout (e.g. a git worktree of the commit before a change), "
+        "with the same configuration, interleaved with the others",
+    )
     args = ap.parse_args(argv)
+    if args.cname_delay is not None and not 0 <= args.cname_delay <= 10_000:
+        ap.error("--cname-delay needs milliseconds from 0 to 10000")
+    if args.baseline and not (Path(args.baseline) / "pixelguard" / "__init__.py").is_file():
+        ap.error(f"--baseline {args.baseline}: no pixelguard package there")
     if args.concurrent < 1:
         ap.error("--concurrent needs a count of at least 1")
     if args.workers < 1:
@@ -344,6 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     script.write_text(RESOLVE_LOCAL)
     filters = SHARED / "filterlists"
     base_cfg = config_text(tmp)
+    if args.cname_delay is not None:  # each pixelguard its own DNS server (below), to count its lookups
+        base_cfg = base_cfg.replace("cname: {enabled: false}", "cname: {enabled: true, nameservers: [DNS]}")
     (tmp / "config.yaml").write_text(base_cfg)
     env = isolated_env(tmp, PG_BENCH_ORIGIN=str(origin_port), PG_BENCH_RTT="1" if args.round_trips else "")
 
@@ -360,6 +427,21 @@ def main(argv: list[str] | None = None) -> int:
         pixelguards["pixelguard, no refusal"] = own_data_dir("off", "tls: {refuse_blocked: false}\n")
     if together:
         pixelguards[together] = own_data_dir("workers", f"proxy: {{workers: {args.workers}}}\n")
+    if args.baseline:
+        cfg, base_env = own_data_dir("baseline")
+        base_env |= {"PYTHONPATH": str(Path(args.baseline).resolve())}
+        _check_checkout(base_env, Path(args.baseline))
+        pixelguards["pixelguard, baseline"] = (cfg, base_env)
+    dns: dict[str, SlowDns] = {}
+    if args.cname_delay is not None:
+        for name, (cfg, _) in pixelguards.items():
+            dns[name] = SlowDns(args.cname_delay / 1000)
+            cfg.write_text(cfg.read_text().replace("[DNS]", f"['127.0.0.1:{dns[name].port}']"))
+        cfg, off_env = own_data_dir("cname-off")  # what the lookups cost, in the same run
+        cfg.write_text(
+            cfg.read_text().replace("cname: {enabled: true, nameservers: [DNS]}", "cname: {enabled: false}")
+        )
+        pixelguards["pixelguard, CNAME off"] = (cfg, off_env)
     trust = ["--set", f"ssl_verify_upstream_trusted_ca={ca.pem}", "--set", f"scripts={script}"]
     py = sys.executable
     ports = {name: free_port() for name in ["mitmdump", *pixelguards]}
@@ -367,8 +449,17 @@ def main(argv: list[str] | None = None) -> int:
     envs = {"mitmdump": env}
     for name, (cfg, pg_env) in pixelguards.items():
         proxies[name] = [
-            py, "-m", "pixelguard", "--config", str(cfg), "run", "--port", str(ports[name]), *trust,
-        ]  # fmt: skip
+            py,
+            "-P",
+            "-m",
+            "pixelguard",
+            "--config",
+            str(cfg),
+            "run",
+            "--port",
+            str(ports[name]),
+            *trust,
+        ]  # fmt: skip  (-P: the package comes from PYTHONPATH or the venv, never from the working directory)
         envs[name] = pg_env
     procs = {
         n: subprocess.Popen(c, env=envs[n], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
@@ -454,8 +545,12 @@ def main(argv: list[str] | None = None) -> int:
         for s, b in browsers.items():
             for f in b.failures[:5]:
                 print(f"  failed ({s}): {f}")
+        for name, server in dns.items():
+            print(f"  {name}: {server.asked} CNAME lookups, each answered after {args.cname_delay:g} ms")
     finally:
         stop(procs.values())
+        for server in dns.values():
+            server.stop()
         internet.shutdown()
         if h2_origin is not None:
             h2_origin.stop()
