@@ -36,7 +36,7 @@ import dns.message
 import dns.rdatatype
 import dns.resolver
 
-from pixelguard.engine.request import domain_of, normal_host
+from pixelguard.engine.request import domain_of, host_info, normal_host
 from pixelguard.limits import CNAME_CACHE, CNAME_IN_FLIGHT, CNAME_STALE_S, MAX_CNAME_CHAIN
 
 log = logging.getLogger(__name__)
@@ -206,12 +206,14 @@ def worth_lookup(host: str) -> bool:
     not a registrable domain (``shop.example``, ``bbc.co.uk``): a zone's apex holds its SOA and NS records, and a
     name with a CNAME can hold no other (RFC 1034 3.6.2, RFC 2181 10.1), so an apex is never an alias. Cloaking
     is done with a name under the site (``metrics.shop.example``)."""
-    import ipaddress
-
     if not host or "." not in host or host == "localhost" or host.endswith((".localhost", ".local")):
         return False
-    try:
-        ipaddress.ip_address(host)
-        return False
-    except ValueError:
-        return domain_of(host) != host
+    if ":" in host or host[-1].isdigit():  # only these can be addresses (no top-level domain ends in a digit)
+        import ipaddress
+
+        try:
+            ipaddress.ip_address(host)
+            return False
+        except ValueError:
+            pass
+    return host_info(host)[0] != host  # memoised per host: asked for every request that passed
