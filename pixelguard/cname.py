@@ -36,6 +36,7 @@ import dns.message
 import dns.rdatatype
 import dns.resolver
 
+from pixelguard.display import safe
 from pixelguard.engine.request import domain_of, host_info, normal_host
 from pixelguard.limits import CNAME_CACHE, CNAME_IN_FLIGHT, CNAME_STALE_S, MAX_CNAME_CHAIN
 
@@ -81,7 +82,7 @@ class Resolver:
         # host -> (when its TTL ends, its chain); kept CNAME_STALE_S past that end (see cached)
         self._cache: OrderedDict[str, tuple[float, tuple[str, ...]]] = OrderedDict()
         self._pending: dict[str, asyncio.Task[tuple[str, ...]]] = {}  # host -> its lookup under way
-        self.queries = 0  # lookups started, for the tests' and benchmarks' counts
+        self._full = False  # the bound on lookups under way was met (logged once until a lookup starts again)
         if nameservers:
             self.servers = [parse_nameserver(n) for n in nameservers]
         else:
@@ -116,7 +117,15 @@ class Resolver:
         if task is not None:
             return task
         if len(self._pending) >= CNAME_IN_FLIGHT:
+            if not self._full:  # once per flood, not once per request
+                self._full = True
+                log.warning(
+                    "pixelguard: %d CNAME lookups under way; new names are judged without their aliases until "
+                    "some answer",
+                    CNAME_IN_FLIGHT,
+                )
             return None
+        self._full = False
         task = asyncio.get_running_loop().create_task(self._ask(host))
         self._pending[host] = task
         task.add_done_callback(lambda t: self._done(host, t))
@@ -132,7 +141,7 @@ class Resolver:
         if self._pending.get(host) is task:
             del self._pending[host]
         if not task.cancelled() and task.exception() is not None:  # retrieved here: a prefetch has no awaiter
-            log.warning("pixelguard: CNAME lookup for %s failed: %r", host, task.exception())
+            log.warning("pixelguard: CNAME lookup for %s failed: %s", safe(host), safe(repr(task.exception())))
 
     async def chain(self, host: str) -> tuple[str, ...]:
         """The canonical names of host that belong to other sites, nearest first (empty when none)."""
@@ -142,7 +151,6 @@ class Resolver:
         return await self._ask(host)
 
     async def _ask(self, host: str) -> tuple[str, ...]:
-        self.queries += 1
         query = dns.message.make_query(host, "A")
         deadline = time.monotonic() + self.timeout
         for ip, port in self.servers:

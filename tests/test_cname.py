@@ -82,7 +82,9 @@ def test_an_answer_past_its_ttl_is_used_while_a_new_lookup_runs() -> None:
         asyncio.run(main())
 
 
-def test_lookups_under_way_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lookups_under_way_are_bounded(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # a nameserver that never answers
     silent.bind(("127.0.0.1", 0))
     monkeypatch.setattr(cname, "CNAME_IN_FLIGHT", 3)
@@ -94,6 +96,8 @@ def test_lookups_under_way_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
             assert all(tasks)
             assert r.lookup("h3.site.test") is None  # judged without a chain, as an unanswered lookup is
             r.prefetch("h4.site.test")  # nor is a prefetch started
+            said = [m for m in caplog.messages if "CNAME lookups under way" in m]
+            assert len(said) == 1, said  # said once, not once per request
             assert len(r._pending) == 3
             assert await asyncio.gather(*tasks) == [(), (), ()]  # type: ignore[arg-type]
             assert not r._pending and r.fresh("h0.site.test")  # negative answers are cached too
@@ -136,3 +140,22 @@ def test_a_page_load_never_waits_for_a_lookup_and_starts_the_one_its_requests_us
             assert not decider._lookup_due(note("https://shop.test/p.gif", "image"))  # an apex: no alias
 
         asyncio.run(main())
+
+
+def test_a_lookup_that_fails_unexpectedly_is_logged_once_and_ends(caplog: pytest.LogCaptureFixture) -> None:
+    r = cname.Resolver(("127.0.0.1:9",))
+
+    async def broken(host: str) -> tuple[str, ...]:
+        raise RuntimeError("bug\x1b[2J")
+
+    r._ask = broken  # type: ignore[method-assign]
+
+    async def main() -> None:
+        r.prefetch("m.evil\x1b[31m.test")  # nobody awaits a prefetch: its failure is retrieved and logged
+        task = r._pending["m.evil\x1b[31m.test"]
+        await asyncio.wait([task])  # returns after the resolver's own done callback, registered first, ran
+        assert not r._pending
+
+    asyncio.run(main())
+    said = [m for m in caplog.messages if "CNAME lookup for" in m]
+    assert len(said) == 1 and "\x1b" not in said[0] and "\\x1b" in said[0], said
