@@ -121,8 +121,8 @@ class RequestDecider:
         return True
 
     async def _after_lookup(self, flow: http.HTTPFlow, note: FlowNote) -> None:
-        assert self.shared.resolver is not None and self.shared.pipeline is not None
         try:
+            assert self.shared.resolver is not None and self.shared.pipeline is not None
             lookup = self.shared.resolver.lookup(note.request.host)
             if lookup is not None:
                 # Shielded: other requests wait on the same lookup, and this one's client may go away.
@@ -130,7 +130,7 @@ class RequestDecider:
         except Exception as e:
             failed("CNAME lookup", e)  # decided without the chain, as when DNS does not answer
         try:
-            if flow.live and not flow.error:
+            if flow.live and not flow.error and self.shared.pipeline is not None:
                 note.decision = self.shared.pipeline.decide_url(note.request)
                 self._apply(flow, note)
         except Exception as e:
