@@ -141,7 +141,9 @@ class Resolver:
         if self._pending.get(host) is task:
             del self._pending[host]
         if not task.cancelled() and task.exception() is not None:  # retrieved here: a prefetch has no awaiter
-            log.warning("pixelguard: CNAME lookup for %s failed: %s", safe(host), safe(repr(task.exception())))
+            log.warning(
+                "pixelguard: CNAME lookup for %s failed: %s", safe(host), safe(repr(task.exception()))
+            )
 
     async def chain(self, host: str) -> tuple[str, ...]:
         """The canonical names of host that belong to other sites, nearest first (empty when none)."""
