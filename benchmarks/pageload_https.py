@@ -448,18 +448,10 @@ def main(argv: list[str] | None = None) -> int:
     proxies = {"mitmdump": [*mitmdump_cmd(ports["mitmdump"], tmp, "-s", str(script)), *trust[:2]]}
     envs = {"mitmdump": env}
     for name, (cfg, pg_env) in pixelguards.items():
+        # -P: the package comes from PYTHONPATH (--baseline) or the venv, never from the working directory.
         proxies[name] = [
-            py,
-            "-P",
-            "-m",
-            "pixelguard",
-            "--config",
-            str(cfg),
-            "run",
-            "--port",
-            str(ports[name]),
-            *trust,
-        ]  # fmt: skip  (-P: the package comes from PYTHONPATH or the venv, never from the working directory)
+            py, "-P", "-m", "pixelguard", "--config", str(cfg), "run", "--port", str(ports[name]), *trust,
+        ]  # fmt: skip
         envs[name] = pg_env
     procs = {
         n: subprocess.Popen(c, env=envs[n], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)

@@ -144,7 +144,7 @@ def test_cname_cloaked_tracker_is_uncloaked(
 
 
 def test_cname_lookups_start_before_requests_need_them_and_page_loads_never_wait(
-    make_proxy, monkeypatch: pytest.MonkeyPatch
+    make_proxy, origin: Origin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A CONNECT starts its host's lookup before the client's handshake, so the request in the tunnel finds the
     chain known; a page load is not judged by its host's aliases (uBO's cnameIgnoreRootDocument) and starts the
@@ -152,22 +152,23 @@ def test_cname_lookups_start_before_requests_need_them_and_page_loads_never_wait
     from dns_server import DnsServer
     from harness import open_tunnel
 
-    with DnsServer(
-        {"metrics.shop.test": "shop.test.sc.omtrdc.net", "stats.blog.test": "blog.test.omtrdc.net"}
-    ) as dns:
+    # What passes lands on the local origin (resolve_local.py), never on a name the system would have to resolve.
+    monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTP", str(origin.http_port))
+    monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTPS", str(origin.https_port))
+    origin.serve("/home", b"<html>the page</html>", "text/html")
+    chains = {"metrics.shop.test": "shop.test.sc.omtrdc.net", "stats.blog.test": "blog.test.omtrdc.net"}
+    with DnsServer(chains) as dns:
         monkeypatch.delenv("PIXELGUARD_NO_CNAME")
         proxy = make_proxy(
             {"t": "||omtrdc.net^\n||ads.blog.test^\n@@||ads.blog.test/ok.gif\n"},
+            "--set", f"scripts={REPO / 'tests' / 'e2e' / 'resolve_local.py'}",
             extra=f"cname: {{nameservers: ['127.0.0.1:{dns.port}']}}\n",
-        )
-        raw = open_tunnel(proxy.port, "metrics.shop.test")
-        with raw:
+        )  # fmt: skip
+        with open_tunnel(proxy.port, "metrics.shop.test") as raw:
             wait_for(lambda: "metrics.shop.test" in dns.asked, what="the lookup started at CONNECT")
             with proxy.client_context().wrap_socket(raw, server_hostname="metrics.shop.test") as tls:
-                tls.sendall(
-                    b"GET /b/ss/1 HTTP/1.1\r\nHost: metrics.shop.test\r\nAccept: image/*\r\n"
-                    b"Connection: close\r\n\r\n"
-                )
+                tls.sendall(b"GET /b/ss/1 HTTP/1.1\r\nHost: metrics.shop.test\r\nAccept: image/*\r\n"
+                            b"Connection: close\r\n\r\n")  # fmt: skip
                 head = b""
                 while b"\r\n\r\n" not in head:
                     chunk = tls.recv(4096)
@@ -179,20 +180,17 @@ def test_cname_lookups_start_before_requests_need_them_and_page_loads_never_wait
         open_tunnel(proxy.port, "ads.blog.test").close()
         open_tunnel(proxy.port, "shop.test").close()
         page = {"Accept": "text/html", "Sec-Fetch-Dest": "document", "Sec-Fetch-Mode": "navigate"}
-        r = proxy.get("http://stats.blog.test/", page)
-        assert r.headers.get("X-Pixelguard") != "blocked"  # the page itself: not judged by the alias
+        r = proxy.get("http://stats.blog.test/home", page)
+        assert r.status == 200 and r.body == b"<html>the page</html>"  # not judged by its alias
         wait_for(lambda: "stats.blog.test" in dns.asked, what="the lookup the page load started")
-        r = proxy.get("http://stats.blog.test/pixel.gif", {**IMAGE, "Referer": "http://stats.blog.test/"})
+        r = proxy.get("http://stats.blog.test/pixel.gif", {**IMAGE, "Referer": "http://stats.blog.test/home"})
         assert r.headers.get("X-Pixelguard") == "blocked"
-        assert (
-            proxy.get("http://stats.blog.test/", page).headers.get("X-Pixelguard") != "blocked"
-        )  # known now
+        again = proxy.get("http://stats.blog.test/home", page)  # with the chain known now
+        assert again.body == b"<html>the page</html>"
         assert dns.asked.count("stats.blog.test") == 1
         assert "shop.test" not in dns.asked and "ads.blog.test" not in dns.asked
-        row = wait_for(lambda: proxy.events(reason="cname", host="stats.blog.test"), what="the cname event")[
-            0
-        ]
-        assert row["detail"] == "stats.blog.test → blog.test.omtrdc.net"
+        rows = wait_for(lambda: proxy.events(reason="cname", host="stats.blog.test"), what="the cname event")
+        assert rows[0]["detail"] == "stats.blog.test → blog.test.omtrdc.net"
 
 
 def _issuer(proxy: Proxy, port: int, context) -> str:  # type: ignore[no-untyped-def]
