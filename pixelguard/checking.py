@@ -3,7 +3,7 @@
 The request model is built from the arguments as the proxy builds it from a flow (RequestModel.build: the same
 type and page reading of the headers), and the pipeline is the proxy's (protection.build), with the pause and
 the TLS policy read from the data dir and the CNAME chain looked up first, as the proxy's first request to a
-name does. An https URL is asked at CONNECT first, as the proxy asks.
+name does (not for a page load, which is not judged by its host's aliases). An https URL is asked at CONNECT first, as the proxy asks.
 """
 
 from __future__ import annotations
