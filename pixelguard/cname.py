@@ -145,14 +145,8 @@ class Resolver:
                 "pixelguard: CNAME lookup for %s failed: %s", safe(host), safe(repr(task.exception()))
             )
 
-    async def chain(self, host: str) -> tuple[str, ...]:
-        """The canonical names of host that belong to other sites, nearest first (empty when none)."""
-        found = self.cached(host) if self.fresh(host) else None
-        if found is not None:
-            return found
-        return await self._ask(host)
-
     async def _ask(self, host: str) -> tuple[str, ...]:
+        """Ask DNS for host's chain now and remember the answer."""
         query = dns.message.make_query(host, "A")
         deadline = time.monotonic() + self.timeout
         for ip, port in self.servers:
@@ -172,11 +166,11 @@ class Resolver:
         return self._store(host, (), NEGATIVE_TTL)
 
     def chain_sync(self, host: str) -> tuple[str, ...]:
-        """The same, blocking (for ``pixelguard check``, which runs no event loop of its own)."""
-        found = self.cached(host) if self.fresh(host) else None
-        if found is not None:
-            return found
-        return asyncio.run(self.chain(host))
+        """The canonical names of host that belong to other sites, nearest first (empty when none): the fresh
+        answer, else asked now, blocking (for ``pixelguard check``, which runs no event loop of its own)."""
+        if self.fresh(host):
+            return self._cache[host][1]
+        return asyncio.run(self._ask(host))
 
     def _store(self, host: str, names: tuple[str, ...], ttl: float) -> tuple[str, ...]:
         self._cache.pop(host, None)  # a refreshed host goes to the end: the oldest answer is dropped first
