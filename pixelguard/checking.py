@@ -3,7 +3,8 @@
 The request model is built from the arguments as the proxy builds it from a flow (RequestModel.build: the same
 type and page reading of the headers), and the pipeline is the proxy's (protection.build), with the pause and
 the TLS policy read from the data dir and the CNAME chain looked up first, as the proxy's first request to a
-name does (not for a page load, which is not judged by its host's aliases). An https URL is asked at CONNECT first, as the proxy asks.
+name does (not for a page load, which is not judged by its host's aliases). An https URL is asked at CONNECT
+first, as the proxy asks.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pixelguard import cname, pause, protection
 from pixelguard.config import Config
 from pixelguard.decision.bodies import BodyView, view_of
 from pixelguard.decision.decision import Action, Decision
+from pixelguard.decision.pipeline import judged_by_aliases
 from pixelguard.decision.request_model import RequestModel, header_map
 from pixelguard.engine import Engine
 from pixelguard.engine.request import split_url
@@ -108,7 +110,7 @@ class Checker:
             url, host, method, hmap, client=client, resource=resource_type, source=source
         )
         resolver = self.built.resolver
-        if resolver is not None and req.type != "document" and cname.worth_lookup(host):  # as the proxy asks
+        if resolver is not None and judged_by_aliases(req) and cname.worth_lookup(host):  # as the proxy asks
             resolver.chain_sync(host)
             chain = resolver.cached(host)
             result.chain = (host, *chain) if chain else ()

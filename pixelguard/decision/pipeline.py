@@ -62,6 +62,13 @@ def _no_tracker(host: str) -> bool:
 HYGIENE_DROP = ("if-none-match", "if-modified-since", "x-client-data")
 
 
+def judged_by_aliases(req: RequestModel) -> bool:
+    """Is this request judged by its host's CNAME chain (so worth a lookup)? Not a page the user opens, as uBO's
+    cnameIgnoreRootDocument (default on): a site served from a listed host's network stays reachable. The
+    requests a page makes are."""
+    return req.type != "document"
+
+
 @dataclass
 class Pipeline:
     engine: Engine
@@ -276,9 +283,7 @@ class Pipeline:
     # --- helpers ----------------------------------------------------------------------------------------------
 
     def _cname(self, req: RequestModel) -> Decision | None:
-        if req.type == "document":
-            # A page the user opens is not judged by its host's aliases, as uBO's cnameIgnoreRootDocument
-            # (default on): a site served from a listed host's network stays reachable. Its requests are.
+        if not judged_by_aliases(req):
             return None
         chain = self.cname_chain(req.host)
         if not chain:

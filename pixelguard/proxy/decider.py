@@ -32,6 +32,7 @@ from mitmproxy import http
 from pixelguard import cname
 from pixelguard.decision.bodies import StreamedBody, view_of
 from pixelguard.decision.decision import Action, Decision
+from pixelguard.decision.pipeline import judged_by_aliases
 from pixelguard.decision.redact import without_cookies
 from pixelguard.decision.request_model import RequestModel, header_map
 from pixelguard.limits import BODY_HOLD, BODY_TAIL
@@ -115,7 +116,7 @@ class RequestDecider:
             if not resolver.fresh(host):
                 resolver.lookup(host)  # judged by the last answer meanwhile
             return False
-        if note.request.type == "document":
+        if not judged_by_aliases(note.request):
             resolver.lookup(host)  # for the page's own requests to its host
             return False
         return True
