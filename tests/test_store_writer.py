@@ -5,7 +5,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from pathlib import Path
 
+import pytest
 from store_helpers import event, numbers, wait_for
 
 from pixelguard.store import db as dbmod
@@ -127,3 +129,39 @@ def test_writer_database_is_migrated_and_wal(tmp_path):
     assert "events_readable" in db.view_names()
     (row,) = db.execute("SELECT time_utc, host FROM events_readable").fetchall()
     assert row[0][:2] == "20" and row[1] == "t1.tracker.test"
+
+
+def _wakeups(thread: threading.Thread) -> int:
+    """How many times the kernel has woken this thread from a sleep (Linux: its voluntary context switches)."""
+    status = Path(f"/proc/self/task/{thread.native_id}/status").read_text()
+    return int(status.split("voluntary_ctxt_switches:")[1].split()[0])
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self/task").is_dir(), reason="counts a thread's wake-ups in Linux's /proc"
+)
+def test_an_idle_writer_sleeps_until_an_event_wakes_it(tmp_path):
+    # A proxy runs all day on a laptop: while nothing happens, its writer must not wake 20 times a second to look.
+    path = tmp_path / "pg.db"
+    w = Writer(path).start()
+    try:
+        assert w._thread is not None
+        wait_for(lambda: w.parked, 30, "the writer to park once idle")
+        before = _wakeups(w._thread)
+        time.sleep(1.0)  # the window in which wake-ups are counted (polling: 20 of them)
+        assert _wakeups(w._thread) - before <= 2
+        assert w.parked
+        # An event, a counter and close each wake it, and nothing is lost.
+        w.put(event(1))
+        wait_for(lambda: numbers(path) == [1], 30, "the event put while parked to be written")
+        wait_for(lambda: w.parked, 30, "the writer to park again")
+        w.count(seen=3, stopped=1)
+        wait_for(lambda: w.status["batches"] >= 2, 30, "the counters counted while parked to be written")
+        wait_for(lambda: w.parked, 30, "the writer to park again")
+        w.put(event(2))  # put and closed at once: close must still write it
+    finally:
+        assert w.close(timeout=10)
+    assert numbers(path) == [1, 2]
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT sum(seen), sum(stopped) FROM counters").fetchone() == (3, 1)
+    conn.close()
