@@ -111,9 +111,15 @@ class Checker:
         )
         resolver = self.built.resolver
         if resolver is not None and judged_by_aliases(req) and cname.worth_lookup(host):  # as the proxy asks
+            unanswered = resolver.unanswered
             resolver.chain_sync(host)
             chain = resolver.cached(host)
             result.chain = (host, *chain) if chain else ()
+            if resolver.unanswered != unanswered:
+                result.notes.append(
+                    f"no DNS server answered for {host}: judged without its aliases, as the proxy would be "
+                    f"(`{cmd('doctor')}` names the servers asked)"
+                )
         view: BodyView | None = None
         if body:
             view = view_of(body, hmap.get("content-type", ""), hmap.get("content-encoding", ""))

@@ -64,9 +64,11 @@ def parse_nameserver(text: str) -> tuple[str, int]:
     s = text.strip()
     host, port = s, 53
     if s.startswith("["):
-        host, _, rest = s[1:].partition("]")
+        host, bracket, rest = s[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ValueError('an IPv6 address with a port is written "[IP]:PORT"')
         if rest:
-            port = int(rest.lstrip(":"))
+            port = int(rest[1:])
     elif s.count(":") == 1:
         host, p = s.split(":")
         port = int(p)
@@ -83,6 +85,7 @@ class Resolver:
         self._cache: OrderedDict[str, tuple[float, tuple[str, ...]]] = OrderedDict()
         self._pending: dict[str, asyncio.Task[tuple[str, ...]]] = {}  # host -> its lookup under way
         self._full = False  # the bound on lookups under way was met (logged once until a lookup starts again)
+        self.unanswered = 0  # lookups no nameserver answered (judged without a chain): `check` says so
         if nameservers:
             self.servers = [parse_nameserver(n) for n in nameservers]
         else:
@@ -146,15 +149,21 @@ class Resolver:
             )
 
     async def _ask(self, host: str) -> tuple[str, ...]:
-        """Ask DNS for host's chain now and remember the answer."""
+        """Ask DNS for host's chain now and remember the answer.
+
+        The nameservers are asked in turn, each with an equal share of what is left of ``timeout``: a first one
+        that never answers (a VPN's resolver after the VPN went down) would otherwise take the whole budget, and
+        every lookup would fail without the second ever being asked. The one that answers is asked first from
+        then on, so a dead one costs its share once, not on every lookup."""
         query = dns.message.make_query(host, "A")
         deadline = time.monotonic() + self.timeout
-        for ip, port in self.servers:
+        servers = list(self.servers)  # other lookups may reorder self.servers meanwhile
+        for i, (ip, port) in enumerate(servers):
             left = deadline - time.monotonic()
             if left <= 0:
                 break
             try:
-                response = await dns.asyncquery.udp(query, ip, timeout=left, port=port)
+                response = await dns.asyncquery.udp(query, ip, timeout=left / (len(servers) - i), port=port)
                 if response.flags & dns.flags.TC:
                     response = await dns.asyncquery.tcp(
                         query, ip, timeout=max(0.05, deadline - time.monotonic()), port=port
@@ -162,7 +171,11 @@ class Resolver:
             except (dns.exception.DNSException, OSError, ValueError) as e:
                 log.debug("cname: %s via %s: %s", host, ip, e)
                 continue
+            if self.servers[0] != (ip, port):
+                self.servers.remove((ip, port))
+                self.servers.insert(0, (ip, port))
             return self._store(host, *_names(host, response))
+        self.unanswered += 1
         return self._store(host, (), NEGATIVE_TTL)
 
     def chain_sync(self, host: str) -> tuple[str, ...]:
@@ -178,6 +191,27 @@ class Resolver:
         if len(self._cache) > CNAME_CACHE:
             self._cache.popitem(last=False)
         return names
+
+
+PROBE_NAME = "pixelguard-check.invalid"  # RFC 6761: a resolver answers NXDOMAIN itself and asks no one
+
+
+def unanswering(servers: list[tuple[str, int]], timeout: float = 1.0) -> list[tuple[tuple[str, int], str]]:
+    """The nameservers that do not answer a query within timeout, each with why (for ``doctor``). The name asked
+    is under .invalid: it tells a resolver nothing of what the user visits, and a working one answers it at
+    once."""
+    import dns.query
+
+    query = dns.message.make_query(PROBE_NAME, "A")
+    out = []
+    for ip, port in servers:
+        try:
+            dns.query.udp(query, ip, timeout=timeout, port=port)
+        except dns.exception.Timeout:
+            out.append(((ip, port), f"no answer in {timeout:g} s"))
+        except (dns.exception.DNSException, OSError, ValueError) as e:
+            out.append(((ip, port), safe(str(e) or type(e).__name__)))
+    return out
 
 
 def _names(host: str, response: dns.message.Message) -> tuple[tuple[str, ...], float]:

@@ -1,7 +1,8 @@
 """``pixelguard doctor``: is protection really on? One finding per part, each problem with the command that fixes it.
 
-The parts, in the order a new user sets them up: the CA and where it is trusted, the filter lists, the history
-database, the background service, and the proxy itself (reachable where proxy.json says it listens).
+The parts, in the order a new user sets them up: the CA and where it is trusted, the filter lists, pause and TLS
+passthrough, the DNS servers CNAME uncloaking asks, the history database, the background service, and the proxy
+itself (reachable where proxy.json says it listens).
 """
 
 from __future__ import annotations
@@ -179,6 +180,39 @@ def check_passthrough(cfg: Config) -> list[Finding]:
     return out
 
 
+def check_cname(cfg: Config) -> Finding:
+    """CNAME uncloaking needs a DNS server that answers: without one every lookup fails open, and trackers behind
+    first-party names pass with nothing to say so."""
+    from pixelguard import cname
+
+    if not cfg.cname.enabled:
+        return Finding("CNAME", True, "uncloaking is off (cname.enabled: false): trackers behind first-party "
+                       "names are judged by those names only")  # fmt: skip
+    if not cname.enabled(cfg):
+        return Finding("CNAME", True, f"uncloaking is off ({cname.NO_CNAME_ENV}=1 in the environment)")
+    fix = f"{cmd('config path')}  (set cname.nameservers to DNS servers that answer, in the file it names)"
+    servers = cname.Resolver(cfg.cname.nameservers).servers
+    if not servers:
+        return Finding("CNAME", False, "no DNS server to ask (cname.nameservers is empty and the system names "
+                       "none): no alias is looked up, so trackers behind first-party names pass", fix)  # fmt: skip
+    names = ", ".join(_server(s) for s in servers)
+    silent = cname.unanswering(servers)
+    if len(silent) == len(servers):
+        why = "; ".join(f"{_server(s)}: {e}" for s, e in silent)
+        return Finding("CNAME", False, f"no DNS server answers ({why}): every lookup fails, so trackers behind "
+                       "first-party names pass", fix)  # fmt: skip
+    if silent:
+        quiet = ", ".join(_server(s) for s, _ in silent)
+        return Finding("CNAME", True, f"uncloaking asks {names}; {quiet} did not answer (the others are asked "
+                       "first once they answer)")  # fmt: skip
+    return Finding("CNAME", True, f"uncloaking asks {names}")
+
+
+def _server(server: tuple[str, int]) -> str:
+    ip, port = server
+    return display.safe(f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}")
+
+
 def check_system_proxy(cfg: Config, proxy_up: bool) -> list[Finding]:
     """Where the desktop's proxy setting points (GNOME's, the one read here): at a pixelguard that is not running,
     nothing loads."""
@@ -215,6 +249,7 @@ def run_all(cfg: Config, home: Path | None = None) -> list[Finding]:
         *check_lists(cfg),
         check_pause(cfg),
         *check_passthrough(cfg),
+        check_cname(cfg),
         check_database(cfg),
         check_service(proxy.ok),
         proxy,

@@ -72,6 +72,24 @@ def test_check_uncloaks_cnames(tmp_path: Path, monkeypatch) -> None:  # type: ig
         r = CliRunner().invoke(cli, ["--config", str(cfg), "check", "https://metrics.shop.test/b/ss?x=1"])
         assert r.exit_code == 1, r.output
         assert "CNAME chain: metrics.shop.test -> shop.test.sc.omtrdc.net" in r.output
-        assert "||omtrdc.net^ (l:1)" in r.output
+        assert "||omtrdc.net^ (l:1)" in r.output and "no DNS server answered" not in r.output
         r = CliRunner().invoke(cli, ["--config", str(cfg), "check", "https://www.shop.test/", "--json"])
         assert r.exit_code == 0 and json.loads(r.stdout)["cname"] == []
+
+
+def test_check_says_when_no_dns_server_answered(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Uncloaking fails open: the request is judged without its aliases, and check says so instead of a plain pass.
+    import socket
+
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    try:
+        cfg = tmp_path / "config.yaml"
+        cfg.write_text(f"cname: {{nameservers: ['127.0.0.1:{silent.getsockname()[1]}']}}\n")
+        monkeypatch.delenv("PIXELGUARD_NO_CNAME")
+        r = CliRunner().invoke(cli, ["--config", str(cfg), "check", "https://metrics.shop.test/b/ss"])
+    finally:
+        silent.close()
+    assert r.exit_code == 0, r.output
+    assert "pixelguard: no DNS server answered for metrics.shop.test: judged without its aliases" in r.stderr
+    assert "doctor` names the servers asked" in r.stderr
