@@ -37,6 +37,7 @@ import dns.rdatatype
 import dns.resolver
 
 from pixelguard.display import safe
+from pixelguard.dns_health import Watch
 from pixelguard.engine.request import domain_of, host_info, normal_host
 from pixelguard.limits import CNAME_CACHE, CNAME_IN_FLIGHT, CNAME_STALE_S, MAX_CNAME_CHAIN
 
@@ -86,6 +87,9 @@ class Resolver:
         self._pending: dict[str, asyncio.Task[tuple[str, ...]]] = {}  # host -> its lookup under way
         self._full = False  # the bound on lookups under way was met (logged once until a lookup starts again)
         self.unanswered = 0  # lookups no nameserver answered (judged without a chain): `check` says so
+        self.watch: Watch | None = (
+            None  # the proxy's: says in the data dir when DNS stops answering (the UI shows it)
+        )
         if nameservers:
             self.servers = [parse_nameserver(n) for n in nameservers]
         else:
@@ -174,8 +178,12 @@ class Resolver:
             if self.servers[0] != (ip, port):
                 self.servers.remove((ip, port))
                 self.servers.insert(0, (ip, port))
+            if self.watch is not None:
+                self.watch.answered()
             return self._store(host, *_names(host, response))
         self.unanswered += 1
+        if self.watch is not None:
+            self.watch.unanswered()
         return self._store(host, (), NEGATIVE_TTL)
 
     def chain_sync(self, host: str) -> tuple[str, ...]:

@@ -57,10 +57,11 @@ def read(data_dir: Path) -> Running | None:
         )
     except (OSError, ValueError, TypeError, KeyError):
         return None
-    return info if info.pid > 0 and _alive(info.pid) else None
+    return info if info.pid > 0 and alive(info.pid) else None
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Is process pid running (as far as this user can tell)?"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

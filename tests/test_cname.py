@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import socket
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import dns.message
@@ -16,7 +17,7 @@ import dns.rrset
 import pytest
 from dns_server import DnsServer
 
-from pixelguard import cname
+from pixelguard import cname, dns_health
 from pixelguard.limits import CNAME_STALE_S, MAX_CNAME_CHAIN
 
 CHAINS = {"metrics.shop.test": "shop.test.sc.omtrdc.net", "px.news.test": "news.test.collect.example"}
@@ -340,3 +341,22 @@ def test_the_cache_drops_the_answer_used_least_recently_refreshed(monkeypatch: p
     r._store("c.three.test", (), 60)
     assert r.cached("b.two.test") is None
     assert r.cached("a.one.test") == ("y.t.test",) and r.cached("c.three.test") == ()
+
+
+def test_the_proxy_says_when_dns_stops_answering_and_unsays_it_at_the_next_answer(tmp_path: Path) -> None:
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    try:
+        with DnsServer(CHAINS) as dns_server:
+            r = cname.Resolver((f"127.0.0.1:{silent.getsockname()[1]}",), timeout=0.2)
+            r.watch = dns_health.Watch(tmp_path)
+            for i in range(dns_health.SILENT_AFTER):
+                assert r.chain_sync(f"h{i}.site.test") == ()  # fails open
+            assert r.unanswered == dns_health.SILENT_AFTER
+            assert dns_health.silent_since(tmp_path) is not None  # the UI's header shows it
+            r.servers = [("127.0.0.1", dns_server.port)]  # the network is back
+            assert r.chain_sync("metrics.shop.test") == ("shop.test.sc.omtrdc.net",)
+            assert dns_health.silent_since(tmp_path) is None
+            assert not (tmp_path / dns_health.FILE).exists()
+    finally:
+        silent.close()

@@ -592,3 +592,31 @@ async def test_an_empty_first_screen_says_what_to_do_next(tmp_path: Path) -> Non
         assert invocation.cmd("ca install").replace(" ", "") in shown.replace(" ", "")
         assert str(trust.ca_file(trust.confdir())).replace(" ", "") in shown.replace(" ", "")
         assert "Open http://pixelguard.test/ there" in shown  # the built-in test page
+
+
+@sync
+async def test_the_header_says_when_the_proxys_cname_lookups_get_no_answer(tmp_path: Path) -> None:
+    # Uncloaking fails open; the proxy says so in dns.json (dns_health) and the header shows it until an answer.
+    import os
+
+    from pixelguard import dns_health
+
+    cfg, _ = setup(tmp_path, n=3)
+    app = PixelguardApp(cfg, listen="127.0.0.1:18080")
+    watch = dns_health.Watch(cfg.data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, 3)
+        status = app.screen.query_one(StatusBar)
+        await wait_for(pilot, lambda: "protection on" in text_of(status), what="protection on")
+        for _ in range(dns_health.SILENT_AFTER - 1):
+            watch.unanswered()  # a slow name now and then says nothing yet
+        assert not (cfg.data_dir / dns_health.FILE).exists()
+        watch.unanswered()
+        assert json.loads((cfg.data_dir / dns_health.FILE).read_text())["pid"] == os.getpid()
+        await wait_for(pilot, lambda: "DNS not answering" in text_of(status), what="DNS in the header")
+        watch.answered()
+        assert not (cfg.data_dir / dns_health.FILE).exists()
+        await wait_for(pilot, lambda: "DNS" not in text_of(status), what="DNS gone from the header")
+    # A file left by a proxy that died says nothing.
+    (cfg.data_dir / dns_health.FILE).write_text(json.dumps({"since": time.time(), "pid": 2**22 + 12345}))
+    assert dns_health.silent_since(cfg.data_dir) is None

@@ -53,13 +53,15 @@ class Shared:
         self.tls: Policy | None = None
 
     def setup(self, cfg: Config, engine: Engine, recorder: Recorder, mode: str) -> None:
-        from pixelguard import protection
+        from pixelguard import dns_health, protection
 
         self.cfg, self.recorder, self.mode = cfg, recorder, mode
         self.learner = Learner(cfg.pixels.learn_after)
         self.schema_learner = SchemaLearner(cfg.pixels.learn_after)
         built = protection.build(cfg, engine, mode)
         self.tls, self.resolver = built.tls, built.resolver
+        if self.resolver is not None:
+            self.resolver.watch = dns_health.Watch(cfg.data_dir)
         recorder.identity = built.pipeline.identity
         self.pipeline = built.pipeline
         if mode == "hosts-only":

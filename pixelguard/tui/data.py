@@ -37,6 +37,9 @@ class Protection:
     gpc: bool = False  # Global Privacy Control sent on passed requests (config privacy.gpc)
     undecrypted: int = 0  # hosts learned as passed through undecrypted (only whole-host rules reach them)
     workers: int = 1  # processes serving the address (`pixelguard run --workers`)
+    dns_silent: bool = (
+        False  # the proxy's CNAME lookups get no answer: trackers behind first-party names pass
+    )
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,9 @@ class Feed:
         from pixelguard import tls_policy
 
         learned = len(tls_policy.learned_pairs(self.cfg.data_dir))
+        from pixelguard import dns_health
+
+        dns_silent = listen is not None and dns_health.silent_since(self.cfg.data_dir) is not None
         return Protection(
             mode=mode,
             paused_until=paused,
@@ -158,6 +164,7 @@ class Feed:
             gpc=self.cfg.privacy.gpc,
             undecrypted=learned,
             workers=workers,
+            dns_silent=dns_silent,
         )
 
 

@@ -78,6 +78,9 @@ class StatusBar(Static):
         if p.undecrypted and self.stopped is None and p.listen:
             # Less protection than usual: these hosts' requests are seen by host only (see `pixelguard tls`).
             text.append(f" · {p.undecrypted} not decrypted" if form < 2 else f" ·{p.undecrypted}⊘")
+        if p.dns_silent and self.stopped is None and p.listen and p.paused_until is None:
+            # Less protection than usual: CNAME lookups fail open, so cloaked trackers pass (`pixelguard doctor`).
+            text.append(" · DNS not answering" if form < 2 else " ·DNS✗")
         sep = "  │  " if form == 0 else " │ "
         if self.stopped is None and form < 2 and p.listen:
             text.append(sep)
