@@ -193,6 +193,44 @@ def test_cname_lookups_start_before_requests_need_them_and_page_loads_never_wait
         assert rows[0]["detail"] == "stats.blog.test → blog.test.omtrdc.net"
 
 
+def test_a_nameserver_gone_quiet_neither_lets_cloaked_trackers_through_nor_goes_unsaid(
+    make_proxy, origin: Origin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first nameserver that never answers (a VPN's, after the VPN went down) took the whole budget of every
+    lookup, so the second was never asked and every cloaked tracker passed. Now each gets its share; and with no
+    server answering at all, the proxy says so in dns.json (the UI's header) after three lookups in a row."""
+    import socket
+
+    from dns_server import DnsServer
+
+    from pixelguard import dns_health
+
+    monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTP", str(origin.http_port))
+    monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTPS", str(origin.https_port))
+    monkeypatch.delenv("PIXELGUARD_NO_CNAME")
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    quiet = f"127.0.0.1:{silent.getsockname()[1]}"
+    local = ("--set", f"scripts={REPO / 'tests' / 'e2e' / 'resolve_local.py'}")
+    try:
+        with DnsServer({"metrics.shop.test": "shop.test.sc.omtrdc.net"}) as dns:
+            proxy = make_proxy(
+                {"t": "||omtrdc.net^\n"},
+                *local,
+                extra=f"cname: {{nameservers: ['{quiet}', '127.0.0.1:{dns.port}']}}\n",
+            )
+            r = proxy.get("http://metrics.shop.test/b/ss/1", IMAGE)
+            assert r.headers.get("X-Pixelguard") == "blocked" and "metrics.shop.test" in dns.asked
+            assert not (proxy.data_dir / dns_health.FILE).exists()
+        proxy = make_proxy({"t": "||omtrdc.net^\n"}, *local, extra=f"cname: {{nameservers: ['{quiet}']}}\n")
+        for i in range(dns_health.SILENT_AFTER):
+            r = proxy.get(f"http://m.site{i}.test/p.gif", IMAGE)
+            assert r.status == 200 and r.headers.get("X-Pixelguard") != "blocked"  # fails open: traffic flows
+        wait_for(lambda: dns_health.silent_since(proxy.data_dir) is not None, what="dns.json from the proxy")
+    finally:
+        silent.close()
+
+
 def _issuer(proxy: Proxy, port: int, context) -> str:  # type: ignore[no-untyped-def]
     """CONNECT localhost:port through the proxy, handshake, and return the certificate issuer's common name."""
     import socket
