@@ -87,9 +87,8 @@ class Resolver:
         self._pending: dict[str, asyncio.Task[tuple[str, ...]]] = {}  # host -> its lookup under way
         self._full = False  # the bound on lookups under way was met (logged once until a lookup starts again)
         self.unanswered = 0  # lookups no nameserver answered (judged without a chain): `check` says so
-        self.watch: Watch | None = (
-            None  # the proxy's: says in the data dir when DNS stops answering (the UI shows it)
-        )
+        # The proxy's (not check's): says in the data dir when DNS stops answering, for the UI's header.
+        self.watch: Watch | None = None
         if nameservers:
             self.servers = [parse_nameserver(n) for n in nameservers]
         else:

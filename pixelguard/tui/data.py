@@ -37,9 +37,7 @@ class Protection:
     gpc: bool = False  # Global Privacy Control sent on passed requests (config privacy.gpc)
     undecrypted: int = 0  # hosts learned as passed through undecrypted (only whole-host rules reach them)
     workers: int = 1  # processes serving the address (`pixelguard run --workers`)
-    dns_silent: bool = (
-        False  # the proxy's CNAME lookups get no answer: trackers behind first-party names pass
-    )
+    dns_silent: bool = False  # the proxy's CNAME lookups get no answer (cloaked trackers pass)
 
 
 @dataclass(frozen=True)
@@ -151,11 +149,9 @@ class Feed:
             paused = pause.paused_until(self.cfg.data_dir, now=datetime.fromtimestamp(self.clock(), UTC))
         except Exception as e:  # a broken pause.json must not take the header down
             log.warning("cannot read the pause state: %s", e)
-        from pixelguard import tls_policy
+        from pixelguard import dns_health, tls_policy
 
         learned = len(tls_policy.learned_pairs(self.cfg.data_dir))
-        from pixelguard import dns_health
-
         dns_silent = listen is not None and dns_health.silent_since(self.cfg.data_dir) is not None
         return Protection(
             mode=mode,
