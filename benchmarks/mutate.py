@@ -50,8 +50,9 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "payloads": (["pixelguard/payloads/*"], ["tests/test_payloads.py", "tests/test_schemas.py",
                                              "tests/test_payloads_exact.py"]),
     "writer": (["pixelguard/store/writer.py"], ["tests/test_store_writer.py", "tests/test_store_faults.py"]),
-    "cname": (["pixelguard/cname.py"], ["tests/test_cname.py", "tests/test_config.py", "tests/test_pipeline.py", "tests/test_decision_edges.py",
-                                        "tests/test_engine_cli.py"]),
+    "cname": (["pixelguard/cname.py"], ["tests/test_cname.py", "tests/test_config.py", "tests/test_pipeline.py",
+                                        "tests/test_decision_edges.py", "tests/test_engine_cli.py",
+                                        "tests/test_doctor_cname.py"]),
 }  # fmt: skip
 
 
