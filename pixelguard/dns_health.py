@@ -36,8 +36,10 @@ def record(data_dir: Path, since: float | None) -> None:
         log.warning("pixelguard: cannot write %s: %s", path, e)
 
 
-def silent_since(data_dir: Path) -> float | None:
-    """When the running proxy's lookups stopped being answered, or None (answered, no proxy, unreadable)."""
+def silent_since(data_dir: Path, started: float = 0.0) -> float | None:
+    """When the running proxy's lookups stopped being answered, or None (answered, no proxy, unreadable).
+    ``started``: when the running proxy started (proxy.json); a file older than that is an earlier proxy's, even
+    if its pid now belongs to another process."""
     try:
         raw = json.loads((Path(data_dir) / FILE).read_text(encoding="utf-8"))
         since, pid = float(raw["since"]), int(raw["pid"])
@@ -46,7 +48,7 @@ def silent_since(data_dir: Path) -> float | None:
     except (OSError, ValueError, TypeError, KeyError) as e:
         log.debug("ignoring unreadable %s: %s", Path(data_dir) / FILE, e)
         return None
-    return since if pid > 0 and running.alive(pid) else None
+    return since if since >= started and pid > 0 and running.alive(pid) else None
 
 
 class Watch:

@@ -617,6 +617,9 @@ async def test_the_header_says_when_the_proxys_cname_lookups_get_no_answer(tmp_p
         watch.answered()
         assert not (cfg.data_dir / dns_health.FILE).exists()
         await wait_for(pilot, lambda: "DNS" not in text_of(status), what="DNS gone from the header")
-    # A file left by a proxy that died says nothing.
+    # A file left by a proxy that died says nothing, nor one older than the proxy running now (its pid reused).
     (cfg.data_dir / dns_health.FILE).write_text(json.dumps({"since": time.time(), "pid": 2**22 + 12345}))
     assert dns_health.silent_since(cfg.data_dir) is None
+    (cfg.data_dir / dns_health.FILE).write_text(json.dumps({"since": 1000.0, "pid": os.getpid()}))
+    assert dns_health.silent_since(cfg.data_dir) == 1000.0
+    assert dns_health.silent_since(cfg.data_dir, started=2000.0) is None

@@ -138,7 +138,9 @@ class Feed:
         listen = self.listen
         info = running.read(self.cfg.data_dir)
         workers = 1
+        started = 0.0
         if info is not None:
+            started = info.started
             listen = listen or info.listen
             mode = info.mode
             workers = info.workers
@@ -152,7 +154,7 @@ class Feed:
         from pixelguard import dns_health, tls_policy
 
         learned = len(tls_policy.learned_pairs(self.cfg.data_dir))
-        dns_silent = listen is not None and dns_health.silent_since(self.cfg.data_dir) is not None
+        dns_silent = listen is not None and dns_health.silent_since(self.cfg.data_dir, started) is not None
         return Protection(
             mode=mode,
             paused_until=paused,
