@@ -183,7 +183,7 @@ def check_passthrough(cfg: Config) -> list[Finding]:
 def check_cname(cfg: Config) -> Finding:
     """CNAME uncloaking needs a DNS server that answers: without one every lookup fails open, and trackers behind
     first-party names pass with nothing to say so."""
-    from pixelguard import cname
+    from pixelguard import cname, dns_health
 
     if not cfg.cname.enabled:
         return Finding("CNAME", True, "uncloaking is off (cname.enabled: false): trackers behind first-party "
@@ -196,6 +196,12 @@ def check_cname(cfg: Config) -> Finding:
         return Finding("CNAME", False, "no DNS server to ask (cname.nameservers is empty and the system names "
                        "none): no alias is looked up, so trackers behind first-party names pass", fix)  # fmt: skip
     names = ", ".join(_server(s) for s in servers)
+    info = running.read(cfg.data_dir)
+    since = dns_health.silent_since(cfg.data_dir, info.started) if info is not None else None
+    if since is not None:
+        # What the proxy itself sees (a service may run with other DNS settings than this shell).
+        return Finding("CNAME", False, f"the running proxy's lookups get no answer since {display.when(since)} "
+                       f"(it asks {names}): trackers behind first-party names pass", fix)  # fmt: skip
     silent = cname.unanswering(servers)
     if len(silent) == len(servers):
         why = "; ".join(f"{_server(s)}: {e}" for s, e in silent)

@@ -75,3 +75,31 @@ def test_uncloaking_switched_off_is_said_as_such(tmp_path: Path, monkeypatch: py
     cfg = configmod.load(write_config(tmp_path / "home", {"t": "||tracker.test^\n"}))
     f = doctor.check_cname(cfg)
     assert f.ok and f.detail == f"uncloaking is off ({cname.NO_CNAME_ENV}=1 in the environment)"
+
+
+def test_what_the_running_proxy_sees_comes_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The proxy may run as a service with other DNS settings than the shell doctor runs in: its own word counts.
+    import time
+
+    from pixelguard import dns_health, running
+
+    with DnsServer({}) as dns_server:
+        cfg = configmod.load(write_config(tmp_path / "home", {"t": "||tracker.test^\n"}))
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        running.announce(
+            cfg.data_dir, "127.0.0.1:1", "full", tmp_path / "ca.pem"
+        )  # this process as the proxy
+        watch = dns_health.Watch(cfg.data_dir)  # the proxy's, fed by its lookups
+        for _ in range(dns_health.SILENT_AFTER):
+            watch.unanswered()
+        monkeypatch.delenv(cname.NO_CNAME_ENV, raising=False)
+        f = doctor.check_cname(
+            dataclasses.replace(cfg, cname=CnameConfig(nameservers=(f"127.0.0.1:{dns_server.port}",)))
+        )
+        assert not f.ok and "the running proxy's lookups get no answer since" in f.detail
+        assert time.strftime("%Y-%m-%d") in f.detail and "cname.nameservers" in f.fix
+        watch.answered()  # an answer: the doctor's own probe speaks again
+        f = doctor.check_cname(
+            dataclasses.replace(cfg, cname=CnameConfig(nameservers=(f"127.0.0.1:{dns_server.port}",)))
+        )
+        assert f.ok, f.detail
