@@ -112,8 +112,7 @@ class Checker:
         resolver = self.built.resolver
         if resolver is not None and judged_by_aliases(req) and cname.worth_lookup(host):  # as the proxy asks
             unanswered = resolver.unanswered
-            resolver.chain_sync(host)
-            chain = resolver.cached(host)
+            chain = resolver.chain_sync(host)
             result.chain = (host, *chain) if chain else ()
             if resolver.unanswered != unanswered:
                 result.notes.append(

@@ -79,6 +79,18 @@ def parse_nameserver(text: str) -> tuple[str, int]:
     return host, port
 
 
+def servers_in_use(nameservers: tuple[str, ...]) -> list[tuple[str, int]]:
+    """The (ip, port) pairs to ask: the configured ones (cname.nameservers), else the system's (/etc/resolv.conf),
+    else none."""
+    if nameservers:
+        return [parse_nameserver(n) for n in nameservers]
+    try:
+        system = dns.resolver.Resolver(configure=True)
+    except (dns.exception.DNSException, OSError):
+        return []
+    return [(str(ip), system.port) for ip in system.nameservers]
+
+
 class Resolver:
     def __init__(self, nameservers: tuple[str, ...] = (), timeout: float = 1.0):
         self.timeout = timeout
@@ -89,14 +101,7 @@ class Resolver:
         self.unanswered = 0  # lookups no nameserver answered (judged without a chain): `check` says so
         # The proxy's (not check's): says in the data dir when DNS stops answering, for the UI's header.
         self.watch: Watch | None = None
-        if nameservers:
-            self.servers = [parse_nameserver(n) for n in nameservers]
-        else:
-            try:
-                system = dns.resolver.Resolver(configure=True)
-                self.servers = [(str(ip), system.port) for ip in system.nameservers]
-            except (dns.exception.DNSException, OSError):
-                self.servers = []
+        self.servers = servers_in_use(nameservers)
 
     def cached(self, host: str) -> tuple[str, ...] | None:
         """host's chain to judge by now (None: not known): its last answer, even for up to CNAME_STALE_S after

@@ -79,6 +79,11 @@ def clock(ts: float | None) -> str:
     return time.strftime("%H:%M:%S", time.localtime(ts)) if ts else "-"
 
 
+def host_port(host: str, port: int) -> str:
+    """host:port as addresses are written, an IPv6 address in brackets ("[::1]:8080")."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def when(ts: float | None) -> str:
     """Local date and time to the minute, or 'never'."""
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "never"

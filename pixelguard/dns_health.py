@@ -30,7 +30,7 @@ def record(data_dir: Path, since: float | None) -> None:
     try:
         if since is not None:
             atomic_write(path, json.dumps({"since": since, "pid": os.getpid()}) + "\n")
-        elif path.exists():
+        else:
             path.unlink(missing_ok=True)
     except OSError as e:  # the header misses it; the proxy's own work must not
         log.warning("pixelguard: cannot write %s: %s", path, e)

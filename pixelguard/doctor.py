@@ -191,7 +191,7 @@ def check_cname(cfg: Config) -> Finding:
     if not cname.enabled(cfg):
         return Finding("CNAME", True, f"uncloaking is off ({cname.NO_CNAME_ENV}=1 in the environment)")
     fix = f"{cmd('config path')}  (set cname.nameservers to DNS servers that answer, in the file it names)"
-    servers = cname.Resolver(cfg.cname.nameservers).servers
+    servers = cname.servers_in_use(cfg.cname.nameservers)
     if not servers:
         return Finding("CNAME", False, "no DNS server to ask (cname.nameservers is empty and the system names "
                        "none): no alias is looked up, so trackers behind first-party names pass", fix)  # fmt: skip
@@ -215,8 +215,7 @@ def check_cname(cfg: Config) -> Finding:
 
 
 def _server(server: tuple[str, int]) -> str:
-    ip, port = server
-    return display.safe(f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}")
+    return display.safe(display.host_port(*server))
 
 
 def check_system_proxy(cfg: Config, proxy_up: bool) -> list[Finding]:

@@ -41,12 +41,12 @@ class _Announce:
     def running(self) -> None:
         from mitmproxy import ctx
 
-        from pixelguard import running
+        from pixelguard import display, running
 
         ps = ctx.master.addons.get("proxyserver")
         addrs = ps.listen_addrs() if ps else []
         host, port = addrs[0][:2] if addrs else (ctx.options.listen_host, ctx.options.listen_port)
-        listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        listen = display.host_port(host, port)
         try:
             if self.workers:
                 running.announce(
