@@ -22,11 +22,15 @@ name, with an address and no alias, after MS milliseconds; "pixelguard, CNAME of
 pixelguard's count of lookups is printed. An upper bound of what lookups cost: no proxy pays no DNS here at all,
 where a browser without a proxy resolves each new host itself, and pixelguard's lookup leaves the answer in the
 resolver's cache for the proxy's own connection.
+``--dns-delay MS`` has names looked up, each lookup taking MS milliseconds, as on a machine whose resolver is a round
+trip away (no caching one of its own, as on Debian by default): the browser without a proxy keeps each answer a
+minute, as browsers do, and each proxy looks up the names of its own connections to servers (mitmdump at each
+connection; pixelguard keeps answers a minute too: proxy/address_cache.py).
 ``--baseline DIR`` adds the pixelguard of another checkout (a git worktree of the commit before a change), with the
 same configuration: before and after in one run.
 
 Loopback only; nothing leaves the machine. ``scripts/bench-pageload --https [--pages N] [--round-trips] [--http2]
-[--workers N] [--concurrent K] [--cname-delay MS] [--baseline DIR]``.
+[--workers N] [--concurrent K] [--cname-delay MS] [--dns-delay MS] [--baseline DIR]``.
 """
 
 from __future__ import annotations
@@ -66,9 +70,20 @@ from pixelguard.engine.rules import is_address
 # would open a new upstream connection, and the sixth would wait forever.
 RESOLVE_LOCAL = """
 import os
+import socket
+import time
 from mitmproxy.proxy import server_hooks
 
 ASKED = {}
+DNS_S = float(os.environ.get("PG_BENCH_DNS_MS") or -1) / 1000
+if DNS_S >= 0:  # --dns-delay: every name is looked up by the proxy's own resolver, a round trip away
+    _system = socket.getaddrinfo
+
+    def _slow_local(host, port, *args, **kwargs):
+        time.sleep(DNS_S)  # in the executor thread asyncio looks names up in, as a resolver's round trip
+        return _system("127.0.0.1", port, *args, **kwargs)
+
+    socket.getaddrinfo = _slow_local
 
 async def server_connect(data: server_hooks.ServerConnectionHookData) -> None:
     if data.server.address:
@@ -77,7 +92,9 @@ async def server_connect(data: server_hooks.ServerConnectionHookData) -> None:
             import asyncio, hashlib
             host = str(data.server.address[0])
             await asyncio.sleep(2 * (int(hashlib.sha256(host.encode()).hexdigest()[:4], 16) % 61) / 1000)
-        data.server.address = ("127.0.0.1", int(os.environ["PG_BENCH_ORIGIN"]))
+        # With --dns-delay the proxy looks the name up itself (_slow_local); else it connects to the address.
+        where = str(data.server.address[0]) if DNS_S >= 0 else "127.0.0.1"
+        data.server.address = (where, int(os.environ["PG_BENCH_ORIGIN"]))
 
 def server_connected(data: server_hooks.ServerConnectionHookData) -> None:
     asked = ASKED.pop(data.server.id, None)
@@ -192,15 +209,55 @@ class _Tls(http.client.HTTPSConnection):
         http.client.HTTPConnection.connect(self)  # TCP, and the CONNECT when tunnelled
 
 
+class _HostCache:
+    """A browser's host cache (--dns-delay): a name is looked up, taking ``delay`` seconds, at most once a minute
+    (Chromium's and Firefox's time for a system resolver's answer); lookups of a name that overlap share one."""
+
+    def __init__(self, delay: float):
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.expires: dict[str, float] = {}
+        self.pending: dict[str, threading.Event] = {}
+        self.lookups = 0
+
+    def look_up(self, host: str) -> None:
+        if is_address(host):
+            return
+        with self.lock:
+            if self.expires.get(host, 0.0) > time.monotonic():
+                return
+            done = self.pending.get(host)
+            if done is None:
+                done = self.pending[host] = threading.Event()
+                self.lookups += 1
+                mine = True
+            else:
+                mine = False
+        if not mine:
+            done.wait()
+            return
+        time.sleep(self.delay)
+        with self.lock:
+            self.expires[host] = time.monotonic() + 60
+            del self.pending[host]
+        done.set()
+
+
 class _Direct(_Tls):
     """No proxy: the TCP connection goes to the simulated internet, the TLS one names the real host."""
 
-    def __init__(self, host: str, port: int, origin_port: int, context: ssl.SSLContext, rtt: bool):
+    def __init__(
+        self, host: str, port: int, origin_port: int, context: ssl.SSLContext, rtt: bool,
+        hosts: _HostCache | None = None,
+    ):  # fmt: skip
         super().__init__(host, port, timeout=30, context=context)
         self._addr = ("127.0.0.1", origin_port)
         self._rtt = rtt
+        self._hosts = hosts
 
     def _connect_tcp(self) -> None:
+        if self._hosts is not None:
+            self._hosts.look_up(self.host)
         if self._rtt:
             time.sleep(2 * host_delay(self.host))  # TCP's round trip, then TLS 1.3's
         self.sock = socket.create_connection(self._addr, self.timeout)
@@ -210,14 +267,19 @@ class _Direct(_Tls):
 class _Browser:
     """One setup's client: how it opens a connection to a host, and the connections it keeps per page."""
 
-    def __init__(self, proxy_port: int | None, origin_port: int, context: ssl.SSLContext, rtt: bool = False):
+    def __init__(
+        self, proxy_port: int | None, origin_port: int, context: ssl.SSLContext, rtt: bool = False,
+        dns_delay: float | None = None,
+    ):  # fmt: skip
         self.proxy_port, self.origin_port, self.context, self.rtt = proxy_port, origin_port, context, rtt
+        # Without a proxy the browser looks names up itself (--dns-delay); through one, the proxy does.
+        self.hosts = _HostCache(dns_delay) if dns_delay is not None and proxy_port is None else None
         self.failures: list[str] = []
 
     def open(self, authority: str) -> _Tls:
         host, port = host_and_port(authority)
         if self.proxy_port is None:
-            return _Direct(host, port, self.origin_port, self.context, self.rtt)
+            return _Direct(host, port, self.origin_port, self.context, self.rtt, self.hosts)
         conn = _Tls("127.0.0.1", self.proxy_port, timeout=30, context=self.context)
         conn.set_tunnel(host, port)
         return conn
@@ -368,6 +430,14 @@ def main(argv: list[str] | None = None) -> int:
         "(a resolver's round trip)",
     )
     ap.add_argument(
+        "--dns-delay",
+        type=float,
+        metavar="MS",
+        help="names are looked up, each lookup taking MS milliseconds (a resolver a round trip away, as on a machine "
+        "without a caching resolver of its own): by the browser without a proxy, keeping each answer a minute as "
+        "browsers do, and by each proxy for its connections to servers",
+    )
+    ap.add_argument(
         "--baseline",
         metavar="DIR",
         help="also run the pixelguard of another checkout (e.g. a git worktree of the commit before a change), "
@@ -376,6 +446,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.cname_delay is not None and not 0 <= args.cname_delay <= 10_000:
         ap.error("--cname-delay needs milliseconds from 0 to 10000")
+    if args.dns_delay is not None and not 0 <= args.dns_delay <= 10_000:
+        ap.error("--dns-delay needs milliseconds from 0 to 10000")
+    if args.dns_delay is not None and args.http2:
+        ap.error("--dns-delay is for the HTTP/1.1 client (its HTTP/2 client has no host cache)")
     if args.baseline and not (Path(args.baseline) / "pixelguard" / "__init__.py").is_file():
         ap.error(f"--baseline {args.baseline}: no pixelguard package there")
     if args.concurrent < 1:
@@ -412,7 +486,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.cname_delay is not None:  # each pixelguard its own DNS server (below), to count its lookups
         base_cfg = base_cfg.replace("cname: {enabled: false}", "cname: {enabled: true, nameservers: [DNS]}")
     (tmp / "config.yaml").write_text(base_cfg)
-    env = isolated_env(tmp, PG_BENCH_ORIGIN=str(origin_port), PG_BENCH_RTT="1" if args.round_trips else "")
+    env = isolated_env(
+        tmp, PG_BENCH_ORIGIN=str(origin_port), PG_BENCH_RTT="1" if args.round_trips else "",
+        PG_BENCH_DNS_MS="" if args.dns_delay is None else str(args.dns_delay),
+    )  # fmt: skip
 
     def own_data_dir(sub: str, extra: str = "") -> tuple[Path, dict[str, str]]:
         """A data dir holds one proxy: each pixelguard past the first gets its own (and its own database)."""
@@ -474,7 +551,12 @@ def main(argv: list[str] | None = None) -> int:
         for pem in proxy_cas:
             proxy_ctx.load_verify_locations(cafile=pem)
         direct_ctx = ssl.create_default_context(cafile=str(ca.pem))
-        browsers: dict[str, Any] = {"no proxy": _Browser(None, origin_port, direct_ctx, args.round_trips)}
+        dns_s = None if args.dns_delay is None else args.dns_delay / 1000
+        browsers: dict[str, Any] = {
+            "no proxy": _Browser(None, origin_port, direct_ctx, args.round_trips, dns_s)
+        }
+        # The ideal blocker is a browser of its own: its host cache is not the no-proxy browser's.
+        ideal = _Browser(None, origin_port, direct_ctx, args.round_trips, dns_s)
         browsers |= {n: _Browser(ports[n], origin_port, proxy_ctx) for n in proxies}
         if args.http2:
             proxy_h2 = h2_web.client_context([*proxy_cas, str(ca.pem)])
@@ -493,6 +575,8 @@ def main(argv: list[str] | None = None) -> int:
         for page in sample[:3]:  # warm-up: caches, the origin's certificates
             for b in browsers.values():
                 b.load(page)
+            if not args.http2:
+                ideal.load(page, skip=blocked)
         times: dict[str, list[float]] = {s: [] for s in setups}
         busy = dict.fromkeys(setups, 0.0)  # wall time spent loading, for requests per second
         family = {n: _family(p.pid) for n, p in procs.items()}
@@ -500,7 +584,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def load(s: str, page: list[str]) -> float:
             if s == "ideal blocker":
-                return browsers["no proxy"].load(page, skip=blocked)
+                return (browsers["no proxy"] if args.http2 else ideal).load(page, skip=blocked)
             return browsers[s].load(page)
 
         k = args.concurrent
@@ -537,6 +621,9 @@ def main(argv: list[str] | None = None) -> int:
         for s, b in browsers.items():
             for f in b.failures[:5]:
                 print(f"  failed ({s}): {f}")
+        if dns_s is not None:
+            print(f"  each lookup of a name takes {args.dns_delay:g} ms; the browser without a proxy looked "
+                  f"{browsers['no proxy'].hosts.lookups} up (each kept a minute)")  # fmt: skip
         for name, server in dns.items():
             print(f"  {name}: {server.asked} CNAME lookups, each answered after {args.cname_delay:g} ms")
     finally:

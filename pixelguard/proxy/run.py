@@ -145,6 +145,7 @@ async def serve(
     from pixelguard.engine.request import domain_of
     from pixelguard.limits import FORGED_CERTS
     from pixelguard.proxy.addon import STREAM_LARGER_THAN, Pixelguard
+    from pixelguard.proxy.address_cache import cache_addresses
     from pixelguard.proxy.connection_guard import guard_h2_resets
     from pixelguard.proxy.corked_writes import cork_stream_writes
     from pixelguard.proxy.dispatch import HookCache
@@ -184,6 +185,8 @@ async def serve(
         # Exit with the reason when startup logs an error (e.g. a bad certificate option).
         m.addons.add(errorcheck.ErrorCheck(repeat_errors_on_stderr=True))
     m.addons.add(pg, _Announce(cfg, cfg.proxy.mode, on_ready, 0 if helper else workers))
+    # Each server looked up once a minute, as a browser's host cache does (proxy/address_cache.py).
+    m.addons.add(cache_addresses(asyncio.get_running_loop()))
     # confdir first, in one update: mitmproxy loads the CA from the confdir as soon as it is set (created
     # first, with an ECDSA key: see trust.ensure_ca).
     conf = next((o.split("=", 1)[1] for o in set_options if o.startswith("confdir=")), None)

@@ -4,6 +4,7 @@ what passes is byte-identical, 1x1 images of every format are replaced, over HTT
 from __future__ import annotations
 
 import os
+import socket
 import ssl
 import time
 from collections.abc import Iterator
@@ -134,6 +135,31 @@ def test_allowed_traffic_is_byte_identical(
     assert r.headers["X-Origin"] == "yes"
     assert "X-Pixelguard" not in r.headers
     assert origin.hits[path] == 1
+
+
+@pytest.mark.parametrize("https", [False, True], ids=["http", "https"])
+def test_a_server_named_by_its_host_name_is_looked_up_and_reached(
+    proxy: Proxy, origin: Origin, https: bool
+) -> None:
+    """The proxy looks server names up itself (through proxy/address_cache.py, which keeps the answer): the
+    requests after the first reach the origin from the kept answer, and a connection that fails is answered 502
+    while the next one, to where the server is, gets through."""
+    path = f"/ok/{unique('n')}"
+    origin.serve(path, b"named", "text/plain")
+    for _ in range(3):
+        r = proxy.get(origin.url(path, https, host="localhost"))
+        assert (r.status, r.body) == (200, b"named")
+    assert origin.hits[path] == 3
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]  # bound, never listening: a connection to it is refused
+    try:
+        scheme = "https" if https else "http"
+        assert proxy.get(f"{scheme}://localhost:{port}{path}").status == 502
+    finally:
+        closed.close()
+    assert proxy.get(origin.url(path, https, host="localhost")).body == b"named"
+    assert origin.hits[path] == 4
 
 
 @pytest.mark.parametrize("https", [False, True], ids=["http", "https"])
