@@ -80,6 +80,8 @@ if DNS_S >= 0:  # --dns-delay: every name is looked up by the proxy's own resolv
     _system = socket.getaddrinfo
 
     def _slow_local(host, port, *args, **kwargs):
+        with open(os.path.join(os.environ["PG_BENCH_LOOKUPS"], str(os.getpid())), "ab") as f:
+            f.write(b".")  # one byte per lookup, counted per process by the benchmark
         time.sleep(DNS_S)  # in the executor thread asyncio looks names up in, as a resolver's round trip
         return _system("127.0.0.1", port, *args, **kwargs)
 
@@ -328,6 +330,10 @@ class _Browser:
         return elapsed
 
 
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
 def _peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -481,6 +487,8 @@ def main(argv: list[str] | None = None) -> int:
         origin_port = h2_origin.port
     script = tmp / "resolve_local.py"
     script.write_text(RESOLVE_LOCAL)
+    lookups = tmp / "lookups"  # --dns-delay: a file per proxy process, a byte per name it looked up
+    lookups.mkdir()
     filters = SHARED / "filterlists"
     base_cfg = config_text(tmp)
     if args.cname_delay is not None:  # each pixelguard its own DNS server (below), to count its lookups
@@ -488,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
     (tmp / "config.yaml").write_text(base_cfg)
     env = isolated_env(
         tmp, PG_BENCH_ORIGIN=str(origin_port), PG_BENCH_RTT="1" if args.round_trips else "",
-        PG_BENCH_DNS_MS="" if args.dns_delay is None else str(args.dns_delay),
+        PG_BENCH_DNS_MS="" if args.dns_delay is None else str(args.dns_delay), PG_BENCH_LOOKUPS=str(lookups),
     )  # fmt: skip
 
     def own_data_dir(sub: str, extra: str = "") -> tuple[Path, dict[str, str]]:
@@ -622,8 +630,10 @@ def main(argv: list[str] | None = None) -> int:
             for f in b.failures[:5]:
                 print(f"  failed ({s}): {f}")
         if dns_s is not None:
-            print(f"  each lookup of a name takes {args.dns_delay:g} ms; the browser without a proxy looked "
-                  f"{browsers['no proxy'].hosts.lookups} up (each kept a minute)")  # fmt: skip
+            counted = {n: sum(_size(lookups / str(p)) for p in family[n]) for n in procs}
+            print(f"  each lookup of a name takes {args.dns_delay:g} ms; names looked up: "
+                  f"{browsers['no proxy'].hosts.lookups} by the browser without a proxy (each kept a minute), "
+                  + ", ".join(f"{counted[n]} by {n}" for n in procs))  # fmt: skip
         for name, server in dns.items():
             print(f"  {name}: {server.asked} CNAME lookups, each answered after {args.cname_delay:g} ms")
     finally:

@@ -150,6 +150,7 @@ async def serve(
     from pixelguard.proxy.corked_writes import cork_stream_writes
     from pixelguard.proxy.dispatch import HookCache
     from pixelguard.proxy.forged_certs import keep_least_recently_used
+    from pixelguard.proxy.happy_eyeballs import race_addresses
     from pixelguard.proxy.inline_hooks import run_hooks_inline
     from pixelguard.proxy.interpreter import production_mode
     from pixelguard.proxy.tls_objects import convert_once
@@ -185,8 +186,10 @@ async def serve(
         # Exit with the reason when startup logs an error (e.g. a bad certificate option).
         m.addons.add(errorcheck.ErrorCheck(repeat_errors_on_stderr=True))
     m.addons.add(pg, _Announce(cfg, cfg.proxy.mode, on_ready, 0 if helper else workers))
-    # Each server looked up once a minute, as a browser's host cache does (proxy/address_cache.py).
+    # Each server looked up once a minute, as a browser's host cache does (proxy/address_cache.py), and its
+    # addresses raced, as browsers race them (proxy/happy_eyeballs.py).
     m.addons.add(cache_addresses(asyncio.get_running_loop()))
+    race_addresses(asyncio.get_running_loop())
     # confdir first, in one update: mitmproxy loads the CA from the confdir as soon as it is set (created
     # first, with an ECDSA key: see trust.ensure_ca).
     conf = next((o.split("=", 1)[1] for o in set_options if o.startswith("confdir=")), None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from harness import REPO, Origin, Proxy, wait_for
@@ -17,6 +18,7 @@ from pixelguard.proxy.responses import TRANSPARENT_GIF
 
 pytestmark = pytest.mark.e2e
 
+HERE = Path(__file__).parent
 IMAGE = {"Accept": "image/avif,image/webp,*/*"}
 
 
@@ -335,3 +337,27 @@ def test_a_tracked_link_is_answered_with_its_destination_and_the_redirector_sees
     assert [(host, path) for host, path, _ in origin.requests[seen_before:]] == [
         ("u123.ct.sendgrid.net", "/ls/click?upn=u001.abc-2Bdef")
     ]
+
+
+def test_a_server_whose_first_address_never_answers_is_reached_at_its_next(
+    make_proxy, origin: Origin
+) -> None:
+    """A browser races a name's addresses (Happy Eyeballs) and keeps an answer a minute; so does the proxy
+    (proxy/happy_eyeballs.py, proxy/address_cache.py). Without the race the request hangs on the first address,
+    about two minutes, and the client gives up after 10 s."""
+    from test_happy_eyeballs import Silent
+
+    silent = Silent()
+    try:
+        proxy = make_proxy({}, "--set", f"scripts={HERE / 'two_addresses.py'}")
+        name = f"p{silent.port}-{origin.http_port}.addresses.test"
+        origin.serve("/beyond/two", b"second address", "text/plain")
+        for _ in range(3):
+            r = proxy.get(f"http://{name}/beyond/two", timeout=10)
+            assert (r.status, r.body) == (200, b"second address")
+        # Three requests, one lookup: the answer is kept (the kept-alive connection aside, each request here is
+        # its own client connection, and so its own connection to the server).
+        lookups = proxy.home / "cache" / "lookups.txt"
+        assert lookups.read_text().split() == [name]
+    finally:
+        silent.close()
