@@ -9,30 +9,43 @@ before the next address is tried (mitmproxy issue 8088). Browsers race the addre
 recommended, the address families taking turns; Chromium waits 300 ms, ``kIPv6FallbackTime``). So through a proxy
 without it, a page that a browser alone loads at once hangs.
 
-Here every connection the proxy's event loop makes races its addresses that way, unless the caller asked for
-something else. A name with one address, and an IP address, connect as before.
+Here every connection the proxy's event loop makes to a name with more than one address races them that way,
+unless the caller asked for something else. A name with one address, and an IP address, connect as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 from typing import Any
 
 ATTEMPT_DELAY_S = 0.25  # RFC 8305's recommended Connection Attempt Delay
 
 
 def race_addresses(loop: asyncio.AbstractEventLoop) -> None:
-    """Have ``loop``'s connections try a name's next address after ATTEMPT_DELAY_S (see the module's text)."""
+    """Have ``loop``'s connections try a name's next address after ATTEMPT_DELAY_S (see the module's text).
+
+    Install it after the loop's address cache (``address_cache.cache_addresses``): it looks a name up before the
+    connection does, which without the cache would be two lookups."""
     if getattr(loop, "pixelguard_race", False):
         return
     create = loop.create_connection
 
-    async def create_connection(*args: Any, **kwargs: Any) -> Any:
-        host = args[1] if len(args) > 1 else kwargs.get("host")
-        if host is not None and not _is_address(host):
-            kwargs.setdefault("happy_eyeballs_delay", ATTEMPT_DELAY_S)  # asyncio then alternates the families
-        return await create(*args, **kwargs)
+    async def create_connection(
+        protocol_factory: Any, host: Any = None, port: Any = None, **kwargs: Any
+    ) -> Any:
+        if host is not None and "happy_eyeballs_delay" not in kwargs and not _is_address(host):
+            # Raced only when there is more than one address: asyncio's race costs a few turns of the event loop
+            # even for one. The lookup is the one create_connection makes next, answered from memory the second
+            # time (proxy/address_cache.py, installed first).
+            addresses = await loop.getaddrinfo(
+                host, port, family=kwargs.get("family", 0), type=socket.SOCK_STREAM, proto=kwargs.get("proto", 0),
+                flags=kwargs.get("flags", 0),
+            )  # fmt: skip
+            if len(addresses) > 1:
+                kwargs["happy_eyeballs_delay"] = ATTEMPT_DELAY_S  # asyncio then alternates the families too
+        return await create(protocol_factory, host, port, **kwargs)
 
     # An attribute of this loop only: asyncio.open_connection asks ``loop.create_connection``.
     loop.create_connection = create_connection  # type: ignore[method-assign]
@@ -40,7 +53,7 @@ def race_addresses(loop: asyncio.AbstractEventLoop) -> None:
 
 
 def _is_address(host: Any) -> bool:
-    """An IP address is one address: nothing to race (asyncio's race would cost tasks for nothing)."""
+    """An IP address is one address: nothing to race, nothing to look up."""
     try:
         ipaddress.ip_address(host)
     except ValueError:
