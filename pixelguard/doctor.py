@@ -218,6 +218,13 @@ def _server(server: tuple[str, int]) -> str:
     return display.safe(display.host_port(*server))
 
 
+def check_server_trust() -> Finding:
+    """Not a problem either way: certifi's roots serve every public site; the system's add the user's own."""
+    from pixelguard.proxy.upstream_trust import describe
+
+    return Finding("server TLS", True, f"servers' certificates are checked against {describe()}")
+
+
 def check_system_proxy(cfg: Config, proxy_up: bool) -> list[Finding]:
     """Where the desktop's proxy setting points (GNOME's, the one read here): at a pixelguard that is not running,
     nothing loads."""
@@ -255,6 +262,7 @@ def run_all(cfg: Config, home: Path | None = None) -> list[Finding]:
         check_pause(cfg),
         *check_passthrough(cfg),
         check_cname(cfg),
+        check_server_trust(),
         check_database(cfg),
         check_service(proxy.ok),
         proxy,

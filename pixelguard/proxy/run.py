@@ -154,6 +154,7 @@ async def serve(
     from pixelguard.proxy.inline_hooks import run_hooks_inline
     from pixelguard.proxy.interpreter import production_mode
     from pixelguard.proxy.tls_objects import convert_once
+    from pixelguard.proxy.upstream_trust import trusted_ca_setting
     from pixelguard.proxy.workers import share_the_port
 
     given = dict(o.split("=", 1) for o in set_options if "=" in o)
@@ -213,6 +214,8 @@ async def serve(
         # Connect upstream only when a request needs it: a blocked tracker never even sees a TCP connection.
         "connection_strategy": "lazy",
         "stream_large_bodies": STREAM_LARGER_THAN,
+        # Servers checked against the system's CAs, as the machine's own programs check them (upstream_trust.py).
+        **trusted_ca_setting(given),
     }
     if cfg.proxy.auth:
         settings["proxyauth"] = cfg.proxy.auth

@@ -392,23 +392,19 @@ def start_proxy(
     *extra_args: str,
     timeout: float = 30,
     nofile: int | None = None,
+    env: dict[str, str] | None = None,
+    trust_origin: bool = True,
 ) -> Proxy:
     """`pixelguard run` on a free port with its own XDG dirs under home; returns once it listens. ``nofile``: the
-    proxy's file descriptor limit (`ulimit -n`)."""
+    proxy's file descriptor limit (`ulimit -n`); ``env``: more environment; ``trust_origin=False``: the proxy
+    checks servers against the CAs it trusts by default, not only the test origin's."""
     port = free_port()
-    env = pixelguard_env(home, confdir)
-    env["PYTHONUNBUFFERED"] = "1"
-    cmd = [
-        *PIXELGUARD,
-        "--config",
-        str(config),
-        "run",
-        "--port",
-        str(port),
-        "--set",
-        f"ssl_verify_upstream_trusted_ca={certs.ca}",
-        *extra_args,
-    ]
+    environment = pixelguard_env(home, confdir) | (env or {})
+    environment["PYTHONUNBUFFERED"] = "1"
+    cmd = [*PIXELGUARD, "--config", str(config), "run", "--port", str(port)]
+    if trust_origin:
+        cmd += ["--set", f"ssl_verify_upstream_trusted_ca={certs.ca}"]
+    cmd += extra_args
 
     def limit() -> None:
         import resource
@@ -417,7 +413,7 @@ def start_proxy(
             resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
     proc = subprocess.Popen(
-        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cmd, cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         preexec_fn=limit if nofile is not None else None,
     )  # fmt: skip
     output: list[str] = []

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from harness import REPO, Origin, Proxy, wait_for
+from harness import REPO, Certs, Origin, Proxy, start_proxy, wait_for
+from helpers import write_config
 from imagedata import BUILDERS
 from test_urlskip import _drip, _mandrill
 
@@ -361,3 +362,34 @@ def test_a_server_whose_first_address_never_answers_is_reached_at_its_next(
         assert lookups.read_text().split() == [name]
     finally:
         silent.close()
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["system-trusts-it", "system-does-not"])
+def test_servers_are_checked_against_the_systems_cas(
+    tmp_path: Path, confdir: Path, certs: Certs, origin: Origin, trusted: bool
+) -> None:
+    """A CA added to the system (a company's TLS inspection, a home server's CA) is trusted through the proxy as
+    the machine's own programs trust it, where mitmproxy trusted certifi's roots alone (proxy/upstream_trust.py).
+    SSL_CERT_FILE names the system's bundle here, as OpenSSL and Go honour it; the proxy is given no CA of its
+    own."""
+    import certifi
+
+    bundle = tmp_path / "system-ca.pem"
+    bundle.write_text(Path(certifi.where()).read_text() + (certs.ca.read_text() if trusted else ""))
+    home = tmp_path / "home"
+    proxy = start_proxy(
+        home, write_config(home, {}), confdir, certs, env={"SSL_CERT_FILE": str(bundle)}, trust_origin=False
+    )
+    try:
+        path = f"/beyond/own-ca-{trusted}"
+        origin.serve(path, b"private server", "text/plain")
+        r = proxy.get(origin.url(path, https=True, host="localhost"))
+        if trusted:
+            assert (r.status, r.body) == (200, b"private server")
+        else:
+            assert r.status == 502 and b"certificate" in r.body.lower()
+            assert origin.hits[path] == 0
+        doctor = proxy.cli("doctor", SSL_CERT_FILE=str(bundle))
+        assert f"checked against the system's CAs ({bundle})" in " ".join(doctor.stdout.split())
+    finally:
+        assert proxy.stop() == 0, proxy.log()
