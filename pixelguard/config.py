@@ -11,6 +11,7 @@ import dataclasses
 import ipaddress
 import os
 import re
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 import platformdirs
 import yaml
 
-from pixelguard.display import cut, safe
+from pixelguard.display import cut, host_port, safe
 from pixelguard.engine.request import normal_host
 from pixelguard.errors import ConfigError
 from pixelguard.limits import MAX_WORKERS
@@ -51,12 +52,52 @@ def bundled_filters_dir() -> Path:
 
 
 @dataclass(frozen=True)
+class Upstream:
+    """The HTTP proxy pixelguard forwards what it lets through to (proxy.upstream): a company's, a school's."""
+
+    scheme: str  # how pixelguard talks to that proxy: http or https
+    host: str
+    port: int
+    auth: str | None = None  # "user:password", from the URL's login part
+
+    @property
+    def url(self) -> str:
+        """Without the login: what mitmproxy's upstream mode is given, and what may be shown."""
+        return f"{self.scheme}://{host_port(self.host, self.port)}"
+
+
+def parse_upstream(text: str) -> Upstream:
+    """proxy.upstream's value; ValueError saying what is wrong with it."""
+    try:
+        parts = urllib.parse.urlsplit(text.strip())
+        port = parts.port
+    except ValueError as e:
+        raise ValueError(f"is not a proxy's URL such as http://proxy.example:3128 ({e})") from None
+    if parts.scheme not in ("http", "https"):
+        # The value itself is never echoed: it may hold a password.
+        raise ValueError(
+            f"must start with http:// or https:// (an HTTP proxy's URL), got {parts.scheme or 'none'}"
+        )
+    if not parts.hostname:
+        raise ValueError("names no host (an HTTP proxy's URL, such as http://proxy.example:3128)")
+    if not port:
+        raise ValueError(f"needs the proxy's port, such as http://{parts.hostname}:3128")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError("is a proxy's address: nothing may follow its port")
+    auth = None
+    if parts.username is not None or parts.password is not None:
+        auth = f"{urllib.parse.unquote(parts.username or '')}:{urllib.parse.unquote(parts.password or '')}"
+    return Upstream(parts.scheme, parts.hostname, port, auth)
+
+
+@dataclass(frozen=True)
 class ProxyConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     mode: str = "full"
     auth: str | None = None
     workers: int = 1  # processes serving the address (`pixelguard run`, Linux): see proxy/workers.py
+    upstream: Upstream | None = None  # forward to this proxy instead of connecting to servers directly
 
 
 @dataclass(frozen=True)
@@ -343,7 +384,7 @@ def _build(path: Path | None, root: yaml.Node | None) -> Config:
         ),
     )
 
-    px = r.mapping(top.get("proxy"), "proxy", ("host", "port", "mode", "auth", "workers"))
+    px = r.mapping(top.get("proxy"), "proxy", ("host", "port", "mode", "auth", "workers", "upstream"))
     host = r.string(px.get("host"), "proxy.host", "127.0.0.1")
     port = r.integer(px.get("port"), "proxy.port", 8080, 1, 65535)
     mode = r.string(px.get("mode"), "proxy.mode", "full")
@@ -351,6 +392,11 @@ def _build(path: Path | None, root: yaml.Node | None) -> Config:
         raise r.fail(px.get("mode"), "proxy.mode", f"must be one of {', '.join(MODES)}, got {mode!r}")
     auth = r.string(px.get("auth"), "proxy.auth", None, nullable=True)
     workers = r.integer(px.get("workers"), "proxy.workers", 1, 1, MAX_WORKERS)
+    upstream_text = r.string(px.get("upstream"), "proxy.upstream", None, nullable=True)
+    try:
+        upstream = parse_upstream(upstream_text) if upstream_text else None
+    except ValueError as e:
+        raise r.fail(px.get("upstream"), "proxy.upstream", str(e)) from None
     if auth is not None and (":" not in auth or auth.startswith(":")):
         raise r.fail(px.get("auth"), "proxy.auth", 'must look like "user:password"')
     if not is_loopback(host) and auth is None:
@@ -407,7 +453,7 @@ def _build(path: Path | None, root: yaml.Node | None) -> Config:
     )
 
     return Config(
-        proxy=ProxyConfig(host=host, port=port, mode=mode, auth=auth, workers=workers),
+        proxy=ProxyConfig(host=host, port=port, mode=mode, auth=auth, workers=workers, upstream=upstream),
         database=database,
         lists=lists,
         user_list=user_list,
@@ -548,6 +594,7 @@ DERIVED = ("data_dir", "cache_dir", "source", "origins")
 # How a value shows in ``config show`` when not as itself: secrets and the user's identifiers never do.
 _SHOWN: dict[str, Callable[[Any], str]] = {
     "proxy.auth": lambda v: "(set)" if v else "null",
+    "proxy.upstream": lambda v: f"{v.url}{' (with a login)' if v.auth else ''}" if v else "null",
     "identity.emails": lambda v: f"{len(v)} set",  # how many, never which
     "identity.phones": lambda v: f"{len(v)} set",
     "identity.country": lambda v: "(set)" if v else "(none)",

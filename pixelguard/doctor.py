@@ -218,6 +218,23 @@ def _server(server: tuple[str, int]) -> str:
     return display.safe(display.host_port(*server))
 
 
+def check_upstream(cfg: Config, timeout: float = 2.0) -> list[Finding]:
+    """With proxy.upstream set, everything pixelguard lets through goes to that proxy: if it does not answer, every
+    such request fails."""
+    upstream = cfg.proxy.upstream
+    if upstream is None:
+        return []
+    where = display.safe(upstream.url)
+    try:
+        socket.create_connection((upstream.host, upstream.port), timeout=timeout).close()
+    except OSError as e:
+        fix = f"{cmd('config path')}  (set proxy.upstream to the proxy your network requires, in the file it names)"
+        return [Finding("upstream", False, f"{where} does not answer ({display.safe(str(e))}): every request "
+                        "pixelguard lets through fails", fix)]  # fmt: skip
+    login = " with a login" if upstream.auth else ""
+    return [Finding("upstream", True, f"what pixelguard lets through goes on to {where}{login} (it answers)")]
+
+
 def check_server_trust() -> Finding:
     """Not a problem either way: certifi's roots serve every public site; the system's add the user's own."""
     from pixelguard.proxy.upstream_trust import describe
@@ -263,6 +280,7 @@ def run_all(cfg: Config, home: Path | None = None) -> list[Finding]:
         *check_passthrough(cfg),
         check_cname(cfg),
         check_server_trust(),
+        *check_upstream(cfg),
         check_database(cfg),
         check_service(proxy.ok),
         proxy,

@@ -57,14 +57,14 @@ def write_config(
     learned: str = "",
     extra: str = "",
     bundled: tuple[str, ...] = (),
+    upstream: str | None = None,
 ) -> Path:
     """home/config.yaml with the database, user and learned lists beside it (home/pixelguard.db, user.txt,
     learned.txt) and ``lists`` ({name: rules}) as files in home/lists. ``lists=None`` writes no ``lists:`` key
-    (the defaults apply, or ``extra`` gives one); ``extra`` is more YAML."""
+    (the defaults apply, or ``extra`` gives one); ``extra`` is more YAML; ``upstream``: proxy.upstream."""
     home.mkdir(parents=True, exist_ok=True)
-    text = (
-        f"proxy: {{mode: {mode}}}\ndatabase: pixelguard.db\nuser_list: user.txt\nlearned_list: learned.txt\n"
-    )
+    forward = f", upstream: '{upstream}'" if upstream else ""
+    text = f"proxy: {{mode: {mode}{forward}}}\ndatabase: pixelguard.db\nuser_list: user.txt\nlearned_list: learned.txt\n"
     if user is not None:  # None: no user list yet, as on a first start
         (home / "user.txt").write_text(user, encoding="utf-8")
     if learned:

@@ -189,6 +189,18 @@ BAD = [
     ("cname:\n  nameservers: [nope]\n", 2, 'cname.nameservers entries are "IP" or "IP:PORT", got "nope"'),
     ("identity:\n  emails: me@example.com\n", 2, "identity.emails must be a list of email addresses"),
     ("identity:\n  phones: ['']\n", 2, 'identity.phones entries are phone numbers, got ""'),
+    ("proxy:\n  upstream: proxy.example:3128\n", 2, "proxy.upstream must start with http:// or https://"),
+    ("proxy:\n  upstream: 'socks5://u:pw@proxy.example:1080'\n", 2, "got socks5"),
+    (
+        "proxy:\n  upstream: 'http://proxy.example'\n",
+        2,
+        "needs the proxy's port, such as http://proxy.example:3128",
+    ),
+    ("proxy:\n  upstream: 'http://proxy.example:0'\n", 2, "needs the proxy's port"),
+    ("proxy:\n  upstream: 'http://u:pw@proxy.example:99999'\n", 2, "is not a proxy's URL"),
+    ("proxy:\n  upstream: 'http://proxy.example:3128/path'\n", 2, "nothing may follow its port"),
+    ("proxy:\n  upstream: 'http://:3128'\n", 2, "proxy.upstream names no host"),
+    ("proxy:\n  upstream: [a]\n", 2, "proxy.upstream must be a non-empty string"),
 ]
 
 
@@ -233,12 +245,38 @@ def test_loopback_hosts_need_no_auth(tmp_path: Path, host: str) -> None:
     assert config.load(write(tmp_path, f"proxy: {{host: '{host}'}}\n")).proxy.host == host
 
 
+@pytest.mark.parametrize(
+    ("value", "url", "auth"),
+    [
+        ("http://proxy.example:3128", "http://proxy.example:3128", None),
+        ("https://Proxy.Example:443/", "https://proxy.example:443", None),
+        ("http://[2001:db8::8]:8080", "http://[2001:db8::8]:8080", None),
+        ("http://me:p%40ss%3Aword@10.0.0.1:8080", "http://10.0.0.1:8080", "me:p@ss:word"),
+        ("http://me@proxy.example:3128", "http://proxy.example:3128", "me:"),
+    ],
+)
+def test_an_upstream_proxy_is_its_url_and_its_login_apart(
+    tmp_path: Path, value: str, url: str, auth: str | None
+) -> None:
+    upstream = config.load(write(tmp_path, f"proxy: {{upstream: '{value}'}}\n")).proxy.upstream
+    assert upstream is not None and (upstream.url, upstream.auth) == (url, auth)
+    assert config.load(write(tmp_path, "proxy: {upstream: null}\n", "none.yaml")).proxy.upstream is None
+
+
+def test_a_mistaken_upstream_never_shows_its_password(tmp_path: Path) -> None:
+    for value in ("socks5://me:hunter2@proxy.example:1080", "http://me:hunter2@proxy.example:99999",
+                  "http://me:hunter2@proxy.example", "http://me:hunter2@proxy.example:1/x", "me:hunter2@x"):  # fmt: skip
+        with pytest.raises(ConfigError) as err:
+            config.load(write(tmp_path, f"proxy: {{upstream: '{value}'}}\n"))
+        assert "hunter2" not in str(err.value), str(err.value)
+
+
 def test_config_show_has_every_key_once_and_no_secret(tmp_path: Path) -> None:
     import dataclasses
 
     path = write(
         tmp_path,
-        'proxy: {host: 127.0.0.1, port: 8181, auth: "me:hunter2"}\n'
+        'proxy: {host: 127.0.0.1, port: 8181, auth: "me:hunter2", upstream: "http://me:hunter3@corp.example:3128"}\n'
         "identity: {emails: [me@example.com], phones: ['+49 170 1234567'], country: '49'}\n"
         "pixels: {learn_after: 5}\n",
     )
@@ -260,4 +298,5 @@ def test_config_show_has_every_key_once_and_no_secret(tmp_path: Path) -> None:
     assert shown["pixels.learn_after"][0] == "5" and shown["pixels.max_width"] == ("2", "default")
     values = " ".join(v for _, v, _, _ in rows) + " " + json.dumps([j for _, _, j, _ in rows])
     assert "hunter2" not in values and "me@example.com" not in values and "1234567" not in values
+    assert "hunter3" not in values and shown["proxy.upstream"][0] == "http://corp.example:3128 (with a login)"
     assert shown["proxy.auth"][0] == "(set)" and shown["identity.emails"][0] == "1 set"

@@ -219,6 +219,16 @@ async def serve(
     }
     if cfg.proxy.auth:
         settings["proxyauth"] = cfg.proxy.auth
+    upstream = cfg.proxy.upstream
+    if upstream is not None:
+        if configmod.is_loopback(upstream.host) and upstream.port == port:
+            raise PixelguardError(
+                f"proxy.upstream {upstream.url} is pixelguard's own address: it would forward to itself"
+            )
+        # What pixelguard lets through goes to that proxy (mitmproxy's upstream mode), TLS still decided here.
+        settings["mode"] = [f"upstream:{upstream.url}"]
+        if upstream.auth:
+            settings["upstream_auth"] = upstream.auth
     # Every option is known once the addons are in: a misspelt one is refused before anything starts (it used
     # to fail after "protection on" had been logged).
     unknown = sorted({o.split("=", 1)[0] for o in set_options} - set(opts.keys()))
@@ -278,7 +288,8 @@ def run_headless(
 
         ca = ca_file(Path(ctx.options.confdir).expanduser())
         processes = f", {count} worker processes" if count > 1 else ""
-        print(f"pixelguard: proxy listening on {listen} ({cfg.proxy.mode} mode{processes})", flush=True)
+        via = f", forwarding to {cfg.proxy.upstream.url}" if cfg.proxy.upstream else ""
+        print(f"pixelguard: proxy listening on {listen} ({cfg.proxy.mode} mode{processes}{via})", flush=True)
         print(f"pixelguard: CA certificate: {ca}", flush=True)
         if helpers is not None:
             helpers.start()
