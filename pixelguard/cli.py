@@ -784,12 +784,30 @@ def system_proxy_on(state: State, dry_run: bool) -> None:
     if dry_run or kind != "gnome":
         before = system_proxy.gnome_read() if kind == "gnome" else None
         _system_proxy_plan(system_proxy.plan_on(cfg.proxy.host, cfg.proxy.port, kind, before), dry_run)
+        _say_upstream(state, before or {})
         return
     private_dir(cfg.data_dir)
     system_proxy.turn_on(cfg.data_dir, cfg.proxy.host, cfg.proxy.port)
     click.echo(
         f"the desktop's proxy points at pixelguard ({cfg.proxy.host}:{cfg.proxy.port}); "
         f"`{cmd('system-proxy off')}` puts back what was set before"
+    )
+    _say_upstream(state, system_proxy.read_saved(cfg.data_dir))
+
+
+def _say_upstream(state: State, before: dict[str, str]) -> None:
+    """The desktop pointed at another proxy before: on a network that needs it, pixelguard must forward there."""
+    from pixelguard import system_proxy
+
+    cfg = state.config
+    previous = system_proxy.previous_proxy(before, (cfg.proxy.host, cfg.proxy.port))
+    if previous is None or cfg.proxy.upstream is not None:
+        return
+    where = configmod.locate(state.config_path)
+    click.echo(
+        f"note: the desktop's proxy was {display.safe(previous)} before. If your network needs it, add "
+        f"`upstream: {display.safe(previous)}` under proxy: in {where}, and restart pixelguard: it then forwards "
+        "there what it lets through (without it, pixelguard connects to servers directly)"
     )
 
 

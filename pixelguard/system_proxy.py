@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pixelguard.display import host_port
 from pixelguard.errors import PixelguardError
 from pixelguard.fileio import atomic_write
 
@@ -81,6 +82,21 @@ def desktop(platform: str = sys.platform) -> str:
 def gnome_read(run: Runner = _run) -> dict[str, str]:
     """The GNOME proxy keys as gsettings prints them (GVariant text, e.g. ``'manual'``, ``['localhost']``)."""
     return {f"{schema} {key}": run(["gsettings", "get", schema, key]) for schema, key in GNOME_KEYS}
+
+
+def previous_proxy(before: dict[str, str], own: tuple[str, int]) -> str | None:
+    """The HTTP proxy GNOME pointed at before ``on`` (``http://host:port``), unless none or pixelguard's own.
+
+    On a network that allows no other way out (at work, at school), that proxy is where pixelguard must forward
+    to (proxy.upstream): once the desktop points at pixelguard, pixelguard alone would connect directly."""
+    if before.get(f"{GNOME} mode", "").strip("'") != "manual":
+        return None
+    for scheme in ("https", "http"):
+        host = before.get(f"{GNOME}.{scheme} host", "").strip("'")
+        port = before.get(f"{GNOME}.{scheme} port", "").strip("'")
+        if host and port.isdigit() and int(port) > 0 and (host, int(port)) != own:
+            return f"http://{host_port(host, int(port))}"
+    return None
 
 
 def _gvariant_list(text: str) -> list[str]:

@@ -90,6 +90,49 @@ def test_doctor_says_when_the_setting_points_at_a_pixelguard_that_is_not_running
     assert other.ok and "elsewhere.example:8123" in other.detail
 
 
+def test_on_says_how_to_keep_forwarding_to_the_proxy_the_desktop_used_before(env: dict[str, str]) -> None:
+    """At work the desktop's proxy is often the only way out: once it points at pixelguard, pixelguard must forward
+    there (proxy.upstream), so `on` says how, naming the config file; once it is set, nothing is said."""
+    gs("set", "org.gnome.system.proxy", "mode", "manual")
+    gs("set", "org.gnome.system.proxy.https", "host", "proxy.corp.example")
+    gs("set", "org.gnome.system.proxy.https", "port", "3128")
+    on = pg(env, "system-proxy", "on")
+    assert on.returncode == 0, on.stderr
+    said = " ".join(on.stdout.split())
+    assert "the desktop's proxy was http://proxy.corp.example:3128 before" in said
+    assert f"`upstream: http://proxy.corp.example:3128` under proxy: in {env['PIXELGUARD_CONFIG']}" in said
+    again = pg(env, "system-proxy", "on")  # the setting now points at pixelguard; the saved one still says it
+    assert "proxy.corp.example:3128" in again.stdout
+    Path(env["PIXELGUARD_CONFIG"]).write_text(
+        "proxy: {host: 127.0.0.1, port: 8123, upstream: 'http://proxy.corp.example:3128'}\n"
+    )
+    assert "upstream" not in pg(env, "system-proxy", "on").stdout
+    assert pg(env, "system-proxy", "off").returncode == 0
+
+
+def test_no_previous_proxy_or_pixelguards_own_is_nothing_to_forward_to() -> None:
+    own = ("127.0.0.1", 8123)
+    manual = {"org.gnome.system.proxy mode": "'manual'"}
+    http_only = manual | {
+        "org.gnome.system.proxy.http host": "'10.0.0.8'",
+        "org.gnome.system.proxy.http port": "8080",
+    }
+    assert system_proxy.previous_proxy(http_only, own) == "http://10.0.0.8:8080"
+    ipv6 = manual | {
+        "org.gnome.system.proxy.https host": "'2001:db8::8'",
+        "org.gnome.system.proxy.https port": "3128",
+    }
+    assert system_proxy.previous_proxy(ipv6, own) == "http://[2001:db8::8]:3128"
+    ours = manual | {
+        "org.gnome.system.proxy.https host": "'127.0.0.1'",
+        "org.gnome.system.proxy.https port": "8123",
+    }
+    assert system_proxy.previous_proxy(ours, own) is None
+    assert system_proxy.previous_proxy({**http_only, "org.gnome.system.proxy mode": "'none'"}, own) is None
+    assert system_proxy.previous_proxy(manual | {"org.gnome.system.proxy.http port": "0"}, own) is None
+    assert system_proxy.previous_proxy({}, own) is None
+
+
 @pytest.mark.parametrize(
     ("kind", "expected"),
     [
