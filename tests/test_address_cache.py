@@ -21,9 +21,11 @@ class Resolver:
         self.failing: set[str] = set()
         self.gate: asyncio.Event | None = None
         self.moved: dict[str, str] = {}
+        self.options: dict[str, int] = {}
 
     async def __call__(self, host: str, port: int, **options: int) -> list[Any]:
         self.asked[host] += 1
+        self.options = options
         if self.gate is not None:
             await self.gate.wait()
         if host in self.failing:
@@ -54,7 +56,7 @@ def test_an_answer_is_kept_for_a_minute_then_asked_again() -> None:
         resolver.moved["a.example"] = "192.0.2.9"
         assert await cache.getaddrinfo("a.example", 443, type=socket.SOCK_STREAM) == first
         assert resolver.asked["a.example"] == 1
-        clock.now += 1
+        clock.now += 0.5  # exactly a minute on: no longer kept
         again = await cache.getaddrinfo("a.example", 443, type=socket.SOCK_STREAM)
         assert resolver.asked["a.example"] == 2
         assert again[0][4] == ("192.0.2.9", 443)  # the new answer, kept from now on
@@ -71,9 +73,17 @@ def test_another_port_or_family_is_another_question() -> None:
 
     async def go() -> None:
         https = await cache.getaddrinfo("a.example", 443)
+        assert resolver.options == {"family": 0, "type": 0, "proto": 0, "flags": 0}  # getaddrinfo's defaults
         http = await cache.getaddrinfo("a.example", 80)
         assert https[0][4][1] == 443 and http[0][4][1] == 80
-        await cache.getaddrinfo("a.example", 443, family=socket.AF_INET6)
+        asked = {
+            "family": socket.AF_INET6,
+            "type": socket.SOCK_STREAM,
+            "proto": 6,
+            "flags": socket.AI_ADDRCONFIG,
+        }
+        await cache.getaddrinfo("a.example", 443, **asked)
+        assert resolver.options == asked  # passed on as asked
         assert resolver.asked["a.example"] == 3
         await cache.getaddrinfo("a.example", 80)
         assert resolver.asked["a.example"] == 3
@@ -109,6 +119,8 @@ def test_a_failure_reaches_every_waiter_and_is_not_kept() -> None:
     cache = AddressCache(resolver)
 
     async def go() -> None:
+        errors: list[Any] = []  # what the loop reports: a failure must not raise in the cache's callback
+        asyncio.get_running_loop().set_exception_handler(lambda loop, context: errors.append(context))
         resolver.failing.add("gone.example")
         resolver.gate = asyncio.Event()
         waiting = [asyncio.ensure_future(cache.getaddrinfo("gone.example", 443)) for _ in range(3)]
@@ -117,6 +129,8 @@ def test_a_failure_reaches_every_waiter_and_is_not_kept() -> None:
         results = await asyncio.gather(*waiting, return_exceptions=True)
         assert all(isinstance(r, socket.gaierror) for r in results)
         assert resolver.asked["gone.example"] == 1
+        await asyncio.sleep(0)
+        assert errors == []
         resolver.failing.clear()  # the name exists now: the next connection finds it
         assert (await cache.getaddrinfo("gone.example", 443))[0][4] == ("192.0.2.1", 443)
         assert resolver.asked["gone.example"] == 2

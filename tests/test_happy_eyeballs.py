@@ -70,7 +70,9 @@ def test_a_first_address_that_never_answers_gives_way_to_the_next(silent: Silent
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.open_connection("dual.example", 80), 2 * ATTEMPT_DELAY_S + 0.5)
         race_addresses(loop)
-        race_addresses(loop)  # twice is once
+        raced = loop.create_connection
+        race_addresses(loop)
+        assert loop.create_connection is raced  # twice is once
         started = loop.time()
         reader, writer = await asyncio.wait_for(asyncio.open_connection("dual.example", 80), 30)
         assert await reader.read() == b"hi"
@@ -139,7 +141,10 @@ def test_only_a_name_with_more_than_one_address_is_raced(silent: Silent) -> None
         race_addresses(loop)
         one, two = addresses(port), addresses(silent.port, port)
 
+        looked_up: list[Any] = []
+
         async def getaddrinfo(host: str, *args: Any, **kwargs: Any) -> Any:
+            looked_up.append(host)
             return await (two if host == "two.example" else one)(host, *args, **kwargs)
 
         loop.getaddrinfo = getaddrinfo  # type: ignore[method-assign]
@@ -148,6 +153,44 @@ def test_only_a_name_with_more_than_one_address_is_raced(silent: Silent) -> None
             assert await reader.read() == b"hi"
             writer.close()
         assert asked == [None, None, ATTEMPT_DELAY_S]
+        assert "127.0.0.1" not in looked_up  # an address is never looked up
+        server.close()
+
+    asyncio.run(go())
+
+
+def test_the_race_looks_a_name_up_once_with_the_address_cache(silent: Silent) -> None:
+    """The race asks for a name's addresses before the connection does: with the cache installed first (as
+    `serve` installs it) both get one answer, so a connection costs one lookup, not two."""
+    from pixelguard.proxy.address_cache import cache_addresses
+
+    async def go() -> None:
+        server, port = await hello_server()
+        loop = asyncio.get_running_loop()
+        asked: list[tuple[Any, ...]] = []
+        two = addresses(silent.port, port)
+
+        async def resolver(host: str, port: int, **options: Any) -> Any:
+            asked.append((host, port, tuple(sorted(options.items()))))
+            return await two(host, port, **options)
+
+        loop.getaddrinfo = resolver  # type: ignore[method-assign]
+        cache_addresses(loop)
+        race_addresses(loop)
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("two.example", 8443), 30)
+        assert await reader.read() == b"hi" and writer.get_extra_info("peername")[1] == port
+        writer.close()
+        opts = (("family", 0), ("flags", 0), ("proto", 0), ("type", socket.SOCK_STREAM))
+        assert asked == [("two.example", 8443, opts)]
+        # A caller's own family, protocol and flags: the race asks the same question the connection asks.
+        given = {"family": socket.AF_INET, "proto": 6, "flags": socket.AI_ADDRCONFIG}
+        transport, _ = await asyncio.wait_for(
+            loop.create_connection(asyncio.Protocol, "three.example", 8443, **given), 30
+        )
+        transport.close()
+        assert asked[1:] == [
+            ("three.example", 8443, tuple(sorted({**given, "type": socket.SOCK_STREAM}.items())))
+        ]
         server.close()
 
     asyncio.run(go())

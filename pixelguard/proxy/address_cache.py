@@ -94,7 +94,7 @@ class AddressCache:
 
     # mitmproxy hook: a connection to a server could not be made
     def server_connect_error(self, data: Any) -> None:
-        address = getattr(data.server, "address", None)
+        address = data.server.address
         if address:
             self.forget(address[0])
 
