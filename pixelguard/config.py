@@ -65,6 +65,14 @@ class Upstream:
         """Without the login: what mitmproxy's upstream mode is given, and what may be shown."""
         return f"{self.scheme}://{host_port(self.host, self.port)}"
 
+    def url_with_login(self) -> str:
+        """With the login, percent-encoded, as urllib's ProxyHandler takes a proxy (list downloads). Never shown."""
+        if self.auth is None:
+            return self.url
+        user, _, password = self.auth.partition(":")
+        login = f"{urllib.parse.quote(user, safe='')}:{urllib.parse.quote(password, safe='')}"
+        return f"{self.scheme}://{login}@{host_port(self.host, self.port)}"
+
 
 def parse_upstream(text: str) -> Upstream:
     """proxy.upstream's value; ValueError saying what is wrong with it."""

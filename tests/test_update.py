@@ -308,3 +308,34 @@ def test_a_failed_update_is_said_once(tmp_path: Path) -> None:
     )  # fmt: skip
     said = done.stdout + done.stderr
     assert done.returncode == 1 and said.count("cannot connect") == 1, said
+
+
+def test_lists_are_downloaded_through_the_upstream_proxy_with_its_login(
+    tmp_path: Path, origin: Origin
+) -> None:
+    """On a network whose only way out is a proxy (proxy.upstream), a list comes through it, as the traffic does:
+    `lists update` and the proxy's background updater both. The login is percent-encoded for urllib."""
+    from upstream_proxy import UpstreamProxy
+
+    from pixelguard.config import parse_upstream
+
+    origin.routes["/list.txt"] = (200, {"Content-Type": "text/plain"}, GOOD)
+    up = UpstreamProxy(login="me:p@ss:word")
+    try:
+        via = parse_upstream(f"http://me:p%40ss%3Aword@127.0.0.1:{up.port}")
+        r = update.update_list(spec_for(tmp_path, origin), timeout=5, via=via)
+        assert (r.status, r.rules) == ("updated", 100), r
+        assert up.seen == [f"GET {origin.url('/list.txt')} HTTP/1.1"] and up.refused == 0
+        wrong = parse_upstream(f"http://me:wrong@127.0.0.1:{up.port}")
+        r = update.update_list(spec_for(tmp_path, origin), force=True, timeout=5, via=wrong)
+        assert r.status == "failed" and "407" in r.message and "wrong" not in r.message
+        assert up.refused == 1
+
+        cfg = _config(
+            tmp_path, origin, f"proxy: {{upstream: 'http://me:p%40ss%3Aword@127.0.0.1:{up.port}'}}\n"
+        )
+        results = list(update.iter_update(cfg, ["good"], force=True, timeout=5))
+        assert [x.status for x in results] == ["updated"]
+        assert len(up.seen) == 2
+    finally:
+        up.close()

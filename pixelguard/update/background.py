@@ -32,7 +32,7 @@ def start_background_updater(
                 if not spec.url or not due(spec):
                     continue
                 try:
-                    r = update_list(spec)
+                    r = update_list(spec, via=cfg.proxy.upstream)
                 except Exception:  # never let one bad list kill the updater
                     log.exception("list %s: background update crashed", spec.name)
                     continue

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pixelguard import __version__, display
-from pixelguard.config import Config, ListSpec
+from pixelguard.config import Config, ListSpec, Upstream
 from pixelguard.fileio import atomic_write
 from pixelguard.limits import LIST_DOWNLOAD_BYTES, LIST_DOWNLOAD_DEADLINE_S
 from pixelguard.update.expiry import (
@@ -98,8 +98,15 @@ class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def _opener() -> urllib.request.OpenerDirector:
-    return urllib.request.build_opener(_HttpOnlyRedirects)
+def _opener(via: Upstream | None = None) -> urllib.request.OpenerDirector:
+    """urllib's opener: through ``via`` (proxy.upstream: on a network whose only way out is that proxy, a list is
+    downloaded through it as everything else is), else through what the environment names (https_proxy, ...)."""
+    if via is None or via.scheme != "http":  # urllib speaks to a proxy in plain HTTP only
+        return urllib.request.build_opener(_HttpOnlyRedirects)
+    proxy = via.url_with_login()
+    return urllib.request.build_opener(
+        _HttpOnlyRedirects, urllib.request.ProxyHandler({"http": proxy, "https": proxy})
+    )
 
 
 # --- sidecar metadata -------------------------------------------------------------------------------------
@@ -112,8 +119,10 @@ def update_list(
     timeout: float = 30,
     progress: Progress | None = None,
     deadline: float = LIST_DOWNLOAD_DEADLINE_S,
+    via: Upstream | None = None,
 ) -> UpdateResult:
-    """Download one subscription if due (or ``force``), verify it, and replace the working copy atomically.
+    """Download one subscription if due (or ``force``), verify it, and replace the working copy atomically;
+    ``via``: the proxy to download through (proxy.upstream).
 
     Never raises for network or content problems: they come back as a ``failed`` result, copy untouched.
     """
@@ -127,7 +136,7 @@ def update_list(
         )
     meta = read_meta(spec)
     try:
-        return _update(spec, meta, timeout, progress, _Budget(deadline))
+        return _update(spec, meta, timeout, progress, _Budget(deadline), via)
     except _Rejected as e:
         kept = (
             "kept the previous copy"
@@ -139,7 +148,12 @@ def update_list(
 
 
 def _update(
-    spec: ListSpec, meta: dict[str, Any], timeout: float, progress: Progress | None, budget: _Budget
+    spec: ListSpec,
+    meta: dict[str, Any],
+    timeout: float,
+    progress: Progress | None,
+    budget: _Budget,
+    via: Upstream | None = None,
 ) -> UpdateResult:
     assert spec.url is not None
     headers = dict(_HEADERS)
@@ -151,7 +165,7 @@ def _update(
             headers["If-Modified-Since"] = meta["last_modified"]
     req = urllib.request.Request(spec.url, headers=headers)
     try:
-        resp = _opener().open(req, timeout=min(timeout, budget.seconds_left()))
+        resp = _opener(via).open(req, timeout=min(timeout, budget.seconds_left()))
     except urllib.error.HTTPError as e:
         if e.code == 304 and spec.file.is_file():
             meta = {**meta, "url": spec.url, "checked": time.time()}
@@ -176,7 +190,7 @@ def _update(
         body = _read(resp, timeout, progress, budget)
         etag, last_modified = resp.headers.get("ETag"), resp.headers.get("Last-Modified")
     text = _verify_text(body, ctype)
-    included = _fetch_includes(spec, text, timeout, budget)
+    included = _fetch_includes(spec, text, timeout, budget, via)
     rules = _verify_rules(spec, text, meta, included)
     _write_includes(spec, included)  # before the list itself: the proxy reloads when the list file changes
     atomic_write(spec.file, body)
@@ -275,7 +289,9 @@ def _looks_like_a_list(text: str) -> bool:
 MAX_INCLUDES = 32
 
 
-def _fetch_includes(spec: ListSpec, text: str, timeout: float, budget: _Budget) -> dict[str, bytes]:
+def _fetch_includes(
+    spec: ListSpec, text: str, timeout: float, budget: _Budget, via: Upstream | None = None
+) -> dict[str, bytes]:
     """The files the list's ``!#include`` lines name, from the list's own origin (uBO: same origin, one level).
 
     Any of them failing fails the update: a list missing part of itself must not replace a whole one."""
@@ -297,7 +313,7 @@ def _fetch_includes(spec: ListSpec, text: str, timeout: float, budget: _Budget) 
             continue
         try:
             request = urllib.request.Request(url, headers=_HEADERS)
-            resp = _opener().open(request, timeout=min(timeout, budget.seconds_left()))
+            resp = _opener(via).open(request, timeout=min(timeout, budget.seconds_left()))
         except urllib.error.HTTPError as e:
             raise _Rejected(f"included file {target}: HTTP {e.code} {e.reason}") from None
         except (OSError, ValueError) as e:
@@ -377,4 +393,4 @@ def iter_update(
             yield UpdateResult(spec.name, SKIPPED, "disabled (name it to download it anyway)")
             continue
         progress = progress_for(spec) if progress_for else None
-        yield update_list(spec, force=force, timeout=timeout, progress=progress)
+        yield update_list(spec, force=force, timeout=timeout, progress=progress, via=cfg.proxy.upstream)
