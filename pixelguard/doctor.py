@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pixelguard import display, running, service, trust
-from pixelguard.config import Config
+from pixelguard.config import Config, Upstream
 from pixelguard.invocation import cmd
 
 # A subscription older than this is stale: lists publish an `! Expires:` of days, not weeks.
@@ -219,20 +219,50 @@ def _server(server: tuple[str, int]) -> str:
 
 
 def check_upstream(cfg: Config, timeout: float = 2.0) -> list[Finding]:
-    """With proxy.upstream set, everything pixelguard lets through goes to that proxy: if it does not answer, every
-    such request fails."""
+    """With proxy.upstream set, everything pixelguard lets through goes to that proxy: if it does not answer, or
+    refuses pixelguard's login, every such request fails. Asked for a tunnel to a name under ``.invalid`` (RFC
+    6761: no such host exists), which tells it nothing about what the user visits; only its answer's status is
+    read."""
     upstream = cfg.proxy.upstream
     if upstream is None:
         return []
     where = display.safe(upstream.url)
+    fix = (
+        f"{cmd('config path')}  (set proxy.upstream to the proxy your network requires, in the file it names)"
+    )
     try:
-        socket.create_connection((upstream.host, upstream.port), timeout=timeout).close()
+        status = _upstream_status(upstream, timeout)
     except OSError as e:
-        fix = f"{cmd('config path')}  (set proxy.upstream to the proxy your network requires, in the file it names)"
         return [Finding("upstream", False, f"{where} does not answer ({display.safe(str(e))}): every request "
                         "pixelguard lets through fails", fix)]  # fmt: skip
+    if status == 407:
+        why = (
+            "refuses pixelguard's login"
+            if upstream.auth
+            else "asks for a login (add user:password@ to its URL)"
+        )
+        return [Finding("upstream", False, f"{where} {why} (407): every request pixelguard lets through fails",
+                        fix)]  # fmt: skip
     login = " with a login" if upstream.auth else ""
     return [Finding("upstream", True, f"what pixelguard lets through goes on to {where}{login} (it answers)")]
+
+
+def _upstream_status(upstream: Upstream, timeout: float) -> int | None:
+    """The status a CONNECT to a name that does not exist gets from ``upstream`` (None: not HTTP, or an https://
+    proxy, whose TLS is not spoken here: then answering at all is what is checked)."""
+    import base64
+
+    from pixelguard.cname import PROBE_NAME
+
+    with socket.create_connection((upstream.host, upstream.port), timeout=timeout) as sock:
+        if upstream.scheme != "http":
+            return None
+        head = f"CONNECT {PROBE_NAME}:443 HTTP/1.1\r\nHost: {PROBE_NAME}:443\r\n"
+        if upstream.auth:
+            head += f"Proxy-Authorization: Basic {base64.b64encode(upstream.auth.encode()).decode()}\r\n"
+        sock.sendall((head + "\r\n").encode())
+        line = sock.makefile("rb").readline(256).split()
+    return int(line[1]) if len(line) > 1 and line[0].startswith(b"HTTP/") and line[1].isdigit() else None
 
 
 def check_server_trust() -> Finding:

@@ -41,7 +41,11 @@ class UpstreamProxy:
                 method, target, _ = line.split(" ", 2)
                 if method == "CONNECT":
                     port = target.rpartition(":")[2]
-                    far = socket.create_connection((LOCAL, int(port)), timeout=10)
+                    try:
+                        far = socket.create_connection((LOCAL, int(port)), timeout=10)
+                    except OSError:
+                        self.wfile.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+                        return
                     self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
                     self._pipe(far)
                     return

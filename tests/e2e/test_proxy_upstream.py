@@ -101,3 +101,25 @@ def test_a_passed_through_host_is_tunnelled_through_the_upstream_proxy(
     r = fetch(origin.url("/ok/bank", https=True, host="localhost"), proxy.port, context=own)
     assert (r.status, r.body) == (200, b"untouched")
     assert upstream.seen == [f"CONNECT localhost:{origin.https_port} HTTP/1.1"]
+
+
+def test_doctor_tells_a_refused_or_missing_login_from_an_accepted_one(
+    tmp_path, upstream: UpstreamProxy
+) -> None:
+    from helpers import write_config
+
+    from pixelguard import config, doctor
+
+    def finding(url: str) -> doctor.Finding:
+        (result,) = doctor.check_upstream(config.load(write_config(tmp_path, {}, upstream=url)))
+        return result
+
+    base = f"127.0.0.1:{upstream.port}"
+    accepted = finding(f"http://me:p%40ss%3Aword@{base}")
+    assert accepted.ok and "with a login (it answers)" in accepted.detail
+    assert upstream.seen == ["CONNECT pixelguard-check.invalid:443 HTTP/1.1"]  # a name that exists nowhere
+    wrong = finding(f"http://me:nope@{base}")
+    assert not wrong.ok and "refuses pixelguard's login (407)" in wrong.detail and "config path" in wrong.fix
+    missing = finding(f"http://{base}")
+    assert not missing.ok and "asks for a login (add user:password@ to its URL)" in missing.detail
+    assert "nope" not in wrong.detail + wrong.fix
