@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pixelguard import display, running, service, trust
-from pixelguard.config import Config, Upstream
+from pixelguard.config import Config, Upstream, is_loopback, parse_upstream
 from pixelguard.invocation import cmd
 
 # A subscription older than this is stale: lists publish an `! Expires:` of days, not weeks.
@@ -225,7 +225,13 @@ def check_upstream(cfg: Config, timeout: float = 2.0) -> list[Finding]:
     read."""
     upstream = cfg.proxy.upstream
     if upstream is None:
-        return []
+        named = _environment_proxy(cfg)
+        if named is None:
+            return []
+        # Not a problem by itself (the proxy may be optional here); said because pixelguard ignores it.
+        return [Finding("upstream", True, f"the environment names the proxy {display.safe(named)}, but pixelguard "
+                        "connects to servers directly; if your network needs that proxy, set proxy.upstream to "
+                        "it")]  # fmt: skip
     where = display.safe(upstream.url)
     fix = (
         f"{cmd('config path')}  (set proxy.upstream to the proxy your network requires, in the file it names)"
@@ -245,6 +251,21 @@ def check_upstream(cfg: Config, timeout: float = 2.0) -> list[Finding]:
                         fix)]  # fmt: skip
     login = " with a login" if upstream.auth else ""
     return [Finding("upstream", True, f"what pixelguard lets through goes on to {where}{login} (it answers)")]
+
+
+def _environment_proxy(cfg: Config) -> str | None:
+    """The proxy https_proxy (or http_proxy) names, unless it is pixelguard itself."""
+    import urllib.request
+
+    proxies = urllib.request.getproxies_environment()
+    for scheme in ("https", "http"):
+        try:
+            named = parse_upstream(proxies.get(scheme, ""))
+        except ValueError:
+            continue
+        if not (is_loopback(named.host) and named.port == cfg.proxy.port):
+            return named.url
+    return None
 
 
 def _upstream_status(upstream: Upstream, timeout: float) -> int | None:

@@ -123,3 +123,22 @@ def test_doctor_tells_a_refused_or_missing_login_from_an_accepted_one(
     missing = finding(f"http://{base}")
     assert not missing.ok and "asks for a login (add user:password@ to its URL)" in missing.detail
     assert "nope" not in wrong.detail + wrong.fix
+
+
+def test_doctor_notes_a_proxy_the_environment_names_that_pixelguard_does_not_use(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from helpers import write_config
+
+    from pixelguard import config, doctor
+
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    cfg = config.load(write_config(tmp_path, {}))
+    assert doctor.check_upstream(cfg) == []  # nothing named, nothing set: nothing to say
+    monkeypatch.setenv("https_proxy", "http://me:secret@corp.example:3128")
+    (note,) = doctor.check_upstream(cfg)
+    assert note.ok and "names the proxy http://corp.example:3128, but pixelguard connects" in note.detail
+    assert "secret" not in note.detail
+    monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{cfg.proxy.port}")  # pixelguard itself
+    assert doctor.check_upstream(cfg) == []
