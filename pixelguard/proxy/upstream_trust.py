@@ -36,9 +36,8 @@ def system_bundle(candidates: tuple[str, ...] = BUNDLES, platform: str = sys.pla
     """The system's CA bundle that loads, or None (mitmproxy's certifi then)."""
     if not platform.startswith("linux"):
         return None
-    given = os.environ.get("SSL_CERT_FILE")
-    for path in ([given] if given else []) + list(candidates):
-        if path and os.path.isfile(path):
+    for path in filter(None, (os.environ.get("SSL_CERT_FILE"), *candidates)):
+        if os.path.isfile(path):
             if _loads(path):
                 return Path(path)
             log.warning(
