@@ -356,8 +356,8 @@ def test_a_server_whose_first_address_never_answers_is_reached_at_its_next(
         for _ in range(3):
             r = proxy.get(f"http://{name}/beyond/two", timeout=10)
             assert (r.status, r.body) == (200, b"second address")
-        # Three requests, one lookup: the answer is kept (the kept-alive connection aside, each request here is
-        # its own client connection, and so its own connection to the server).
+        # Three requests, one lookup: each came on a client connection of its own, so each opened its own
+        # connection to the server, and the answer was kept for the next.
         lookups = proxy.home / "cache" / "lookups.txt"
         assert lookups.read_text().split() == [name]
     finally:
