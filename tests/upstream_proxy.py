@@ -20,9 +20,8 @@ class UpstreamProxy:
         upstream = self
 
         class Handler(socketserver.StreamRequestHandler):
-            rbufsize = (
-                0  # the head is read byte by byte: nothing past it is kept in a buffer the tunnel misses
-            )
+            # The head is read byte by byte: nothing past it is kept in a buffer the tunnel would miss.
+            rbufsize = 0
 
             def handle(self) -> None:
                 head = self._head()
@@ -52,8 +51,8 @@ class UpstreamProxy:
                 # Absolute-form: sent on as origin-form, one request per connection.
                 rest = target.split("://", 1)[1]
                 authority, _, path = rest.partition("/")
-                port = authority.rpartition(":")[2]
-                far = socket.create_connection((LOCAL, int(port or 80)), timeout=10)
+                port = authority.rpartition(":")[2] if ":" in authority else "80"
+                far = socket.create_connection((LOCAL, int(port)), timeout=10)
                 lines = [f"{method} /{path} HTTP/1.1"] + [
                     f"{k}: {v}"
                     for k, v in headers.items()
