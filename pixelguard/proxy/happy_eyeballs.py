@@ -16,9 +16,10 @@ unless the caller asked for something else. A name with one address, and an IP a
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 from typing import Any
+
+from pixelguard.engine.rules import is_address
 
 ATTEMPT_DELAY_S = 0.25  # RFC 8305's recommended Connection Attempt Delay
 
@@ -35,7 +36,9 @@ def race_addresses(loop: asyncio.AbstractEventLoop) -> None:
     async def create_connection(
         protocol_factory: Any, host: Any = None, port: Any = None, **kwargs: Any
     ) -> Any:
-        if host is not None and "happy_eyeballs_delay" not in kwargs and not _is_address(host):
+        if (
+            host is not None and "happy_eyeballs_delay" not in kwargs and not is_address(host)
+        ):  # an address: nothing to race
             # Raced only when there is more than one address: asyncio's race costs a few turns of the event loop
             # even for one. The lookup is the one create_connection makes next, answered from memory the second
             # time (proxy/address_cache.py, installed first).
@@ -50,12 +53,3 @@ def race_addresses(loop: asyncio.AbstractEventLoop) -> None:
     # An attribute of this loop only: asyncio.open_connection asks ``loop.create_connection``.
     loop.create_connection = create_connection  # type: ignore[method-assign]
     loop.pixelguard_race = True  # type: ignore[attr-defined]
-
-
-def _is_address(host: Any) -> bool:
-    """An IP address is one address: nothing to race, nothing to look up."""
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True

@@ -189,8 +189,9 @@ async def serve(
     m.addons.add(pg, _Announce(cfg, cfg.proxy.mode, on_ready, 0 if helper else workers))
     # Each server looked up once a minute, as a browser's host cache does (proxy/address_cache.py), and its
     # addresses raced, as browsers race them (proxy/happy_eyeballs.py).
-    m.addons.add(cache_addresses(asyncio.get_running_loop()))
-    race_addresses(asyncio.get_running_loop())
+    loop = asyncio.get_running_loop()
+    m.addons.add(cache_addresses(loop))
+    race_addresses(loop)
     # confdir first, in one update: mitmproxy loads the CA from the confdir as soon as it is set (created
     # first, with an ECDSA key: see trust.ensure_ca).
     conf = next((o.split("=", 1)[1] for o in set_options if o.startswith("confdir=")), None)
