@@ -80,7 +80,7 @@ def parse_upstream(text: str) -> Upstream:
         parts = urllib.parse.urlsplit(text.strip())
         port = parts.port
     except ValueError as e:
-        raise ValueError(f"is not a proxy's URL such as http://proxy.example:3128 ({e})") from None
+        raise ValueError(f"is not a proxy's URL such as http://proxy.example:3128 ({safe(str(e))})") from None
     if parts.scheme not in ("http", "https"):
         # The value itself is never echoed: it may hold a password.
         raise ValueError(
@@ -89,7 +89,7 @@ def parse_upstream(text: str) -> Upstream:
     if not parts.hostname:
         raise ValueError("names no host (an HTTP proxy's URL, such as http://proxy.example:3128)")
     if not port:
-        raise ValueError(f"needs the proxy's port, such as http://{parts.hostname}:3128")
+        raise ValueError(f"needs the proxy's port, such as http://{safe(parts.hostname)}:3128")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         raise ValueError("is a proxy's address: nothing may follow its port")
     auth = None

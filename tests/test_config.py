@@ -263,6 +263,12 @@ def test_an_upstream_proxy_is_its_url_and_its_login_apart(
     assert config.load(write(tmp_path, "proxy: {upstream: null}\n", "none.yaml")).proxy.upstream is None
 
 
+def test_a_mistaken_upstream_reaches_the_terminal_escaped(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        config.load(write(tmp_path, 'proxy: {upstream: "http://evil\\eMx.example"}\n'))
+    assert "\x1b" not in str(err.value) and "needs the proxy's port" in str(err.value)
+
+
 def test_a_mistaken_upstream_never_shows_its_password(tmp_path: Path) -> None:
     for value in ("socks5://me:hunter2@proxy.example:1080", "http://me:hunter2@proxy.example:99999",
                   "http://me:hunter2@proxy.example", "http://me:hunter2@proxy.example:1/x", "me:hunter2@x"):  # fmt: skip
