@@ -19,14 +19,10 @@ its own, and the cache lives in memory only.
 from __future__ import annotations
 
 import asyncio
-import functools
-import socket
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
-
-from pixelguard.engine.rules import is_address
 
 TTL_S = 60.0  # Chromium's and Firefox's for a system resolver's answer (see the module's text)
 MAX_HOSTS = 1000  # Chromium's host cache holds 1,000 answers (kDefaultCacheSize, net/dns/resolve_context.cc)
@@ -58,9 +54,6 @@ class AddressCache:
     async def getaddrinfo(
         self, host: Any, port: Any, *, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0
     ) -> list[Any]:
-        if isinstance(host, str) and is_address(host):
-            # Nothing to look up (uvloop's sock_connect asks for an address too): parsed here, at once.
-            return socket.getaddrinfo(host, port, family, type, proto, flags | socket.AI_NUMERICHOST)
         options = (port, family, type, proto, flags)
         kept = self._answers.get(host)
         if kept is not None and options in kept:
@@ -110,25 +103,8 @@ def cache_addresses(loop: asyncio.AbstractEventLoop) -> AddressCache:
     """Have ``loop`` look each server up once a minute (see the module's text); returns the cache, an addon too."""
     cache = getattr(loop, "pixelguard_addresses", None)
     if cache is None:
-        cache = AddressCache(functools.partial(system_lookup, loop))
-        # An attribute of this loop only: asyncio's create_connection asks ``self.getaddrinfo``, as the race does
-        # (proxy/happy_eyeballs.py).
+        cache = AddressCache(loop.getaddrinfo)
+        # An attribute of this loop only: asyncio's create_connection asks ``self.getaddrinfo``.
         loop.getaddrinfo = cache.getaddrinfo  # type: ignore[method-assign]
         loop.pixelguard_addresses = cache  # type: ignore[attr-defined]
     return cache
-
-
-async def system_lookup(
-    loop: asyncio.AbstractEventLoop,
-    host: Any,
-    port: Any,
-    *,
-    family: int = 0,
-    type: int = 0,
-    proto: int = 0,
-    flags: int = 0,
-) -> list[Any]:
-    """The system resolver's answer, asked in a thread of ``loop``'s executor: what asyncio's own
-    ``loop.getaddrinfo`` does. Asked so on every loop: uvloop's would ask libuv's resolver instead (the same C
-    library, but past anything in Python that stands in for it, as the tests' and benchmarks' simulated DNS do)."""
-    return await loop.run_in_executor(None, socket.getaddrinfo, host, port, family, type, proto, flags)

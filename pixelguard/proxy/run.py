@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from pixelguard import config as configmod
 from pixelguard.errors import PixelguardError
 from pixelguard.fileio import private_dir, private_log_handler
-from pixelguard.proxy import event_loop
 from pixelguard.trust import ca_file, confdir, ensure_ca
 
 if TYPE_CHECKING:
@@ -268,10 +267,9 @@ def run_headless(
     config's proxy.workers): how many processes share the address (proxy/workers.py)."""
     from pixelguard.proxy import workers as workersmod
 
-    loop_factory = event_loop.factory()  # a mistaken PIXELGUARD_EVENT_LOOP is told before anything starts
     spec = workersmod.helper_spec()
     if spec is not None:
-        _run_helper(cfg, host, port, set_options, spec, loop_factory)
+        _run_helper(cfg, host, port, set_options, spec)
         return
     count = workers or cfg.proxy.workers
     workersmod.check_count(count, set_options)
@@ -313,7 +311,7 @@ def run_headless(
 
     claim = claim_data_dir(cfg)  # before anything says "listening": one proxy per data dir
     try:
-        event_loop.run(main(), loop_factory)
+        asyncio.run(main())
     except KeyboardInterrupt:
         pass
     finally:
@@ -327,7 +325,6 @@ def _run_helper(
     port: int | None,
     set_options: Sequence[str],
     spec: HelperSpec,
-    loop_factory: event_loop.Factory | None,
 ) -> None:
     """One of the processes `run --workers N` started: serves until its parent is gone or a signal stops it."""
     from pixelguard.proxy.workers import follow_parent
@@ -343,7 +340,7 @@ def _run_helper(
         )
 
     try:
-        event_loop.run(main(), loop_factory)
+        asyncio.run(main())
     except KeyboardInterrupt:
         pass
 

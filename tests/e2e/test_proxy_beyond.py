@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from harness import PIXELGUARD, REPO, Certs, Origin, Proxy, free_port, pixelguard_env, start_proxy, wait_for
+from harness import REPO, Certs, Origin, Proxy, start_proxy, wait_for
 from helpers import write_config
 from imagedata import BUILDERS
 from test_urlskip import _drip, _mandrill
@@ -340,26 +340,17 @@ def test_a_tracked_link_is_answered_with_its_destination_and_the_redirector_sees
     ]
 
 
-@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
 def test_a_server_whose_first_address_never_answers_is_reached_at_its_next(
-    tmp_path: Path, confdir: Path, certs: Certs, origin: Origin, loop: str
+    make_proxy, origin: Origin
 ) -> None:
     """A browser races a name's addresses (Happy Eyeballs) and keeps an answer a minute; so does the proxy
-    (proxy/happy_eyeballs.py, proxy/address_cache.py), on uvloop's event loop, its own where it builds, and on
-    asyncio's (proxy/event_loop.py). Without the race the request hangs on the first address, about two minutes,
-    and the client gives up after 10 s."""
+    (proxy/happy_eyeballs.py, proxy/address_cache.py). Without the race the request hangs on the first address,
+    about two minutes, and the client gives up after 10 s."""
     from test_happy_eyeballs import Silent
 
     silent = Silent()
-    home = tmp_path / "home"
-    proxy = start_proxy(
-        home, write_config(home, {}), confdir, certs, "--set", f"scripts={HERE / 'two_addresses.py'}",
-        env={"PIXELGUARD_EVENT_LOOP": loop},
-    )  # fmt: skip
     try:
-        maps = Path(f"/proc/{proxy.proc.pid}/maps")
-        if maps.exists():  # Linux: the loop chosen is the loop running
-            assert ("uvloop" in maps.read_text()) == (loop == "uvloop")
+        proxy = make_proxy({}, "--set", f"scripts={HERE / 'two_addresses.py'}")
         name = f"p{silent.port}-{origin.http_port}.addresses.test"
         origin.serve("/beyond/two", b"second address", "text/plain")
         for _ in range(3):
@@ -371,26 +362,6 @@ def test_a_server_whose_first_address_never_answers_is_reached_at_its_next(
         assert lookups.read_text().split() == [name]
     finally:
         silent.close()
-        assert proxy.stop() == 0, proxy.log()
-
-
-@pytest.mark.parametrize("value", ["tokio", "\x1b[31mred"])
-def test_an_event_loop_pixelguard_does_not_know_is_refused_in_one_line(
-    tmp_path: Path, confdir: Path, value: str
-) -> None:
-    """PIXELGUARD_EVENT_LOOP names uvloop or asyncio; anything else stops `run` before it listens, in one line
-    that names the variable and shows the value escaped."""
-    home = tmp_path / "home"
-    env = pixelguard_env(home, confdir) | {"PIXELGUARD_EVENT_LOOP": value}
-    r = subprocess.run(
-        [*PIXELGUARD, "--config", str(write_config(home, {})), "run", "--port", str(free_port())], env=env,
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert r.returncode != 0 and "listening" not in r.stdout + r.stderr
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1, r.stderr
-    assert "PIXELGUARD_EVENT_LOOP" in lines[0] and "uvloop or asyncio" in lines[0]
-    assert "\x1b" not in r.stderr and value.replace("\x1b", "\\x1b") in lines[0]
 
 
 @pytest.mark.parametrize("trusted", [True, False], ids=["system-trusts-it", "system-does-not"])
