@@ -28,9 +28,11 @@ minute, as browsers do, and each proxy looks up the names of its own connections
 connection; pixelguard keeps answers a minute too: proxy/address_cache.py).
 ``--baseline DIR`` adds the pixelguard of another checkout (a git worktree of the commit before a change), with the
 same configuration: before and after in one run.
+``--runs N`` measures N times, each run from fresh processes, and then prints each ratio's median over the runs and
+its range, each ratio taken within its own run (on a shared machine one run's ratio to no proxy moves by 0.05-0.1).
 
 Loopback only; nothing leaves the machine. ``scripts/bench-pageload --https [--pages N] [--round-trips] [--http2]
-[--workers N] [--concurrent K] [--cname-delay MS] [--dns-delay MS] [--baseline DIR]``.
+[--workers N] [--concurrent K] [--cname-delay MS] [--dns-delay MS] [--baseline DIR] [--runs N]``.
 """
 
 from __future__ import annotations
@@ -449,7 +451,17 @@ def main(argv: list[str] | None = None) -> int:
         help="also run the pixelguard of another checkout (e.g. a git worktree of the commit before a change), "
         "with the same configuration, interleaved with the others",
     )
+    ap.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="measure N times, each run with fresh proxies and a fresh simulated internet, then print each "
+        "ratio's median over the runs and its range (one run moves by 0.05-0.1 against no proxy on a busy machine)",
+    )
     args = ap.parse_args(argv)
+    if args.runs < 1:
+        ap.error("--runs needs a count of at least 1")
     if args.cname_delay is not None and not 0 <= args.cname_delay <= 10_000:
         ap.error("--cname-delay needs milliseconds from 0 to 10000")
     if args.dns_delay is not None and not 0 <= args.dns_delay <= 10_000:
@@ -465,6 +477,21 @@ def main(argv: list[str] | None = None) -> int:
     if not (SHARED / "requests" / "top500-sitelist.txt").is_file():
         print("bench-pageload: ../shared/requests/top500-sitelist.txt is missing")
         return 1
+    runs = []
+    for n in range(args.runs):
+        if args.runs > 1:
+            print(f"run {n + 1} of {args.runs}", flush=True)
+        runs.append(_measure(args))
+    if args.runs > 1:
+        print(summary(runs))
+    return 0
+
+
+Results = dict[str, dict[str, float]]  # per setup: "page" (its median, s), "cpu" (s per request), "rss" (MB)
+
+
+def _measure(args: argparse.Namespace) -> Results:
+    """One run: every setup started afresh, the pages loaded through each, its lines printed."""
     from pixelguard.engine import Engine
 
     tmp = Path(tempfile.mkdtemp(prefix="pg-pageload-https-"))
@@ -614,8 +641,12 @@ def main(argv: list[str] | None = None) -> int:
               + (", HTTP/2" if args.http2 else ", HTTP/1.1")
               + (f", {args.concurrent} pages at a time" if args.concurrent > 1 else ""))  # fmt: skip
         none = statistics.median(times["no proxy"])
+        results: Results = {}
         for s in setups:
             med = statistics.median(times[s])
+            results[s] = {"page": med}
+            if s in cpu:
+                results[s] |= {"cpu": cpu[s] / requests, "rss": peak[s]}
             line = f"  {s:24s} median page {med * 1000:7.1f} ms  {med / none:5.2f}x no proxy"
             if args.concurrent > 1:
                 skipped = sum(u in blocked for p in sample for u in p[1:]) if s == "ideal blocker" else 0
@@ -643,7 +674,30 @@ def main(argv: list[str] | None = None) -> int:
         internet.shutdown()
         if h2_origin is not None:
             h2_origin.stop()
-    return 0
+    return results
+
+
+def summary(runs: list[Results]) -> str:
+    """Each setup's ratios over the runs, each ratio taken within its own run: median (lowest to highest)."""
+
+    def spread(values: list[float], fmt: str) -> str:
+        return f"{statistics.median(values):{fmt}} ({min(values):{fmt}} to {max(values):{fmt}})"
+
+    lines = [f"over {len(runs)} runs, each ratio within its own run: median (lowest to highest)"]
+    for s in runs[0]:
+        if s == "no proxy":
+            continue
+        parts = [f"  {s:24s} {spread([r[s]['page'] / r['no proxy']['page'] for r in runs], '.2f')}x no proxy"]
+        if s != "ideal blocker":
+            ideal = [r[s]["page"] / r["ideal blocker"]["page"] for r in runs]
+            parts.append(f"{spread(ideal, '.2f')}x the ideal blocker")
+        if "cpu" in runs[0][s] and s != "mitmdump":
+            parts.append(
+                f"CPU {spread([r[s]['cpu'] / r['mitmdump']['cpu'] for r in runs], '.2f')}x mitmdump's"
+            )
+            parts.append(f"peak RSS {spread([r[s]['rss'] - r['mitmdump']['rss'] for r in runs], '+.0f')} MB")
+        lines.append(",  ".join(parts))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,35 @@
+"""`scripts/bench-pageload --https --runs N` sums its runs up: each ratio is taken within its own run (the
+machine's speed moves between runs, the setups of one run share it), then its median and range are shown."""
+
+from __future__ import annotations
+
+from benchmarks.pageload_https import summary
+
+
+def run(no_proxy: float, mitmdump: float, pixelguard: float, ideal: float, cpu: float, rss: float) -> dict:
+    return {
+        "no proxy": {"page": no_proxy},
+        "mitmdump": {"page": mitmdump, "cpu": 0.006, "rss": 108.0},
+        "pixelguard": {"page": pixelguard, "cpu": cpu, "rss": rss},
+        "ideal blocker": {"page": ideal},
+    }
+
+
+def test_each_ratio_is_taken_within_its_run_then_summed_up() -> None:
+    runs = [
+        run(0.100, 0.150, 0.120, 0.090, 0.0030, 140.0),  # 1.20x, 1.33x the ideal, 0.50x CPU, +32 MB
+        run(0.200, 0.300, 0.220, 0.180, 0.0036, 143.0),  # 1.10x, 1.22x, 0.60x, +35 MB
+        run(0.150, 0.220, 0.195, 0.130, 0.0033, 141.0),  # 1.30x, 1.50x, 0.55x, +33 MB
+    ]
+    lines = summary(runs).splitlines()
+    assert lines[0].startswith("over 3 runs")
+    pixelguard = next(line for line in lines if line.strip().startswith("pixelguard"))
+    assert "1.20 (1.10 to 1.30)x no proxy" in pixelguard
+    assert "1.33 (1.22 to 1.50)x the ideal blocker" in pixelguard
+    assert "CPU 0.55 (0.50 to 0.60)x mitmdump's" in pixelguard
+    assert "peak RSS +33 (+32 to +35) MB" in pixelguard
+    mitmdump = next(line for line in lines if line.strip().startswith("mitmdump"))
+    assert "1.50 (1.47 to 1.50)x no proxy" in mitmdump and "CPU" not in mitmdump
+    ideal = next(line for line in lines if line.strip().startswith("ideal blocker"))
+    assert "0.90 (0.87 to 0.90)x no proxy" in ideal and "the ideal blocker" not in ideal
+    assert not any(line.strip().startswith("no proxy") for line in lines)
