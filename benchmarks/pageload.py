@@ -15,6 +15,7 @@ import concurrent.futures
 import hashlib
 import http.client
 import http.server
+import shutil
 import statistics
 import subprocess
 import sys
@@ -204,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     finally:
         stop(procs.values())
+        # its CA keys and databases: nothing this run printed points into it, and each run makes another
+        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

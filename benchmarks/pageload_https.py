@@ -45,6 +45,7 @@ import http.client
 import http.server
 import ipaddress
 import os
+import shutil
 import socket
 import ssl
 import statistics
@@ -674,6 +675,8 @@ def _measure(args: argparse.Namespace) -> Results:
         internet.shutdown()
         if h2_origin is not None:
             h2_origin.stop()
+        # its CA keys and databases: nothing this run printed points into it, and each run makes another
+        shutil.rmtree(tmp, ignore_errors=True)
     return results
 
 

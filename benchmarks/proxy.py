@@ -12,6 +12,7 @@ import argparse
 import http.client
 import http.server
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -242,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     finally:
         stop(procs.values())
+        # its CA keys and databases: nothing this run printed points into it, and each run makes another
+        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
