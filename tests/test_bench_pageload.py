@@ -1,4 +1,4 @@
-"""`scripts/bench-pageload --https --runs N` sums its runs up: each ratio is taken within its own run (the
+"""`scripts/bench-pageload [--https] --runs N` sums its runs up: each ratio is taken within its own run (the
 machine's speed moves between runs, the setups of one run share it), then its median and range are shown."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ def test_each_ratio_is_taken_within_its_run_then_summed_up() -> None:
     pixelguard = next(line for line in lines if line.strip().startswith("pixelguard"))
     assert "1.20 (1.10 to 1.30)x no proxy" in pixelguard
     assert "1.33 (1.22 to 1.50)x the ideal blocker" in pixelguard
+    assert "0.80 (0.73 to 0.89)x mitmdump," in pixelguard  # page time: 0.80, 0.73, 0.89
     assert "CPU 0.55 (0.50 to 0.60)x mitmdump's" in pixelguard
     assert "peak RSS +33 (+32 to +35) MB" in pixelguard
     mitmdump = next(line for line in lines if line.strip().startswith("mitmdump"))
@@ -33,3 +34,18 @@ def test_each_ratio_is_taken_within_its_run_then_summed_up() -> None:
     ideal = next(line for line in lines if line.strip().startswith("ideal blocker"))
     assert "0.90 (0.87 to 0.90)x no proxy" in ideal and "the ideal blocker" not in ideal
     assert not any(line.strip().startswith("no proxy") for line in lines)
+
+
+def test_a_plain_http_run_has_no_ideal_blocker_and_no_cpu_figures() -> None:
+    def plain(no_proxy: float, mitmdump: float, pixelguard: float) -> dict:
+        return {
+            "no proxy": {"page": no_proxy},
+            "mitmdump": {"page": mitmdump},
+            "pixelguard": {"page": pixelguard},
+        }
+
+    lines = summary([plain(0.100, 0.130, 0.098), plain(0.140, 0.180, 0.147), plain(0.120, 0.150, 0.120)])
+    pixelguard = next(line for line in lines.splitlines() if line.strip().startswith("pixelguard"))
+    assert "1.00 (0.98 to 1.05)x no proxy" in pixelguard
+    assert "0.80 (0.75 to 0.82)x mitmdump" in pixelguard
+    assert "ideal" not in lines and "CPU" not in lines
