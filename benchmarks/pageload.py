@@ -128,6 +128,19 @@ def load(port: int, page: list[str], direct: bool = False) -> float:
     return time.perf_counter() - start
 
 
+def add_runs_option(ap: argparse.ArgumentParser) -> None:
+    """``--runs N``, for the plain-HTTP run and the HTTPS one alike (its summary: pageload_https.summary)."""
+    ap.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="measure N times, each run with fresh proxies and a fresh simulated internet, then print each "
+        "ratio's median over the runs and its range (one run's ratio to no proxy moves by 0.05-0.2 on a busy "
+        "machine)",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, add_help=False
@@ -142,14 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         help="over HTTPS, against no proxy and an ideal blocker too (benchmarks/pageload_https.py; its own "
         "options, such as --round-trips, --http2 and --cname-delay, are listed by --https --help)",
     )
-    ap.add_argument(
-        "--runs",
-        type=int,
-        default=1,
-        metavar="N",
-        help="measure N times, each run with fresh proxies and a fresh simulated internet, then print each "
-        "ratio's median over the runs and its range (one run's ratio to no proxy moves by 0.05-0.2 here)",
-    )
+    add_runs_option(ap)
     args, rest = ap.parse_known_args(argv)
     if args.https:
         from benchmarks import pageload_https

@@ -63,7 +63,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from benchmarks.lists import SHARED
-from benchmarks.pageload import _Internet, config_text, host_and_port, host_delay, pages
+from benchmarks.pageload import _Internet, add_runs_option, config_text, host_and_port, host_delay, pages
 from benchmarks.proxy import ca_certs, free_port, isolated_env, mitmdump_cmd, stop, wait_listen
 from pixelguard.engine.rules import is_address
 
@@ -452,14 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         help="also run the pixelguard of another checkout (e.g. a git worktree of the commit before a change), "
         "with the same configuration, interleaved with the others",
     )
-    ap.add_argument(
-        "--runs",
-        type=int,
-        default=1,
-        metavar="N",
-        help="measure N times, each run with fresh proxies and a fresh simulated internet, then print each "
-        "ratio's median over the runs and its range (one run moves by 0.05-0.1 against no proxy on a busy machine)",
-    )
+    add_runs_option(ap)
     args = ap.parse_args(argv)
     if args.runs < 1:
         ap.error("--runs needs a count of at least 1")
