@@ -15,7 +15,6 @@ import concurrent.futures
 import hashlib
 import http.client
 import http.server
-import shutil
 import statistics
 import subprocess
 import sys
@@ -23,10 +22,11 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.lists import SHARED
-from benchmarks.proxy import free_port, isolated_env, mitmdump_cmd, stop, wait_listen
+from benchmarks.proxy import free_port, isolated_env, mitmdump_cmd, remove_run_dir, stop, wait_listen
 
 RESOLVE_LOCAL = """
 import os
@@ -128,11 +128,27 @@ def load(port: int, page: list[str], direct: bool = False) -> float:
     return time.perf_counter() - start
 
 
+def count(text: str) -> int:
+    """An option's count, as argparse reads it: a whole number of at least 1."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"needs a count, not {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("needs a count of at least 1")
+    return n
+
+
+Results = dict[
+    str, dict[str, float]
+]  # per setup: "page" (its median, s); over HTTPS "cpu" (s per request), "rss" (MB)
+
+
 def add_runs_option(ap: argparse.ArgumentParser) -> None:
-    """``--runs N``, for the plain-HTTP run and the HTTPS one alike (its summary: pageload_https.summary)."""
+    """``--runs N``, for the plain-HTTP run and the HTTPS one alike (``measure_runs`` reads it)."""
     ap.add_argument(
         "--runs",
-        type=int,
+        type=count,
         default=1,
         metavar="N",
         help="measure N times, each run with fresh proxies and a fresh simulated internet, then print each "
@@ -168,24 +184,27 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if rest:
         ap.error(f"unrecognized arguments: {' '.join(rest)}")
-    if args.runs < 1:
-        ap.error("--runs needs a count of at least 1")
     if not (SHARED / "requests" / "top500-sitelist.txt").is_file():
         print("bench-pageload: ../shared/requests/top500-sitelist.txt is missing")
         return 1
-    runs = []
-    for n in range(args.runs):
-        if args.runs > 1:
-            print(f"run {n + 1} of {args.runs}", flush=True)
-        runs.append(_measure(args.pages))
-    if args.runs > 1:
-        from benchmarks.pageload_https import summary
-
-        print(summary(runs))
+    measure_runs(args.runs, lambda: _measure(args.pages))
     return 0
 
 
-def _measure(limit: int) -> dict[str, dict[str, float]]:
+def measure_runs(runs: int, measure: Callable[[], Results]) -> None:
+    """Measure ``runs`` times, then, for more than one, print each ratio's median and range over them."""
+    results = []
+    for n in range(runs):
+        if runs > 1:
+            print(f"run {n + 1} of {runs}", flush=True)
+        results.append(measure())
+    if runs > 1:
+        from benchmarks.pageload_https import summary
+
+        print(summary(results))
+
+
+def _measure(limit: int) -> Results:
     """One run: a fresh simulated internet and fresh proxies, the pages loaded through each, its lines printed;
     returns each setup's median page time (s) under "page", as the HTTPS run's results hold it."""
     internet = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Internet)
@@ -240,8 +259,7 @@ def _measure(limit: int) -> dict[str, dict[str, float]]:
         stop(procs.values())
         internet.shutdown()
         internet.server_close()
-        # its CA keys and databases: nothing this run printed points into it, and each run makes another
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_run_dir(tmp)
     return {name: {"page": statistics.median(ts)} for name, ts in times.items()}
 
 

@@ -45,7 +45,6 @@ import http.client
 import http.server
 import ipaddress
 import os
-import shutil
 import socket
 import ssl
 import statistics
@@ -63,8 +62,26 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from benchmarks.lists import SHARED
-from benchmarks.pageload import _Internet, add_runs_option, config_text, host_and_port, host_delay, pages
-from benchmarks.proxy import ca_certs, free_port, isolated_env, mitmdump_cmd, stop, wait_listen
+from benchmarks.pageload import (
+    Results,
+    _Internet,
+    add_runs_option,
+    config_text,
+    count,
+    host_and_port,
+    host_delay,
+    measure_runs,
+    pages,
+)
+from benchmarks.proxy import (
+    ca_certs,
+    free_port,
+    isolated_env,
+    mitmdump_cmd,
+    remove_run_dir,
+    stop,
+    wait_listen,
+)
 from pixelguard.engine.rules import is_address
 
 # Every upstream connection goes to the simulated internet. The name it was opened for is put back once it is
@@ -418,14 +435,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--workers",
-        type=int,
+        type=count,
         default=1,
         metavar="N",
         help="also run `pixelguard run --workers N`: N processes on one port (default: not run)",
     )
     ap.add_argument(
         "--concurrent",
-        type=int,
+        type=count,
         default=1,
         metavar="K",
         help="load K pages at a time (as K tabs, or K users of one proxy) and report requests per second too",
@@ -454,8 +471,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_runs_option(ap)
     args = ap.parse_args(argv)
-    if args.runs < 1:
-        ap.error("--runs needs a count of at least 1")
     if args.cname_delay is not None and not 0 <= args.cname_delay <= 10_000:
         ap.error("--cname-delay needs milliseconds from 0 to 10000")
     if args.dns_delay is not None and not 0 <= args.dns_delay <= 10_000:
@@ -464,24 +479,11 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--dns-delay is for the HTTP/1.1 client (its HTTP/2 client has no host cache)")
     if args.baseline and not (Path(args.baseline) / "pixelguard" / "__init__.py").is_file():
         ap.error(f"--baseline {args.baseline}: no pixelguard package there")
-    if args.concurrent < 1:
-        ap.error("--concurrent needs a count of at least 1")
-    if args.workers < 1:
-        ap.error("--workers needs a count of at least 1")
     if not (SHARED / "requests" / "top500-sitelist.txt").is_file():
         print("bench-pageload: ../shared/requests/top500-sitelist.txt is missing")
         return 1
-    runs = []
-    for n in range(args.runs):
-        if args.runs > 1:
-            print(f"run {n + 1} of {args.runs}", flush=True)
-        runs.append(_measure(args))
-    if args.runs > 1:
-        print(summary(runs))
+    measure_runs(args.runs, lambda: _measure(args))
     return 0
-
-
-Results = dict[str, dict[str, float]]  # per setup: "page" (its median, s), "cpu" (s per request), "rss" (MB)
 
 
 def _measure(args: argparse.Namespace) -> Results:
@@ -668,8 +670,7 @@ def _measure(args: argparse.Namespace) -> Results:
         internet.shutdown()
         if h2_origin is not None:
             h2_origin.stop()
-        # its CA keys and databases: nothing this run printed points into it, and each run makes another
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_run_dir(tmp)
     return results
 
 

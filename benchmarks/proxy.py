@@ -77,6 +77,12 @@ def isolated_env(tmp: Path, **extra: str) -> dict[str, str]:
     )
 
 
+def remove_run_dir(tmp: Path) -> None:
+    """Delete a run's temporary directory: its CA keys and databases. Nothing a run prints points into it, and
+    each run makes another (``--runs N`` would leave N)."""
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def ca_certs(tmp: Path) -> dict[str, Path]:
     """Each proxy's CA certificate, by proxy: each has its own, as a new install of each makes one (mitmdump's
     RSA, pixelguard's ECDSA: trust.ensure_ca). Sharing one confdir, whichever proxy started first made the CA
@@ -243,8 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     finally:
         stop(procs.values())
-        # its CA keys and databases: nothing this run printed points into it, and each run makes another
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_run_dir(tmp)
     return 0
 
 

@@ -49,3 +49,16 @@ def test_a_plain_http_run_has_no_ideal_blocker_and_no_cpu_figures() -> None:
     assert "1.00 (0.98 to 1.05)x no proxy" in pixelguard
     assert "0.80 (0.75 to 0.82)x mitmdump" in pixelguard
     assert "ideal" not in lines and "CPU" not in lines
+
+
+def test_a_count_option_takes_whole_numbers_of_at_least_one() -> None:
+    import argparse
+
+    import pytest
+
+    from benchmarks.pageload import count
+
+    assert count("3") == 3
+    for bad in ("0", "-2", "x", "1.5"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            count(bad)
