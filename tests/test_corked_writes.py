@@ -1,6 +1,6 @@
-"""One step's writes to a connection go out as one send (proxy/corked_writes.py), over a real TCP connection on
-127.0.0.1: nothing lost, nothing reordered, nothing held past the step. Every end-to-end proxy test runs with it
-too."""
+"""One event's or one step's writes to a connection go out as one send (proxy/corked_writes.py), over a real TCP
+connection on 127.0.0.1: nothing lost, nothing reordered, nothing held past the event's end or the step. Every
+end-to-end proxy test runs with it too."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from pixelguard.proxy.corked_writes import cork_stream_writes
+from pixelguard.proxy.corked_writes import cork_stream_writes, send_kept
 
 
 @pytest.fixture(autouse=True)
@@ -122,3 +122,23 @@ def test_a_buffer_changed_after_write_returns_is_sent_as_it_was_written() -> Non
     sends, got = _talk(client)
     assert sends == [b"as written"]
     assert got == b"as written"
+
+
+def test_what_is_kept_is_sent_at_once_when_the_event_has_been_handled() -> None:
+    # The proxy calls send_kept at the end of each connection's event (proxy/inline_hooks.py): what that event gave
+    # each connection goes out then, as one send per connection, not a step later behind other callbacks.
+    async def client(writer: asyncio.StreamWriter, sends: list[bytes]) -> None:
+        writer.write(b"head ")
+        writer.write(b"body")
+        assert sends == []
+        send_kept()
+        assert sends == [b"head body"]  # before the loop has run anything else
+        send_kept()  # nothing held: nothing sent
+        await asyncio.sleep(0)  # the step's own flush finds nothing left either
+        writer.write(b" more")
+        await asyncio.sleep(0)  # a write no event's end sends still goes out in the next step
+        writer.close()
+
+    sends, got = _talk(client)
+    assert sends == [b"head body", b" more"]
+    assert got == b"head body more"

@@ -31,6 +31,7 @@ from mitmproxy.addons import onboarding
 from mitmproxy.proxy import commands, events
 from mitmproxy.utils import asyncio_utils
 
+from pixelguard.proxy.corked_writes import send_kept
 from pixelguard.proxy.dispatch import HookCache, hook_args
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ def run_hooks_inline() -> None:
         await base(self, event)
         while done:
             await base(self, events.HookCompleted(done.popleft()))
+        send_kept()  # what this event gave its connections goes out now, not a step later (proxy/corked_writes.py)
 
     ProxyConnectionHandler.server_event = server_event  # type: ignore[method-assign]
     ProxyConnectionHandler.pixelguard_inline = True  # type: ignore[attr-defined]

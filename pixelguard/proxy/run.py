@@ -201,7 +201,7 @@ async def serve(
     keep_least_recently_used()  # and dropped in constant time past the bound (proxy/forged_certs.py)
     guard_h2_resets()
     log.debug("pixelguard: left out of mitmproxy: %s", ", ".join(production_mode()) or "nothing")
-    cork_stream_writes()  # one send per connection per step of the loop (proxy/corked_writes.py)
+    cork_stream_writes()  # one send per connection per event (proxy/corked_writes.py)
     convert_once()  # a host's forged certificate converted for OpenSSL once (proxy/tls_objects.py)
     run_hooks_inline()  # a hook whose handlers return at once completes in the same step (proxy/inline_hooks.py)
     if workers > 1 or helper:

@@ -29,6 +29,19 @@ def _note(flow, hook):
 def requestheaders(flow):
     _note(flow, "requestheaders")
 
+def running():
+    # Each send the proxy makes, noted as made in a connection's task (at the end of its event) or not (by a
+    # callback of its own, a step later).
+    import pixelguard.proxy.corked_writes as corked
+    send = corked._write
+
+    def noted(writer, data):
+        with open(os.environ["PG_TEST_SEND_LOG"], "a") as f:
+            f.write(("event" if asyncio.current_task() else "step") + "\\n")
+        return send(writer, data)
+
+    corked._write = noted
+
 async def _slow(flow):
     await asyncio.sleep(0.05)
     flow.request.headers["X-Waited"] = "yes"
@@ -64,6 +77,7 @@ def scripted(
 ) -> tuple[Proxy, Path]:
     log = tmp_path / "hooks.jsonl"
     monkeypatch.setenv("PG_TEST_HOOK_LOG", str(log))
+    monkeypatch.setenv("PG_TEST_SEND_LOG", str(tmp_path / "sends.txt"))
     monkeypatch.setenv("PG_TEST_E2E_DIR", str(REPO / "tests" / "e2e"))
     monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTP", str(origin.http_port))
     monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTPS", str(origin.https_port))
@@ -89,6 +103,18 @@ def test_hooks_run_in_order_and_inline_and_their_effects_reach_the_request(
     assert seen and seen[-1].get("X-Seen") == "/plain"  # what the request hook set went upstream
     order = ["requestheaders", "request", "responseheaders", "response"]
     assert _hooks(log, "/plain") == [(h, False) for h in order]  # each once, in order, none in a task
+
+
+def test_what_an_event_gives_a_connection_is_sent_when_the_event_has_been_handled(
+    scripted: tuple[Proxy, Path], origin: Origin, tmp_path: Path
+) -> None:
+    # Not a step later, behind the loop's other callbacks (proxy/corked_writes.py): the CONNECT answer, both
+    # handshakes' flights, the request and the response are each sent from the connection's own task.
+    proxy, _log = scripted
+    origin.serve("/sent", b"sent body", "text/plain")
+    assert proxy.get("https://sent.unlisted.test/sent").body == b"sent body"
+    sends = (tmp_path / "sends.txt").read_text().split()
+    assert len(sends) >= 5 and set(sends) == {"event"}, sends
 
 
 def test_a_handler_that_returns_an_awaitable_is_waited_for(
