@@ -25,7 +25,8 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,11 +94,15 @@ def ensure_ca(confdir: Path) -> Path:
     both legs. A CA created before stays as it is (clients trust it); deleting the confdir's mitmproxy-ca*
     files and running ``pixelguard ca install`` again gives an ECDSA one."""
     path = ca_file(confdir)
-    if not path.exists():
-        from mitmproxy import certs
+    if path.exists():  # written after the key file (create_store), so that one is whole
+        return path
+    from mitmproxy import certs
 
-        try:
-            confdir.mkdir(parents=True, exist_ok=True)
+    try:
+        confdir.mkdir(parents=True, exist_ok=True)
+        with _creating(confdir):
+            if path.exists():  # another process made it while this one waited
+                return path
             # create_store writes the files clients and mitmproxy expect (PEM, .cer, PKCS#12 with and without
             # the key, dhparam) and takes its key from certs.create_ca; it is given an ECDSA one for the call.
             rsa_ca = certs.create_ca
@@ -106,9 +111,29 @@ def ensure_ca(confdir: Path) -> Path:
                 certs.CertStore.create_store(confdir, "mitmproxy", 0)
             finally:
                 certs.create_ca = rsa_ca
-        except OSError as e:
-            raise PixelguardError(f"cannot create the CA in {confdir}: {e.strerror or e}") from None
+    except OSError as e:
+        raise PixelguardError(f"cannot create the CA in {confdir}: {e.strerror or e}") from None
     return path
+
+
+@contextmanager
+def _creating(confdir: Path) -> Iterator[None]:
+    """Held while a CA is created: two processes starting at once on a new confdir (`pixelguard run` and `ca
+    install` in two terminals, two proxies sharing one) would each write a CA of their own over the other's
+    files, leaving one proxy signing with a key whose certificate the clients were not given, and every HTTPS
+    site failing through it. An exclusive lock on the directory itself (no file left behind); where there is no
+    flock (Windows), nothing is held, as before."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    fd = os.open(confdir, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # and the lock with it
 
 
 def key_kind(cert: Path) -> str:

@@ -243,3 +243,46 @@ def test_a_new_ca_has_an_ecdsa_key_and_mitmproxy_forges_with_it(tmp_path: Path) 
     x509.load_pem_x509_certificate(leaf.cert.to_pem()).verify_directly_issued_by(ca)
     ctx = ssl.create_default_context(cafile=str(pem))  # a client trusting this CA loads it without complaint
     assert ctx.cert_store_stats()["x509_ca"] == 1
+
+
+RACER = """
+import sys, time
+from pathlib import Path
+from pixelguard import trust
+
+conf, go = Path(sys.argv[1]), Path(sys.argv[2])
+write_bytes = Path.write_bytes
+def slow_write(self, data):  # a slow disk: what one process writes, another can write in between
+    time.sleep(0.005)
+    return write_bytes(self, data)
+Path.write_bytes = slow_write
+deadline = time.monotonic() + 60
+while not go.exists() and time.monotonic() < deadline:  # all start creating at once
+    time.sleep(0.001)
+trust.ensure_ca(conf)
+# What this process's proxy would sign with: the certificate in the key file, which mitmproxy loads.
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+print(x509.load_pem_x509_certificate((conf / "mitmproxy-ca.pem").read_bytes()).fingerprint(hashes.SHA256()).hex())
+"""
+
+
+def test_processes_creating_the_ca_at_once_all_end_with_the_one_clients_are_given(tmp_path: Path) -> None:
+    """`pixelguard run` and `ca install` started together on a new confdir each created a CA over the other's
+    files: a proxy could sign with a key whose certificate the clients were never given."""
+    import sys
+
+    conf, go = tmp_path / "conf", tmp_path / "go"
+    racers = [
+        subprocess.Popen([sys.executable, "-c", RACER, str(conf), str(go)], stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    go.touch()
+    used = {r.communicate(timeout=120)[0].strip() for r in racers}
+    assert all(r.returncode == 0 for r in racers)
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    given = x509.load_pem_x509_certificate((conf / "mitmproxy-ca-cert.pem").read_bytes())
+    assert used == {given.fingerprint(hashes.SHA256()).hex()}
+    assert (conf / "mitmproxy-ca-cert.cer").read_bytes() == (conf / "mitmproxy-ca-cert.pem").read_bytes()
