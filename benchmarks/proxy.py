@@ -65,7 +65,12 @@ def wait_listen(port: int, proc: subprocess.Popen, what: str) -> None:
 
 def isolated_env(tmp: Path, **extra: str) -> dict[str, str]:
     """The environment for the proxies a benchmark starts: data, cache, config and CA all under ``tmp``, so a
-    benchmark neither reads nor touches the user's own pixelguard, and no list update is fetched."""
+    benchmark neither reads nor touches the user's own pixelguard, and no list update is fetched. The run's
+    pixelguard CA is made here, before any proxy starts: the run's pixelguards share it and start at once (a
+    ``--baseline`` checkout's too, which may make its CA without the lock ``trust.ensure_ca`` now takes)."""
+    from pixelguard.trust import ensure_ca
+
+    ensure_ca(ca_certs(tmp)["pixelguard"].parent)
     return dict(
         os.environ,
         XDG_DATA_HOME=str(tmp / "data"),
