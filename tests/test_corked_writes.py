@@ -142,3 +142,20 @@ def test_what_is_kept_is_sent_at_once_when_the_event_has_been_handled() -> None:
     sends, got = _talk(client)
     assert sends == [b"head body", b" more"]
     assert got == b"head body more"
+
+
+def test_a_writer_sent_by_its_own_step_is_not_held_on_to() -> None:
+    # Where no event's end calls send_kept, each writer still leaves the list of those waiting when its step sends
+    # it: the list holds connections, and must not grow with every write.
+    from pixelguard.proxy import corked_writes
+
+    async def client(writer: asyncio.StreamWriter, sends: list[bytes]) -> None:
+        for part in (b"a", b"b", b"c"):
+            writer.write(part)
+            assert list(corked_writes._waiting.values()) == [writer]
+            await asyncio.sleep(0)
+            assert not corked_writes._waiting
+        writer.close()
+
+    sends, got = _talk(client)
+    assert sends == [b"a", b"b", b"c"] and got == b"abc"

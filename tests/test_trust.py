@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import click.testing
@@ -270,8 +271,6 @@ print(x509.load_pem_x509_certificate((conf / "mitmproxy-ca.pem").read_bytes()).f
 def test_processes_creating_the_ca_at_once_all_end_with_the_one_clients_are_given(tmp_path: Path) -> None:
     """`pixelguard run` and `ca install` started together on a new confdir each created a CA over the other's
     files: a proxy could sign with a key whose certificate the clients were never given."""
-    import sys
-
     conf, go = tmp_path / "conf", tmp_path / "go"
     racers = [
         subprocess.Popen([sys.executable, "-c", RACER, str(conf), str(go)], stdout=subprocess.PIPE, text=True)

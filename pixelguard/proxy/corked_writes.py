@@ -25,21 +25,23 @@ import asyncio
 from typing import Any
 
 _KEPT = "_pixelguard_kept"
-# The writers holding something, in the order of their first write since their last send.
-_waiting: list[Any] = []
+# The writers holding something (by id), in the order of their first write since their last send; each leaves it
+# when it sends, however it comes to send.
+_waiting: dict[int, Any] = {}
 _write: Any = None  # asyncio's own StreamWriter.write, once cork_stream_writes has replaced it
 
 
 def send_kept() -> None:
     """Send what every writer holds: called when a connection's event has been handled (proxy/inline_hooks.py).
     Whatever it does not send, a writer sends in the step after its first write."""
-    held = _waiting[:]
+    held = list(_waiting.values())
     _waiting.clear()
     for writer in held:
         _flush(writer)
 
 
 def _flush(writer: Any) -> None:
+    _waiting.pop(id(writer), None)
     kept = writer.__dict__.pop(_KEPT, None)
     if kept and not writer.transport.is_closing():
         _write(writer, kept[0] if len(kept) == 1 else b"".join(kept))
@@ -63,7 +65,7 @@ def cork_stream_writes() -> None:
         elif data:
             self.__dict__[_KEPT] = [data]
             self._loop.call_soon(_flush, self)  # unless send_kept sends it first
-            _waiting.append(self)
+            _waiting[id(self)] = self
 
     def flushed_close(self: Any) -> Any:
         _flush(self)
