@@ -11,12 +11,13 @@ mitmproxy's ``server_event`` for it, where proxy/inline_hooks.py calls ``send_ke
 write made anywhere else is sent in the next step of the loop (``loop.call_soon``). Sent in the next step, as
 everything was at first, each send waited behind the rest of the current step's callbacks (a step took 0.7 ms on
 average under `scripts/bench-pageload --https`), at each of the four or five sends on a request's way: the CONNECT
-answer, the handshakes' flights, the request, the response. Sending at the end of the event made the median page
-2-5% faster in each of three runs against that (README, Performance). ``close`` and ``write_eof`` send what is
-kept first, so nothing is lost or reordered, and a connection that closes meanwhile is sent nothing (as mitmproxy
-itself writes nothing to a closing one). Backpressure is unchanged: what is kept reaches the transport's own buffer
-before the connection is read again, and mitmproxy drains its writers after every read. Only the proxy process
-does this (``serve``); in it, every StreamWriter is mitmproxy's.
+answer, the handshakes' flights, the request, the response. Sent at the end of the event, the median page was
+shorter in four of six runs against that (2.4-4.9%) and longer in two (2.5-2.6%), 2.9% shorter at the median of the
+six (README, Performance): a small gain, within what this benchmark can tell apart. ``close`` and ``write_eof``
+send what is kept first, so nothing is lost or reordered, and a connection that closes meanwhile is sent nothing
+(as mitmproxy itself writes nothing to a closing one). Backpressure is unchanged: what is kept reaches the
+transport's own buffer before the connection is read again, and mitmproxy drains its writers after every read. Only
+the proxy process does this (``serve``); in it, every StreamWriter is mitmproxy's.
 """
 
 from __future__ import annotations
