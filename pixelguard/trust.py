@@ -122,15 +122,20 @@ def _creating(confdir: Path) -> Iterator[None]:
     install` in two terminals, two proxies sharing one) would each write a CA of their own over the other's
     files, leaving one proxy signing with a key whose certificate the clients were not given, and every HTTPS
     site failing through it. An exclusive lock on the directory itself (no file left behind); where there is no
-    flock (Windows), nothing is held, as before."""
+    flock (Windows) or the file system refuses one, nothing is held, as before: creating the CA must not fail
+    for want of a lock."""
     try:
         import fcntl
-    except ImportError:
+
+        fd = os.open(confdir, os.O_RDONLY)
+    except (ImportError, OSError):
         yield
         return
-    fd = os.open(confdir, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            pass  # e.g. a network file system without locks
         yield
     finally:
         os.close(fd)  # and the lock with it

@@ -285,3 +285,17 @@ def test_processes_creating_the_ca_at_once_all_end_with_the_one_clients_are_give
     given = x509.load_pem_x509_certificate((conf / "mitmproxy-ca-cert.pem").read_bytes())
     assert used == {given.fingerprint(hashes.SHA256()).hex()}
     assert (conf / "mitmproxy-ca-cert.cer").read_bytes() == (conf / "mitmproxy-ca-cert.pem").read_bytes()
+
+
+def test_a_file_system_that_refuses_the_lock_still_gets_its_ca(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Some network and FUSE file systems refuse flock; creating the CA goes on without it, as before the lock."""
+    import fcntl
+
+    def refuse(fd: int, op: int) -> None:
+        raise OSError(37, "No locks available")  # ENOLCK, as an NFS mount without a lock daemon answers
+
+    monkeypatch.setattr(fcntl, "flock", refuse)
+    pem = trust.ensure_ca(tmp_path / "conf")
+    assert pem.exists() and (tmp_path / "conf" / "mitmproxy-ca.pem").exists()
