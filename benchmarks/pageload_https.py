@@ -674,30 +674,5 @@ def _measure(args: argparse.Namespace) -> Results:
     return results
 
 
-def summary(runs: list[Results]) -> str:
-    """Each setup's ratios over the runs, each ratio taken within its own run: median (lowest to highest)."""
-
-    def spread(values: list[float], fmt: str) -> str:
-        return f"{statistics.median(values):{fmt}} ({min(values):{fmt}} to {max(values):{fmt}})"
-
-    lines = [f"over {len(runs)} runs, each ratio within its own run: median (lowest to highest)"]
-    for s in runs[0]:
-        if s == "no proxy":
-            continue
-        parts = [f"  {s:24s} {spread([r[s]['page'] / r['no proxy']['page'] for r in runs], '.2f')}x no proxy"]
-        if s not in ("mitmdump", "ideal blocker"):
-            parts.append(f"{spread([r[s]['page'] / r['mitmdump']['page'] for r in runs], '.2f')}x mitmdump")
-        if s != "ideal blocker" and "ideal blocker" in runs[0]:  # the plain-HTTP run has none
-            ideal = [r[s]["page"] / r["ideal blocker"]["page"] for r in runs]
-            parts.append(f"{spread(ideal, '.2f')}x the ideal blocker")
-        if "cpu" in runs[0][s] and s != "mitmdump":
-            parts.append(
-                f"CPU {spread([r[s]['cpu'] / r['mitmdump']['cpu'] for r in runs], '.2f')}x mitmdump's per request"
-            )
-            parts.append(f"peak RSS {spread([r[s]['rss'] - r['mitmdump']['rss'] for r in runs], '+.0f')} MB")
-        lines.append(",  ".join(parts))
-    return "\n".join(lines)
-
-
 if __name__ == "__main__":
     sys.exit(main())

@@ -3,7 +3,11 @@ machine's speed moves between runs, the setups of one run share it), then its me
 
 from __future__ import annotations
 
-from benchmarks.pageload_https import summary
+import argparse
+
+import pytest
+
+from benchmarks.pageload import count, summary
 
 
 def run(no_proxy: float, mitmdump: float, pixelguard: float, ideal: float, cpu: float, rss: float) -> dict:
@@ -52,12 +56,6 @@ def test_a_plain_http_run_has_no_ideal_blocker_and_no_cpu_figures() -> None:
 
 
 def test_a_count_option_takes_whole_numbers_of_at_least_one() -> None:
-    import argparse
-
-    import pytest
-
-    from benchmarks.pageload import count
-
     assert count("3") == 3
     for bad in ("0", "-2", "x", "1.5"):
         with pytest.raises(argparse.ArgumentTypeError):
