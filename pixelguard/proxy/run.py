@@ -148,6 +148,7 @@ async def serve(
     from pixelguard.proxy.address_cache import cache_addresses
     from pixelguard.proxy.connection_guard import guard_h2_resets
     from pixelguard.proxy.corked_writes import cork_stream_writes
+    from pixelguard.proxy.direct_reads import read_directly
     from pixelguard.proxy.dispatch import HookCache
     from pixelguard.proxy.forged_certs import keep_least_recently_used
     from pixelguard.proxy.happy_eyeballs import race_addresses
@@ -204,6 +205,7 @@ async def serve(
     cork_stream_writes()  # one send per connection per event (proxy/corked_writes.py)
     convert_once()  # a host's forged certificate converted for OpenSSL once (proxy/tls_objects.py)
     run_hooks_inline()  # a hook whose handlers return at once completes in the same step (proxy/inline_hooks.py)
+    read_directly()  # what a connection reads is handled in the step that read it (proxy/direct_reads.py)
     if workers > 1 or helper:
         share_the_port()  # every worker listens on the address: the kernel spreads connections (proxy/workers.py)
     # The public suffix list is read on first use (some 30 ms): here, not in the first client's CONNECT.

@@ -101,7 +101,19 @@ class Route:
     body: bytes
     headers: list[tuple[str, str]] = field(default_factory=list)
     status: int = 200
-    stream: int = 0  # >0: send this many zero bytes, generated chunk by chunk, instead of body
+    stream: int = 0  # >0: send this many bytes of STREAM_PATTERN, generated chunk by chunk, instead of body
+
+
+# A streamed body's byte at offset i is i % 251: a prime period, so bytes lost, repeated or reordered anywhere in
+# a stream of TCP-sized pieces show as bytes out of place (stream_bytes gives any part of it).
+_PERIOD = 251
+_PATTERN = bytes(range(_PERIOD)) * ((1 << 20) // _PERIOD + 2)
+
+
+def stream_bytes(offset: int, size: int) -> bytes:
+    """The ``size`` bytes of a streamed body from ``offset`` on (size at most 1 MiB)."""
+    start = offset % _PERIOD
+    return _PATTERN[start : start + size]
 
 
 class Origin:
@@ -115,6 +127,7 @@ class Origin:
         self.bodies: dict[str, bytes] = {}  # path -> the first 64 KB of the last body posted there
         self.received: Counter[str] = Counter()  # request body bytes that reached the origin, per path
         self.tls_resumed: list[bool] = []  # per HTTPS connection, in order: was its TLS session resumed?
+        self.sent: Counter[str] = Counter()  # bytes of a streamed body handed to the socket, per path
         self.lock = threading.Lock()
         origin = self
 
@@ -146,14 +159,16 @@ class Origin:
                 self.end_headers()
                 try:
                     if route.stream:
-                        chunk = bytes(1 << 20)
-                        left = route.stream
-                        while left > 0:
-                            self.wfile.write(chunk[: min(left, len(chunk))])
-                            left -= len(chunk)
+                        done = 0
+                        while done < route.stream:
+                            chunk = stream_bytes(done, min(route.stream - done, 1 << 20))
+                            self.wfile.write(chunk)
+                            done += len(chunk)
+                            with origin.lock:
+                                origin.sent[path] += len(chunk)
                     else:
                         self.wfile.write(route.body)
-                except (BrokenPipeError, ConnectionResetError):
+                except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
                     pass  # the client (or the proxy) stopped reading: fine for a streamed download
 
             def do_POST(self) -> None:
@@ -226,7 +241,8 @@ class Origin:
         self.prefix_routes[prefix] = Route(body, [("Content-Type", content_type)])
 
     def serve_stream(self, path: str, size: int, content_type: str) -> None:
-        """Answer path with ``size`` zero bytes made on the fly (a download too big to hold in the test)."""
+        """Answer path with ``size`` bytes made on the fly (a download too big to hold in the test; see
+        stream_bytes)."""
         self.routes[path] = Route(b"", [("Content-Type", content_type)], 200, stream=size)
 
     def close(self) -> None:

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from harness import REPO, Origin, Proxy
 
-# Writes, per hook, the request's path, the hook and whether it ran in a task of its own (mitmproxy names the
-# task it starts for a hook "handle_hook(<hook>)"; a hook run inline runs in the task that raised it).
+# Writes, per hook, the request's path, the hook, whether it ran in a task of its own (mitmproxy names the task it
+# starts for a hook "handle_hook(<hook>)"; a hook run inline runs where the event that raised it is handled) and
+# whether it ran in no task at all (the step of the event loop that read the bytes: proxy/direct_reads.py).
 SCRIPT = """
 import asyncio, json, os, sys
 sys.path.insert(0, os.environ["PG_TEST_E2E_DIR"])
@@ -24,20 +25,23 @@ LOG = os.environ["PG_TEST_HOOK_LOG"]
 def _note(flow, hook):
     task = asyncio.current_task()
     with open(LOG, "a") as f:
-        f.write(json.dumps([flow.request.path, hook, bool(task and task.get_name() == f"handle_hook({hook})")]) + "\\n")
+        own = bool(task and task.get_name() == f"handle_hook({hook})")
+        f.write(json.dumps([flow.request.path, hook, own, task is None]) + "\\n")
 
 def requestheaders(flow):
     _note(flow, "requestheaders")
 
 def running():
-    # Each send the proxy makes, noted as made in a connection's task (at the end of its event) or not (by a
-    # callback of its own, a step later).
+    # Each send the proxy makes, noted as made once an event has been handled (send_kept, or a close that sends
+    # first) or not (by the loop's call of _flush, a step later).
     import pixelguard.proxy.corked_writes as corked
     send = corked._write
 
     def noted(writer, data):
+        caller = sys._getframe(2)  # noted <- _flush <- who asked for the send
+        later = caller.f_code.co_filename.endswith(os.path.join("asyncio", "events.py"))
         with open(os.environ["PG_TEST_SEND_LOG"], "a") as f:
-            f.write(("event" if asyncio.current_task() else "step") + "\\n")
+            f.write(("step" if later else "event") + "\\n")
         return send(writer, data)
 
     corked._write = noted
@@ -88,7 +92,13 @@ def scripted(
 
 def _hooks(log: Path, path: str) -> list[tuple[str, bool]]:
     rows = [json.loads(line) for line in log.read_text().splitlines()]
-    return [(hook, in_task) for p, hook, in_task in rows if p == path]
+    return [(hook, in_task) for p, hook, in_task, _ in rows if p == path]
+
+
+def _read_steps(log: Path, path: str) -> list[tuple[str, bool]]:
+    """Per hook of ``path``: did it run in the step of the loop that read what raised it (no task at all)?"""
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    return [(hook, no_task) for p, hook, _, no_task in rows if p == path]
 
 
 @pytest.mark.parametrize("scheme", ["http", "https"])
@@ -103,13 +113,17 @@ def test_hooks_run_in_order_and_inline_and_their_effects_reach_the_request(
     assert seen and seen[-1].get("X-Seen") == "/plain"  # what the request hook set went upstream
     order = ["requestheaders", "request", "responseheaders", "response"]
     assert _hooks(log, "/plain") == [(h, False) for h in order]  # each once, in order, none in a task
+    # The response's hooks in the step of the loop that read the response; over HTTPS the request's too (over HTTP
+    # a new connection's request may have come before its task began reading: that task handles it).
+    steps = dict(_read_steps(log, "/plain"))
+    assert all(steps[h] for h in (order if scheme == "https" else order[2:])), steps
 
 
 def test_what_an_event_gives_a_connection_is_sent_when_the_event_has_been_handled(
     scripted: tuple[Proxy, Path], origin: Origin, tmp_path: Path
 ) -> None:
     # Not a step later, behind the loop's other callbacks (proxy/corked_writes.py): the CONNECT answer, both
-    # handshakes' flights, the request and the response are each sent from the connection's own task.
+    # handshakes' flights, the request and the response are each sent once the event that gave them is handled.
     proxy, _log = scripted
     origin.serve("/sent", b"sent body", "text/plain")
     assert proxy.get("https://sent.unlisted.test/sent").body == b"sent body"

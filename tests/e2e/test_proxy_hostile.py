@@ -18,7 +18,7 @@ from pathlib import Path
 import brotli
 import pytest
 import zstandard
-from harness import Certs, Origin, Proxy, fetch, start_proxy, wait_for, write_config
+from harness import Certs, Origin, Proxy, fetch, start_proxy, stream_bytes, wait_for, write_config
 from imagedata import BUILDERS
 
 from pixelguard.proxy.responses import TRANSPARENT_GIF
@@ -186,6 +186,53 @@ def test_one_gigabyte_download_streams(proxy: Proxy, origin: Origin) -> None:
     assert total == GB
     assert first_byte < 0.5
     assert rss.peak_growth < 100
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_client_that_stops_reading_holds_the_server_back(proxy: Proxy, origin: Origin, scheme: str) -> None:
+    # The proxy reads a server only as fast as its client takes what it reads (mitmproxy drains its writers before
+    # it reads on; proxy/direct_reads.py hands reads over only while nothing waits to be sent): a client that
+    # stops reading a download must not have the proxy take in the rest, and what it then reads is the body, in
+    # order. The bound is what the kernel may buffer on the way (receive buffers grow to tcp_rmem's maximum, 32
+    # MB here, and there are two) with room to spare, far below the body.
+    size, bound = 512 << 20, 160 << 20
+    path = f"/hostile/slow-reader-{scheme}.bin"
+    origin.serve_stream(path, size, "application/octet-stream")
+    if scheme == "https":
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+            "127.0.0.1", proxy.port, timeout=30, context=proxy.client_context()
+        )
+        conn.set_tunnel("localhost", origin.https_port)
+        conn.request("GET", path)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=30)
+        conn.request("GET", origin.url(path))
+    try:
+        resp = conn.getresponse()
+        assert resp.status == 200
+        got = resp.read(1 << 20)
+        # The client reads nothing more; the server writes on until the buffers on the way are full.
+        last, still_since = -1, time.monotonic()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            sent = origin.sent[path]
+            if sent != last:
+                last, still_since = sent, time.monotonic()
+            elif time.monotonic() - still_since > 1.0 or sent >= size:
+                break
+            time.sleep(0.05)
+        print(
+            f"\n{scheme}: the server got {last / (1 << 20):.1f} MB of {size >> 20} MB out while the client read 1 MB"
+        )
+        assert last < bound, last
+        offset = len(got)
+        assert got == stream_bytes(0, offset)
+        while offset < 64 << 20:  # it reads again: the body goes on where it stopped, byte for byte
+            chunk = resp.read(1 << 20)
+            assert chunk and chunk == stream_bytes(offset, len(chunk)), offset
+            offset += len(chunk)
+    finally:
+        conn.close()
 
 
 @pytest.mark.measure
