@@ -89,7 +89,8 @@ def test_an_event_that_waits_is_finished_in_a_task_with_nothing_lost() -> None:
         for _ in range(10):
             await asyncio.sleep(0)
         assert handler.handled == [b"waited"]
-        task.cancel()
+        _feeder(handler, "conn", io, reader)(b"after")  # from then on this handler's reads go to their tasks
+        assert handler.handled == [b"waited"] and await task == b"after"
 
     asyncio.run(run())
 

@@ -26,6 +26,7 @@ from mitmproxy.proxy import events
 
 log = logging.getLogger(__name__)
 _resumed: set[asyncio.Future[Any]] = set()  # kept until done (the loop holds its tasks weakly)
+_BY_TASK = "_pixelguard_reads_by_task"  # set on a handler whose event waited while read directly
 
 
 def read_directly() -> None:
@@ -78,6 +79,7 @@ def _feeder(handler: Any, connection: Any, io: Any, reader: asyncio.StreamReader
             or reading is None
             or reading.cancelling()
             or handler._server_event_lock.locked()
+            or _BY_TASK in handler.__dict__
             or _a_writer_is_full(handler)
         ):
             to_buffer(data)
@@ -92,9 +94,12 @@ def _feeder(handler: Any, connection: Any, io: Any, reader: asyncio.StreamReader
             # it (proxy/inline_hooks.py). Raised from here, it would close the transport with no word.
             log.exception("pixelguard: handling what a connection read failed")
             return
-        # server_event waited for something, which it never should (mitmproxy holds its lock there without an
-        # await): the rest goes on in a task, and this connection's next bytes wait for it at that lock.
-        log.warning("pixelguard: handling what a connection read had to wait")
+        # server_event waited for something. With mitmproxy 11 it cannot: its lock is free (checked above) and it
+        # has no other await. Should a later one add one, the rest of this event goes on in a task, and every
+        # later read of this handler's connections through their tasks, as in mitmproxy (what they read before
+        # that task ends may be handled before it: the one window in which this module could reorder anything).
+        log.warning("pixelguard: handling what a connection read had to wait; its reads go through tasks now")
+        handler.__dict__[_BY_TASK] = True
         task = asyncio.ensure_future(_Resumed(coro, waited_for))
         _resumed.add(task)
         task.add_done_callback(_resumed.discard)
