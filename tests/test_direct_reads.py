@@ -95,6 +95,21 @@ def test_an_event_that_waits_is_finished_in_a_task_with_nothing_lost() -> None:
     asyncio.run(run())
 
 
+def test_an_event_that_fails_closes_its_connection_rather_than_lose_the_read() -> None:
+    class Failing(_Handler):
+        async def server_event(self, event: Any) -> None:
+            raise RuntimeError("a handler's bug")
+
+    async def run() -> None:
+        reader = asyncio.StreamReader()
+        task, io = await _parked(reader)
+        _feeder(Failing(), "conn", io, reader)(b"lost?")
+        await asyncio.sleep(0)
+        assert task.cancelled()
+
+    asyncio.run(run())
+
+
 def test_resumed_passes_on_results_and_cancellation() -> None:
     async def inner(fut: asyncio.Future[int]) -> int:
         return await fut + 1

@@ -91,8 +91,10 @@ def _feeder(handler: Any, connection: Any, io: Any, reader: asyncio.StreamReader
             return
         except Exception:
             # mitmproxy's own server_event logs and survives what its layers raise; this is pixelguard's part of
-            # it (proxy/inline_hooks.py). Raised from here, it would close the transport with no word.
-            log.exception("pixelguard: handling what a connection read failed")
+            # it (proxy/inline_hooks.py). Read through the task, it ended the connection; so it does here, with
+            # the reason in the log, rather than go on with a read its layers never had.
+            log.exception("pixelguard: handling what a connection read failed; the connection is closed")
+            reading.cancel("pixelguard: handling a read failed")
             return
         # server_event waited for something. With mitmproxy 11 it cannot: its lock is free (checked above) and it
         # has no other await. Should a later one add one, the rest of this event goes on in a task, and every
