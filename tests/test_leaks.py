@@ -293,3 +293,14 @@ def test_phone_numbers_become_e164(written: str, country: str, e164: str) -> Non
 
 def test_a_phone_number_needs_six_digits_to_be_looked_for() -> None:
     assert Identity(phones=("123456",)) and not Identity(phones=("12345",))
+
+
+def test_forms_are_still_found_when_re2_refuses_the_alternation(monkeypatch: pytest.MonkeyPatch) -> None:
+    # RE2 refuses a pattern past its memory budget (engine/bounded_regex.py); the identities' alternation then
+    # goes to Python's re, which a list of literals cannot make slow, rather than to no search at all.
+    from pixelguard.decision import leaks
+
+    monkeypatch.setattr(leaks, "compile_search", lambda src: None)
+    found = me().find(f"https://t.example/p?e={quote(EMAIL)}&ph=+1-555-010-0100", "")
+    assert {f.form.kind for f in found} == {"email", "phone"}
+    assert not me().find("https://t.example/p?e=someone.else@example.com", "")
