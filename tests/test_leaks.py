@@ -296,8 +296,8 @@ def test_a_phone_number_needs_six_digits_to_be_looked_for() -> None:
 
 
 def test_forms_are_still_found_when_re2_refuses_the_alternation(monkeypatch: pytest.MonkeyPatch) -> None:
-    # RE2 refuses a pattern past its memory budget (engine/bounded_regex.py); the identities' alternation then
-    # goes to Python's re, which a list of literals cannot make slow, rather than to no search at all.
+    # When the engine's compile_search refuses the identities' alternation (RE2 past its memory budget and its
+    # Python fallback judged unsafe), it goes to Python's re, which literals cannot make slow, not to no search.
     from pixelguard.decision import leaks
 
     monkeypatch.setattr(leaks, "compile_search", lambda src: None)

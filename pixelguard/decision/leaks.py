@@ -278,7 +278,8 @@ def _alternation(needles: Iterable[str]) -> Search | None:
     found = compile_search(src)
     if found is not None:
         return found
-    # RE2 refused it: past its memory budget (thousands of identities). Literals are safe in Python's re.
+    # Refused (RE2 past its memory budget, and Python's re judged unsafe for it there, a rule's test): these are
+    # literals, which cannot make Python's re slow.
     python = re.compile(src)
     return lambda text: -1 if (m := python.search(text)) is None else m.end()
 

@@ -101,7 +101,9 @@ class Route:
     body: bytes
     headers: list[tuple[str, str]] = field(default_factory=list)
     status: int = 200
-    stream: int = 0  # >0: send this many bytes of STREAM_PATTERN, generated chunk by chunk, instead of body
+    stream: int = (
+        0  # >0: send this many bytes of the stream pattern (stream_bytes), made chunk by chunk, not body
+    )
 
 
 # A streamed body's byte at offset i is i % 251: a prime period, so bytes lost, repeated or reordered anywhere in

@@ -193,9 +193,11 @@ def test_a_client_that_stops_reading_holds_the_server_back(proxy: Proxy, origin:
     # The proxy reads a server only as fast as its client takes what it reads (mitmproxy drains its writers before
     # it reads on; proxy/direct_reads.py hands reads over only while nothing waits to be sent): a client that
     # stops reading a download must not have the proxy take in the rest, and what it then reads is the body, in
-    # order. The bound is what the kernel may buffer on the way (receive buffers grow to tcp_rmem's maximum, 32
-    # MB here, and there are two) with room to spare, far below the body.
-    size, bound = 512 << 20, 160 << 20
+    # order. The bound is what the kernel may buffer on the way, with room to spare: two connections, each with a
+    # receive buffer that grows to tcp_rmem's maximum (32 MB here) and a send buffer to tcp_wmem's; the body is
+    # four times that, which the proxy would take in whole without backpressure.
+    bound = 2 * (_most("tcp_rmem", 32 << 20) + _most("tcp_wmem", 4 << 20)) + (16 << 20)
+    size = max(512 << 20, 4 * bound)
     path = f"/hostile/slow-reader-{scheme}.bin"
     origin.serve_stream(path, size, "application/octet-stream")
     if scheme == "https":
@@ -223,6 +225,7 @@ def test_a_client_that_stops_reading_holds_the_server_back(proxy: Proxy, origin:
             time.sleep(0.05)
         print(
             f"\n{scheme}: the server got {last / (1 << 20):.1f} MB of {size >> 20} MB out while the client read 1 MB"
+            f" (bound {bound >> 20} MB)"
         )
         assert last < bound, last
         offset = len(got)
@@ -233,6 +236,14 @@ def test_a_client_that_stops_reading_holds_the_server_back(proxy: Proxy, origin:
             offset += len(chunk)
     finally:
         conn.close()
+
+
+def _most(setting: str, default: int) -> int:
+    """The largest buffer the kernel gives a TCP socket by the setting (net.ipv4.tcp_rmem or tcp_wmem)."""
+    try:
+        return int(Path(f"/proc/sys/net/ipv4/{setting}").read_text().split()[2])
+    except (OSError, ValueError, IndexError):
+        return default
 
 
 @pytest.mark.measure
