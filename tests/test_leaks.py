@@ -215,7 +215,14 @@ def test_a_url_keeps_what_holds_nothing_of_the_user(url: str, kept: str) -> None
         ("<b>jane.doe&#64;example.com</b>", "email (html-escaped)"),
         ("<b>jane.doe&commat;example.com</b>", "email (html-escaped)"),
         ("tel=+1 555 010 0100", "phone (spaced)"),
+        ("tel=1 - 555 . 010 (0100)", "phone (spaced)"),  # three separators between digits, at most
         ("user=jane.doe&domain=example.com", "email (split over two parameters)"),
+        # the local part decoded as the query is, then lowered: %4A is "J"
+        ("user=%4Aane%2Edoe&domain=Example.com", "email (split over two parameters)"),
+        (
+            "user=jane.doe+&domain=example.com",
+            "email (split over two parameters)",
+        ),  # "+" is a space, stripped
         (f"h={sha256(EMAIL)}", "email (sha256)"),
         (f"h={sha256('janedoe@gmail.com')}", "email (normalised sha256)"),
         (f"h={b64(hashlib.md5(EMAIL.encode()).digest())}", "email (md5 base64)"),
@@ -223,6 +230,15 @@ def test_a_url_keeps_what_holds_nothing_of_the_user(url: str, kept: str) -> None
 )
 def test_each_form_is_named_by_how_it_was_written(text: str, label: str) -> None:
     assert label in [f.label for f in me().find(text)]
+
+
+@pytest.mark.parametrize(
+    "text", ["tel=1 5550 1001 00 9", "tel=1 -- 555 --- 010 ---- 0100", "u=jane.dough&d=example.com"]
+)
+def test_near_misses_are_not_forms(text: str) -> None:
+    # Digits with four separators between them are not joined; a local part that only begins like the address's
+    # is not it (the quick tests that skip joining digits and reading the query must not change these answers).
+    assert me().find(text) == []
 
 
 def test_the_place_is_not_part_of_the_label() -> None:

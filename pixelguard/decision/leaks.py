@@ -24,6 +24,7 @@ import base64
 import functools
 import hashlib
 import html
+import itertools
 import re
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
@@ -175,7 +176,11 @@ class Identity:
         self.forms = sorted(unique.values(), key=lambda f: -len(f.needle))
         self._blind = [f for f in self.forms if f.case_blind]
         self._exact = [f for f in self.forms if not f.case_blind]
-        self._phones = any(f.kind == "phone" for f in self.forms)
+        # A phone form in the text with spaces, dashes, dots or brackets between its digits: asked first, in one
+        # RE2 pass, before the digits are joined (a Python regex pass, some 15 µs for a 1 KB URL) to find which.
+        self._spaced_phones = _alternation_of(
+            _spaced(f.needle) for f in self.forms if f.kind == "phone" and f.case_blind
+        )
         # One RE2 pass per text answers "is any form here" (the common answer is no): a search function, through
         # the compiled object's own call (engine/bounded_regex.py: the public one costs about 0.6 µs more a call).
         self._blind_re = _alternation(f.needle for f in self._blind)
@@ -211,7 +216,8 @@ class Identity:
             for f in self._blind:
                 if f not in found and f.occurs_in(low):
                     found[f] = Found(f, via)
-        compact = _compact_digits(low) if self._phones else low
+        spaced = self._spaced_phones is not None and self._spaced_phones(low) >= 0
+        compact = _compact_digits(low) if spaced else low
         if compact is not low and self._blind_re is not None and self._blind_re(compact) >= 0:
             for f in self._blind:
                 if f.kind == "phone" and f not in found and f.occurs_in(compact):
@@ -225,6 +231,11 @@ class Identity:
         values: set[str] = set()
         for text in texts:
             if not text or "=" not in text:
+                continue
+            # Only a text where some address's local part stands, decoded as the query is, can hold one split: a
+            # substring test on the whole instead of reading every parameter (some 57 µs for a 1 KB URL).
+            decoded = unquote(text[:LEAK_SCAN_CHARS].replace("+", " ")).lower()
+            if not any(local in decoded for local, _ in self._split):
                 continue
             # A URL is read as a query whole: its path only makes the first parameter's name odd.
             for sep_text in text[:LEAK_SCAN_CHARS].split("\n"):
@@ -271,7 +282,22 @@ def _bounded(kind: str, needle: str) -> re.Pattern[str]:
 
 def _alternation(needles: Iterable[str]) -> Search | None:
     """A search for any of the needles: the end of the first found, or -1."""
-    parts = [re2.escape(n) for n in needles if n]
+    return _alternation_of(re2.escape(n) for n in needles if n)
+
+
+def _spaced(needle: str) -> str:
+    """A pattern for ``needle`` as it may stand before _compact_digits joins it: up to three separators between
+    any two of its digits, as many as the joining removes (so text whose joined form holds the needle matches)."""
+    out = [re2.escape(needle[0])] if needle else []
+    for before, c in itertools.pairwise(needle):
+        if before.isdigit() and c.isdigit():
+            out.append(r"[ \t().\-]{0,3}")
+        out.append(re2.escape(c))
+    return "".join(out)
+
+
+def _alternation_of(patterns: Iterable[str]) -> Search | None:
+    parts = [p for p in patterns if p]
     if not parts:
         return None
     src = "|".join(parts)
@@ -279,7 +305,8 @@ def _alternation(needles: Iterable[str]) -> Search | None:
     if found is not None:
         return found
     # Refused (RE2 past its memory budget, and Python's re judged unsafe for it there, a rule's test): these are
-    # literals, which cannot make Python's re slow.
+    # literals, or digits with at most three separators between them (never a digit), which cannot make Python's
+    # re backtrack.
     python = re.compile(src)
     return lambda text: -1 if (m := python.search(text)) is None else m.end()
 
