@@ -241,6 +241,12 @@ def test_near_misses_are_not_forms(text: str) -> None:
     assert me().find(text) == []
 
 
+def test_an_address_split_between_two_texts_is_found() -> None:
+    # The local part in the URL's query, the domain in the body: the texts of one request are read together.
+    found = me().find("https://t.example/p?user=jane.doe", "domain=example.com")
+    assert [f.label for f in found] == ["email (split over two parameters)"]
+
+
 def test_the_place_is_not_part_of_the_label() -> None:
     found = me().find(f"em={EMAIL}", where="Cookie header")
     assert [(f.label, f.where) for f in found] == [("email", "Cookie header")]

@@ -228,15 +228,15 @@ class Identity:
                     found[f] = Found(f, via)
 
     def _find_split(self, texts: tuple[str, ...], found: dict[Form, Found]) -> None:
+        queries = [t for t in texts if t and "=" in t]
+        # An address can be split only where one of its local parts stands, decoded as a query is, in one of the
+        # texts (the domain may come in another: a URL's query and a body): a substring test on each instead of
+        # reading every parameter (some 57 µs for a 1 KB URL).
+        decoded = [unquote(t[:LEAK_SCAN_CHARS].replace("+", " ")).lower() for t in queries]
+        if not any(local in d for d in decoded for local, _ in self._split):
+            return
         values: set[str] = set()
-        for text in texts:
-            if not text or "=" not in text:
-                continue
-            # Only a text where some address's local part stands, decoded as the query is, can hold one split: a
-            # substring test on the whole instead of reading every parameter (some 57 µs for a 1 KB URL).
-            decoded = unquote(text[:LEAK_SCAN_CHARS].replace("+", " ")).lower()
-            if not any(local in decoded for local, _ in self._split):
-                continue
+        for text in queries:
             # A URL is read as a query whole: its path only makes the first parameter's name odd.
             for sep_text in text[:LEAK_SCAN_CHARS].split("\n"):
                 for _, v in parse_qsl(sep_text.replace(";", "&"), keep_blank_values=True):
