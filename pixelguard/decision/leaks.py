@@ -33,7 +33,7 @@ from urllib.parse import parse_qsl, quote, unquote
 
 import re2
 
-from pixelguard.engine.bounded_regex import Search, compile_search
+from pixelguard.engine.bounded_regex import Search, compile_search, python_search
 from pixelguard.limits import LEAK_DECODE_ROUNDS, LEAK_SCAN_CHARS
 
 GMAIL = ("gmail.com", "googlemail.com")
@@ -228,17 +228,17 @@ class Identity:
                     found[f] = Found(f, via)
 
     def _find_split(self, texts: tuple[str, ...], found: dict[Form, Found]) -> None:
-        queries = [t for t in texts if t and "=" in t]
+        queries = [t[:LEAK_SCAN_CHARS] for t in texts if t and "=" in t]
         # An address can be split only where one of its local parts stands, decoded as a query is, in one of the
         # texts (the domain may come in another: a URL's query and a body): a substring test on each instead of
         # reading every parameter (some 57 µs for a 1 KB URL).
-        decoded = [unquote(t[:LEAK_SCAN_CHARS].replace("+", " ")).lower() for t in queries]
+        decoded = [unquote(t.replace("+", " ")).lower() for t in queries]
         if not any(local in d for d in decoded for local, _ in self._split):
             return
         values: set[str] = set()
         for text in queries:
             # A URL is read as a query whole: its path only makes the first parameter's name odd.
-            for sep_text in text[:LEAK_SCAN_CHARS].split("\n"):
+            for sep_text in text.split("\n"):
                 for _, v in parse_qsl(sep_text.replace(";", "&"), keep_blank_values=True):
                     values.add(v.strip().lower())
         for local, domain in self._split:
@@ -307,8 +307,7 @@ def _alternation_of(patterns: Iterable[str]) -> Search | None:
     # Refused (RE2 past its memory budget, and Python's re judged unsafe for it there, a rule's test): these are
     # literals, or digits with at most three separators between them (never a digit), which cannot make Python's
     # re backtrack.
-    python = re.compile(src)
-    return lambda text: -1 if (m := python.search(text)) is None else m.end()
+    return python_search(re.compile(src))
 
 
 _HEX_ESCAPE = re.compile(r"\\[uU]([0-9a-fA-F]{4})")

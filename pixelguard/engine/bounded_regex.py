@@ -93,7 +93,9 @@ def _re2_search(rx: Any) -> Search:
     return fast
 
 
-def _python_search(rx: re.Pattern[str]) -> Search:
+def python_search(rx: re.Pattern[str]) -> Search:
+    """Python's ``re`` search as a Search (for a pattern known to be safe in it)."""
+
     def search(url: str) -> int:
         m = rx.search(url)
         return -1 if m is None else m.end()
@@ -118,7 +120,7 @@ def compile_search(src: str) -> Search | None:
         else:
             why = _python_safe(src)
             if why is None:
-                search = _python_search(python)
+                search = python_search(python)
             else:
                 _errors[src] = why
     _cache[src] = search
