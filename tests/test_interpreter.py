@@ -13,6 +13,7 @@ import pytest
 from mitmproxy import http, optmanager
 from mitmproxy.utils import asyncio_utils, typecheck
 
+from pixelguard.proxy.inline_hooks import start_task
 from pixelguard.proxy.interpreter import freeze_heap, production_mode
 
 
@@ -68,9 +69,9 @@ def test_tasks_are_named_without_reading_the_environment(
     production_mode()
 
     async def started() -> asyncio.Task:
-        task = asyncio_utils.create_task(
-            asyncio.sleep(0), name="handle_hook(request)", client=("127.0.0.1", 5)
-        )
+        task = start_task(
+            asyncio.sleep(0), "handle_hook(request)", ("127.0.0.1", 5)
+        )  # mitmproxy's create_task
         await task
         return task
 

@@ -30,6 +30,7 @@ from pixelguard.limits import (
     RESET_WINDOW_S,
 )
 from pixelguard.proxy.decider import body_size
+from pixelguard.proxy.inline_hooks import hook_tasks
 from pixelguard.proxy.shared import Shared, failed
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def _drop_hooks(handler: Any) -> None:
     one 64 KB read) before any hook runs, and runs each stream's hooks as a task of its own; on a connection being
     closed they would only keep every other client waiting (they were half the time a rapid reset cost)."""
     me = asyncio.current_task()
-    for task in list(getattr(handler, "hook_tasks", ())):
+    for task in list(hook_tasks(handler)):
         if task is not me:
             task.cancel()
 

@@ -27,8 +27,9 @@ def keep_least_recently_used() -> None:
         return
     get_cert = certs.CertStore.get_cert
 
-    def lru_get_cert(self: Any, commonname: Any, sans: Any, organization: Any = None) -> Any:
-        entry = get_cert(self, commonname, sans, organization)
+    def lru_get_cert(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # Whatever mitmproxy's version passes (12 added crl_url) goes on to its own get_cert.
+        entry = get_cert(self, *args, **kwargs)
         order, key_of = _kept(self)
         key = key_of.get(id(entry))
         if key is not None:  # a forged one (a certificate the user gave has no place in the order)

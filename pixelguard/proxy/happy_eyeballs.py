@@ -11,6 +11,10 @@ without it, a page that a browser alone loads at once hangs.
 
 Here every connection the proxy's event loop makes to a name with more than one address races them that way,
 unless the caller asked for something else. A name with one address, and an IP address, connect as before.
+
+The race is aiohappyeyeballs' (aio-libs, aiohttp's own), not asyncio's: mitmproxy 12 runs its event loop with
+eager tasks, and asyncio's race fails under those, an AssertionError for every such connection, in the CPython
+releases before its fix of autumn 2024 (CPython issue 124309): 3.12.1 and 3.13.0 here, and Ubuntu 24.04's 3.12.3.
 """
 
 from __future__ import annotations
@@ -19,9 +23,14 @@ import asyncio
 import socket
 from typing import Any
 
+import aiohappyeyeballs
+
 from pixelguard.engine.rules import is_address
 
 ATTEMPT_DELAY_S = 0.25  # RFC 8305's recommended Connection Attempt Delay
+# What a raced connection may be asked for besides its host and port (mitmproxy asks for local_addr only); a
+# caller that asks for more (TLS, its own delay, a socket) connects as asyncio connects it.
+_RACED = frozenset({"local_addr", "family", "proto", "flags"})
 
 
 def race_addresses(loop: asyncio.AbstractEventLoop) -> None:
@@ -36,19 +45,29 @@ def race_addresses(loop: asyncio.AbstractEventLoop) -> None:
     async def create_connection(
         protocol_factory: Any, host: Any = None, port: Any = None, **kwargs: Any
     ) -> Any:
-        if (
-            host is not None and "happy_eyeballs_delay" not in kwargs and not is_address(host)
-        ):  # an address: nothing to race
-            # Raced only when there is more than one address: asyncio's race costs a few turns of the event loop
-            # even for one. The lookup is the one create_connection makes next, answered from memory the second
-            # time (proxy/address_cache.py, installed first).
-            addresses = await loop.getaddrinfo(
-                host, port, family=kwargs.get("family", 0), type=socket.SOCK_STREAM, proto=kwargs.get("proto", 0),
-                flags=kwargs.get("flags", 0),
-            )  # fmt: skip
-            if len(addresses) > 1:
-                kwargs["happy_eyeballs_delay"] = ATTEMPT_DELAY_S  # asyncio then alternates the families too
-        return await create(protocol_factory, host, port, **kwargs)
+        if host is None or is_address(host) or not kwargs.keys() <= _RACED:
+            return await create(protocol_factory, host, port, **kwargs)
+        asked = {k: kwargs.get(k, 0) for k in ("family", "proto", "flags")}
+        # Raced only when there is more than one address. The lookup is the one create_connection would make,
+        # answered from memory the second time (proxy/address_cache.py, installed first).
+        addresses = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, **asked)
+        if len(addresses) < 2:
+            return await create(protocol_factory, host, port, **kwargs)
+        local = kwargs.get("local_addr")
+        local_infos = None
+        if local is not None:
+            local_infos = await loop.getaddrinfo(*local, type=socket.SOCK_STREAM, **asked)
+            if not local_infos:
+                raise OSError(f"getaddrinfo({local!r}) returned empty list")  # as asyncio says it
+        # The families take turns (interleave 1), as asyncio's race and RFC 8305 have them.
+        sock = await aiohappyeyeballs.start_connection(
+            addresses, local_addr_infos=local_infos, happy_eyeballs_delay=ATTEMPT_DELAY_S, loop=loop
+        )
+        try:
+            return await create(protocol_factory, sock=sock)
+        except BaseException:
+            sock.close()
+            raise
 
     # An attribute of this loop only: asyncio.open_connection asks ``loop.create_connection``.
     loop.create_connection = create_connection  # type: ignore[method-assign]

@@ -21,6 +21,8 @@ with the connection's timeout watchdog disarmed meanwhile.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 from collections import deque
 from collections.abc import Coroutine, Iterator
@@ -38,6 +40,25 @@ log = logging.getLogger(__name__)
 
 # A connection handler's hooks completed inline whose completion is not yet fed to its layer.
 _DONE = "_pixelguard_hooks_done"
+# mitmproxy 12's create_task asks whether to keep a reference to the task (it has no default); 11's has no such
+# argument. hook_tasks keeps one here.
+_KEEP_REF: dict[str, bool] = (
+    {"keep_ref": False} if "keep_ref" in inspect.signature(asyncio_utils.create_task).parameters else {}
+)
+
+
+def start_task(coro: Coroutine[Any, Any, None], name: str, client: Any = None) -> asyncio.Task:
+    """A task made as mitmproxy makes its own (named, with its client, for its watchdog's reports)."""
+    return asyncio_utils.create_task(coro, name=name, client=client, **_KEEP_REF)
+
+
+def hook_tasks(handler: Any) -> set[asyncio.Task]:
+    """The hook tasks of a connection, where ConnectionGuard cancels them. mitmproxy 11 keeps its own in
+    ``handler.hook_tasks``; 12 keeps none per connection, so the ones started here are kept beside the handler."""
+    tasks = getattr(handler, "hook_tasks", None)
+    if tasks is None:
+        tasks = handler.__dict__.setdefault("_pixelguard_hook_tasks", set())
+    return tasks
 
 
 def run_hooks_inline() -> None:
@@ -100,12 +121,12 @@ def _run(handler: Any, hook: commands.StartHook, done: deque) -> None:
         if hook.blocking:
             done.append(hook)
         return
-    task = asyncio_utils.create_task(
-        _finish(handler, hook, rest, data), name=f"handle_hook({hook.name})", client=handler.client.peername
+    task = start_task(
+        _finish(handler, hook, rest, data), f"handle_hook({hook.name})", handler.client.peername
     )
-    # Kept where mitmproxy keeps its hook tasks: ConnectionGuard cancels them from there.
-    handler.hook_tasks.add(task)
-    task.add_done_callback(handler.hook_tasks.discard)
+    tasks = hook_tasks(handler)  # a reference kept until it is done, and ConnectionGuard's to cancel
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
 
 
 async def _finish(
