@@ -222,10 +222,13 @@ def _read(resp: Any, timeout: float, progress: Progress | None, budget: _Budget)
         raise _Rejected(f"the server announces {display.size(total)}, more than a filter list can be")
     body = bytearray()
     sock = getattr(getattr(getattr(resp, "fp", None), "raw", None), "_sock", None)
+    # Python 3.13's HTTPResponse closes itself, and its socket, as it reads the last byte of a body of known
+    # length: the read after that returns nothing, but the socket's timeout can no longer be set.
+    done = getattr(resp, "isclosed", lambda: False)
     try:
         while True:
             left = budget.seconds_left()
-            if sock is not None:
+            if sock is not None and not done():
                 sock.settimeout(min(timeout, left))  # no read outlasts the deadline
             chunk = resp.read1(CHUNK) if hasattr(resp, "read1") else resp.read(CHUNK)
             if not chunk:
