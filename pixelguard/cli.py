@@ -195,6 +195,20 @@ def _edit_user_list(
 logging.getLogger("pixelguard.update").addHandler(logging.NullHandler())
 
 
+def _print_version(ctx: click.Context) -> None:
+    """--version: pixelguard's, and the mitmproxy and Python under it (3.11 runs mitmproxy 11, 3.12+ 12, and a bug
+    report needs to say which)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        mitm = version("mitmproxy")
+    except PackageNotFoundError:
+        mitm = "not installed"
+    click.echo(f"pixelguard, version {__version__} (mitmproxy {mitm}, Python {platform.python_version()})")
+    ctx.exit()
+
+
 @click.group(cls=Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
@@ -207,7 +221,14 @@ logging.getLogger("pixelguard.update").addHandler(logging.NullHandler())
 @click.option(
     "--port", type=click.IntRange(1, 65535), help="Listen port, with no command (overrides proxy.port)."
 )
-@click.version_option(__version__, prog_name="pixelguard")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=lambda ctx, _param, value: _print_version(ctx) if value and not ctx.resilient_parsing else None,
+    help="Show pixelguard's version, and the mitmproxy and Python it runs on, and exit.",
+)
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, host: str | None, port: int | None) -> None:
     """Stop tracking pixels and tracker requests before they leave your machine.

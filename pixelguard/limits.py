@@ -37,6 +37,10 @@ PAGE_EXCEPTION_CLIENTS = 1024
 # hosts, so 100 made a long-running proxy forge again for most new connections. One costs a few KB.
 FORGED_CERTS = 2048
 
+# A decrypted stream that starts like an HTTP request line with no line end yet waits for this many bytes of it
+# before it is taken for HTTP (proxy/http_lines.py). Below it a line usually ends within the next read.
+REQUEST_LINE_WAIT = 8 * 1024
+
 # Forged certificates and keys kept in OpenSSL's form as well (proxy/tls_objects.py): the hosts a few pages
 # talk to at once. Each is a parsed X509 of a few KB.
 CONVERTED_CERTS = 256

@@ -86,7 +86,12 @@ def test_every_command_has_help(path: list[str]) -> None:
 def test_version() -> None:
     result = invoke("--version")
     assert result.exit_code == 0
-    assert result.output.strip() == f"pixelguard, version {__version__}"
+    import platform
+    from importlib.metadata import version
+
+    assert result.output.strip() == (
+        f"pixelguard, version {__version__} (mitmproxy {version('mitmproxy')}, Python {platform.python_version()})"
+    )
 
 
 def test_config_path_follows_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

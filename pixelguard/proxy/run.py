@@ -152,6 +152,7 @@ async def serve(
     from pixelguard.proxy.dispatch import HookCache
     from pixelguard.proxy.forged_certs import keep_least_recently_used
     from pixelguard.proxy.happy_eyeballs import race_addresses
+    from pixelguard.proxy.http_lines import http_until_the_line_ends
     from pixelguard.proxy.inline_hooks import run_hooks_inline
     from pixelguard.proxy.interpreter import production_mode
     from pixelguard.proxy.tls_objects import convert_once
@@ -206,6 +207,7 @@ async def serve(
     convert_once()  # a host's forged certificate converted for OpenSSL once (proxy/tls_objects.py)
     run_hooks_inline()  # a hook whose handlers return at once completes in the same step (proxy/inline_hooks.py)
     read_directly()  # what a connection reads is handled in the step that read it (proxy/direct_reads.py)
+    http_until_the_line_ends()  # a request line split between reads is HTTP, never raw TCP (proxy/http_lines.py)
     if workers > 1 or helper:
         share_the_port()  # every worker listens on the address: the kernel spreads connections (proxy/workers.py)
     # The public suffix list is read on first use (some 30 ms): here, not in the first client's CONNECT.

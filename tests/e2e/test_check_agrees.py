@@ -68,6 +68,8 @@ def _compare(proxy: Proxy, checker: Checker, cases: list[tuple[str, list[tuple[s
             # request that has none (a bare time-out once said only "timed out waiting for the events").
             events = proxy.events()
             print(f"\n{len(events)} events recorded, {recorded} expected")
+            said = [line for line in proxy.log().splitlines() if "pixelguard:" in line or "rror" in line]
+            print("the proxy's log, what pixelguard said and any error:", *said[-40:], sep="\n  ")
     by_url: dict[str, list[dict]] = {}
     for e in events:
         # mitmproxy drops an empty query's "?"
