@@ -54,6 +54,7 @@ def _choose(addon: next_layer.NextLayer, data: bytes) -> object:
 def test_a_request_line_not_yet_ended_waits_then_is_http(addon: next_layer.NextLayer) -> None:
     head = b"GET /rum.gif?co=" + b"%7B" * 100
     assert _choose(addon, head) == "wait"  # mitmproxy alone relays this as raw TCP, unseen
+    assert _choose(addon, b"GE") == "wait"  # and this
     assert isinstance(_choose(addon, head + b" HTTP/1.1\r\nHost: beacon.example\r\n"), layers.HttpLayer)
     # A line longer than the wait (a 17 KB beacon arrives as a 16 KB TLS record first) is HTTP at once.
     long = b"GET /rum.gif?co=" + b"a" * REQUEST_LINE_WAIT
@@ -61,7 +62,12 @@ def test_a_request_line_not_yet_ended_waits_then_is_http(addon: next_layer.NextL
 
 
 def test_what_is_not_http_is_still_relayed(addon: next_layer.NextLayer) -> None:
-    for data in (b"\x00\x01binary protocol", b"SSH-2.0-OpenSSH_9.6", b"AB", b"NOSPACEYET"):
+    for data in (
+        b"\x00\x01binary protocol",
+        b"SSH-2.0-OpenSSH_9.6",
+        b"A1",
+        b"NOSPACEYETANDLONGERTHANANYMETHOD",
+    ):
         chosen = _choose(addon, data)
         assert type(chosen) is layers.TCPLayer, data
 
@@ -79,3 +85,12 @@ def test_starts_like_http_is_mitmproxys_test_without_the_line_end() -> None:
     assert not starts_like_http(b"GET /a", b"220 mail.example ESMTP")  # a server spoke first
     assert not starts_like_http(b"GET / HTTP/1.1\r\n", b"")  # the line ended: mitmproxy decides
     assert not starts_like_http(b"G3T /a", b"")
+    for method_so_far in (
+        b"G",
+        b"GE",
+        b"GET",
+        b"OPTIONS",
+        b"BASELINE-CON",
+    ):  # the read ended inside the method
+        assert starts_like_http(method_so_far, b""), method_so_far
+    assert not starts_like_http(b"", b"")

@@ -9,8 +9,9 @@ longer than a TLS record (16 KB; a tracker's beacon carrying a page's state, suc
 ../shared's pagexray requests) always arrives in two, and whether the first read already held the line end was a
 matter of timing: tests/e2e/test_check_agrees.py let such a beacon through in about one run in four.
 
-Here a stream that starts as mitmproxy takes for HTTP once its line ends (three letters, a space, nothing from
-the server, not SSH) but has no line end yet waits for more bytes, and past REQUEST_LINE_WAIT bytes is taken for
+The same holds for a first read that ends inside the method (``GE``). Here a stream that starts as mitmproxy
+takes for HTTP once its line ends (three letters and a space, or a method still being written; nothing from the
+server; not SSH) but has no line end yet waits for more bytes, and past REQUEST_LINE_WAIT bytes is taken for
 HTTP. A connection mitmproxy relays on purpose is left to it: an ignored one, and, once the wait is over, any
 when ``tcp_hosts``, ``ignore_hosts`` or ``allow_hosts`` is set (they choose raw relays by name).
 """
@@ -21,17 +22,20 @@ from typing import Any
 
 from pixelguard.limits import REQUEST_LINE_WAIT
 
+# A method still being written, with no space after it yet, is letters (and hyphens) and at most this long (the
+# longest in IANA's HTTP method registry, BASELINE-CONTROL, is 16 characters; mitmproxy wants three letters first).
+_METHOD_MAX = 20
+
 
 def starts_like_http(data_client: bytes, data_server: bytes) -> bool:
-    """mitmproxy's own test for HTTP (step 5d) on a first line that has not ended yet."""
-    return (
-        not data_server
-        and b"\n" not in data_client
-        and len(data_client) >= 3
-        and data_client[:3].isalpha()
-        and b" " in data_client
-        and not data_client.startswith(b"SSH")
-    )
+    """mitmproxy's own test for HTTP (step 5d) on a first line that has not ended yet: three letters and a space
+    (``GET /a``), or a method not yet followed by its space (``G``, ``GET``), which mitmproxy relays raw too."""
+    if not data_client or data_server or b"\n" in data_client or data_client.startswith(b"SSH"):
+        return False
+    method, space, _ = data_client.partition(b" ")
+    if not space:
+        return len(method) <= _METHOD_MAX and method[:3].isalpha() and method.replace(b"-", b"").isalpha()
+    return data_client[:3].isalpha()
 
 
 def http_until_the_line_ends() -> None:
