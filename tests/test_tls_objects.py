@@ -1,5 +1,6 @@
-"""A host's forged certificate and the key are converted to pyOpenSSL's objects once (proxy/tls_objects.py); the
-handshakes that use them are real in every end-to-end proxy test."""
+"""A host's forged certificate and the key are converted to pyOpenSSL's objects once (proxy/tls_objects.py), asked
+the way mitmproxy 11 asks (``Cert.to_pyopenssl``) and the way 12 does (cryptography's objects given to
+``use_certificate``); the handshakes that use them are real in every end-to-end proxy test."""
 
 from __future__ import annotations
 
@@ -11,17 +12,28 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from mitmproxy import certs
-from OpenSSL import crypto
+from OpenSSL import SSL, crypto
 
 from pixelguard.limits import CONVERTED_CERTS
 from pixelguard.proxy.tls_objects import convert_once
 
+converted: list[object] = []  # each certificate pyOpenSSL's own constructor converted
+
 
 @pytest.fixture(autouse=True)
 def converted_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(certs.Cert, "to_pyopenssl", certs.Cert.to_pyopenssl)
+    original = vars(crypto.X509)["from_cryptography"]
+    monkeypatch.setattr(crypto.X509, "from_cryptography", original)
     monkeypatch.setattr(crypto.PKey, "from_cryptography_key", vars(crypto.PKey)["from_cryptography_key"])
-    monkeypatch.delattr(certs.Cert, "pixelguard_converted_once", raising=False)
+    monkeypatch.delattr(crypto.X509, "pixelguard_converted_once", raising=False)
+    convert = original.__func__
+
+    def counted(cls: type, cert: x509.Certificate) -> crypto.X509:
+        converted.append(cert)
+        return convert(cls, cert)
+
+    crypto.X509.from_cryptography = classmethod(counted)  # type: ignore[method-assign,assignment]
+    converted.clear()
     convert_once()
     convert_once()  # twice is once
 
@@ -55,10 +67,22 @@ def test_a_certificate_is_converted_once_and_as_itself() -> None:
     assert other.to_pyopenssl().get_subject().CN == "b.example"
 
 
+def test_a_certificate_handed_over_as_cryptography_s_object_is_converted_once() -> None:
+    # mitmproxy 12: ssl_conn.use_certificate(entry.cert.to_cryptography()), at every client handshake.
+    key = ec.generate_private_key(ec.SECP256R1())
+    made = _certificate(key, "d.example")
+    context = SSL.Context(SSL.TLS_METHOD)
+    for _ in range(3):
+        conn = SSL.Connection(context)
+        conn.use_certificate(made)
+        conn.use_privatekey(key)
+        assert conn.get_certificate().to_cryptography() == made  # type: ignore[union-attr]
+    assert converted == [made]
+
+
 def test_the_least_recently_used_certificate_is_converted_again_past_the_bound() -> None:
     key = ec.generate_private_key(ec.SECP256R1())
-    made = _certificate(key, "c.example")
-    kept = [certs.Cert(made) for _ in range(CONVERTED_CERTS + 1)]
+    kept = [certs.Cert(_certificate(key, f"c{i}.example")) for i in range(CONVERTED_CERTS + 1)]
     first = [c.to_pyopenssl() for c in kept[:CONVERTED_CERTS]]  # as many as are kept
     assert kept[0].to_pyopenssl() is first[0]  # used again: now the most recent
     kept[-1].to_pyopenssl()  # one past the bound: the least recently used goes

@@ -1,13 +1,17 @@
 """The forged certificate and its key, converted to pyOpenSSL's objects once instead of at every handshake.
 
-For every client connection mitmproxy's TlsConfig turns the host's forged certificate (``Cert.to_pyopenssl``: DER
-out, parsed back in) and the key (``PKey.from_cryptography_key``: serialized, parsed back in) into the objects
-pyOpenSSL hands to OpenSSL, although both are the same for every connection to that host. Under
-`scripts/bench-pageload --https` the conversions were about 7% of the proxy's busy time (py-spy). OpenSSL counts
-its references to both (``SSL_use_certificate``, ``SSL_use_PrivateKey``), so one object serves every connection.
+For every client connection mitmproxy's TlsConfig hands pyOpenSSL the host's forged certificate and the key, and
+pyOpenSSL converts each (``X509.from_cryptography``: DER out, parsed back in; ``PKey.from_cryptography_key``:
+serialized, parsed back in) although both are the same for every connection to that host. mitmproxy 11 asks for
+the conversion itself (``Cert.to_pyopenssl``); 12 passes cryptography's objects and ``use_certificate`` and
+``use_privatekey`` convert them. Both end in those two pyOpenSSL constructors, so that is where the conversion is
+kept. Under `scripts/bench-pageload --https` the conversions were about 7% of the proxy's busy time (py-spy) on
+mitmproxy 11, 1.5% of it on 12 while only the key was kept. OpenSSL counts its references to both
+(``SSL_use_certificate``, ``SSL_use_PrivateKey``), so one object serves every connection, and nothing in
+mitmproxy or pixelguard changes an X509 once it is made (pyOpenSSL's ``add_extra_chain_cert`` copies).
 
-Kept: the CONVERTED_CERTS certificates used last (each holds its Cert, so an id is never reused while kept) and
-the keys (the CA's, and one per certificate given with ``--set certs=``), a handful.
+Kept: the CONVERTED_CERTS certificates converted last (each entry holds the cryptography object, so an id is never
+reused while kept) and the keys (the CA's, and one per certificate given with ``--set certs=``), a handful.
 """
 
 from __future__ import annotations
@@ -21,24 +25,24 @@ _KEYS_KEPT = 16
 
 
 def convert_once() -> None:
-    """Make mitmproxy's certificate and key conversions return the object made the first time (see the module)."""
-    from mitmproxy import certs
+    """Make pyOpenSSL's conversions of a certificate and of a key return the object made the first time (see the
+    module)."""
     from OpenSSL import crypto
 
-    if getattr(certs.Cert, "pixelguard_converted_once", False):
+    if getattr(crypto.X509, "pixelguard_converted_once", False):
         return
-    to_pyopenssl = certs.Cert.to_pyopenssl
+    from_cert = crypto.X509.from_cryptography.__func__  # type: ignore[attr-defined]
     from_key = crypto.PKey.from_cryptography_key.__func__  # type: ignore[attr-defined]
     converted: OrderedDict[int, tuple[Any, Any]] = OrderedDict()
     keys: dict[int, tuple[Any, Any]] = {}
 
-    def cert_once(self: Any) -> Any:
-        kept = converted.get(id(self))
-        if kept is not None and kept[0] is self:
-            converted.move_to_end(id(self))
+    def cert_once(cls: Any, cert: Any) -> Any:
+        kept = converted.get(id(cert))
+        if kept is not None and kept[0] is cert:
+            converted.move_to_end(id(cert))
             return kept[1]
-        x509 = to_pyopenssl(self)
-        converted[id(self)] = (self, x509)
+        x509 = from_cert(cls, cert)
+        converted[id(cert)] = (cert, x509)
         if len(converted) > CONVERTED_CERTS:
             converted.popitem(last=False)
         return x509
@@ -53,6 +57,6 @@ def convert_once() -> None:
         keys[id(key)] = (key, pkey)
         return pkey
 
-    certs.Cert.to_pyopenssl = cert_once  # type: ignore[method-assign]
+    crypto.X509.from_cryptography = classmethod(cert_once)  # type: ignore[method-assign,assignment]
     crypto.PKey.from_cryptography_key = classmethod(key_once)  # type: ignore[method-assign,assignment]
-    certs.Cert.pixelguard_converted_once = True  # type: ignore[attr-defined]
+    crypto.X509.pixelguard_converted_once = True  # type: ignore[attr-defined]
