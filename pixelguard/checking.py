@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pixelguard import cname, pause, protection
+from pixelguard import cname, pause, protection, relays
 from pixelguard.config import Config
 from pixelguard.decision.bodies import BodyView, view_of
 from pixelguard.decision.decision import Action, Decision
@@ -77,6 +77,9 @@ class Checker:
             for spec in cfg.enabled_lists()
             if not spec.file.is_file()
         ]
+        self.relayed: dict[str, list[dict[str, object]]] = {}  # host -> its tunnels relayed as raw bytes
+        for row in relays.recent(cfg):
+            self.relayed.setdefault(row["host"], []).append(row)
 
     def check(
         self,
@@ -101,6 +104,12 @@ class Checker:
         pipeline = self.built.pipeline
         scheme, host = split_url(url)
         result = Result(url, Decision(Action.PASSED), self.engine.rule_count, notes=list(self.notes))
+        relayed = self.relayed.get(host)
+        if relayed:
+            result.notes.append(
+                f"in the last 24 h, tunnels to {relays.summary(relayed)} carried something other than HTTP: the "
+                "proxy relayed them as raw bytes and decided only their host, not what they carried"
+            )
         if scheme == "https":
             d = pipeline.decide_connect(host, client)
             if d.action is not Action.PASSED:

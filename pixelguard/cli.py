@@ -1059,8 +1059,9 @@ def _remove_data(cfg: Any, dry_run: bool, proxy: Any) -> None:
 @json_option
 @pass_state
 def doctor(state: State, as_json: bool) -> None:
-    """Is protection on? The CA and where it is trusted, the lists and their age, the database, the service and
-    the proxy, each problem with the command that fixes it. Exits 1 when something needs fixing."""
+    """Is protection on? The CA and where it is trusted, the lists and their age, pause, TLS passthrough, tunnels
+    relayed as raw bytes (not HTTP), the DNS servers, the database, the service and the proxy, each problem with
+    the command that fixes it. Exits 1 when something needs fixing."""
     from pixelguard import doctor as doctormod
 
     findings = doctormod.run_all(state.config)

@@ -1,7 +1,7 @@
 """``pixelguard doctor``: is protection really on? One finding per part, each problem with the command that fixes it.
 
-The parts, in the order a new user sets them up: the CA and where it is trusted, the filter lists, pause and TLS
-passthrough, the DNS servers CNAME uncloaking asks, the CAs servers' certificates are checked against, the proxy
+The parts, in the order a new user sets them up: the CA and where it is trusted, the filter lists, pause, TLS
+passthrough and tunnels relayed as raw bytes, the DNS servers CNAME uncloaking asks, the CAs servers' certificates are checked against, the proxy
 pixelguard forwards to (proxy.upstream), the history database, the background service, and the proxy itself
 (reachable where proxy.json says it listens).
 """
@@ -181,6 +181,23 @@ def check_passthrough(cfg: Config) -> list[Finding]:
     return out
 
 
+def check_relays(cfg: Config) -> Finding:
+    """Tunnels relayed as raw bytes: nothing in them could be filtered. A note, not a fault: mail and chat clients
+    pointed at the proxy speak their own protocols. Named so that one that should have been HTTP is seen."""
+    from pixelguard import relays
+
+    rows = relays.recent(cfg)
+    if not rows:
+        return Finding("tunnels", True, "none in the last 24 h carried anything but HTTP")
+    return Finding(
+        "tunnels",
+        True,
+        f"in the last 24 h, tunnels to {relays.summary(rows)} carried something other than HTTP: relayed as raw "
+        "bytes, only their hosts decided (expected of mail and chat clients; "
+        f"`{cmd('log --host HOST')}` lists them)",
+    )
+
+
 def check_cname(cfg: Config) -> Finding:
     """CNAME uncloaking needs a DNS server that answers: without one every lookup fails open, and trackers behind
     first-party names pass with nothing to say so."""
@@ -330,6 +347,7 @@ def run_all(cfg: Config, home: Path | None = None) -> list[Finding]:
         *check_lists(cfg),
         check_pause(cfg),
         *check_passthrough(cfg),
+        check_relays(cfg),
         check_cname(cfg),
         check_server_trust(),
         *check_upstream(cfg),

@@ -41,6 +41,13 @@ FORGED_CERTS = 2048
 # before it is taken for HTTP (proxy/http_lines.py). Below it a line usually ends within the next read.
 REQUEST_LINE_WAIT = 8 * 1024
 
+# A tunnel that carries something other than HTTP is relayed as raw bytes, which no filter can read
+# (proxy/raw_relays.py). Each is recorded, but the same client's tunnels to the same host and port at most once
+# in this many seconds: a mail client's IMAP or a chat app reconnects all day, and one event an hour says so.
+RAW_RELAY_EVERY_S = 3600.0
+# (client, host, port) triples remembered for that; past this the memory starts again (a few more events).
+RAW_RELAY_KEYS = 4096
+
 # Forged certificates and keys kept in OpenSSL's form as well (proxy/tls_objects.py): the hosts a few pages
 # talk to at once. Each is a parsed X509 of a few KB.
 CONVERTED_CERTS = 256

@@ -98,3 +98,31 @@ def test_stats(db):
     assert s["by_list"] == [{"list": "easyprivacy", "count": 6}, {"list": "", "count": 1}]
     text = "\n".join(render.stats_lines(s, "1h"))
     assert "17 requests seen, 7 stopped (41.2%)" in text and "px.ads.test" in text
+
+
+def test_tunnels_relayed_as_raw_bytes_are_listed_by_place_and_are_no_tracker(tmp_path):
+    path = tmp_path / "relays.db"
+    with Writer(path, retention_days=None) as w:
+
+        def relay(n: int, host: str, port: int, ts: float) -> None:
+            w.put(type(event(n))(**{**event(n, host=host, site="", ts=ts).row(), "url": f"tcp://{host}:{port}",
+                                    "reason": "not-http", "action": "passthrough", "list": None, "line": None,
+                                    "rule": None}))  # fmt: skip
+
+        relay(1, "imap.mail.test", 993, NOW - 7200)
+        relay(2, "imap.mail.test", 993, NOW - 60)
+        relay(3, "chat.test", 5222, NOW - 30)
+        relay(4, "old.test", 25, NOW - 90000)  # older than the window asked
+        w.put(event(5, host="px.ads.test", site="news.example", ts=NOW - 20))
+    db = dbmod.connect(path, readonly=True)
+    rows = queries.raw_relays(db, NOW - 86400)
+    assert [(r["url"], r["count"]) for r in rows] == [
+        ("tcp://chat.test:5222", 1),
+        ("tcp://imap.mail.test:993", 2),
+    ]
+    assert rows[1]["last"] == pytest.approx(NOW - 60)
+    assert [r["url"] for r in queries.raw_relays(db, NOW - 86400, host="mail.test")] == [
+        "tcp://imap.mail.test:993"
+    ]
+    # Nothing was stopped on a relay: it is no tracker.
+    assert [r["host"] for r in queries.top_trackers(db, NOW - 86400)] == ["px.ads.test"]

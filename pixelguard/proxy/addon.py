@@ -13,6 +13,7 @@ Usable as ``mitmdump -s pixelguard/proxy/addon.py [--set pixelguard_config=PATH]
 - gpc.Gpc: Sec-GPC: 1 on requests that go upstream;
 - pixel_replacer.PixelReplacer: 1x1 images replaced on the way back, their hosts learned;
 - tls_sessions.UpstreamSessions: TLS sessions with servers resumed, kept apart per site;
+- raw_relays.RawRelays: tunnels that carry something other than HTTP, relayed as raw bytes, recorded;
 
 recorder.Recorder writes every event and counter, and reloader.Reloader follows list, config and pause files in
 a thread. Every hook fails open on pixelguard's own bugs: the flow passes and one line is logged, without the
@@ -37,6 +38,7 @@ from pixelguard.proxy.gpc import Gpc
 from pixelguard.proxy.header_hygiene import HeaderHygiene
 from pixelguard.proxy.interpreter import freeze_heap
 from pixelguard.proxy.pixel_replacer import PixelReplacer
+from pixelguard.proxy.raw_relays import RawRelays
 from pixelguard.proxy.recorder import Recorder
 from pixelguard.proxy.reloader import Reloader, build_engine
 from pixelguard.proxy.shared import STREAM_LARGER_THAN, Shared
@@ -72,6 +74,7 @@ class Pixelguard:
             Gpc(self.shared),
             PixelReplacer(self.shared, self._submit, self._wake),
             UpstreamSessions(),
+            RawRelays(self.shared),
         ]
         # Background list downloads: on for `pixelguard run`/`pixelguard`; tests switch them off.
         self.start_updates = os.environ.get("PIXELGUARD_NO_UPDATES") != "1"

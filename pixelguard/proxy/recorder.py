@@ -16,7 +16,7 @@ from typing import Any
 from pixelguard.decision.decision import STAGES, Action, Decision
 from pixelguard.decision.leaks import Identity
 from pixelguard.decision.request_model import RequestModel
-from pixelguard.store.event import Event
+from pixelguard.store.event import NOT_HTTP, Event
 from pixelguard.store.writer import Writer
 
 # Decisions recorded as an event (PASSED and PASSTHROUGH requests are only counted as seen).
@@ -50,6 +50,11 @@ class Recorder:
     def tls_learned(self, client: str, host: str, detail: str) -> None:
         self._put(client=client, method="CONNECT", url=_tunnel_url(host), host=host, site="", type="other",
                   reason="tls-learned", action="passthrough", detail=detail)  # fmt: skip
+
+    def raw_relay(self, client: str, host: str, url: str, detail: str) -> None:
+        """A tunnel relayed as raw bytes (proxy/raw_relays.py): nothing in it was decided, so nothing is counted."""
+        self._put(client=client, method="CONNECT", url=url, host=host, site="", type="other",
+                  reason=NOT_HTTP, action="passthrough", detail=detail)  # fmt: skip
 
     def _decision(
         self,

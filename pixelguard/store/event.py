@@ -10,9 +10,12 @@ from typing import Any
 
 # Why: a list rule, a replaced pixel, a learned rule, a whole-host rule at CONNECT, a CNAME chain, removed
 # parameters, the user's identity, a collection protocol's payload, identifiers removed from an allowed
-# tracker, a decoded tracked link, a host learned as passed through undecrypted.
+# tracker, a decoded tracked link, a host learned as passed through undecrypted, a tunnel that carried something
+# other than HTTP (relayed as raw bytes).
+NOT_HTTP = "not-http"
 REASONS = (
     "filter", "pixel", "learned", "host", "cname", "param", "leak", "schema", "redacted", "unwrapped", "tls-learned",
+    NOT_HTTP,
 )  # fmt: skip
 ACTIONS = ("blocked", "replaced", "cleaned", "redacted", "unwrapped", "passthrough")
 # Actions that stop what the tracker would have received; the counters' "stopped" counts exactly these.

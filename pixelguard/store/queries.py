@@ -10,6 +10,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from pixelguard.engine.request import normal_host
+from pixelguard.store.event import NOT_HTTP
 from pixelguard.store.schema import EVENT_COLUMNS
 
 COLUMNS = "id, " + ", ".join(EVENT_COLUMNS)
@@ -85,11 +86,12 @@ def recent(
 
 
 def top_trackers(db: Database, since_ts: float, limit: int = 10) -> list[dict[str, Any]]:
-    """Hosts stopped most often since since_ts: host, count, and the number of distinct sites they were on."""
+    """Hosts stopped most often since since_ts: host, count, and the number of distinct sites they were on.
+    (Not the hosts passed through: nothing was stopped there.)"""
     return _rows(
         db,
         "SELECT host, count(*) AS count, count(DISTINCT nullif(site, '')) AS sites FROM events "
-        "WHERE ts >= ? GROUP BY host ORDER BY count DESC, host LIMIT ?",
+        "WHERE ts >= ? AND action != 'passthrough' GROUP BY host ORDER BY count DESC, host LIMIT ?",
         (since_ts, limit),
     )
 
@@ -101,6 +103,23 @@ def top_sites(db: Database, since_ts: float, limit: int = 10) -> list[dict[str, 
         "SELECT site, count(*) AS count, count(DISTINCT host) AS trackers FROM events "
         "WHERE ts >= ? AND site != '' GROUP BY site ORDER BY count DESC, site LIMIT ?",
         (since_ts, limit),
+    )
+
+
+def raw_relays(db: Database, since_ts: float, host: str | None = None) -> list[dict[str, Any]]:
+    """Tunnels relayed as raw bytes (proxy/raw_relays.py) since since_ts, by where they went (url: tcp://host:port):
+    url, host, count (events: at most one per client, host and port an hour) and last (ts). ``host`` matches it and
+    its subdomains. Most recent first."""
+    where, params = "ts >= ? AND reason = ?", [since_ts, NOT_HTTP]
+    if host:
+        clause, p = _host_filter(host)
+        where += " AND " + clause
+        params += p
+    return _rows(
+        db,
+        f"SELECT url, host, count(*) AS count, max(ts) AS last FROM events WHERE {where} "
+        "GROUP BY url ORDER BY last DESC",
+        params,
     )
 
 

@@ -1,0 +1,59 @@
+"""Tunnels that carry something other than HTTP: relayed as raw bytes, and recorded so that the user can see them.
+
+A CONNECT tunnel (or a decrypted TLS stream inside one) whose first bytes are not HTTP is relayed by mitmproxy
+byte for byte (its TCPLayer): no request in it is ever seen, so no list, pixel or leak check can apply. Only the
+CONNECT's host was decided. That is right for protocols that are not HTTP (a mail client's IMAP or SMTP through
+the proxy, a chat app's own protocol), but it is protection that the user cannot see otherwise, and a client
+whose HTTP mitmproxy failed to recognise (proxy/http_lines.py fixed one such case) would pass the same way. So
+each such tunnel becomes an event (reason "not-http", action "passthrough", the URL ``tcp://host:port``), shown
+in the UI's log, in `pixelguard doctor` and in `pixelguard check` for that host.
+
+Not recorded: connections mitmproxy ignores on purpose (TLS passed through, hosts-only mode), which have no flow
+and are shown where they are decided (connect.py, tls_policy.py). A chatty client's tunnels to one host and port
+are recorded at most once per limits.RAW_RELAY_EVERY_S.
+"""
+
+from __future__ import annotations
+
+import time
+
+from mitmproxy import tcp
+
+from pixelguard.display import host_port
+from pixelguard.engine.request import normal_host
+from pixelguard.limits import RAW_RELAY_EVERY_S, RAW_RELAY_KEYS
+from pixelguard.proxy.shared import Shared, guarded
+
+DETAIL = "a tunnel carried something other than HTTP: relayed as raw bytes, only its host was decided"
+
+
+def relay_url(host: str, port: int) -> str:
+    """How a relayed tunnel is named in the history: tcp://host:port (an IPv6 address in brackets)."""
+    return f"tcp://{host_port(host, port)}"
+
+
+class RawRelays:
+    def __init__(self, shared: Shared):
+        self.shared = shared
+        self._last: dict[tuple[str, str, int], float] = {}
+
+    def tcp_start(self, flow: tcp.TCPFlow) -> None:
+        guarded("raw relay", self._record, flow)
+
+    def _record(self, flow: tcp.TCPFlow) -> None:
+        if self.shared.pipeline is None:  # not set up yet: nothing is served before it is
+            return
+        address = flow.server_conn.address  # where the tunnel really goes (the CONNECT's host and port)
+        host = normal_host(str(address[0] if address else flow.server_conn.sni or ""))
+        port = int(address[1]) if address else 0
+        peer = flow.client_conn.peername
+        client = str(peer[0]) if peer else ""
+        key = (client, host, port)
+        now = time.monotonic()
+        last = self._last.get(key)
+        if last is not None and now - last < RAW_RELAY_EVERY_S:
+            return
+        if len(self._last) >= RAW_RELAY_KEYS:
+            self._last.clear()
+        self._last[key] = now
+        self.shared.recorder.raw_relay(client, host, relay_url(host, port), DETAIL)

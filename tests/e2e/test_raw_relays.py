@@ -1,0 +1,146 @@
+"""A tunnel that carries something other than HTTP is relayed as raw bytes, which no filter can read: the bytes
+flow, and the user sees it in the history (and so in the UI's log), in `pixelguard doctor` and in `pixelguard
+check` for that host (proxy/raw_relays.py). A real proxy, real echo servers on 127.0.0.1, plain and TLS."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from harness import Certs, Proxy, open_tunnel, start_proxy
+from helpers import wait_for, write_config
+
+# Not HTTP, not TLS: a binary protocol's first message (mitmproxy relays it as TCP at once).
+HELLO = b"\x00\x01pixelguard-test binary hello\n"
+
+
+class Echo:
+    """A server on 127.0.0.1 that answers each read with b"echo:" and what it read; over TLS when given certs."""
+
+    def __init__(self, certs: Certs | None = None):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.context: ssl.SSLContext | None = None
+        if certs is not None:
+            self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self.context.load_cert_chain(certs.cert, certs.key)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
+
+    def _echo(self, conn: socket.socket) -> None:
+        try:
+            stream = self.context.wrap_socket(conn, server_side=True) if self.context else conn
+            with stream:
+                while data := stream.recv(65536):
+                    stream.sendall(b"echo:" + data)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory, confdir: Path, certs: Certs) -> Iterator[Proxy]:
+    home = tmp_path_factory.mktemp("relays")
+    config = write_config(home, {"t": "/blocked/*\n"}, extra="pixels: {learn_after: 1000}\n")
+    p = start_proxy(home, config, confdir, certs)
+    yield p
+    assert p.stop() == 0, p.log()[-3000:]
+
+
+def _talk(proxy: Proxy, port: int, tls: bool) -> bytes:
+    """HELLO through a CONNECT tunnel to localhost:port (decrypted by the proxy when tls); the answer."""
+    raw = open_tunnel(proxy.port, "localhost", port)
+    stream = proxy.client_context().wrap_socket(raw, server_hostname="localhost") if tls else raw
+    with stream:
+        stream.sendall(HELLO)
+        reply = b""
+        while len(reply) < len(b"echo:" + HELLO):
+            chunk = stream.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    return reply
+
+
+def _blocked_beacon(proxy: Proxy, tag: str) -> None:
+    """A request the list blocks, to order the history: events are written in the order they happen."""
+    r = proxy.get(f"http://localhost:1/blocked/{tag}.gif")
+    assert r.headers.get("X-Pixelguard") == "blocked"
+    wait_for(lambda: proxy.events(url=f"http://localhost:1/blocked/{tag}.gif"), 15, f"the {tag} event")
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "decrypted-tls"])
+def test_a_tunnel_that_carries_no_http_flows_and_is_recorded_once_an_hour(
+    proxy: Proxy, certs: Certs, tls: bool
+) -> None:
+    echo = Echo(certs if tls else None)
+    try:
+        url = f"tcp://localhost:{echo.port}"
+        assert _talk(proxy, echo.port, tls) == b"echo:" + HELLO  # the bytes flow both ways, unchanged
+        rows = wait_for(lambda: proxy.events(url=url), 15, "the relay's event")
+        assert len(rows) == 1
+        row = rows[0]
+        assert (row["reason"], row["action"], row["host"], row["method"]) == (
+            "not-http",
+            "passthrough",
+            "localhost",
+            "CONNECT",
+        )
+        assert row["client"] == "127.0.0.1" and "raw bytes" in row["detail"]
+        # The same client to the same place again within the hour: relayed, not recorded again. The beacon's event
+        # comes after anything the second tunnel could have recorded.
+        assert _talk(proxy, echo.port, tls) == b"echo:" + HELLO
+        _blocked_beacon(proxy, f"after-{echo.port}")
+        assert len(proxy.events(url=url)) == 1
+    finally:
+        echo.close()
+
+
+def test_http_in_a_tunnel_is_never_taken_for_a_relay(proxy: Proxy, origin: object) -> None:
+    from harness import Origin
+
+    assert isinstance(origin, Origin)
+    before = len(proxy.events(reason="not-http"))
+    assert proxy.get(f"https://localhost:{origin.https_port}/").status == 200
+    raw = open_tunnel(proxy.port, "localhost", origin.http_port)
+    with raw:
+        raw.sendall(
+            f"GET / HTTP/1.1\r\nHost: localhost:{origin.http_port}\r\nConnection: close\r\n\r\n".encode()
+        )
+        reply = b""
+        while chunk := raw.recv(65536):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 200"), reply[:200]
+    _blocked_beacon(proxy, "after-http")
+    assert len(proxy.events(reason="not-http")) == before
+
+
+def test_doctor_and_check_name_the_tunnels_relayed(proxy: Proxy) -> None:
+    echo = Echo()
+    try:
+        assert _talk(proxy, echo.port, tls=False) == b"echo:" + HELLO
+        wait_for(lambda: proxy.events(url=f"tcp://localhost:{echo.port}"), 15, "the relay's event")
+        doctor = proxy.cli("doctor")
+        line = next(ln for ln in doctor.stdout.splitlines() if f"localhost:{echo.port}" in ln)
+        assert "tunnels" in line and "other than HTTP" in line, doctor.stdout
+        check = proxy.cli("check", f"https://localhost:{echo.port}/anything")
+        assert check.returncode == 0 and check.stdout.startswith("allowed"), check
+        # A note on standard error, as check's other notes: the answer on standard output stays the decision.
+        assert f"localhost:{echo.port} (last at" in check.stderr and "raw bytes" in check.stderr, check.stderr
+        other = proxy.cli("check", "https://example.org/")  # another host's check says nothing of it
+        assert "raw bytes" not in other.stderr + other.stdout, other
+    finally:
+        echo.close()
