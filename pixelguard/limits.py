@@ -48,6 +48,11 @@ RAW_RELAY_EVERY_S = 3600.0
 # (client, host, port) triples remembered for that; past this the memory starts again (a few more events).
 RAW_RELAY_KEYS = 4096
 
+# A tunnel whose client has said nothing this long after it opened (or after its TLS handshake, when it offered
+# no HTTP protocol) gets its server connection, so that a server that speaks first can (proxy/server_first.py).
+# Browsers send within milliseconds; a mail client waiting for its server's greeting waits this long once.
+SERVER_FIRST_WAIT_S = 1.0
+
 # Forged certificates and keys kept in OpenSSL's form as well (proxy/tls_objects.py): the hosts a few pages
 # talk to at once. Each is a parsed X509 of a few KB.
 CONVERTED_CERTS = 256

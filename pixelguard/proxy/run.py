@@ -155,6 +155,7 @@ async def serve(
     from pixelguard.proxy.http_lines import http_until_the_line_ends
     from pixelguard.proxy.inline_hooks import run_hooks_inline
     from pixelguard.proxy.interpreter import production_mode
+    from pixelguard.proxy.server_first import let_servers_speak_first
     from pixelguard.proxy.tls_objects import convert_once
     from pixelguard.proxy.upstream_trust import trusted_ca_setting
     from pixelguard.proxy.workers import share_the_port
@@ -208,6 +209,7 @@ async def serve(
     run_hooks_inline()  # a hook whose handlers return at once completes in the same step (proxy/inline_hooks.py)
     read_directly()  # what a connection reads is handled in the step that read it (proxy/direct_reads.py)
     http_until_the_line_ends()  # a request line split between reads is HTTP, never raw TCP (proxy/http_lines.py)
+    let_servers_speak_first()  # a silent tunnel gets its server, whose greeting it waits for (proxy/server_first.py)
     if workers > 1 or helper:
         share_the_port()  # every worker listens on the address: the kernel spreads connections (proxy/workers.py)
     # The public suffix list is read on first use (some 30 ms): here, not in the first client's CONNECT.

@@ -1,12 +1,15 @@
 """A tunnel that carries something other than HTTP is relayed as raw bytes, which no filter can read: the bytes
 flow, and the user sees it in the history (and so in the UI's log), in `pixelguard doctor` and in `pixelguard
-check` for that host (proxy/raw_relays.py). A real proxy, real echo servers on 127.0.0.1, plain and TLS."""
+check` for that host (proxy/raw_relays.py). A protocol whose server speaks first gets its server connection once
+the client has been silent a while (proxy/server_first.py); a browser's idle tunnel does not. A real proxy, real
+servers on 127.0.0.1, plain and TLS."""
 
 from __future__ import annotations
 
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,11 +22,14 @@ HELLO = b"\x00\x01pixelguard-test binary hello\n"
 
 
 class Echo:
-    """A server on 127.0.0.1 that answers each read with b"echo:" and what it read; over TLS when given certs."""
+    """A server on 127.0.0.1 that answers each read with b"echo:" and what it read; over TLS when given certs. With
+    a ``greeting``, it first sends that, as an SMTP or IMAP server does. ``accepted`` counts its connections."""
 
-    def __init__(self, certs: Certs | None = None):
+    def __init__(self, certs: Certs | None = None, greeting: bytes = b""):
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
+        self.greeting = greeting
+        self.accepted = 0
         self.context: ssl.SSLContext | None = None
         if certs is not None:
             self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -36,12 +42,15 @@ class Echo:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
+            self.accepted += 1
             threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
 
     def _echo(self, conn: socket.socket) -> None:
         try:
             stream = self.context.wrap_socket(conn, server_side=True) if self.context else conn
             with stream:
+                if self.greeting:
+                    stream.sendall(self.greeting)
                 while data := stream.recv(65536):
                     stream.sendall(b"echo:" + data)
         except OSError:
@@ -144,3 +153,55 @@ def test_doctor_and_check_name_the_tunnels_relayed(proxy: Proxy) -> None:
         assert "raw bytes" not in other.stderr + other.stdout, other
     finally:
         echo.close()
+
+
+GREETING = b"220 mail.test ESMTP ready\r\n"
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "decrypted-tls"])
+def test_a_server_that_speaks_first_is_heard(proxy: Proxy, certs: Certs, tls: bool) -> None:
+    """SMTP, IMAP, POP3, FTP: the client waits for the server's greeting and sends nothing before it. Through a
+    proxy that connects only when a request needs it, that tunnel hung; in TLS (IMAPS, SMTPS) the client offers no
+    HTTP protocol (ALPN) and waits after the handshake."""
+    server = Echo(certs if tls else None, greeting=GREETING)
+    try:
+        raw = open_tunnel(proxy.port, "localhost", server.port, timeout=15)
+        stream = proxy.client_context().wrap_socket(raw, server_hostname="localhost") if tls else raw
+        with stream:
+            got = b""
+            while not got.endswith(b"\r\n"):
+                chunk = stream.recv(65536)
+                assert chunk, f"closed after {got!r}"
+                got += chunk
+            assert got == GREETING
+            stream.sendall(b"EHLO client.test\r\n")
+            assert stream.recv(65536) == b"echo:EHLO client.test\r\n"
+        wait_for(
+            lambda: proxy.events(url=f"tcp://localhost:{server.port}", reason="not-http"), 15, "the relay"
+        )
+    finally:
+        server.close()
+
+
+def test_a_browser_s_idle_tunnel_gets_no_server_connection(proxy: Proxy, origin: object) -> None:
+    """A browser opens tunnels ahead of need (preconnect) and completes the TLS handshake, offering HTTP (ALPN):
+    silent past the wait, it still gets no server connection, so a host whose requests are all blocked is never
+    contacted; its one request, blocked, is answered by the proxy alone."""
+    from pixelguard.limits import SERVER_FIRST_WAIT_S
+
+    server = Echo()  # a plain TCP server: any connection to it is counted, the proxy's above all
+    try:
+        raw = open_tunnel(proxy.port, "localhost", server.port)
+        context = proxy.client_context()
+        context.set_alpn_protocols(["http/1.1"])
+        with context.wrap_socket(raw, server_hostname="localhost") as stream:
+            time.sleep(2 * SERVER_FIRST_WAIT_S)  # the scenario: a tunnel kept unused for longer than the wait
+            stream.sendall(b"GET /blocked/pre.gif HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            reply = b""
+            while chunk := stream.recv(65536):
+                reply += chunk
+        assert b"X-Pixelguard: blocked" in reply, reply[:300]
+        assert server.accepted == 0
+        # Without a protocol offered and silent as long, the same tunnel would have been connected: see above.
+    finally:
+        server.close()
