@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from mitmproxy import connection, ctx
 from mitmproxy.addons import next_layer
-from mitmproxy.proxy import layers
+from mitmproxy.proxy import events, layer, layers
 from mitmproxy.proxy.context import Context
 from mitmproxy.proxy.layers import modes
 from mitmproxy.proxy.layers.http import HTTPMode
@@ -23,6 +23,7 @@ from pixelguard.proxy.http_lines import http_until_the_line_ends, starts_like_ht
 @pytest.fixture
 def addon(monkeypatch: pytest.MonkeyPatch) -> Iterator[next_layer.NextLayer]:
     monkeypatch.setattr(next_layer.NextLayer, "_next_layer", next_layer.NextLayer._next_layer)
+    monkeypatch.setattr(next_layer.NextLayer, "next_layer", next_layer.NextLayer.next_layer)
     monkeypatch.delattr(next_layer.NextLayer, "pixelguard_http_lines", raising=False)
     http_until_the_line_ends()
     http_until_the_line_ends()  # twice is once
@@ -94,3 +95,43 @@ def test_starts_like_http_is_mitmproxys_test_without_the_line_end() -> None:
     ):  # the read ended inside the method
         assert starts_like_http(method_so_far, b""), method_so_far
     assert not starts_like_http(b"", b"")
+
+
+def _ask(addon: next_layer.NextLayer, *reads: bytes) -> layer.NextLayer:
+    """The NextLayer of a decrypted tunnel that has received ``reads`` from the client, asked as mitmproxy asks."""
+    context = _decrypted_tunnel()
+    nl = layer.NextLayer(context)
+    for data in reads:
+        nl.events.append(events.DataReceived(context.client, data))
+    addon.next_layer(nl)
+    return nl
+
+
+def _client_bytes(nl: layer.NextLayer) -> bytes:
+    return b"".join(e.data for e in nl.events if isinstance(e, events.DataReceived))
+
+
+def test_blank_lines_before_a_request_line_do_not_make_it_raw_tcp(addon: next_layer.NextLayer) -> None:
+    # HTTP servers ignore blank lines before a request line (RFC 9112, 2.2); mitmproxy took the stream for raw TCP.
+    request = b"GET /pixel.gif HTTP/1.1\r\nHost: beacon.example\r\n\r\n"
+    for reads in ((b"\r\n" + request,), (b"\n\r\n", request), (b"\r\n\r", b"\nGET /pixel.gif HTTP/1.1\r\n")):
+        nl = _ask(addon, *reads)
+        assert isinstance(nl.layer, layers.HttpLayer), reads
+        assert _client_bytes(nl).startswith(b"GET /pixel.gif"), (
+            reads
+        )  # mitmproxy's reader gets the line first
+    partial = _ask(
+        addon, b"\r\nGET /pixel.gif?id="
+    )  # its line not ended yet: waits, as without the blank line
+    assert partial.layer is None
+    only_blank = _ask(addon, b"\r\n\r\n")
+    assert only_blank.layer is None and _client_bytes(only_blank) == b"\r\n\r\n"  # waits, nothing dropped
+    # Past the wait, nothing but blank lines is what mitmproxy makes of it (a raw relay).
+    assert type(_ask(addon, b"\r\n" * REQUEST_LINE_WAIT).layer) is layers.TCPLayer
+
+
+def test_a_protocol_that_starts_with_a_blank_line_keeps_its_bytes(addon: next_layer.NextLayer) -> None:
+    for data in (b"\r\n\x00\x01binary", b"\r\nSSH-2.0-OpenSSH_9.6\r\n", b"\nA1 LOGIN\r\n"):
+        nl = _ask(addon, data)
+        assert type(nl.layer) is layers.TCPLayer, data
+        assert _client_bytes(nl) == data  # relayed as it came

@@ -14,6 +14,12 @@ takes for HTTP once its line ends (three letters and a space, or a method still 
 server; not SSH) but has no line end yet waits for more bytes, and past REQUEST_LINE_WAIT bytes is taken for
 HTTP. A connection mitmproxy relays on purpose is left to it: an ignored one, and, once the wait is over, any
 when ``tcp_hosts``, ``ignore_hosts`` or ``allow_hosts`` is set (they choose raw relays by name).
+
+Blank lines before the request line, which HTTP servers ignore (RFC 9112, 2.2), made mitmproxy's test fail outright
+(its first three bytes are no letters): ``\r\nGET /pixel.gif HTTP/1.1`` was relayed raw, undecided. Such a stream's
+leading blank lines are dropped when what follows starts like HTTP (mitmproxy's HTTP reader would otherwise take
+the first blank line alone and wait for more), and a stream of nothing but blank lines so far waits. Any other
+stream's bytes are left as they came.
 """
 
 from __future__ import annotations
@@ -36,6 +42,32 @@ def starts_like_http(data_client: bytes, data_server: bytes) -> bool:
     if not space:
         return len(method) <= _METHOD_MAX and method[:3].isalpha() and method.replace(b"-", b"").isalpha()
     return data_client[:3].isalpha()
+
+
+def _http_after_blank_lines(rest: bytes) -> bool:
+    """Does what follows leading blank lines start like HTTP: mitmproxy's own test on a whole first line (a space
+    before the line end, three letters first, not SSH), or ours on one not yet ended?"""
+    if b"\n" not in rest:
+        return starts_like_http(rest, b"")
+    space = rest.find(b" ")
+    return 0 <= space < rest.find(b"\n") and rest[:3].isalpha() and not rest.startswith(b"SSH")
+
+
+def _drop_client_bytes(nextlayer: Any, count: int) -> None:
+    """Remove the first ``count`` bytes the client sent from what ``nextlayer`` holds for the layer it chooses."""
+    from mitmproxy.proxy import events
+
+    client = nextlayer.context.client
+    kept = []
+    for event in nextlayer.events:
+        if count and isinstance(event, events.DataReceived) and event.connection == client:
+            if len(event.data) <= count:
+                count -= len(event.data)
+                continue
+            event = events.DataReceived(client, event.data[count:])
+            count = 0
+        kept.append(event)
+    nextlayer.events[:] = kept
 
 
 def http_until_the_line_ends() -> None:
@@ -65,5 +97,24 @@ def http_until_the_line_ends() -> None:
                 return layers.HttpLayer(context, HTTPMode.transparent)
         return chosen
 
+    hook = cls.next_layer
+
+    def next_layer_hook(self: Any, nextlayer: Any) -> None:
+        if nextlayer.layer is None and not nextlayer.data_server():
+            data = nextlayer.data_client()
+            if data[:1] in (b"\r", b"\n"):
+                o = ctx.options
+                rest = data.lstrip(b"\r\n")
+                if not rest and len(data) < REQUEST_LINE_WAIT:
+                    return  # nothing but blank lines so far: wait for what follows them
+                if (
+                    rest
+                    and _http_after_blank_lines(rest)
+                    and not (o.tcp_hosts or o.ignore_hosts or o.allow_hosts)
+                ):
+                    _drop_client_bytes(nextlayer, len(data) - len(rest))
+        hook(self, nextlayer)
+
     cls._next_layer = _next_layer  # type: ignore[method-assign]
+    cls.next_layer = next_layer_hook  # type: ignore[method-assign]
     cls.pixelguard_http_lines = True  # type: ignore[attr-defined]

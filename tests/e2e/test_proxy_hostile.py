@@ -297,6 +297,31 @@ def test_a_request_line_that_arrives_in_parts_is_still_decided(
     assert blocked == 24
 
 
+@pytest.mark.parametrize("tls", [True, False], ids=["decrypted-tunnel", "plain-tunnel"])
+def test_blank_lines_before_a_request_line_do_not_carry_it_past_the_lists(
+    proxy: Proxy, origin: Origin, tls: bool
+) -> None:
+    """HTTP servers skip blank lines before a request line (RFC 9112, 2.2). mitmproxy took a tunnel that starts with
+    one for another protocol and relayed it raw: the request reached its server undecided (proxy/http_lines.py).
+    Written with the request and apart from it; every request must be blocked."""
+    port = origin.https_port if tls else origin.http_port
+    request = (
+        f"GET /hostile/blocked/beacon.gif?n=1 HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n"
+    )
+    for writes in ([b"\r\n" + request.encode()], [b"\r\n\r\n", request.encode()]):
+        raw = open_tunnel(proxy.port, "localhost", port)
+        stream: socket.socket = (
+            proxy.client_context().wrap_socket(raw, server_hostname="localhost") if tls else raw
+        )
+        with stream:
+            for data in writes:
+                stream.sendall(data)
+            reply = b""
+            while chunk := stream.recv(65536):
+                reply += chunk
+        assert reply.startswith(b"HTTP/1.1 200") and b"X-Pixelguard: blocked" in reply, (writes, reply[:300])
+
+
 def _raw(proxy: Proxy, request: bytes, timeout: float = 10) -> bytes:
     with socket.create_connection(("127.0.0.1", proxy.port), timeout=timeout) as s:
         s.sendall(request)
