@@ -1,9 +1,9 @@
 """``pixelguard doctor``: is protection really on? One finding per part, each problem with the command that fixes it.
 
 The parts, in the order a new user sets them up: the CA and where it is trusted, the filter lists, pause, TLS
-passthrough and tunnels relayed as raw bytes, the DNS servers CNAME uncloaking asks, the CAs servers' certificates are checked against, the proxy
-pixelguard forwards to (proxy.upstream), the history database, the background service, and the proxy itself
-(reachable where proxy.json says it listens).
+passthrough and tunnels relayed as raw bytes, the DNS servers CNAME uncloaking asks, the CAs servers' certificates
+are checked against, the proxy pixelguard forwards to (proxy.upstream), the history database, the background
+service, and the proxy itself (reachable where proxy.json says it listens).
 """
 
 from __future__ import annotations

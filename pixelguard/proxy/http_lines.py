@@ -82,6 +82,11 @@ def http_until_the_line_ends() -> None:
         return
     base = cls._next_layer
 
+    def relays_chosen_by_name() -> bool:
+        """Does the user choose raw relays by name (mitmproxy's tcp_hosts, ignore_hosts, allow_hosts)?"""
+        o = ctx.options
+        return bool(o.tcp_hosts or o.ignore_hosts or o.allow_hosts)
+
     def _next_layer(self: Any, context: Any, data_client: bytes, data_server: bytes) -> Any:
         chosen = base(self, context, data_client, data_server)
         # An ignored connection's TCPLayer has no flow (mitmproxy shows it nowhere): it is relayed on purpose.
@@ -92,27 +97,20 @@ def http_until_the_line_ends() -> None:
         ):
             if len(data_client) < REQUEST_LINE_WAIT:
                 raise next_layer.NeedsMoreData
-            o = ctx.options
-            if not (o.tcp_hosts or o.ignore_hosts or o.allow_hosts):
+            if not relays_chosen_by_name():
                 return layers.HttpLayer(context, HTTPMode.transparent)
         return chosen
 
     hook = cls.next_layer
 
     def next_layer_hook(self: Any, nextlayer: Any) -> None:
-        if nextlayer.layer is None and not nextlayer.data_server():
-            data = nextlayer.data_client()
-            if data[:1] in (b"\r", b"\n"):
-                o = ctx.options
-                rest = data.lstrip(b"\r\n")
-                if not rest and len(data) < REQUEST_LINE_WAIT:
-                    return  # nothing but blank lines so far: wait for what follows them
-                if (
-                    rest
-                    and _http_after_blank_lines(rest)
-                    and not (o.tcp_hosts or o.ignore_hosts or o.allow_hosts)
-                ):
-                    _drop_client_bytes(nextlayer, len(data) - len(rest))
+        data = nextlayer.data_client() if nextlayer.layer is None else b""
+        if data[:1] in (b"\r", b"\n") and not nextlayer.data_server():
+            rest = data.lstrip(b"\r\n")
+            if not rest and len(data) < REQUEST_LINE_WAIT:
+                return  # nothing but blank lines so far: wait for what follows them
+            if rest and _http_after_blank_lines(rest) and not relays_chosen_by_name():
+                _drop_client_bytes(nextlayer, len(data) - len(rest))
         hook(self, nextlayer)
 
     cls._next_layer = _next_layer  # type: ignore[method-assign]

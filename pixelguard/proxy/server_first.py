@@ -42,9 +42,8 @@ def let_servers_speak_first() -> None:
 
     def may_be_server_first(context: Any) -> bool:
         srv, client = context.server, context.client
-        if (
-            srv.address is None or srv.connected
-        ):  # a client connection's own first layer, or already connected
+        # No address: a client connection's own first layer (it names its server later).
+        if srv.address is None or srv.connected:
             return False
         if client.tls_established:  # decrypted: only a client that offered no HTTP protocol
             return not any(offer in HTTP_ALPNS for offer in client.alpn_offers or ())
