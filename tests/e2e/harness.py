@@ -253,6 +253,45 @@ class Origin:
             server.server_close()
 
 
+class Echo:
+    """A server on 127.0.0.1 that answers each read with b"echo:" and what it read; over TLS when given certs. With
+    a ``greeting``, it first sends that, as an SMTP or IMAP server does. ``accepted`` counts its connections."""
+
+    def __init__(self, certs: Certs | None = None, greeting: bytes = b""):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.greeting = greeting
+        self.accepted = 0
+        self.context: ssl.SSLContext | None = None
+        if certs is not None:
+            self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self.context.load_cert_chain(certs.cert, certs.key)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
+
+    def _echo(self, conn: socket.socket) -> None:
+        try:
+            stream = self.context.wrap_socket(conn, server_side=True) if self.context else conn
+            with stream:
+                if self.greeting:
+                    stream.sendall(self.greeting)
+                while data := stream.recv(65536):
+                    stream.sendall(b"echo:" + data)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 # --- the proxy ----------------------------------------------------------------------------------------------
 
 

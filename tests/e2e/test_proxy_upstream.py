@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from harness import Origin, Proxy
+from harness import Echo, Origin, Proxy, open_tunnel
 from upstream_proxy import UpstreamProxy
 
 pytestmark = pytest.mark.e2e
@@ -140,3 +140,25 @@ def test_doctor_notes_a_proxy_the_environment_names_that_pixelguard_does_not_use
     assert "secret" not in note.detail
     monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{cfg.proxy.port}")  # pixelguard itself
     assert doctor.check_upstream(cfg) == []
+
+
+def test_a_server_that_speaks_first_is_heard_through_the_upstream_proxy(
+    proxy: Proxy, upstream: UpstreamProxy
+) -> None:
+    """A mail client's SMTP through pixelguard behind the network's proxy: after the client's silence the tunnel is
+    opened through that proxy (CONNECT) and the server's greeting comes back (proxy/server_first.py)."""
+    greeting = b"220 mail.test ESMTP ready\r\n"
+    server = Echo(greeting=greeting)
+    try:
+        with open_tunnel(proxy.port, "localhost", server.port, timeout=15) as raw:
+            got = b""
+            while not got.endswith(b"\r\n"):
+                chunk = raw.recv(65536)
+                assert chunk, f"closed after {got!r}"
+                got += chunk
+            assert got == greeting
+            raw.sendall(b"QUIT\r\n")
+            assert raw.recv(65536) == b"echo:QUIT\r\n"
+        assert f"CONNECT localhost:{server.port} HTTP/1.1" in upstream.seen
+    finally:
+        server.close()
