@@ -336,7 +336,8 @@ def check(
     for note in result.notes:
         click.echo(f"pixelguard: {display.safe(note)}", err=True)
     if as_json:
-        emit_json({**result.decision.to_dict(), "url": result.url, "cname": list(result.chain[1:])})
+        emit_json({**result.decision.to_dict(), "url": result.url, "cname": list(result.chain[1:]),
+                   "notes": result.notes})  # fmt: skip
     else:
         click.echo(
             "\n".join(render.check_lines(result.url, result.decision, result.rule_count, result.chain))

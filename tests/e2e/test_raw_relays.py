@@ -6,6 +6,7 @@ servers on 127.0.0.1, plain and TLS."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,6 +108,8 @@ def test_doctor_and_check_name_the_tunnels_relayed(proxy: Proxy) -> None:
         assert check.returncode == 0 and check.stdout.startswith("allowed"), check
         # A note on standard error, as check's other notes: the answer on standard output stays the decision.
         assert f"localhost:{echo.port} (last at" in check.stderr and "raw bytes" in check.stderr, check.stderr
+        as_json = json.loads(proxy.cli("check", "--json", f"https://localhost:{echo.port}/anything").stdout)
+        assert any("raw bytes" in note for note in as_json["notes"]), as_json
         other = proxy.cli("check", "https://example.org/")  # another host's check says nothing of it
         assert "raw bytes" not in other.stderr + other.stdout, other
     finally:
