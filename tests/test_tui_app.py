@@ -382,6 +382,31 @@ async def test_lists_screen_shows_learned_tls_passthrough_hosts_escaped(tmp_path
 
 
 @sync
+async def test_lists_screen_names_tunnels_relayed_as_raw_bytes_escaped(tmp_path: Path) -> None:
+    cfg, _ = setup(tmp_path, n=2)
+    now = time.time()
+    # As proxy/raw_relays.py records them; the host comes from a client's CONNECT, so it may carry anything.
+    relayed = [
+        event(100 + i, now - 30 - i, url=f"tcp://{host}", host=host.rpartition(":")[0], site="", type="other",
+              method="CONNECT", reason="not-http", action="passthrough", rule=None, list=None, line=None)
+        for i, host in enumerate(("imap.mail.example:993", "evil\x1b[2j.example:25"))
+    ]  # fmt: skip
+    write_events(cfg.database, relayed)
+    app = PixelguardApp(cfg)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, 2)
+        await pilot.press("l")
+        await wait_for(pilot, lambda: isinstance(app.screen, ListsScreen), what="the lists screen")
+        panel = app.screen.query_one("#passthrough")
+        await wait_for(pilot, lambda: "imap.mail.example:993" in text_of(panel), what="the relayed place")
+        shown = text_of(panel)
+        assert "Relayed as raw bytes" in shown
+        assert (
+            "\x1b" not in shown and "evil\\x1b[2j.example:25" in shown
+        )  # escaped, never sent to the terminal
+
+
+@sync
 async def test_space_turns_a_list_off_and_on_in_the_config_file(tmp_path: Path) -> None:
     cfg, _ = setup(tmp_path, n=2)
     app = PixelguardApp(cfg)

@@ -236,16 +236,20 @@ class Passthrough:
     configured: tuple[str, ...]  # tls.passthrough
     learn: bool  # tls.learn
     learned: list[tuple[str, str]]  # (client, host) whose client refused pixelguard's certificate
+    relayed: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # tunnels relayed as raw bytes (relays.recent)
 
 
 def passthrough(cfg: Config) -> Passthrough:
-    from pixelguard import tls_policy
+    from pixelguard import relays, tls_policy
 
     return Passthrough(
         bundled=len(tls_policy.bundled()),
         configured=tuple(cfg.tls.passthrough),
         learn=cfg.tls.learn,
         learned=tls_policy.learned_pairs(cfg.data_dir),
+        relayed=relays.recent(cfg),
     )
 
 

@@ -1,7 +1,8 @@
 """The lists screen: every filter list with its counts; the user and learned lists open in an editor.
 
 Below them: which connections pixelguard does not decrypt (TLS passthrough), including the hosts it learned
-because a client refused its certificate, so a person can see why an app's trackers are not stopped.
+because a client refused its certificate, and the tunnels of the last day it relayed as raw bytes (not HTTP), so
+a person can see why an app's trackers are not stopped.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
+from pixelguard import relays
 from pixelguard.display import safe, when
 from pixelguard.invocation import cmd
 from pixelguard.tui.data import Passthrough, fmt_path, list_rows, passthrough
@@ -42,11 +44,15 @@ def _updated(row: dict[str, Any]) -> Text:
 
 
 def passthrough_text(p: Passthrough) -> Text:
-    """The passthrough panel; learned hosts come from clients' TLS hellos, so they are shown escaped."""
+    """The passthrough panel; learned hosts come from clients' TLS hellos and relayed ones from their CONNECTs, so
+    they are shown escaped."""
     text = Text()
     configured = f"{len(p.configured)} in tls.passthrough" if p.configured else "none in tls.passthrough"
     learning = "on" if p.learn else "off"
     text.append(f"{p.bundled:,} sensitive sites bundled, {configured}, learning {learning}.\n")
+    if p.relayed:
+        text.append("Relayed as raw bytes in the last 24 h (not HTTP, only the host decided): ", style="bold")
+        text.append(relays.summary(p.relayed) + "\n")
     if not p.learned:
         text.append("Learned from refused certificates: none.", style="dim")
         return text
