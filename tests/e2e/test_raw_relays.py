@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import Certs, Echo, Proxy, open_tunnel, start_proxy
+from harness import Certs, Echo, Origin, Proxy, open_tunnel, start_proxy
 from helpers import wait_for, write_config
+
+from pixelguard.limits import SERVER_FIRST_WAIT_S
 
 # Not HTTP, not TLS: a binary protocol's first message (mitmproxy relays it as TCP at once).
 HELLO = b"\x00\x01pixelguard-test binary hello\n"
@@ -77,10 +79,7 @@ def test_a_tunnel_that_carries_no_http_flows_and_is_recorded_once_an_hour(
         echo.close()
 
 
-def test_http_in_a_tunnel_is_never_taken_for_a_relay(proxy: Proxy, origin: object) -> None:
-    from harness import Origin
-
-    assert isinstance(origin, Origin)
+def test_http_in_a_tunnel_is_never_taken_for_a_relay(proxy: Proxy, origin: Origin) -> None:
     before = len(proxy.events(reason="not-http"))
     assert proxy.get(f"https://localhost:{origin.https_port}/").status == 200
     raw = open_tunnel(proxy.port, "localhost", origin.http_port)
@@ -144,12 +143,10 @@ def test_a_server_that_speaks_first_is_heard(proxy: Proxy, certs: Certs, tls: bo
         server.close()
 
 
-def test_a_browser_s_idle_tunnel_gets_no_server_connection(proxy: Proxy, origin: object) -> None:
+def test_a_browser_s_idle_tunnel_gets_no_server_connection(proxy: Proxy) -> None:
     """A browser opens tunnels ahead of need (preconnect) and completes the TLS handshake, offering HTTP (ALPN):
     silent past the wait, it still gets no server connection, so a host whose requests are all blocked is never
     contacted; its one request, blocked, is answered by the proxy alone."""
-    from pixelguard.limits import SERVER_FIRST_WAIT_S
-
     server = Echo()  # a plain TCP server: any connection to it is counted, the proxy's above all
     try:
         raw = open_tunnel(proxy.port, "localhost", server.port)
@@ -163,6 +160,6 @@ def test_a_browser_s_idle_tunnel_gets_no_server_connection(proxy: Proxy, origin:
                 reply += chunk
         assert b"X-Pixelguard: blocked" in reply, reply[:300]
         assert server.accepted == 0
-        # Without a protocol offered and silent as long, the same tunnel would have been connected: see above.
+        # Without a protocol offered and silent as long, it would have been (test_a_server_that_speaks_first...).
     finally:
         server.close()
