@@ -354,6 +354,18 @@ async def test_lists_screen_and_validating_editor(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="back to main")
 
 
+async def passthrough_panel(pilot, showing: str):
+    """The lists screen's passthrough panel, opened from the main screen (two events loaded) once it shows
+    ``showing``."""
+    app = pilot.app
+    await loaded(pilot, 2)
+    await pilot.press("l")
+    await wait_for(pilot, lambda: isinstance(app.screen, ListsScreen), what="the lists screen")
+    panel = app.screen.query_one("#passthrough")
+    await wait_for(pilot, lambda: showing in text_of(panel), what=showing)
+    return panel
+
+
 @sync
 async def test_lists_screen_shows_learned_tls_passthrough_hosts_escaped(tmp_path: Path) -> None:
     cfg, _ = setup(tmp_path, n=2)
@@ -365,11 +377,7 @@ async def test_lists_screen_shows_learned_tls_passthrough_hosts_escaped(tmp_path
         assert learned[-1] is not None and not any(learned[:-1])
     app = PixelguardApp(cfg)
     async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot, 2)
-        await pilot.press("l")
-        await wait_for(pilot, lambda: isinstance(app.screen, ListsScreen), what="the lists screen")
-        panel = app.screen.query_one("#passthrough")
-        await wait_for(pilot, lambda: "pinned.example" in text_of(panel), what="the learned host")
+        panel = await passthrough_panel(pilot, "pinned.example")
         shown = text_of(panel)
         assert "certificates (2)" in shown and "for client 127.0.0.1" in shown
         assert "\x1b" not in shown and "evil\\x1b[2j.example" in shown  # escaped, never sent to the terminal
@@ -394,12 +402,7 @@ async def test_lists_screen_names_tunnels_relayed_as_raw_bytes_escaped(tmp_path:
     write_events(cfg.database, relayed)
     app = PixelguardApp(cfg)
     async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot, 2)
-        await pilot.press("l")
-        await wait_for(pilot, lambda: isinstance(app.screen, ListsScreen), what="the lists screen")
-        panel = app.screen.query_one("#passthrough")
-        await wait_for(pilot, lambda: "imap.mail.example:993" in text_of(panel), what="the relayed place")
-        shown = text_of(panel)
+        shown = text_of(await passthrough_panel(pilot, "imap.mail.example:993"))
         assert "Relayed as raw bytes" in shown
         assert (
             "\x1b" not in shown and "evil\\x1b[2j.example:25" in shown

@@ -292,6 +292,20 @@ class Echo:
         self.sock.close()
 
 
+# What an SMTP server says first; a client of such a protocol sends nothing before it.
+GREETING = b"220 mail.test ESMTP ready\r\n"
+
+
+def read_line(stream: socket.socket) -> bytes:
+    """Read from ``stream`` until a line ends (a server's greeting); fails if the stream closes first."""
+    got = b""
+    while not got.endswith(b"\r\n"):
+        chunk = stream.recv(65536)
+        assert chunk, f"closed after {got!r}"
+        got += chunk
+    return got
+
+
 # --- the proxy ----------------------------------------------------------------------------------------------
 
 

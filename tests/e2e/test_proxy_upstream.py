@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from harness import Echo, Origin, Proxy, open_tunnel
+from harness import GREETING, Echo, Origin, Proxy, open_tunnel, read_line
 from upstream_proxy import UpstreamProxy
 
 pytestmark = pytest.mark.e2e
@@ -147,16 +147,10 @@ def test_a_server_that_speaks_first_is_heard_through_the_upstream_proxy(
 ) -> None:
     """A mail client's SMTP through pixelguard behind the network's proxy: after the client's silence the tunnel is
     opened through that proxy (CONNECT) and the server's greeting comes back (proxy/server_first.py)."""
-    greeting = b"220 mail.test ESMTP ready\r\n"
-    server = Echo(greeting=greeting)
+    server = Echo(greeting=GREETING)
     try:
         with open_tunnel(proxy.port, "localhost", server.port, timeout=15) as raw:
-            got = b""
-            while not got.endswith(b"\r\n"):
-                chunk = raw.recv(65536)
-                assert chunk, f"closed after {got!r}"
-                got += chunk
-            assert got == greeting
+            assert read_line(raw) == GREETING
             raw.sendall(b"QUIT\r\n")
             assert raw.recv(65536) == b"echo:QUIT\r\n"
         assert f"CONNECT localhost:{server.port} HTTP/1.1" in upstream.seen

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import Certs, Echo, Origin, Proxy, open_tunnel, start_proxy
+from harness import GREETING, Certs, Echo, Origin, Proxy, open_tunnel, read_line, start_proxy
 from helpers import wait_for, write_config
 
 from pixelguard.limits import SERVER_FIRST_WAIT_S
@@ -115,9 +115,6 @@ def test_doctor_and_check_name_the_tunnels_relayed(proxy: Proxy) -> None:
         echo.close()
 
 
-GREETING = b"220 mail.test ESMTP ready\r\n"
-
-
 @pytest.mark.parametrize("tls", [False, True], ids=["plain", "decrypted-tls"])
 def test_a_server_that_speaks_first_is_heard(proxy: Proxy, certs: Certs, tls: bool) -> None:
     """SMTP, IMAP, POP3, FTP: the client waits for the server's greeting and sends nothing before it. Through a
@@ -128,12 +125,7 @@ def test_a_server_that_speaks_first_is_heard(proxy: Proxy, certs: Certs, tls: bo
         raw = open_tunnel(proxy.port, "localhost", server.port, timeout=15)
         stream = proxy.client_context().wrap_socket(raw, server_hostname="localhost") if tls else raw
         with stream:
-            got = b""
-            while not got.endswith(b"\r\n"):
-                chunk = stream.recv(65536)
-                assert chunk, f"closed after {got!r}"
-                got += chunk
-            assert got == GREETING
+            assert read_line(stream) == GREETING
             stream.sendall(b"EHLO client.test\r\n")
             assert stream.recv(65536) == b"echo:EHLO client.test\r\n"
         wait_for(
