@@ -15,6 +15,13 @@ from pixelguard.errors import PixelguardError
 WINDOW_S = 86400.0
 # Places named in one line; the rest are counted.
 NAMED = 5
+# How a relayed tunnel is named in the history (its event's URL): tcp://host:port.
+SCHEME = "tcp://"
+
+
+def relay_url(host: str, port: int) -> str:
+    """The URL a relayed tunnel is recorded under (an IPv6 address in brackets)."""
+    return SCHEME + display.host_port(host, port)
 
 
 def recent(cfg: Config, host: str | None = None, now: float | None = None) -> list[dict[str, Any]]:
@@ -39,7 +46,7 @@ def summary(rows: list[dict[str, Any]]) -> str:
     """'imap.example.com:993 (last at 14:02), [::1]:5222 (last at 09:15) and 3 more': where relays went, escaped
     for a terminal."""
     named = [
-        f"{display.safe(r['url'].removeprefix('tcp://'))} (last at {display.clock(r['last'])})"
+        f"{display.safe(r['url'].removeprefix(SCHEME))} (last at {display.clock(r['last'])})"
         for r in rows[:NAMED]
     ]
     more = f" and {len(rows) - NAMED} more" if len(rows) > NAMED else ""

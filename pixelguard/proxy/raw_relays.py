@@ -19,17 +19,12 @@ import time
 
 from mitmproxy import tcp
 
-from pixelguard.display import host_port
 from pixelguard.engine.request import normal_host
 from pixelguard.limits import RAW_RELAY_EVERY_S, RAW_RELAY_KEYS
 from pixelguard.proxy.shared import Shared, guarded
+from pixelguard.relays import relay_url
 
 DETAIL = "a tunnel carried something other than HTTP: relayed as raw bytes, only its host was decided"
-
-
-def relay_url(host: str, port: int) -> str:
-    """How a relayed tunnel is named in the history: tcp://host:port (an IPv6 address in brackets)."""
-    return f"tcp://{host_port(host, port)}"
 
 
 class RawRelays:

@@ -236,9 +236,7 @@ class Passthrough:
     configured: tuple[str, ...]  # tls.passthrough
     learn: bool  # tls.learn
     learned: list[tuple[str, str]]  # (client, host) whose client refused pixelguard's certificate
-    relayed: list[dict[str, Any]] = field(
-        default_factory=list
-    )  # tunnels relayed as raw bytes (relays.recent)
+    relayed: list[dict[str, Any]]  # tunnels relayed as raw bytes in the last day (relays.recent)
 
 
 def passthrough(cfg: Config) -> Passthrough:
