@@ -66,7 +66,8 @@ def repeated_word_url(word: str, size: int = BIG) -> str:
 
 
 def other_shapes(size: int = BIG) -> list[str]:
-    """100 KB URLs that are not one repeated word: long hosts, many distinct tokens, a bracketed host."""
+    """100 KB URLs that are not one repeated word: long hosts, many distinct tokens, a bracketed host, another
+    spelling of a URL at every step."""
     query = []
     used = len("https://example.com/?")
     i = 0
@@ -79,6 +80,8 @@ def other_shapes(size: int = BIG) -> list[str]:
         "https://" + "a" * size + ".com/",
         "https://example.com/?" + "&".join(query),  # every token distinct
         "https://[" + ":" * size + "]/",
+        "https://example.com/" + "%41" * (size // 3),  # escapes, each undone (request.canonical_url)
+        "https://example.com/" + "a/../" * (size // 5),  # dot segments, each removed
     ]
 
 

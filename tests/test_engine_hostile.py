@@ -63,7 +63,7 @@ def test_100_kb_url_repeating_any_word(engine: Engine) -> None:
     assert worst[0] < BOUND_S, f"{worst[1]}: {worst[0] * 1000:.1f} ms"
 
 
-@pytest.mark.parametrize("shape", range(4))
+@pytest.mark.parametrize("shape", range(len(H.other_shapes())))
 def test_100_kb_url_of_other_shapes(engine: Engine, shape: int) -> None:
     url = H.other_shapes()[shape]
     took = best_of(lambda: engine.check(url, url, "image"))

@@ -17,6 +17,7 @@ from publicsuffixlist import PublicSuffixList
 from pixelguard.engine import resource_types
 from pixelguard.engine.rules import METHOD_BITS, TYPE_ALIASES, TYPE_BITS
 from pixelguard.limits import (
+    CANONICAL_URL_MAX,
     DOMAIN_CACHE,
     HOST_MEMO_SIZE,
     MAX_HOST,
@@ -53,6 +54,61 @@ def domain_of(host: str) -> str:
 
 # scheme://[userinfo@]host[:port]; a bracketed IPv6 host keeps its colons.
 _AUTHORITY = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*)://(?:[^/?#@]*@)?(\[[^\]/?#]*\]|[^/?#:]*)")
+
+# What follows the host: a port, then the path.
+_PORT = re.compile(r"[^/?#]*")
+# RFC 3986's unreserved characters (2.3), percent-encoded: encoded or not, they are the same URL (6.2.2.2).
+# Digits 3x, letters 41-5A and 61-7A, "-" 2D, "." 2E, "_" 5F, "~" 7E; any other escape is left to the C scan.
+_UNRESERVED_ESCAPE = re.compile(r"%(?:3[0-9]|[46][1-9A-Fa-f]|[57][0-9Aa]|2[DdEe]|5[Ff]|7[Ee])")
+_UNRESERVED = {f"%{b:02x}": chr(b) for b in range(128) if chr(b).isalnum() or chr(b) in "-._~"}
+
+
+def _decoded(m: re.Match[str]) -> str:
+    return _UNRESERVED[m.group(0).lower()]
+
+
+def _without_dot_segments(path: str) -> str:
+    """RFC 3986 5.2.4 on an absolute path: ``.`` segments dropped, ``..`` drops the one before (not past the root)."""
+    segments = path.split("/")
+    out: list[str] = []
+    last = len(segments) - 1
+    for i, seg in enumerate(segments[1:], 1):
+        if seg in (".", ".."):
+            if seg == ".." and out:
+                out.pop()
+            if i == last:
+                out.append("")  # "/a/." and "/a/b/.." end in a slash
+            continue
+        out.append(seg)
+    return "/" + "/".join(out)
+
+
+def canonical_url(url: str) -> str:
+    """The URL as a browser hands it to a blocker, so that one spelling of a URL cannot pass where another is
+    blocked: percent-encoded unreserved characters decoded in the path and query (``/coll%65ct`` is
+    ``/collect``: RFC 3986 6.2.2.2; Chromium decodes them in paths too), and dot segments removed from the path
+    (``/x/../collect``: RFC 3986 5.2.4, as the WHATWG URL parser of every browser does). Servers read either
+    spelling alike, so a tracker's pixel URL in a mail, an app's request, or a page in a browser that keeps the
+    encoding (Firefox) could carry it past a path rule. Anything else stays as sent: an encoded reserved
+    character (``%2F``, ``%3D``) is data, not the character, and the host is never rewritten. Only the first
+    CANONICAL_URL_MAX characters are looked at (no server takes a longer request line)."""
+    if "%" not in url and "/." not in url:
+        return url  # nearly every URL: two scans
+    if len(url) > CANONICAL_URL_MAX:
+        return canonical_url(url[:CANONICAL_URL_MAX]) + url[CANONICAL_URL_MAX:]
+    m = _AUTHORITY.match(url)
+    if m is None:
+        return url
+    start = _PORT.match(url, m.end()).end()  # type: ignore[union-attr]
+    rest, hash_, fragment = url[start:].partition("#")
+    path, mark, query = rest.partition("?")
+    if "%" in path:
+        path = _UNRESERVED_ESCAPE.sub(_decoded, path)
+    if "/." in path and path.startswith("/"):
+        path = _without_dot_segments(path)
+    if "%" in query:
+        query = _UNRESERVED_ESCAPE.sub(_decoded, query)
+    return url[:start] + path + mark + query + hash_ + fragment
 
 
 def normal_host(host: str) -> str:
@@ -239,7 +295,7 @@ class Request:
         resource_type: str | None = None,
         method: str | None = None,
     ):
-        self.url = url
+        self.url = url = canonical_url(url)
         self.source_url = source_url
         self.method_name = method
         self.token_list: list[bytes] | None = None

@@ -63,6 +63,22 @@ def test_blocked_request_never_reaches_the_origin(proxy: Proxy, origin: Origin, 
     assert rows[0]["type"] == "image" and rows[0]["url"].startswith(scheme)
 
 
+@pytest.mark.parametrize("https", [False, True], ids=["http", "https"])
+@pytest.mark.parametrize("spelling", ["/tr%61ck/{}", "/%74rack/{}", "/x/../track/{}", "/./track/{}"])
+def test_another_spelling_of_a_blocked_path_is_blocked_too(
+    proxy: Proxy, origin: Origin, https: bool, spelling: str
+) -> None:
+    # The origin, like most servers, would serve /track/NAME for any of these spellings; the request is sent
+    # as written (http.client keeps escapes and dot segments), as a mail client's or an app's would be.
+    name = f"{unique('s')}.gif"
+    origin.serve(f"/track/{name}", BUILDERS["png"](300, 250), "image/png")
+    r = proxy.get(origin.url(spelling.format(name), https), {"Accept": "image/*"})
+    assert r.body == TRANSPARENT_GIF and r.headers.get("X-Pixelguard") == "blocked"
+    assert not any(name in path for _, path, _ in origin.requests)
+    rows = wait_for(lambda: proxy.events(url=origin.url(spelling.format(name), https)), what="the event row")
+    assert rows[0]["rule"] == "/track/*"  # recorded as sent, decided as the server reads it
+
+
 @pytest.mark.parametrize(
     ("headers", "path", "status", "ctype"),
     [
