@@ -236,6 +236,16 @@ def test_the_pipeline_blocks_a_protocol_on_a_first_party_path_with_its_vendor() 
     )
 
 
+def test_a_protocol_whose_names_are_escaped_is_recognised_too() -> None:
+    # %74id is tid, as the server reads it: the protocol is judged on the URL as the lists are (canonical_url).
+    pipe = Pipeline(Engine.from_text("||tracker.test^\n", "t"))
+    query = _shuffled(GA4).replace("tid=", "%74id=").replace("cid=", "c%69d=")
+    req, body = _req(f"{SITE}/api/m?{query}")
+    d = pipe.decide(req, body)  # type: ignore[arg-type]
+    assert d.action is Action.BLOCKED and d.reason is not None
+    assert d.reason.rule == "Google Analytics 4 collection protocol"
+
+
 def test_a_host_the_user_allows_keeps_its_protocol() -> None:
     pipe = Pipeline(Engine.from_text("@@||www.shop.example^\n", "user"))
     req, body = _req(f"{SITE}/api/m?{_shuffled(GA4)}")

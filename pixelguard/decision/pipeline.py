@@ -129,7 +129,7 @@ class Pipeline:
             return _blocked(Reason(stage, verdict.rule, verdict.list, verdict.line, detail), verdict)
         if req.type == "image" and not verdict.exception:
             prefix = self.pending_learned.get(req.host)
-            if prefix is not None and under(path_and_query(req.url), prefix):
+            if prefix is not None and under(path_and_query(req.engine.url), prefix):
                 # Learned a moment ago; the engine with the rule is still being built.
                 return _blocked(Reason("learned", learned_rule(req.host, prefix), "learned"), None)
         allowed = bool(verdict.exception)
@@ -334,7 +334,7 @@ class Pipeline:
         """A request that speaks a collection protocol, wherever it goes: blocked with reason ``schema``, unless
         an exception covers it (a host the user allowed keeps its analytics)."""
         try:
-            found = schemas.detect(req.url, body)
+            found = schemas.detect(req.engine.url, body)  # the URL as the lists see it: %74id is tid
         except Exception:  # a detector bug must not stop the request path; the lists still decided
             return None
         if found is None or self.engine.exception_for(req.engine).exception:
