@@ -27,6 +27,7 @@ from benchmarks.lists import FILTERLISTS, SETS, brave_engine, resolve
 from pixelguard.engine import Engine, index_keys
 from pixelguard.engine import index as ix
 from pixelguard.engine import rules as R
+from pixelguard.limits import CANONICAL_URL_MAX
 
 BUDGET_S = 0.005  # issue 12: each hostile URL below takes < 5 ms in engine.check
 LISTS = SETS["all"]
@@ -80,9 +81,15 @@ def other_shapes(size: int = BIG) -> list[str]:
         "https://" + "a" * size + ".com/",
         "https://example.com/?" + "&".join(query),  # every token distinct
         "https://[" + ":" * size + "]/",
-        "https://example.com/" + "%41" * (size // 3),  # escapes, each undone (request.canonical_url)
-        "https://example.com/" + "a/../" * (size // 5),  # dot segments, each removed
+        # The longest path request.canonical_url undoes, an escape or an escaped dot segment at every step, then a
+        # query.
+        _padded("https://example.com/" + "%41" * (CANONICAL_URL_MAX // 3 - 8), size),
+        _padded("https://example.com/" + "a/%2e%2e/" * (CANONICAL_URL_MAX // 9 - 3), size),
     ]
+
+
+def _padded(url: str, size: int) -> str:
+    return url + "?" + "q" * (size - len(url) - 1)
 
 
 def pattern_rules(paths: list[Path]) -> Iterator[ix.RuleT]:

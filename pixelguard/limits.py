@@ -21,10 +21,10 @@ MEMO_KEY_MAX = 256
 # Registrable domains remembered (an LRU of host -> domain, about 300 bytes an entry: 5 MB when full). A day's
 # browsing touches a few thousand hosts; at 65,536 the cache alone grew the 200,000-request soak by some 20 MB.
 DOMAIN_CACHE = 16_384
-# Characters of a URL whose other spellings are undone before matching (engine/request.py, canonical_url): past
-# it a URL is matched as sent. Servers refuse request lines well before this (nginx answers 414 past 8 KB by
+# The longest URL path whose other spellings are undone before matching (engine/request.py, canonical_url): a
+# longer one is matched as sent. Servers refuse request lines well before this (nginx answers 414 past 8 KB by
 # default, large_client_header_buffers; Apache past 8,190 bytes, LimitRequestLine), and it bounds the work a
-# hostile URL of nothing but escapes costs (about 0.1 ms a KB).
+# hostile path of nothing but escapes costs (about 0.1 ms a KB).
 CANONICAL_URL_MAX = 16 * 1024
 # The tokens of a rule's literal inside a long URL: one entry per rule literal looked for, bounded by the lists.
 NEEDLE_TOKENS_CACHE = 65_536

@@ -334,7 +334,7 @@ class Pipeline:
         """A request that speaks a collection protocol, wherever it goes: blocked with reason ``schema``, unless
         an exception covers it (a host the user allowed keeps its analytics)."""
         try:
-            found = schemas.detect(req.engine.url, body)  # the URL as the lists see it: %74id is tid
+            found = schemas.detect(req.url, body)
         except Exception:  # a detector bug must not stop the request path; the lists still decided
             return None
         if found is None or self.engine.exception_for(req.engine).exception:

@@ -58,7 +58,7 @@ _AUTHORITY = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*)://(?:[^/?#@]*@)?(\[[^\]/?#]*
 # What follows the host: a port, then the path.
 _PORT = re.compile(r"[^/?#]*")
 # RFC 3986's unreserved characters (2.3), percent-encoded: encoded or not, they are the same URL (6.2.2.2).
-# Digits 3x, letters 41-5A and 61-7A, "-" 2D, "." 2E, "_" 5F, "~" 7E; any other escape is left to the C scan.
+# Digits 3x, letters 41-5A and 61-7A, "-" 2D, "." 2E, "_" 5F, "~" 7E; any other escape is data.
 _UNRESERVED_ESCAPE = re.compile(r"%(?:3[0-9]|[46][1-9A-Fa-f]|[57][0-9Aa]|2[DdEe]|5[Ff]|7[Ee])")
 _UNRESERVED = {f"%{b:02x}": chr(b) for b in range(128) if chr(b).isalnum() or chr(b) in "-._~"}
 
@@ -84,31 +84,37 @@ def _without_dot_segments(path: str) -> str:
 
 
 def canonical_url(url: str) -> str:
-    """The URL as a browser hands it to a blocker, so that one spelling of a URL cannot pass where another is
-    blocked: percent-encoded unreserved characters decoded in the path and query (``/coll%65ct`` is
-    ``/collect``: RFC 3986 6.2.2.2; Chromium decodes them in paths too), and dot segments removed from the path
-    (``/x/../collect``: RFC 3986 5.2.4, as the WHATWG URL parser of every browser does). Servers read either
-    spelling alike, so a tracker's pixel URL in a mail, an app's request, or a page in a browser that keeps the
-    encoding (Firefox) could carry it past a path rule. Anything else stays as sent: an encoded reserved
-    character (``%2F``, ``%3D``) is data, not the character, and the host is never rewritten. Only the first
-    CANONICAL_URL_MAX characters are looked at (no server takes a longer request line)."""
-    if "%" not in url and "/." not in url:
-        return url  # nearly every URL: two scans
-    if len(url) > CANONICAL_URL_MAX:
-        return canonical_url(url[:CANONICAL_URL_MAX]) + url[CANONICAL_URL_MAX:]
+    """The URL with its path as a browser hands it to a blocker, so that one spelling of a path cannot pass where
+    another is blocked: percent-encoded unreserved characters decoded (``/coll%65ct`` is ``/collect``: RFC 3986
+    6.2.2.2; Chromium decodes them in paths), and then dot segments removed (``/x/%2e%2e/collect``: RFC 3986
+    5.2.4, as the WHATWG URL parser of every browser removes them). Servers read either spelling alike, and an
+    escape survives the way to the proxy (Firefox, Thunderbird and Safari keep it), so a tracker's pixel in a
+    mail, an app's request or a page could carry one past a path rule. Bare dot segments in a path without
+    escapes are left to the sender: every browser, mail client and common HTTP library removes them before
+    sending, and looking for them in every URL would cost every request. Anything else stays as sent: an escaped
+    reserved character (``%2F``, ``%3D``) is data, not the character; the query stays as browsers send it (one
+    URL in six of ../shared's pages carries escapes there, about a hundred each, mostly an encoded URL); the host
+    is never rewritten. A path past CANONICAL_URL_MAX characters (no server takes a request line that long) is
+    left as sent."""
+    end = len(url)
+    for mark in "?#":
+        found = url.find(mark, 0, end)
+        if found >= 0:
+            end = found
+    if url.find("%", 0, end) < 0:
+        return url  # escapes in the query only: the usual case (an encoded URL in a parameter)
     m = _AUTHORITY.match(url)
     if m is None:
         return url
-    start = _PORT.match(url, m.end()).end()  # type: ignore[union-attr]
-    rest, hash_, fragment = url[start:].partition("#")
-    path, mark, query = rest.partition("?")
-    if "%" in path:
-        path = _UNRESERVED_ESCAPE.sub(_decoded, path)
-    if "/." in path and path.startswith("/"):
+    start = _PORT.match(url, m.end(), end).end()  # type: ignore[union-attr]
+    path = url[start:end]
+    if not path.startswith("/") or len(path) > CANONICAL_URL_MAX:
+        return url
+    was = path
+    path = _UNRESERVED_ESCAPE.sub(_decoded, path)
+    if "/." in path:  # from "%2e" as well
         path = _without_dot_segments(path)
-    if "%" in query:
-        query = _UNRESERVED_ESCAPE.sub(_decoded, query)
-    return url[:start] + path + mark + query + hash_ + fragment
+    return url if path == was else url[:start] + path + url[end:]
 
 
 def normal_host(host: str) -> str:
@@ -295,7 +301,9 @@ class Request:
         resource_type: str | None = None,
         method: str | None = None,
     ):
-        self.url = url = canonical_url(url)
+        if "%" in url:  # escapes to look at, perhaps: most URLs have none
+            url = canonical_url(url)
+        self.url = url
         self.source_url = source_url
         self.method_name = method
         self.token_list: list[bytes] | None = None

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pixelguard.payloads import vendors
 from pixelguard.payloads.fields import MAX_PARAMS, body_json, body_text
@@ -61,7 +61,7 @@ def detect(url: str, body: bytes | None = None) -> Match | None:
     """The collection protocol a request speaks, or None."""
     query = urlsplit(url).query if "?" in url else ""
     head = body_text(body) if body else ""
-    if not (query and _QUERY_ANCHOR.search(query)) and not (head and _BODY_ANCHOR.search(head)):
+    if not (query and _anchored(query)) and not (head and _BODY_ANCHOR.search(head)):
         return None
     q = dict(parse_qsl(query, keep_blank_values=True)[:MAX_PARAMS]) if query else {}
     for params in _param_sets(q, head):
@@ -70,6 +70,12 @@ def detect(url: str, body: bytes | None = None) -> Match | None:
             return found
     data = body_json(body) if head.lstrip()[:1] in ("{", "[") else None
     return _from_json(data) if data is not None else None
+
+
+def _anchored(query: str) -> bool:
+    """Does the query name a protocol's key, spelt as sent or with its escapes undone (``%74id=`` is ``tid=``,
+    as the server and parse_qsl read it)?"""
+    return bool(_QUERY_ANCHOR.search(query)) or ("%" in query and bool(_QUERY_ANCHOR.search(unquote(query))))
 
 
 def _param_sets(q: Params, body: str) -> Iterator[Params]:
