@@ -336,8 +336,10 @@ def check(
     for note in result.notes:
         click.echo(f"pixelguard: {display.safe(note)}", err=True)
     if as_json:
-        emit_json({**result.decision.to_dict(), "url": result.url, "cname": list(result.chain[1:]),
-                   "notes": result.notes})  # fmt: skip
+        from pixelguard.engine.request import canonical_url
+
+        emit_json({**result.decision.to_dict(), "url": result.url, "read_as": canonical_url(result.url),
+                   "cname": list(result.chain[1:]), "notes": result.notes})  # fmt: skip
     else:
         click.echo(
             "\n".join(render.check_lines(result.url, result.decision, result.rule_count, result.chain))

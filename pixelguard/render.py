@@ -159,6 +159,7 @@ def scan_report(rep: Any, *, all_images: bool = True) -> list[str]:
 def check_lines(url: str, d: Any, rule_count: int, chain: tuple[str, ...] = ()) -> list[str]:
     """`pixelguard check`: what the proxy would do with the request, and every reason, with list:line."""
     from pixelguard.decision.decision import Action
+    from pixelguard.engine.request import canonical_url
 
     def where(r: Any) -> str:
         if r.list and r.line:
@@ -174,6 +175,9 @@ def check_lines(url: str, d: Any, rule_count: int, chain: tuple[str, ...] = ()) 
         Action.PASSED: "allowed",
     }[d.action]
     out = [f"{head}  {safe(url)}"]
+    read = canonical_url(url)
+    if read != url:
+        out.append(f"  read as: {safe(read)} (the same path to a server; the lists see this spelling)")
     if chain:
         out.append(f"  CNAME chain: {safe(' -> '.join(chain))}")
     for r in d.reasons:

@@ -42,6 +42,24 @@ def test_check_blocked_and_json(tmp_path: Path) -> None:
     assert r.exit_code == 0 and r.output.startswith("allowed")
 
 
+def test_check_says_how_the_lists_read_another_spelling(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, {"mylist": "||tracker.example/collect\n"})
+    r = CliRunner().invoke(cli, ["--config", str(cfg), "check", "https://tracker.example/coll%65ct?a=%41"])
+    assert r.exit_code == 1, r.output
+    assert "  read as: https://tracker.example/collect?a=%41 (" in r.output
+    assert "rule: ||tracker.example/collect (mylist:1)" in r.output
+    r = CliRunner().invoke(
+        cli, ["--config", str(cfg), "check", "--json", "https://tracker.example/coll%65ct"]
+    )
+    obj = json.loads(r.output)
+    assert (obj["url"], obj["read_as"]) == (
+        "https://tracker.example/coll%65ct",
+        "https://tracker.example/collect",
+    )
+    r = CliRunner().invoke(cli, ["--config", str(cfg), "check", "https://tracker.example/other"])
+    assert "read as" not in r.output  # said only when the spelling differs
+
+
 def test_check_bad_url_is_one_line(tmp_path: Path) -> None:
     cfg = _config(tmp_path)
     for bad in ("not a url", "ftp://tracker.example/p.gif", "https://"):
