@@ -28,6 +28,9 @@ from pixelguard.invocation import cmd
 @dataclass
 class Result:
     url: str  # the URL asked about (a bare domain made https://)
+    read_as: (
+        str  # the URL as the lists saw it (engine/request.py, canonical_url): url spelt otherwise, or url
+    )
     decision: Decision
     rule_count: int
     chain: tuple[str, ...] = ()
@@ -103,7 +106,7 @@ class Checker:
         hmap = header_map([*parse_headers(headers), *(header_pairs or [])])
         pipeline = self.built.pipeline
         scheme, host = split_url(url)
-        result = Result(url, Decision(Action.PASSED), self.engine.rule_count, notes=list(self.notes))
+        result = Result(url, url, Decision(Action.PASSED), self.engine.rule_count, notes=list(self.notes))
         relayed = self.relayed.get(host)
         if relayed:
             result.notes.append(
@@ -118,6 +121,7 @@ class Checker:
         req = RequestModel.build(
             url, host, method, hmap, client=client, resource=resource_type, source=source
         )
+        result.read_as = req.engine.url
         resolver = self.built.resolver
         if resolver is not None and judged_by_aliases(req) and cname.worth_lookup(host):  # as the proxy asks
             unanswered = resolver.unanswered

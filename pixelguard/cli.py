@@ -336,13 +336,15 @@ def check(
     for note in result.notes:
         click.echo(f"pixelguard: {display.safe(note)}", err=True)
     if as_json:
-        from pixelguard.engine.request import canonical_url
-
-        emit_json({**result.decision.to_dict(), "url": result.url, "read_as": canonical_url(result.url),
+        emit_json({**result.decision.to_dict(), "url": result.url, "read_as": result.read_as,
                    "cname": list(result.chain[1:]), "notes": result.notes})  # fmt: skip
     else:
         click.echo(
-            "\n".join(render.check_lines(result.url, result.decision, result.rule_count, result.chain))
+            "\n".join(
+                render.check_lines(
+                    result.url, result.decision, result.rule_count, result.chain, result.read_as
+                )
+            )
         )
     if result.decision.stopped:
         raise SystemExit(1)  # as grep does: 0 goes out, 1 stopped, 2 a mistake in the command

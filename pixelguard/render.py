@@ -156,10 +156,12 @@ def scan_report(rep: Any, *, all_images: bool = True) -> list[str]:
     return lines
 
 
-def check_lines(url: str, d: Any, rule_count: int, chain: tuple[str, ...] = ()) -> list[str]:
-    """`pixelguard check`: what the proxy would do with the request, and every reason, with list:line."""
+def check_lines(
+    url: str, d: Any, rule_count: int, chain: tuple[str, ...] = (), read_as: str | None = None
+) -> list[str]:
+    """`pixelguard check`: what the proxy would do with the request, and every reason, with list:line.
+    ``read_as``: the URL as the lists saw it, when spelt otherwise (checking.Result.read_as)."""
     from pixelguard.decision.decision import Action
-    from pixelguard.engine.request import canonical_url
 
     def where(r: Any) -> str:
         if r.list and r.line:
@@ -175,9 +177,8 @@ def check_lines(url: str, d: Any, rule_count: int, chain: tuple[str, ...] = ()) 
         Action.PASSED: "allowed",
     }[d.action]
     out = [f"{head}  {safe(url)}"]
-    read = canonical_url(url)
-    if read != url:
-        out.append(f"  read as: {safe(read)} (the same path to a server; the lists see this spelling)")
+    if read_as is not None and read_as != url:
+        out.append(f"  read as: {safe(read_as)} (the same path to a server; the lists see this spelling)")
     if chain:
         out.append(f"  CNAME chain: {safe(' -> '.join(chain))}")
     for r in d.reasons:
