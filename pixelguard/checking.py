@@ -23,14 +23,15 @@ from pixelguard.engine import Engine
 from pixelguard.engine.request import split_url
 from pixelguard.errors import PixelguardError
 from pixelguard.invocation import cmd
+from pixelguard.written_urls import fetched_url
 
 
 @dataclass
 class Result:
     url: str  # the URL asked about (a bare domain made https://)
-    read_as: (
-        str  # the URL as the lists saw it (engine/request.py, canonical_url): url spelt otherwise, or url
-    )
+    # The URL as the lists saw it: as a browser sends url (written_urls.py), with its path's other spellings
+    # undone (engine/request.py, canonical_url); url itself when the two agree.
+    read_as: str
     decision: Decision
     rule_count: int
     chain: tuple[str, ...] = ()
@@ -96,17 +97,23 @@ class Checker:
         body: bytes | None = None,
         client: str = "127.0.0.1",
     ) -> Result:
-        url = absolute(url)
-        source = absolute(source) if source is not None else None
-        for what, value in (("URL", url), ("--source", source)):
+        given = absolute(url)
+        read: list[str] = []
+        for what, value in (("URL", given), ("--source", source)):
             if value is not None:
-                scheme, host = split_url(value)
-                if scheme not in ("http", "https") or not host:
-                    raise PixelguardError(f"{what} {value!r} is not an http(s) URL (like https://host/path)")
+                # As a browser would send it (written_urls.py): a URL typed here is judged as it would be
+                # through the proxy.
+                fetched = fetched_url(absolute(value))
+                if fetched is None:
+                    raise PixelguardError(
+                        f"{what} {value!r} is not an http(s) URL a browser would load (like https://host/path)"
+                    )
+                read.append(fetched)
+        url, source = read[0], (read[1] if source is not None else None)
         hmap = header_map([*parse_headers(headers), *(header_pairs or [])])
         pipeline = self.built.pipeline
         scheme, host = split_url(url)
-        result = Result(url, url, Decision(Action.PASSED), self.engine.rule_count, notes=list(self.notes))
+        result = Result(given, url, Decision(Action.PASSED), self.engine.rule_count, notes=list(self.notes))
         relayed = self.relayed.get(host)
         if relayed:
             result.notes.append(

@@ -326,6 +326,7 @@ def check(
 ) -> None:
     """Say what the proxy would do with a request to URL, and why: the same decision pipeline the proxy runs
     (lists, CNAME chain, leak alarm, parameter cleaning, pause, TLS passthrough), with every rule and list:line.
+    URL is read as a browser would send it (`https://host:443/p` is `https://host/p`); `read as:` says so.
 
     Exit status: 0 the request would go out (passed, cleaned), 1 it would be stopped, 2 a mistake in the command
     (usable in scripts: `pixelguard check URL && echo allowed`)."""

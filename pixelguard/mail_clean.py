@@ -218,13 +218,13 @@ class _Cleaner(ImageFinder):
                     new[i] = (k, css)
                     self.counts.pixels += n
                     changed = True
-            elif name == "href" and tag == "a" and v and _remote(v):
-                dest = self.judge.destination(v.strip())
+            elif name == "href" and tag == "a" and (link := _remote(v)):
+                dest = self.judge.destination(link)
                 if dest:
                     new[i] = (k, dest)
                     self.counts.links += 1
                     changed = True
-                elif "title" not in a and (vendor := self.judge.opaque(v.strip())):
+                elif "title" not in a and (vendor := self.judge.opaque(link)):
                     new.append(("title", opaque_title(vendor)))
                     self.counts.marked += 1
                     changed = True

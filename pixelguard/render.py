@@ -177,8 +177,8 @@ def check_lines(
         Action.PASSED: "allowed",
     }[d.action]
     out = [f"{head}  {safe(url)}"]
-    if read_as is not None and read_as != url:
-        out.append(f"  read as: {safe(read_as)} (the same path to a server; the lists see this spelling)")
+    if read_as is not None and read_as not in (url, url + "/"):  # not for the "/" a bare host is sent with
+        out.append(f"  read as: {safe(read_as)} (as a browser sends it: the lists see this spelling)")
     if chain:
         out.append(f"  CNAME chain: {safe(' -> '.join(chain))}")
     for r in d.reasons:

@@ -26,6 +26,7 @@ from typing import Any, Protocol, TypeVar
 
 from pixelguard.config import PixelsConfig
 from pixelguard.errors import PixelguardError
+from pixelguard.written_urls import fetched_url
 
 log = logging.getLogger(__name__)
 
@@ -156,15 +157,9 @@ def _tiny(value: str | None, limit: int) -> bool:
 
 
 def _remote(url: str | None) -> str | None:
-    """An absolute http(s) URL, or None for cid:, data:, relative and empty references."""
-    if not url:
-        return None
-    url = url.strip()
-    if url.startswith("//"):
-        return "https:" + url
-    if url[:7].lower() == "http://" or url[:8].lower() == "https://":
-        return url
-    return None
+    """The absolute http(s) URL a mail client loads for a reference, in the form it sends it (written_urls.py),
+    or None for cid:, data:, relative and empty references."""
+    return fetched_url(url) if url else None
 
 
 def parse_srcset(srcset: str) -> list[str]:

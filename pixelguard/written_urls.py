@@ -1,0 +1,40 @@
+"""URLs written in text (a mail's HTML, a URL typed for ``check``), read as the browser or mail client that
+fetches them reads them.
+
+Through the proxy a request arrives already read by its client. A URL in text does not: a mail's
+``<img src="https://tracker.example\\open">`` loads ``https://tracker.example/open`` in Thunderbird, Apple Mail
+and every browser, whose WHATWG URL parsers turn ``\\`` into ``/``, drop tabs and line breaks, lower-case the
+host and undo its escapes (``tr%61cker``), map ``。`` to ``.``, drop a default port (``:443``) and read
+``https:host/p`` as ``https://host/p``. The lists are written for URLs as clients send them, so a written URL
+is matched in that form; otherwise any of those spellings would carry a pixel past ``||host^`` in
+``mail clean`` and ``scan``. The parser is ada (the WHATWG URL standard's, as Node.js uses it): linear, in C++.
+"""
+
+from __future__ import annotations
+
+import ada_url
+
+# Characters the URL standard strips from both ends (C0 controls and space) and removes anywhere (tab, LF, CR).
+_ENDS = "".join(map(chr, range(0x21)))
+_INSIDE = {0x09: None, 0x0A: None, 0x0D: None}
+_SLASHES = ("//", "\\\\", "/\\", "\\/")
+# A base for scheme-relative references (``//host/p``): mail has no page to take a scheme from, so https is
+# assumed, as the mail reading always has. Only its scheme is used: a reference with a host of its own replaces
+# the rest.
+_SCHEME_BASE = "https://scheme-relative.invalid/"
+
+
+def fetched_url(text: str) -> str | None:
+    """The absolute http(s) URL a client fetches for ``text``, in the form it sends; None for anything it
+    would not fetch over http(s): ``cid:``, ``data:``, a relative reference, empty text, or text the URL
+    standard rejects (``https://a b/``)."""
+    clean = text.strip(_ENDS).translate(_INSIDE)
+    if not clean:
+        return None
+    try:
+        url = ada_url.URL(clean, base=_SCHEME_BASE if clean[:2] in _SLASHES else None)
+    except ValueError:
+        return None
+    if url.protocol not in ("http:", "https:"):
+        return None
+    return str(url.href)
