@@ -1,7 +1,7 @@
 """Property-based tests: whatever the input, no exception escapes, the answer comes in bounded time and memory.
 
-Targets: the rule parser, engine.check, pixels, compression, scan (HTML, CSS, whole messages), config loading and
-duration parsing: everything that reads what a website, a mail sender, a list author or a user types.
+Targets: the rule parser, engine.check, pixels, compression, scan (HTML, CSS, whole messages), written URLs, config
+loading and duration parsing: everything that reads what a website, a mail sender, a list author or a user types.
 In the suite they run derandomized (the same inputs every run) and small; ``scripts/fuzz`` runs the same
 targets for as long as it is given (hypothesis's fuzz_one_input fed random bytes).
 """
@@ -27,6 +27,7 @@ from pixelguard.durations import parse_duration
 from pixelguard.engine import Engine
 from pixelguard.engine import rules as R
 from pixelguard.errors import ConfigError
+from pixelguard.written_urls import fetched_url
 
 settings.register_profile(
     "suite",
@@ -175,6 +176,17 @@ def test_scan_message_never_raises(raw: bytes) -> None:
     bounded(run)
 
 
+@given(URLS | SYNTAX | st.text(alphabet=st.sampled_from(list("hts:/\\\t\n %2e.a。ａ@[]?#")), max_size=40))
+def test_a_written_url_is_read_once_for_all(text: str) -> None:
+    # What a client would fetch is an http(s) URL in ASCII with nothing a terminal could take for a control, and
+    # reading it again changes nothing: scan, mail clean and check can compare what they read.
+    url = bounded(lambda: fetched_url(text))
+    if url is not None:
+        assert isinstance(url, str) and url.startswith(("http://", "https://"))
+        assert url.isascii() and url.isprintable() and " " not in url
+        assert fetched_url(url) == url
+
+
 YAML = st.text(
     alphabet=st.sampled_from(list("proxy:port{}[]-!&*|>'\"#\n 0123456789abcdefghijklmnopqrstuvwxyz.,?")),
     max_size=300,
@@ -213,6 +225,7 @@ TARGETS = [
     test_compression_head_is_bounded,
     test_scan_html_and_css_never_raise,
     test_scan_message_never_raises,
+    test_a_written_url_is_read_once_for_all,
     test_config_load_raises_only_config_errors,
     test_durations_raise_only_value_errors,
 ]
