@@ -37,20 +37,18 @@ from email.message import EmailMessage, Message
 from pathlib import Path
 from typing import Any
 
+from pixelguard import css_loads
 from pixelguard.config import bundled_filters_dir
 from pixelguard.decision.urlskip import unwrap
 from pixelguard.engine import Engine
 from pixelguard.engine.request import Request
 from pixelguard.errors import PixelguardError
 from pixelguard.scan import (
-    _IMPORT_IN_CSS,
     _SRC_TAGS,
     DEFAULT_PIXEL,
     ImageFinder,
     _parts,
     _remote,
-    css_loads,
-    css_urls,
     read_html,
 )
 
@@ -261,7 +259,7 @@ class _Cleaner(ImageFinder):
         if not css or at is None or self.html[at : at + len(css)] != css:
             return  # not one piece of the source text (it never is otherwise): leave it as it is
         bad = set()
-        for url, where in css_urls(css):
+        for url, where in css_loads.urls(css):
             remote = _remote(url)
             if remote and self._tracks(remote, where, None):
                 bad.add(url)
@@ -272,29 +270,17 @@ class _Cleaner(ImageFinder):
 
 
 def _strip_css(css: str, urls: set[str]) -> tuple[str, int]:
-    """``css`` with each ``@import`` of one of ``urls`` removed and each other ``url(...)`` of one replaced by
-    ``none`` (valid wherever an image may be, and a load of nothing); how many went. Linear: statements and
-    url()s come in order, so each search starts where the last ended."""
+    """``css`` with each ``@import`` of one of ``urls`` removed and each other load of one (a ``url()``, an
+    ``image-set()``) replaced by ``none`` (valid wherever an image may be, and a load of nothing); how many went.
+    The loads come in order (css_loads.py); an image-set's images share its span, cut once."""
     if not urls:
         return css, 0
-    imports: list[tuple[int, int, str]] = []
-    semi = -1
-    found = list(_IMPORT_IN_CSS.finditer(css))
-    for m in found:
-        if semi < m.end():
-            semi = css.find(";", m.end())
-            if semi < 0:
-                semi = len(css)  # none after this one: none after any later one either
-        if m.group(1) in urls or _remote(m.group(1)) in urls:
-            imports.append((m.start(), min(semi + 1, len(css)), ""))
-    cuts = list(imports)
-    i = 0
-    for start, end, url, _ in css_loads(css, {m.group(1) for m in found}):
-        while i < len(imports) and imports[i][1] <= start:
-            i += 1
-        inside_import = i < len(imports) and imports[i][0] <= start
-        if (url in urls or _remote(url) in urls) and not inside_import:
-            cuts.append((start, end, "none"))
+    cuts: list[tuple[int, int, str]] = []
+    for load in css_loads.loads(css):
+        if cuts and load.start < cuts[-1][1]:
+            continue  # inside what is cut already
+        if load.url in urls or _remote(load.url) in urls:
+            cuts.append((load.start, load.end, "" if load.where == "import" else "none"))
     if not cuts:
         return css, 0
     return _apply(css, cuts), len(cuts)

@@ -16,7 +16,7 @@ import logging
 import mailbox
 import os
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from email import policy
 from email.message import EmailMessage, Message
@@ -24,6 +24,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from pixelguard import css_loads
 from pixelguard.config import PixelsConfig
 from pixelguard.errors import PixelguardError
 from pixelguard.written_urls import fetched_url
@@ -50,10 +51,6 @@ _VOID = set(
         "wbr",
     ]
 )
-# An unquoted url( argument: stops at the first character it cannot hold, "(" included, so scans never overlap.
-_UNQUOTED_URL = re.compile(r"""([^()'"\s]*)\s*\)""")
-_IMPORT_IN_CSS = re.compile(r"""@import\s+(?:url\(\s*)?["']?([^"')\s;]+)""", re.I)
-_FONT_FACE = re.compile(r"@font-face\s*\{", re.I)
 _CSS_DECL = re.compile(r"([a-zA-Z-]+)\s*:\s*([^;]+)")
 _PX = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(px)?\s*(!important)?\s*$", re.I)
 # Remote loads found in HTML that are not images, and the resource type the engine is asked with for each.
@@ -186,95 +183,6 @@ def parse_srcset(srcset: str) -> list[str]:
     return out
 
 
-def css_urls(css: str) -> list[tuple[str, str]]:
-    """(url, where) for every url(...) in a stylesheet or style attribute: 'css' for images, 'import' for
-    @import targets (stylesheets) and 'font' for the sources of an @font-face rule (fonts, not images).
-
-    A hand-written scan rather than one regex: a regex tries each ``url("`` afresh and, when no closing quote
-    follows, reads to the end every time, so a style attribute repeating ``url("`` took minutes (quadratic).
-    Here every character is read a bounded number of times."""
-    imports = import_targets(css)
-    out = [(url, where) for _, _, url, where in css_loads(css, imports)]
-    seen = {url for url, _ in out}
-    out += [(url, "import") for url in imports if url not in seen]  # @import "x.css": no url() to find
-    return out
-
-
-def import_targets(css: str) -> dict[str, None]:
-    """What each ``@import`` of ``css`` loads, in order, once each (a dict: an ordered set)."""
-    return dict.fromkeys(m.group(1) for m in _IMPORT_IN_CSS.finditer(css))
-
-
-def css_loads(css: str, imports: Collection[str] | None = None) -> list[tuple[int, int, str, str]]:
-    """(start, end, argument, where) of each url(...) in ``css``, in order: where it begins and where its ``)``
-    ends, and 'import', 'font' or 'css' as css_urls says; ``imports``: import_targets(css), when the caller has
-    them already. Linear: the url() and the @font-face bodies both come in order, so one pointer walks the
-    bodies."""
-    if imports is None:
-        imports = import_targets(css)
-    fonts = _font_face_spans(css)
-    out = []
-    f = 0
-    for start, end, url in _url_args(css):
-        while f < len(fonts) and fonts[f][1] <= start:
-            f += 1
-        if url in imports:
-            where = "import"
-        elif f < len(fonts) and fonts[f][0] <= start:
-            where = "font"
-        else:
-            where = "css"
-        out.append((start, end, url, where))
-    return out
-
-
-def _font_face_spans(css: str) -> list[tuple[int, int]]:
-    """Where the bodies of @font-face rules are: from each ``@font-face {`` to its ``}``, in order. One pass: a
-    ``}`` found for one rule is the end of every rule that begins before it (their ends never decrease)."""
-    spans = []
-    close = -1
-    for m in _FONT_FACE.finditer(css):
-        if close < m.end():
-            close = css.find("}", m.end())
-            if close < 0:
-                close = len(css)  # none after this one: none after any later one either
-        spans.append((m.end(), close))
-    return spans
-
-
-def _url_args(css: str) -> list[tuple[int, int, str]]:
-    """(start, end, argument) of each url(...), the end just past its ``)``."""
-    low = css.lower()
-    n = len(css)
-    last_quote = {'"': css.rfind('"'), "'": css.rfind("'")}
-    out: list[tuple[int, int, str]] = []
-    i = 0
-    while True:
-        j = low.find("url(", i)
-        if j < 0:
-            return out
-        k = j + 4
-        while k < n and css[k].isspace():
-            k += 1
-        i = k
-        if k < n and css[k] in last_quote:
-            q = css[k]
-            if last_quote[q] <= k:
-                continue  # no closing quote anywhere after: not a url(...)
-            end = css.find(q, k + 1)
-            close = end + 1
-            while close < n and css[close].isspace():
-                close += 1
-            if close < n and css[close] == ")":
-                out.append((j, close + 1, css[k + 1 : end]))
-                i = close + 1
-            continue
-        m = _UNQUOTED_URL.match(css, k)
-        if m:
-            out.append((j, m.end(), m.group(1)))
-            i = m.end()
-
-
 class ImageFinder(HTMLParser):
     """Collects remote images from HTML that may be broken; never raises on malformed markup."""
 
@@ -325,7 +233,7 @@ class ImageFinder(HTMLParser):
         if a.get("background"):
             self._add(a["background"], "background", pixel=hidden or self._hidden_ancestor())
         if a.get("style"):
-            for url, where in css_urls(a["style"]):
+            for url, where in css_loads.urls(a["style"]):
                 tiny = _tiny(decls.get("width"), self.pixel[0]) and _tiny(decls.get("height"), self.pixel[1])
                 pixel = "tiny CSS size" if tiny else hidden or self._hidden_ancestor()
                 self._add(url, "style" if where == "css" else where, pixel=pixel if where == "css" else None)
@@ -356,7 +264,7 @@ class ImageFinder(HTMLParser):
     def _flush_style(self) -> None:
         css = "".join(self._style_text)
         self._style_text.clear()
-        for url, where in css_urls(css):
+        for url, where in css_loads.urls(css):
             self._add(url, where)
 
     def close(self) -> None:

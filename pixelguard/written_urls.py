@@ -18,23 +18,21 @@ import ada_url
 _ENDS = "".join(map(chr, range(0x21)))
 _INSIDE = {0x09: None, 0x0A: None, 0x0D: None}
 _SLASHES = ("//", "\\\\", "/\\", "\\/")
-# A base for scheme-relative references (``//host/p``): mail has no page to take a scheme from, so https is
-# assumed, as the mail reading always has. Only its scheme is used: a reference with a host of its own replaces
-# the rest.
-_SCHEME_BASE = "https://scheme-relative.invalid/"
 
 
 def fetched_url(text: str) -> str | None:
     """The absolute http(s) URL a client fetches for ``text``, in the form it sends; None for anything it
     would not fetch over http(s): ``cid:``, ``data:``, a relative reference, empty text, or text the URL
     standard rejects (``https://a b/``)."""
-    clean = text.strip(_ENDS).translate(_INSIDE)
-    if not clean:
-        return None
+    clean = text.strip(_ENDS)
+    if "\t" in clean or "\n" in clean or "\r" in clean:
+        clean = clean.translate(_INSIDE)
+    if clean[:2] in _SLASHES:
+        # Scheme-relative (``//host/p``): mail has no page to take a scheme from, so https is assumed, as the
+        # mail reading always has.
+        clean = "https:" + clean
     try:
-        url = ada_url.URL(clean, base=_SCHEME_BASE if clean[:2] in _SLASHES else None)
+        href: str = ada_url.normalize_url(clean)
     except ValueError:
         return None
-    if url.protocol not in ("http:", "https:"):
-        return None
-    return str(url.href)
+    return href if href.startswith(("https://", "http://")) else None

@@ -15,9 +15,10 @@ from helpers import serve_http
 from pixelguard import update
 from pixelguard.cli import cli
 from pixelguard.config import ListSpec
+from pixelguard.css_loads import urls as css_urls
 from pixelguard.durations import parse_duration
 from pixelguard.engine import Engine
-from pixelguard.scan import css_urls, scan_file
+from pixelguard.scan import scan_file
 
 
 @pytest.mark.parametrize("text", ["99999999999999999999d", "999999999d", "9" * 40 + "w", "3651d"])

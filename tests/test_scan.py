@@ -14,8 +14,9 @@ from test_email_corpus import ground_truth
 
 from pixelguard.cli import cli
 from pixelguard.config import bundled_filters_dir
+from pixelguard.css_loads import urls as css_urls
 from pixelguard.engine import Engine
-from pixelguard.scan import ImageFinder, css_urls, find_images, parse_srcset, scan_file
+from pixelguard.scan import ImageFinder, find_images, parse_srcset, scan_file
 
 
 @pytest.fixture(scope="module")
