@@ -30,7 +30,7 @@ import os
 import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage, Message
@@ -48,7 +48,6 @@ from pixelguard.scan import (
     DEFAULT_PIXEL,
     ImageFinder,
     _parts,
-    _remote,
     read_html,
 )
 
@@ -205,18 +204,18 @@ class _Cleaner(ImageFinder):
         changed = False
         for i, (k, v) in enumerate(attrs):
             name = k.lower()
-            if name == "background" and v and (_remote(v), "background") in bad:
+            if name == "background" and v and (self.remote(v), "background") in bad:
                 new[i] = ("", None)  # dropped
                 self.counts.pixels += 1
                 changed = True
             elif name == "style" and v:
                 urls = {u for u, w in bad if w in ("style", "import", "font")}
-                css, n = _strip_css(v, urls)
+                css, n = _strip_css(v, urls, self.remote)
                 if n:
                     new[i] = (k, css)
                     self.counts.pixels += n
                     changed = True
-            elif name == "href" and tag == "a" and (link := _remote(v)):
+            elif name == "href" and tag == "a" and (link := self.remote(v)):
                 dest = self.judge.destination(link)
                 if dest:
                     new[i] = (k, dest)
@@ -233,7 +232,7 @@ class _Cleaner(ImageFinder):
         if tag != "link":
             return False
         rels = set(a.get("rel", "").lower().split())
-        href = _remote(a.get("href"))
+        href = self.remote(a.get("href"))
         if not href or not rels & _LOADING_RELS:
             return False
         return self.judge.blocked(href, "stylesheet" if "stylesheet" in rels else "other")
@@ -260,26 +259,27 @@ class _Cleaner(ImageFinder):
             return  # not one piece of the source text (it never is otherwise): leave it as it is
         bad = set()
         for url, where in css_loads.urls(css):
-            remote = _remote(url)
+            remote = self.remote(url)
             if remote and self._tracks(remote, where, None):
                 bad.add(url)
-        cleaned, n = _strip_css(css, bad)
+        cleaned, n = _strip_css(css, bad, self.remote)
         if n:
             self.edits.append((at, at + len(css), cleaned))
             self.counts.pixels += n
 
 
-def _strip_css(css: str, urls: set[str]) -> tuple[str, int]:
+def _strip_css(css: str, urls: set[str], remote: Callable[[str], str | None]) -> tuple[str, int]:
     """``css`` with each ``@import`` of one of ``urls`` removed and each other load of one (a ``url()``, an
     ``image-set()``) replaced by ``none`` (valid wherever an image may be, and a load of nothing); how many went.
-    The loads come in order (css_loads.py); an image-set's images share its span, cut once."""
+    The loads come in order (css_loads.py); an image-set's images share its span, cut once. ``remote``: how the
+    document reads a reference (ImageFinder.remote, which knows its <base>)."""
     if not urls:
         return css, 0
     cuts: list[tuple[int, int, str]] = []
     for load in css_loads.loads(css):
         if cuts and load.start < cuts[-1][1]:
             continue  # inside what is cut already
-        if load.url in urls or _remote(load.url) in urls:
+        if load.url in urls or remote(load.url) in urls:
             cuts.append((load.start, load.end, "" if load.where == "import" else "none"))
     if not cuts:
         return css, 0

@@ -153,12 +153,6 @@ def _tiny(value: str | None, limit: int) -> bool:
     return m is not None and float(m.group(1)) <= limit
 
 
-def _remote(url: str | None) -> str | None:
-    """The absolute http(s) URL a mail client loads for a reference, in the form it sends it (written_urls.py),
-    or None for cid:, data:, relative and empty references."""
-    return fetched_url(url) if url else None
-
-
 def parse_srcset(srcset: str) -> list[str]:
     """Candidate URLs of a srcset (HTML spec: URL, then descriptors up to a comma; URLs may hold commas)."""
     out = []
@@ -194,6 +188,16 @@ class ImageFinder(HTMLParser):
         self._in_style = 0
         self._style_text: list[str] = []
         self._stack: list[tuple[str, str | None]] = []  # (tag, hidden reason) of open elements
+        # The first <base href> decides what relative references resolve against (HTML's document base URL):
+        # an http(s) URL makes them loads from there, as Outlook, Thunderbird and Apple Mail load them;
+        # anything else leaves them where a mail client finds nothing to fetch.
+        self.base: str | None = None
+        self._based = False
+
+    def remote(self, url: str | None) -> str | None:
+        """The absolute http(s) URL a mail client loads for a reference, in the form it sends it
+        (written_urls.py), or None for cid:, data:, empty references and relative ones with no http(s) base."""
+        return fetched_url(url, self.base) if url else None
 
     def _hidden_ancestor(self) -> str | None:
         for _tag, reason in reversed(self._stack):
@@ -202,7 +206,7 @@ class ImageFinder(HTMLParser):
         return None
 
     def _add(self, raw: str | None, where: str, **kw: Any) -> None:
-        url = _remote(raw)
+        url = self.remote(raw)
         if url:
             self.found.append(FoundImage(url, where, **kw))
 
@@ -212,6 +216,9 @@ class ImageFinder(HTMLParser):
         hidden = _hidden_reason(decls)
         if tag == "style":
             self._in_style += 1
+        if tag == "base" and "href" in a and not self._based:
+            self._based = True
+            self.base = fetched_url(a["href"])
         if tag in _SRC_TAGS or (tag == "input" and a.get("type", "").lower() == "image"):
             w, h = a.get("width"), a.get("height")
             pixel = _pixel_reason(w, h, decls, self.pixel) or hidden or self._hidden_ancestor()
@@ -227,7 +234,7 @@ class ImageFinder(HTMLParser):
         if tag == "video":
             self._add(a.get("poster"), "img")
         if tag == "a":
-            link = _remote(a.get("href"))
+            link = self.remote(a.get("href"))
             if link:
                 self.links.append(link)
         if a.get("background"):

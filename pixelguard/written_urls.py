@@ -20,13 +20,21 @@ _INSIDE = {0x09: None, 0x0A: None, 0x0D: None}
 _SLASHES = ("//", "\\\\", "/\\", "\\/")
 
 
-def fetched_url(text: str) -> str | None:
+def fetched_url(text: str, base: str | None = None) -> str | None:
     """The absolute http(s) URL a client fetches for ``text``, in the form it sends; None for anything it
-    would not fetch over http(s): ``cid:``, ``data:``, a relative reference, empty text, or text the URL
-    standard rejects (``https://a b/``)."""
+    would not fetch over http(s): ``cid:``, ``data:``, a relative reference with no ``base`` (an http(s) URL
+    read by this function), empty text, or text the URL standard rejects (``https://a b/``)."""
     clean = text.strip(_ENDS)
     if "\t" in clean or "\n" in clean or "\r" in clean:
         clean = clean.translate(_INSIDE)
+    if not clean:
+        return None  # an empty src fetches nothing (HTML), whatever the base
+    if base is not None:
+        try:
+            joined: str = ada_url.join_url(base, clean)
+        except ValueError:
+            return None
+        return joined if joined.startswith(("https://", "http://")) else None
     if clean[:2] in _SLASHES:
         # Scheme-relative (``//host/p``): mail has no page to take a scheme from, so https is assumed, as the
         # mail reading always has.

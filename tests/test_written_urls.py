@@ -143,3 +143,38 @@ def test_hostile_written_urls_are_read_in_linear_time(judge: Judge, url: str) ->
     html = f'<img src="{url}">' * 3
     out, _counts = clean_html(html, judge)
     assert out in ("", html)  # removed or kept whole, never cut
+
+
+@pytest.mark.parametrize(
+    ("html", "found"),
+    [
+        # relative references load from the first <base href>, as Outlook, Thunderbird and Apple Mail load them
+        ('<base href="https://tracker.test/n/"><img src="o.gif"><img src="/r.gif"><img src="cid:x"><img src="">',
+         ["https://tracker.test/n/o.gif", "https://tracker.test/r.gif"]),
+        ('<base href="https://tracker.test/n/"><img src="//cdn.shop.test/a.png"><img src="https:x.gif">',
+         ["https://cdn.shop.test/a.png", "https://tracker.test/n/x.gif"]),  # "https:x" is relative to https
+        ('<base href="https://tracker.test/"><p style="background:url(bg.png)">x</p>',
+         ["https://tracker.test/bg.png"]),
+        # only the first base with an href counts; one that is not an absolute http(s) URL makes no loads
+        ('<base target="_blank"><base href="https://tracker.test/"><base href="https://x.test/"><img src="o.gif">',
+         ["https://tracker.test/o.gif"]),
+        ('<base href="cid:part"><base href="https://tracker.test/"><img src="o.gif">', []),
+        ('<base href="/relative/"><img src="o.gif">', []),
+        ('<img src="o.gif">', []),
+    ],
+)  # fmt: skip
+def test_relative_references_load_from_the_mails_base(html: str, found: list[str]) -> None:
+    assert [f.url for f in scan.find_images(html)] == found
+
+
+def test_mail_clean_removes_a_pixel_written_relative_to_a_trackers_base(judge: Judge) -> None:
+    html = (
+        '<head><base href="https://tracker.test/n/"><style>.a{background:url(bg.png)}</style></head>'
+        f'<body>{KEPT}<img src="open.gif" width="600"><a href="?url=x">a</a>{KEPT}</body>'
+    )
+    out, counts = clean_html(html, judge)
+    assert out == (
+        '<head><base href="https://tracker.test/n/"><style>.a{background:none}</style></head>'
+        f'<body>{KEPT}<a href="?url=x">a</a>{KEPT}</body>'
+    )
+    assert counts.summary() == "2 pixels removed"
