@@ -179,6 +179,8 @@ class _Cleaner(ImageFinder):
             return self.judge.blocked(url, "stylesheet")
         if where == "font":
             return self.judge.blocked(url, "font")
+        if where == "media":
+            return self.judge.blocked(url, "media")
         return bool(pixel) or self.judge.blocked(url, "image")
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -193,7 +195,11 @@ class _Cleaner(ImageFinder):
         bad = {(f.url, f.where) for f in found if self._tracks(f.url, f.where, f.pixel)}
         a = {k.lower(): v or "" for k, v in attrs}
         image = tag in _SRC_TAGS or (tag == "input" and a.get("type", "").lower() == "image")
-        if (image and any(w in ("img", "srcset") for _, w in bad)) or self._loads_tracker(tag, a):
+        # A <source> of a <picture> goes like an image; a <video>, an <audio> or a <source> of a tracker's
+        # media goes as a load (its closing tag and fallback content stay, and load nothing).
+        image = image or (tag == "source" and any(w == "srcset" for _, w in bad))
+        media = any(w == "media" for _, w in bad)
+        if (image and any(w in ("img", "srcset") for _, w in bad)) or media or self._loads_tracker(tag, a):
             self.edits.append((start, start + len(raw), ""))
             if image:
                 self.counts.pixels += 1
@@ -206,6 +212,10 @@ class _Cleaner(ImageFinder):
             name = k.lower()
             if name == "background" and v and (self.remote(v), "background") in bad:
                 new[i] = ("", None)  # dropped
+                self.counts.pixels += 1
+                changed = True
+            elif name == "poster" and tag == "video" and v and (self.remote(v), "img") in bad:
+                new[i] = ("", None)  # the video stays, without the tracker's picture
                 self.counts.pixels += 1
                 changed = True
             elif name == "style" and v:

@@ -32,7 +32,7 @@ from pixelguard.written_urls import fetched_url
 log = logging.getLogger(__name__)
 
 # Elements whose src is an image the mail client fetches (VML tags are Outlook's background images).
-_SRC_TAGS = {"img", "v:fill", "v:image", "image"}
+_SRC_TAGS = {"img", "v:fill", "v:image", "v:imagedata", "image"}
 _VOID = set(
     [
         "area",
@@ -54,7 +54,7 @@ _VOID = set(
 _CSS_DECL = re.compile(r"([a-zA-Z-]+)\s*:\s*([^;]+)")
 _PX = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(px)?\s*(!important)?\s*$", re.I)
 # Remote loads found in HTML that are not images, and the resource type the engine is asked with for each.
-NOT_IMAGES = {"import": "stylesheet", "font": "font"}
+NOT_IMAGES = {"import": "stylesheet", "font": "font", "media": "media"}
 # The pixel size: the user's pixels.max_width/max_height (config.PixelsConfig), the same as the proxy's.
 DEFAULT_PIXEL = (PixelsConfig.max_width, PixelsConfig.max_height)
 
@@ -66,7 +66,9 @@ class _Checker(Protocol):
 @dataclass
 class ImageReport:
     url: str
-    where: str  # img | srcset | background | css | style (images); import | font (in MessageReport.other)
+    where: (
+        str  # img | srcset | background | css | style (images); import | font | media (MessageReport.other)
+    )
     blocked: bool = False
     rule: str | None = None
     list: str | None = None
@@ -233,6 +235,15 @@ class ImageFinder(HTMLParser):
                 self._add(url, "srcset", width=w, height=h, pixel=pixel)
         if tag == "video":
             self._add(a.get("poster"), "img")
+        if tag in ("video", "audio"):
+            # Apple Mail and iOS Mail play <video> and <audio> in mail, and fetch what they name on opening.
+            self._add(a.get("src"), "media")
+        if tag == "source":
+            # A <picture>'s sources are images, and the client picks one of them before its <img>; a <video>'s
+            # or an <audio>'s are media.
+            for url in parse_srcset(a.get("srcset", "")):
+                self._add(url, "srcset", width=a.get("width"), height=a.get("height"))
+            self._add(a.get("src"), "media")
         if tag == "a":
             link = self.remote(a.get("href"))
             if link:

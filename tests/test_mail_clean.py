@@ -430,3 +430,28 @@ def test_a_hostile_style_block_is_read_in_linear_time(judge: Judge, css: str) ->
     out, counts = clean_html(f"<style>{css}</style>", judge)
     assert counts.pixels == (0 if "font-face" in css else 100_000)
     assert out.startswith("<style>") and out.endswith("</style>")
+
+
+@pytest.mark.parametrize(
+    ("html", "expected", "summary"),
+    [
+        # a <picture>'s source is an image the client picks before its <img>
+        ('<picture><source srcset="https://tracker.test/a.gif 1x"><img src="https://cdn.shop.example/b.png">'
+         "</picture>", '<picture><img src="https://cdn.shop.example/b.png"></picture>', "1 pixel removed"),
+        # media Apple Mail plays in a mail, and fetches on opening
+        ('<video src="https://tracker.test/v.mp4" autoplay>x</video>', "x</video>", "1 tracker load removed"),
+        ('<video><source src="https://tracker.test/v.mp4" type="video/mp4"></video>', "<video></video>",
+         "1 tracker load removed"),
+        ('<audio src="https://tracker.test/a.mp3"></audio>', "</audio>", "1 tracker load removed"),
+        ('<video poster="https://tracker.test/p.gif" src="https://cdn.shop.example/v.mp4"></video>',
+         '<video src="https://cdn.shop.example/v.mp4"></video>', "1 pixel removed"),
+        # Outlook's VML image
+        ('<v:imagedata src="https://tracker.test/i.png"/>', "", "1 pixel removed"),
+    ],
+)  # fmt: skip
+def test_pictures_media_and_vml_of_a_tracker_go(judge: Judge, html: str, expected: str, summary: str) -> None:
+    out, counts = clean_html(f"<body>{KEPT}{html}{KEPT}</body>", judge)
+    assert out == f"<body>{KEPT}{expected}{KEPT}</body>"
+    assert counts.summary() == summary
+    found = {f.url: f.where for f in scan.find_images(html)}
+    assert any(u.startswith("https://tracker.test/") for u in found), found
