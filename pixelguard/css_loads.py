@@ -244,6 +244,20 @@ def _import(css: str, start: int, i: int, semis: _Ends, ats: _Ends, out: list[Lo
     return stop
 
 
+def plain(css: str) -> str:
+    """``css`` with its comments removed and its escapes decoded, for reading declarations as a browser does
+    (``d\\69splay:/**/none`` is ``display:none``). Linear: one search for each comment's end."""
+    if "/*" in css:
+        parts = []
+        i = 0
+        while (j := css.find("/*", i)) >= 0:
+            parts.append(css[i:j])
+            i = _comment_end(css, j)
+        parts.append(css[i:])
+        css = "".join(parts)
+    return unescape(css)
+
+
 def urls(css: str) -> list[tuple[str, str]]:
     """(url, where) for everything ``css`` loads, in order, once per place it is loaded from."""
     return [(load.url, load.where) for load in loads(css)]

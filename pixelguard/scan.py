@@ -137,7 +137,8 @@ class FoundImage:
 
 
 def _css_decls(style: str) -> dict[str, str]:
-    return {k.lower(): v.strip().lower() for k, v in _CSS_DECL.findall(style or "")}
+    """A style attribute's declarations, read after comments and escapes (``d\\isplay:/**/none`` hides too)."""
+    return {k.lower(): v.strip().lower() for k, v in _CSS_DECL.findall(css_loads.plain(style or ""))}
 
 
 def _hidden_reason(decls: dict[str, str]) -> str | None:

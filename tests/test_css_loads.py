@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from pixelguard import scan
 from pixelguard.css_loads import loads, unescape, urls
 from pixelguard.engine import Engine
 from pixelguard.mail_clean import Judge, clean_html
@@ -127,3 +128,26 @@ def test_hostile_css_is_read_in_linear_time(judge: Judge, css: str) -> None:
     assert all(0 <= load.start < load.end <= len(css) for load in found)
     out, _counts = clean_html(f"<style>{css}</style>", judge)
     assert out.startswith("<style>") and out.endswith("</style>")
+
+
+@pytest.mark.parametrize(
+    "style",
+    [
+        r"d\isplay:/**/none",
+        r"visibility:hid\64 en",
+        "width:1px;/* a note */height:1px",
+        r"w\69 dth:0;height:0",
+    ],
+)
+def test_a_pixel_hidden_or_sized_in_another_spelling_is_still_a_pixel(judge: Judge, style: str) -> None:
+    html = f'<img src="https://esp.test/open/abc" style="{style}">'
+    assert [bool(f.pixel) for f in scan.find_images(html)] == [True]
+    out, counts = clean_html(html, judge)
+    assert (out, counts.pixels) == ("", 1)
+
+
+@pytest.mark.timeout(60)  # linear: well under a second here
+def test_hostile_style_attributes_are_read_in_linear_time(judge: Judge) -> None:
+    for style in ("/*" * 150_000, "\\" * 300_000, "a:b;" * 100_000 + "/*"):
+        html = f'<img src="https://esp.test/o" style="{style}">'
+        assert len(scan.find_images(html)) == 1
