@@ -48,6 +48,7 @@ from pixelguard.scan import (
     DEFAULT_PIXEL,
     ImageFinder,
     _parts,
+    part_base,
     read_html,
 )
 
@@ -161,8 +162,8 @@ def _plural(n: int, word: str) -> str:
 class _Cleaner(ImageFinder):
     """ImageFinder's judgements, turned into edits at the places the parser found each tag."""
 
-    def __init__(self, html: str, judge: Judge) -> None:
-        super().__init__(judge.pixel)
+    def __init__(self, html: str, judge: Judge, base: str | None = None) -> None:
+        super().__init__(judge.pixel, base)
         self.html = html
         self.judge = judge
         self.edits: list[tuple[int, int, str]] = []  # (start, end, replacement), in document order
@@ -319,9 +320,12 @@ def _tag_text(raw: str, tag: str, attrs: list[tuple[str, str | None]]) -> str:
     return "<" + " ".join(parts) + (" />" if raw.rstrip().endswith("/>") else ">")
 
 
-def clean_html(html: str, judge: Judge) -> tuple[str, Counts]:
-    """The HTML with its trackers removed and its tracked links unwrapped, and what was done."""
-    p = read_html(_Cleaner(html, judge), html)  # a parser bug loses no message: what was found is edited
+def clean_html(html: str, judge: Judge, base: str | None = None) -> tuple[str, Counts]:
+    """The HTML with its trackers removed and its tracked links unwrapped, and what was done. ``base``: the
+    part's own (scan.part_base)."""
+    p = read_html(
+        _Cleaner(html, judge, base), html
+    )  # a parser bug loses no message: what was found is edited
     return (_apply(html, p.edits), p.counts) if p.edits else (html, Counts())
 
 
@@ -367,7 +371,7 @@ def clean_message(raw: bytes, judge: Judge) -> Cleaned:
             text = _text_of(part, problems)
             if text is None:
                 continue
-            new, done = clean_html(text, judge)
+            new, done = clean_html(text, judge, part_base(part))
             if new != text and _replace_text(part, new, problems):
                 counts.add(done)
                 changed = True

@@ -183,7 +183,7 @@ def parse_srcset(srcset: str) -> list[str]:
 class ImageFinder(HTMLParser):
     """Collects remote images from HTML that may be broken; never raises on malformed markup."""
 
-    def __init__(self, pixel: tuple[int, int] = DEFAULT_PIXEL) -> None:
+    def __init__(self, pixel: tuple[int, int] = DEFAULT_PIXEL, base: str | None = None) -> None:
         super().__init__(convert_charrefs=True)
         self.pixel = pixel  # (max width, max height) of a tracking pixel
         self.found: list[FoundImage] = []
@@ -194,8 +194,9 @@ class ImageFinder(HTMLParser):
         # The first <base href> decides what relative references resolve against (HTML's document base URL):
         # an http(s) URL makes them loads from there, as Outlook, Thunderbird and Apple Mail load them;
         # anything else leaves them where a mail client finds nothing to fetch.
-        self.base: str | None = None
-        self._based = False
+        # ``base``: the HTML part's own base (part_base), which Thunderbird writes as a <base> before the HTML.
+        self.base = fetched_url(base) if base is not None else None
+        self._based = base is not None
 
     def remote(self, url: str | None) -> str | None:
         """The absolute http(s) URL a mail client loads for a reference, in the form it sends it
@@ -337,8 +338,19 @@ def find_images(html: str, pixel: tuple[int, int] = DEFAULT_PIXEL) -> list[Found
     return _read(html, pixel).found
 
 
-def _read(html: str, pixel: tuple[int, int]) -> ImageFinder:
-    return read_html(ImageFinder(pixel), html)
+def _read(html: str, pixel: tuple[int, int], base: str | None = None) -> ImageFinder:
+    return read_html(ImageFinder(pixel, base), html)
+
+
+def part_base(part: Message) -> str | None:
+    """What an HTML part's relative references resolve against before any <base> in it: its Content-Base header,
+    else its Content-Location (RFC 2110, 2557), with whitespace and quotes removed. Thunderbird writes that as a
+    <base href> ahead of the part's HTML (mailnews/mime/src/mimethtm.cpp), so it is the first base."""
+    for name in ("content-base", "content-location"):
+        value = _header(part, name)
+        if value:
+            return "".join(c for c in value if not c.isspace() and c != '"')
+    return None
 
 
 P = TypeVar("P", bound=HTMLParser)
@@ -384,22 +396,23 @@ def _parts(msg: Message, problems: list[str]) -> list[Message]:
     return out
 
 
-def html_parts(msg: Message) -> tuple[list[str], list[str]]:
-    """The decoded text/html parts of a message, and problems met decoding them."""
-    texts: list[str] = []
+def html_parts(msg: Message) -> tuple[list[tuple[str, str | None]], list[str]]:
+    """The decoded text/html parts of a message, each with its part_base, and problems met decoding them."""
+    texts: list[tuple[str, str | None]] = []
     problems: list[str] = []
     for part in _parts(msg, problems):
         if part.get_content_type() != "text/html":
             continue
+        base = part_base(part)
         try:
             content = part.get_content() if isinstance(part, EmailMessage) else None
             if not isinstance(content, str):
                 raise TypeError("not text")
-            texts.append(content)
+            texts.append((content, base))
         except Exception as e:  # unknown charset, broken transfer encoding: fall back to bytes
             payload = part.get_payload(decode=True)
             if isinstance(payload, bytes):
-                texts.append(payload.decode("utf-8", errors="replace"))
+                texts.append((payload.decode("utf-8", errors="replace"), base))
                 problems.append(f"html part decoded with replacement characters ({type(e).__name__})")
             else:
                 problems.append(f"html part could not be decoded ({type(e).__name__})")
@@ -445,7 +458,7 @@ def scan_message(
     links: LinkJudge | None = None,
 ) -> MessageReport:
     texts, problems = html_parts(msg)
-    read = [_read(html, pixel) for html in texts]
+    read = [_read(html, pixel, base) for html, base in texts]
     images = [img for r in read for img in r.found]
     rep = _report(
         file,

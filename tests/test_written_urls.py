@@ -4,7 +4,10 @@ spelling a browser or mail client turns into a tracker's URL is blocked as that 
 
 from __future__ import annotations
 
+import email
 import json
+from email import policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -14,7 +17,7 @@ from helpers import write_config
 from pixelguard import scan
 from pixelguard.cli import cli
 from pixelguard.engine import Engine
-from pixelguard.mail_clean import Judge, clean_html
+from pixelguard.mail_clean import Judge, clean_html, clean_message
 from pixelguard.written_urls import fetched_url
 
 RULES = """\
@@ -178,3 +181,47 @@ def test_mail_clean_removes_a_pixel_written_relative_to_a_trackers_base(judge: J
         f'<body>{KEPT}<a href="?url=x">a</a>{KEPT}</body>'
     )
     assert counts.summary() == "2 pixels removed"
+
+
+def _html_message(html: str, **headers: str) -> bytes:
+    msg = EmailMessage()
+    msg["Subject"] = "news"
+    msg.set_content(html, subtype="html")
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    return msg.as_bytes()
+
+
+IMG = '<img src="o.gif">'
+BASED = '<base href="https://x.test/"><img src="o.gif">'
+
+
+@pytest.mark.parametrize(
+    ("headers", "html", "found"),
+    [
+        ({"Content_Base": "https://tracker.test/n/"}, IMG, ["https://tracker.test/n/o.gif"]),
+        ({"Content_Location": "https://tracker.test/n/page.html"}, IMG, ["https://tracker.test/n/o.gif"]),
+        # the value's whitespace and quotes are dropped, as Thunderbird drops them
+        ({"Content_Base": '"https://tracker.test/ n/"'}, IMG, ["https://tracker.test/n/o.gif"]),
+        # the part's base comes first: a <base> in its HTML does not count, even when the part's is no http(s) URL
+        ({"Content_Base": "https://tracker.test/"}, BASED, ["https://tracker.test/o.gif"]),
+        ({"Content_Location": "index.html"}, BASED, []),
+        ({}, BASED, ["https://x.test/o.gif"]),
+    ],
+)
+def test_an_html_parts_content_base_is_its_first_base(
+    headers: dict[str, str], html: str, found: list[str]
+) -> None:
+    msg = email.message_from_bytes(_html_message(html, **headers), policy=policy.default)
+    rep = scan.scan_message(msg, Engine.from_text(RULES, "t"), "m.eml")
+    assert [i.url for i in rep.images] == found
+
+
+def test_mail_clean_removes_a_pixel_relative_to_the_parts_content_base(judge: Judge) -> None:
+    raw = _html_message(
+        f'<p>Hi</p><img src="open.gif" width="600">{KEPT}', Content_Base="https://tracker.test/"
+    )
+    out = clean_message(raw, judge)
+    assert out.counts.summary() == "1 pixel removed"
+    body = email.message_from_bytes(out.data, policy=policy.default).get_content()
+    assert "open.gif" not in body and KEPT in body
