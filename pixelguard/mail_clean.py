@@ -46,6 +46,7 @@ from pixelguard.errors import PixelguardError
 from pixelguard.scan import (
     _SRC_TAGS,
     DEFAULT_PIXEL,
+    NOT_IMAGES,
     ImageFinder,
     _parts,
     part_base,
@@ -54,16 +55,6 @@ from pixelguard.scan import (
 
 MARK = "X-Pixelguard"
 _MARK_LINE = re.compile(rb"^X-Pixelguard:[^\r\n]*\r?\n", re.I)
-# <link rel=...> values that make a mail client (or the browser showing the message) load the target.
-_LOADING_RELS = {
-    "prefetch",
-    "preconnect",
-    "dns-prefetch",
-    "preload",
-    "prerender",
-    "stylesheet",
-    "modulepreload",
-}
 # The headers a cleaned HTML part gets anew (the rest are kept as they came).
 _REWRITTEN = ("content-type", "content-transfer-encoding")
 _CTES = ("7bit", "8bit", "quoted-printable", "base64")
@@ -132,7 +123,7 @@ def opaque_title(vendor: str) -> str:
 @dataclass
 class Counts:
     pixels: int = 0  # images and CSS images removed
-    loads: int = 0  # other tracker loads removed: stylesheets, fonts, prefetches
+    loads: int = 0  # other tracker loads removed: stylesheets, fonts, media, prefetches
     links: int = 0  # links unwrapped
     marked: int = 0  # opaque tracked links given a title that says so
 
@@ -176,12 +167,9 @@ class _Cleaner(ImageFinder):
         return self._line_starts[line - 1] + col
 
     def _tracks(self, url: str, where: str, pixel: str | None) -> bool:
-        if where == "import":
-            return self.judge.blocked(url, "stylesheet")
-        if where == "font":
-            return self.judge.blocked(url, "font")
-        if where == "media":
-            return self.judge.blocked(url, "media")
+        rtype = NOT_IMAGES.get(where)
+        if rtype is not None:
+            return self.judge.blocked(url, rtype)
         return bool(pixel) or self.judge.blocked(url, "image")
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -197,10 +185,11 @@ class _Cleaner(ImageFinder):
         a = {k.lower(): v or "" for k, v in attrs}
         image = tag in _SRC_TAGS or (tag == "input" and a.get("type", "").lower() == "image")
         # A <source> of a <picture> goes like an image; a <video>, an <audio> or a <source> of a tracker's
-        # media goes as a load (its closing tag and fallback content stay, and load nothing).
+        # media, or a <link> that loads from one, goes as a load (a closing tag and fallback content stay, and
+        # load nothing).
         image = image or (tag == "source" and any(w == "srcset" for _, w in bad))
-        media = any(w == "media" for _, w in bad)
-        if (image and any(w in ("img", "srcset") for _, w in bad)) or media or self._loads_tracker(tag, a):
+        loads = any(w in ("media", "link") or (tag == "link" and w == "import") for _, w in bad)
+        if (image and any(w in ("img", "srcset") for _, w in bad)) or loads:
             self.edits.append((start, start + len(raw), ""))
             if image:
                 self.counts.pixels += 1
@@ -238,15 +227,6 @@ class _Cleaner(ImageFinder):
                     changed = True
         if changed:
             self.edits.append((start, start + len(raw), _tag_text(raw, tag, new)))
-
-    def _loads_tracker(self, tag: str, a: dict[str, str]) -> bool:
-        if tag != "link":
-            return False
-        rels = set(a.get("rel", "").lower().split())
-        href = self.remote(a.get("href"))
-        if not href or not rels & _LOADING_RELS:
-            return False
-        return self.judge.blocked(href, "stylesheet" if "stylesheet" in rels else "other")
 
     def handle_data(self, data: str) -> None:
         if self._in_style and self._style_at is None:

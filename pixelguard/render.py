@@ -144,7 +144,7 @@ def scan_report(rep: Any, *, all_images: bool = True) -> list[str]:
     if rep.other:
         k = len(rep.other)
         lines.append(
-            f"  {k} other remote load{'' if k == 1 else 's'} (stylesheets, fonts): {rep.other_blocked} blocked"
+            f"  {k} other remote load{'' if k == 1 else 's'} (stylesheets, fonts, media, links): {rep.other_blocked} blocked"
         )
     if rep.links:
         opaque = sum(1 for link in rep.links if not link.destination)

@@ -54,7 +54,18 @@ _VOID = set(
 _CSS_DECL = re.compile(r"([a-zA-Z-]+)\s*:\s*([^;]+)")
 _PX = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(px)?\s*(!important)?\s*$", re.I)
 # Remote loads found in HTML that are not images, and the resource type the engine is asked with for each.
-NOT_IMAGES = {"import": "stylesheet", "font": "font", "media": "media"}
+NOT_IMAGES = {"import": "stylesheet", "font": "font", "media": "media", "link": "other"}
+# <link rel=...> values that make a mail client (or the browser showing the message) load the target: a
+# stylesheet is a stylesheet's load ("import"), the rest connect or fetch ahead ("link").
+_LOADING_RELS = {
+    "prefetch",
+    "preconnect",
+    "dns-prefetch",
+    "preload",
+    "prerender",
+    "stylesheet",
+    "modulepreload",
+}
 # The pixel size: the user's pixels.max_width/max_height (config.PixelsConfig), the same as the proxy's.
 DEFAULT_PIXEL = (PixelsConfig.max_width, PixelsConfig.max_height)
 
@@ -66,9 +77,8 @@ class _Checker(Protocol):
 @dataclass
 class ImageReport:
     url: str
-    where: (
-        str  # img | srcset | background | css | style (images); import | font | media (MessageReport.other)
-    )
+    # img | srcset | background | css | style (images); import | font | media | link (MessageReport.other)
+    where: str
     blocked: bool = False
     rule: str | None = None
     list: str | None = None
@@ -240,6 +250,10 @@ class ImageFinder(HTMLParser):
         if tag in ("video", "audio"):
             # Apple Mail and iOS Mail play <video> and <audio> in mail, and fetch what they name on opening.
             self._add(a.get("src"), "media")
+        if tag == "link":
+            rels = set(a.get("rel", "").lower().split())
+            if rels & _LOADING_RELS:
+                self._add(a.get("href"), "import" if "stylesheet" in rels else "link")
         if tag == "source":
             # A <picture>'s sources are images, and the client picks one of them before its <img>; a <video>'s
             # or an <audio>'s are media.

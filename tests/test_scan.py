@@ -149,7 +149,9 @@ def test_fonts_and_imported_stylesheets_are_not_counted_as_images(engine: Engine
       @import url("https://fonts.example/css?family=A");
       @font-face { font-family: X; src: url(https://fonts.example/x.woff2) format("woff2"), url('https://fonts.example/x.woff'); }
       .a { background-image: url('https://cdn.example/bg.png') }
-    </style></head><body><img src="https://cdn.example/a.png" width="600"></body></html>"""
+    </style><link rel="preconnect" href="https://t.example"><link rel="alternate" href="https://feed.example/rss">
+    </head><body><img src="https://cdn.example/a.png" width="600"><video src="https://v.example/a.mp4"></video>
+    </body></html>"""
     assert {(i.url, i.where) for i in find_images(html)} >= {
         ("https://fonts.example/x.woff2", "font"),
         ("https://fonts.example/x.woff", "font"),
@@ -162,12 +164,14 @@ def test_fonts_and_imported_stylesheets_are_not_counted_as_images(engine: Engine
     msg.set_content(html, subtype="html")
     rep = scan_message(msg, engine, "m.eml")
     assert sorted(i.url for i in rep.images) == ["https://cdn.example/a.png", "https://cdn.example/bg.png"]
-    assert sorted(i.where for i in rep.other) == ["font", "font", "import"]
+    assert sorted(i.where for i in rep.other) == ["font", "font", "import", "link", "media"]
+    # the preconnect is a load; rel=alternate loads nothing
+    assert ("https://t.example/", "link") in {(i.url, i.where) for i in rep.other}
     from pixelguard import render
 
     lines = render.scan_report(rep)
     assert "  2 remote images: 0 blocked, 0 more look like pixels" in lines
-    assert "  3 other remote loads (stylesheets, fonts): 0 blocked" in lines
+    assert "  5 other remote loads (stylesheets, fonts, media, links): 0 blocked" in lines
 
 
 def test_hidden_copies_of_newsletter_images_are_not_pixels(engine: Engine) -> None:
