@@ -93,21 +93,22 @@ class Load(NamedTuple):
 _STRING_STOPS = {q: re.compile(r"[\\\r\n\f" + q + "]") for q in "\"'"}
 
 
-def _string_end(css: str, start: int) -> int:
-    """Where the string opening at ``start`` ends: just past its closing quote, or at the newline that ends it
-    unclosed, or at the end of the text (4.3.5). An escaped quote or newline does not end it."""
+def _string_end(css: str, start: int) -> tuple[int, bool]:
+    """Where the string opening at ``start`` ends, and whether its quote closed it: just past that quote, or at
+    the newline that ends it unclosed, or at the end of the text (4.3.5). An escaped quote or newline does not
+    end it."""
     quote = css[start]
     stop = _STRING_STOPS[quote]
     i = start + 1
     while True:
         m = stop.search(css, i)
         if m is None:
-            return len(css)
+            return len(css), False
         c = m.group()
         if c == quote:
-            return m.end()
+            return m.end(), True
         if c != "\\":
-            return m.start()
+            return m.start(), False
         i = m.end() + (2 if css.startswith("\r\n", m.end()) else 1)
 
 
@@ -130,9 +131,9 @@ def _url_arg(css: str, fn_end: int) -> tuple[str, int] | None:
     browser loads (a bad url token, a string followed by anything but ")")."""
     i = _WHITESPACE.match(css, fn_end).end()  # type: ignore[union-attr]
     if i < len(css) and css[i] in "\"'":
-        end = _string_end(css, i)
-        if end >= len(css) or css[end - 1] != css[i] or end - i < 2:
-            return None  # unclosed: a bad string
+        end, closed = _string_end(css, i)
+        if not closed:
+            return None  # a bad string
         close = _skip_space(css, end)
         if close < len(css) and css[close] == ")":
             return unescape(css[i + 1 : end - 1]), close + 1
@@ -169,7 +170,7 @@ def loads(css: str) -> list[Load]:
         where = "font" if start < font_until else "css"
         i = m.end()
         if kind == "quote":
-            i = _string_end(css, start)
+            i = _string_end(css, start)[0]
         elif kind == "comment":
             i = _comment_end(css, start)
         elif kind == "url":
@@ -199,9 +200,9 @@ def _image_set(css: str, start: int, i: int, where: str, out: list[Load]) -> int
         kind = m.lastgroup
         i = m.end()
         if kind == "quote":
-            i = _string_end(css, m.start())
+            i, closed = _string_end(css, m.start())
             # Its own strings are images; one inside another function is not (type("image/avif")).
-            if depth == 1 and css[i - 1 : i] == css[m.start()] and i - m.start() >= 2:
+            if depth == 1 and closed:
                 found.append(unescape(css[m.start() + 1 : i - 1]))
         elif kind == "comment":
             i = _comment_end(css, m.start())
@@ -228,8 +229,8 @@ def _import(css: str, start: int, i: int, semis: _Ends, ats: _Ends, out: list[Lo
     removed all the same). Returns where the walk goes on."""
     i = _skip_space(css, i)
     if i < len(css) and css[i] in "\"'":
-        end = _string_end(css, i)
-        if end - i < 2 or css[end - 1] != css[i]:
+        end, closed = _string_end(css, i)
+        if not closed:
             return end
         target, after = unescape(css[i + 1 : end - 1]), end
     else:

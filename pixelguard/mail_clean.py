@@ -303,9 +303,8 @@ def _tag_text(raw: str, tag: str, attrs: list[tuple[str, str | None]]) -> str:
 def clean_html(html: str, judge: Judge, base: str | None = None) -> tuple[str, Counts]:
     """The HTML with its trackers removed and its tracked links unwrapped, and what was done. ``base``: the
     part's own (scan.part_base)."""
-    p = read_html(
-        _Cleaner(html, judge, base), html
-    )  # a parser bug loses no message: what was found is edited
+    # A parser bug loses no message: what was found is edited.
+    p = read_html(_Cleaner(html, judge, base), html)
     return (_apply(html, p.edits), p.counts) if p.edits else (html, Counts())
 
 

@@ -122,7 +122,7 @@ def scan_report(rep: Any, *, all_images: bool = True) -> list[str]:
     lines = [head]
     for problem in rep.problems:
         lines.append(f"  ! {safe(problem)}")
-    for img in [*rep.images, *rep.other]:  # images, then stylesheets and fonts (never pixel-like)
+    for img in [*rep.images, *rep.other]:  # images, then the other loads (never pixel-like)
         url = cut(safe(img.url), URL_WIDTH)
         if img.blocked:
             lines.append(f"  BLOCKED  {img.where:<10} {url}")

@@ -31,7 +31,7 @@ from pixelguard.written_urls import fetched_url
 
 log = logging.getLogger(__name__)
 
-# Elements whose src is an image the mail client fetches (VML tags are Outlook's background images).
+# Elements whose src is an image the mail client fetches (the VML tags are Outlook's images and backgrounds).
 _SRC_TAGS = {"img", "v:fill", "v:image", "v:imagedata", "image"}
 _VOID = set(
     [

@@ -50,6 +50,7 @@ T = "https://tracker.test/p"
         ('.a{content:"\\"url(https://tracker.test/p)"}', []),  # an escaped quote does not end the string
         ('.a{background:url("https://tracker.test/p" x)}', []),
         ('.a{background:url("https://tracker.test/p\n")}', []),  # a line break ends a string unclosed
+        ('.a{background:url("https://tracker.test/p\\"\n)}', []),  # an escaped quote closes nothing
         # a "/*" inside a url() or a string opens no comment, so what follows still loads
         (".a{background:url(https://cdn.test/a/*) ; background:url(https://tracker.test/p)}",
          [("https://cdn.test/a/*", "css"), (T, "css")]),

@@ -1,6 +1,7 @@
 """A URL written in a mail or typed for `check` is judged as the client that fetches it reads it: every
 spelling a browser or mail client turns into a tracker's URL is blocked as that URL, in `mail clean`, `scan` and
-`check`; what no client would fetch over http(s) is not a load at all; hostile text is read in linear time."""
+`check`; a relative reference loads from the mail's base (its <base href>, or its part's Content-Base); what no
+client would fetch over http(s) is not a load at all; hostile text is read in linear time."""
 
 from __future__ import annotations
 
