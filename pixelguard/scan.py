@@ -31,8 +31,9 @@ from pixelguard.written_urls import fetched_url
 
 log = logging.getLogger(__name__)
 
-# Elements whose src is an image the mail client fetches (the VML tags are Outlook's images and backgrounds).
-_SRC_TAGS = {"img", "v:fill", "v:image", "v:imagedata", "image"}
+# Elements whose src (or href) is an image the mail client fetches: the VML tags are Outlook's images and
+# backgrounds, image and feImage SVG's (Apple Mail draws SVG written in a mail).
+_SRC_TAGS = {"img", "v:fill", "v:image", "v:imagedata", "image", "feimage"}
 _VOID = set(
     [
         "area",

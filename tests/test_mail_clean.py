@@ -445,8 +445,9 @@ def test_a_hostile_style_block_is_read_in_linear_time(judge: Judge, css: str) ->
         ('<audio src="https://tracker.test/a.mp3"></audio>', "</audio>", "1 tracker load removed"),
         ('<video poster="https://tracker.test/p.gif" src="https://cdn.shop.example/v.mp4"></video>',
          '<video src="https://cdn.shop.example/v.mp4"></video>', "1 pixel removed"),
-        # Outlook's VML image
+        # Outlook's VML image, an SVG filter's image
         ('<v:imagedata src="https://tracker.test/i.png"/>', "", "1 pixel removed"),
+        ('<svg><feImage href="https://tracker.test/f.png"/></svg>', "<svg></svg>", "1 pixel removed"),
     ],
 )  # fmt: skip
 def test_pictures_media_and_vml_of_a_tracker_go(judge: Judge, html: str, expected: str, summary: str) -> None:
