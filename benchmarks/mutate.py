@@ -53,6 +53,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "cname": (["pixelguard/cname.py"], ["tests/test_cname.py", "tests/test_config.py", "tests/test_pipeline.py",
                                         "tests/test_decision_edges.py", "tests/test_engine_cli.py",
                                         "tests/test_doctor_cname.py"]),
+    "mail": (["pixelguard/css_loads.py", "pixelguard/written_urls.py"],
+             ["tests/test_css_loads.py", "tests/test_written_urls.py"]),
     "addresses": (["pixelguard/proxy/address_cache.py", "pixelguard/proxy/happy_eyeballs.py",
                    "pixelguard/proxy/upstream_trust.py"],
                   ["tests/test_address_cache.py", "tests/test_happy_eyeballs.py", "tests/test_upstream_trust.py"]),

@@ -51,6 +51,13 @@ T = "https://tracker.test/p"
         ('.a{background:url("https://tracker.test/p" x)}', []),
         ('.a{background:url("https://tracker.test/p\n")}', []),  # a line break ends a string unclosed
         ('.a{background:url("https://tracker.test/p\\"\n)}', []),  # an escaped quote closes nothing
+        # a comment ends at its first "*/", and "/*/" closes nothing
+        ("/* a */ .a{background:url(https://tracker.test/p)} /* b */", [(T, "css")]),
+        ("/*/ .a{background:url(https://tracker.test/p)} */", []),
+        # inside image-set(): a comment holding ")" or a quote, a function's own parentheses
+        ('.a{background:image-set(/* ) " */ "https://tracker.test/p" 1x)}', [(T, "css")]),
+        ('.a{background:image-set(type("image/avif") "https://tracker.test/p" 1x)}', [(T, "css")]),
+        ("@import X;", []),  # neither a string nor url(): no import
         # a "/*" inside a url() or a string opens no comment, so what follows still loads
         (".a{background:url(https://cdn.test/a/*) ; background:url(https://tracker.test/p)}",
          [("https://cdn.test/a/*", "css"), (T, "css")]),
@@ -64,7 +71,9 @@ def test_css_is_read_as_browsers_read_it(css: str, found: list[tuple[str, str]])
 def test_escapes_decode_as_the_standard_says() -> None:
     assert unescape(r"\41 \42\43") == "ABC"
     assert unescape(r"\0 x\110000 \D800 ") == "\ufffdx\ufffd\ufffd"  # zero, past U+10FFFF, a surrogate
-    assert unescape("a\\\r\nb") == "ab"
+    assert unescape(r"\1 \10FFFF\DFFF\E000") == "\x01\U0010ffff\ufffd\ue000"  # the edges of each range
+    for newline in ("\r\n", "\n", "\r", "\f"):
+        assert unescape(f"a\\{newline}b") == "ab"  # a line continued
     assert unescape("no escapes") == "no escapes"
 
 
@@ -81,6 +90,10 @@ def judge() -> Judge:
          ".a{background:none} .b{color:red}"),
         ('@import"https://tracker.test/p.css";\n.b{color:red}', "\n.b{color:red}"),
         ("@import/**/url(https://tracker.test/p.css) screen;\n.b{color:red}", "\n.b{color:red}"),
+        # no ";" before the next rule: the import goes, the rule stays whole
+        ("@import url(https://tracker.test/p.css)\n@media screen{.b{color:red;}}", "\n@media screen{.b{color:red;}}"),
+        ('.a{background:image-set("https://tracker.test/p" type("image/avif"))} .b{color:red}',
+         ".a{background:none} .b{color:red}"),
         (".a{background:url(https://cdn.test/a/*) ; background:url(https://tracker.test/p)}",
          ".a{background:url(https://cdn.test/a/*) ; background:none}"),
     ],

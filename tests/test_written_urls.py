@@ -48,6 +48,10 @@ SPELLINGS = [
     ("https://shop.test/./collect?id=1", "https://shop.test/collect?id=1"),
     ("//shop.test/collect?id=1", "https://shop.test/collect?id=1"),  # scheme-relative: mail has no page
     ("\\\\shop.test/collect?id=1", "https://shop.test/collect?id=1"),
+    (
+        "\x00 /\t/shop.test/collect?id=1",
+        "https://shop.test/collect?id=1",
+    ),  # what is stripped or removed first
     ("http://0x7f.1/collect", "http://127.0.0.1/collect"),  # IPv4 written in hex and short
 ]
 
@@ -159,6 +163,7 @@ def test_hostile_written_urls_are_read_in_linear_time(judge: Judge, url: str) ->
          ["https://cdn.shop.test/a.png", "https://tracker.test/n/x.gif"]),  # "https:x" is relative to https
         ('<base href="https://tracker.test/"><p style="background:url(bg.png)">x</p>',
          ["https://tracker.test/bg.png"]),
+        ('<base href="http://tracker.test/"><img src="o.gif">', ["http://tracker.test/o.gif"]),
         # only the first base with an href counts; one that is not an absolute http(s) URL makes no loads
         ('<base target="_blank"><base href="https://tracker.test/"><base href="https://x.test/"><img src="o.gif">',
          ["https://tracker.test/o.gif"]),
