@@ -220,7 +220,7 @@ def _image_set(css: str, start: int, i: int, where: str, out: list[Load]) -> int
             if not depth:
                 end = i
     out.extend(Load(start, end, url, where) for url in found)
-    return end if not depth else len(css)
+    return end  # the end of the input when the image-set( never closed
 
 
 def _import(css: str, start: int, i: int, semis: _Ends, ats: _Ends, out: list[Load]) -> int:

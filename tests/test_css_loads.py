@@ -34,6 +34,8 @@ T = "https://tracker.test/p"
         ('.a{background:-webkit-image-set("https://tracker.test/p" 1x)}', [(T, "css")]),
         ('.a{background:image-set(url("x" y) "https://tracker.test/p" 1x)}', [(T, "css")]),
         ('.a{background:image-set("https://tracker.test/p" type("image/avif"))}', [(T, "css")]),
+        # the walk goes on after a closed image-set()
+        ('.a{background:image-set("a.png" 1x)} .b{background:url(https://tracker.test/p)}', [("a.png", "css"), (T, "css")]),
         # @import: with or without url(), with no space, after a comment, escaped
         ('@import "https://tracker.test/p";', [(T, "import")]),
         ('@import"https://tracker.test/p";', [(T, "import")]),
