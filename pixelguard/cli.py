@@ -50,6 +50,16 @@ class UserError(click.ClickException):
         click.echo(f"pixelguard: {display.safe(self.format_message())}", err=True)
 
 
+class GivenPath(click.Path):
+    """A path the user named. An empty one is refused: pathlib reads "" as the current directory, so `scan "$DIR"`
+    with the variable unset would scan every file under it, and `-o ""` would try to write to it."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, (str, bytes)) and not value:
+            self.fail("an empty path (an unset shell variable?)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 class Group(click.Group):
     def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
         """An unknown command that is a subcommand of another gets a hint (`update` → `lists update`)."""
@@ -531,7 +541,7 @@ def lists_update(state: State, name: str | None, force: bool) -> None:
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=GivenPath(path_type=Path))
 @json_option
 @pass_state
 def scan(state: State, files: tuple[Path, ...], as_json: bool) -> None:
@@ -564,16 +574,16 @@ def mail_group() -> None:
 
 
 @mail_group.command("clean")
-@click.argument("message", required=False, type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write it to FILE.")
+@click.argument("message", required=False, type=GivenPath(dir_okay=False, allow_dash=True, path_type=Path))
+@click.option("-o", "--output", type=GivenPath(dir_okay=False, path_type=Path), help="Write it to FILE.")
 @click.option(
     "--maildir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=GivenPath(file_okay=False, path_type=Path),
     help="Clean the messages of this Maildir (new/ and cur/) in place instead.",
 )
 @click.option(
     "--mbox",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=GivenPath(dir_okay=False, path_type=Path),
     help="Clean the messages of this mbox file in place instead (under its dot-lock and fcntl lock).",
 )
 @pass_state
@@ -875,7 +885,7 @@ def system_proxy_status(state: State) -> None:
 
 
 @system_proxy_group.command("pac")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write it to FILE.")
+@click.option("-o", "--output", type=GivenPath(dir_okay=False, path_type=Path), help="Write it to FILE.")
 @pass_state
 def system_proxy_pac(state: State, output: Path | None) -> None:
     """Print a proxy auto-config (PAC) file that sends local and intranet hosts direct and everything else

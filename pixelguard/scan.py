@@ -500,21 +500,31 @@ def _kind(path: Path, head: bytes) -> str:
         return "mbox"
     if suffix in (".html", ".htm", ".xhtml"):
         return "html"
-    # Unknown suffix: sniff. mbox files start with a "From " line; messages with the headers mail has; HTML
-    # with markup. Anything else (an image, a config file) is not something to scan: say so.
+    # Unknown suffix (a Maildir's files have none): sniff by how the file begins, not by what it mentions (a
+    # README that quotes "<img" or a "To: " line is neither). An mbox starts with a "From " line; a message with
+    # its header fields, one of mail's own among them before the first empty line; HTML with a tag, after
+    # whitespace and a byte order mark, as WHATWG's MIME Sniffing standard reads an unknown type ("identifying a
+    # resource with an unknown MIME type": its HTML patterns, plus <img and <meta that saved mail fragments start
+    # with). Anything else (an image, a config file) is not something to scan: say so.
     if head.startswith(b"From "):
         return "mbox"
-    if _MAIL_HEADER.search(head):
+    if _FIELD.match(head) and _MAIL_HEADER.search(_HEADER_END.split(head, 1)[0]):
         return "eml"
-    if _MARKUP.search(head):
+    if _MARKUP.match(head):
         return "html"
     raise PixelguardError(f"{path}: not an email (.eml, .mbox) or HTML file")
 
 
+_FIELD = re.compile(rb"[!-9;-~]+:")  # a header field's name (RFC 5322: printable ASCII but ":") and its colon
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
 _MAIL_HEADER = re.compile(
     rb"^(?:From|Subject|Date|Received|Message-ID|MIME-Version|Return-Path|To):[ \t]", re.I | re.M
 )
-_MARKUP = re.compile(rb"<(?:!doctype|html|head|body|img|table|div|p)\b", re.I)
+_MARKUP = re.compile(
+    rb"(?:\xef\xbb\xbf)?[\t\n\x0c\r ]*"
+    rb"<(?:!doctype html|html|head|script|iframe|h1|div|font|table|a|style|title|b|body|br|p|img|meta|!--)[ >\t\n\r/]",
+    re.I,
+)
 
 
 def message_files(path: Path) -> list[Path]:

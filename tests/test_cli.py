@@ -230,6 +230,26 @@ def test_pause_without_a_running_proxy_says_so(tmp_path) -> None:  # type: ignor
     assert r.exit_code == 0 and r.output.startswith("no proxy is running") and "everyone" not in r.output
 
 
+@pytest.mark.parametrize(
+    "args, name",
+    [
+        (("scan", ""), "'FILES...'"),
+        (("scan", "README.md", ""), "'FILES...'"),
+        (("mail", "clean", ""), "'[MESSAGE]'"),
+        (("mail", "clean", "--maildir", ""), "'--maildir'"),
+        (("mail", "clean", "--mbox", ""), "'--mbox'"),
+        (("mail", "clean", "-o", "", "-"), "'-o' / '--output'"),
+        (("system-proxy", "pac", "-o", ""), "'-o' / '--output'"),
+    ],
+)
+def test_an_empty_path_is_refused_not_read_as_the_current_directory(args: tuple[str, ...], name: str) -> None:
+    # `scan "$MAILDIR"` with the variable unset must not scan every file under the working directory
+    r = invoke(*args)
+    assert r.exit_code == 2
+    assert f"Invalid value for {name}: an empty path" in r.stderr
+    assert r.stdout == ""
+
+
 def test_scan_refuses_files_that_are_not_mail(tmp_path) -> None:  # type: ignore[no-untyped-def]
     png = tmp_path / "photo.png"
     png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))

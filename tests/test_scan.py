@@ -144,6 +144,41 @@ def test_every_file_in_the_shared_corpus_scans(engine: Engine) -> None:
     assert total > 500
 
 
+@pytest.mark.parametrize(
+    "head, kind",
+    [
+        # a Maildir's file has no suffix: a message is known by its header fields
+        (b"Return-Path: <a@b.example>\nDelivered-To: c@d.example\nSubject: hi\n\nbody", "eml"),
+        (b"X-Original-To: c@d.example\r\nFrom: a@b.example\r\n\r\n", "eml"),
+        (b"From a@b.example Thu Jan  1 00:00:00 2026\nSubject: hi\n\n", "mbox"),
+        # HTML by how it begins, after a byte order mark and whitespace (WHATWG MIME Sniffing's patterns)
+        (b"\xef\xbb\xbf\r\n  <!DOCTYPE html>\n<html>", "html"),
+        (b"<!-- saved by a mail client -->\n<html>", "html"),
+        (b"<TABLE width=600>", "html"),
+        (b'<meta charset="utf-8"><img src="https://t.example/p.gif">', "html"),
+        # what only mentions mail or markup is neither
+        (b"# Notes\n\nTo: the team\nSubject: the plan\n", None),
+        (b"Notes: a list\n\nSubject: not a header any more\n", None),
+        (b"# Changes\n\n- scan reads `<img>` and `<picture>`\n", None),
+        (b"<imgur links>\n", None),
+        (b"<bold claims>", None),
+        (b"", None),
+    ],
+)
+def test_a_file_without_a_known_suffix_is_known_by_how_it_begins(
+    tmp_path: Path, head: bytes, kind: str | None
+) -> None:
+    from pixelguard.errors import PixelguardError
+    from pixelguard.scan import _kind
+
+    f = tmp_path / "1733000000.M1P2.host:2,S"
+    if kind is None:
+        with pytest.raises(PixelguardError, match="not an email"):
+            _kind(f, head)
+    else:
+        assert _kind(f, head) == kind
+
+
 def test_fonts_and_imported_stylesheets_are_not_counted_as_images(engine: Engine) -> None:
     html = """<html><head><style>
       @import url("https://fonts.example/css?family=A");
