@@ -172,9 +172,16 @@ def _edit_user_list(
     if domain is None and for_ is not None:
         raise PixelguardError("--for applies to allowing a DOMAIN, not to trusting a whole site")
     for name, what in ((domain, "DOMAIN"), (site, "--site")):
-        if add and name and "." not in name.strip(".") and name.strip().lower() != "localhost":
+        if not (add and name):
+            continue
+        # Read as the rule will read it first: a name that is no host at all is told so, not offered a ".com".
+        host = lists.normalize_domain(name, "domain" if what == "DOMAIN" else "site")
+        if "." not in host and host != "localhost":
+            meant = (
+                host if "/" in name else name.strip().strip(".")
+            )  # a URL's host, else as the user wrote it
             raise PixelguardError(
-                f"{what} {name!r} is not a full domain name (no dot): did you mean {name.strip('.')}.com?"
+                f"{what} {name!r} is not a full domain name (no dot): did you mean {meant}.com?"
             )
     rule = lists.allow_rule(domain, site) if domain is not None else lists.trust_rule(site or "")
     lists.ensure_user_list(path)

@@ -43,10 +43,16 @@ def normalize_domain(text: str, what: str = "domain") -> str:
         hint = " (give the host name only, e.g. example.com)" if "/" in raw or ":" in raw else ""
         raise PixelguardError(f"{raw!r} is not a valid {what}{hint}")
     name = normal_host(raw)
+    if "" in name.split("."):
+        raise PixelguardError(f"{raw!r} is not a valid {what} (an empty label: a dot first or two together)")
     try:
         ascii_name = name.encode("idna").decode("ascii")
-    except UnicodeError as e:
-        raise PixelguardError(f"{raw!r} is not a valid {what}: {e}") from None
+    except UnicodeError:
+        # Python's codec says only "label empty or too long" or names a code point; what is wrong is one of these.
+        raise PixelguardError(
+            f"{raw!r} is not a valid {what} (a label over 63 characters, or a character no "
+            "domain name can hold)"
+        ) from None
     labels = ascii_name.split(".")
     if len(ascii_name) > MAX_HOST or not all(_LABEL.match(label) for label in labels):
         raise PixelguardError(f"{raw!r} is not a valid {what}")

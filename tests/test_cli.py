@@ -213,6 +213,31 @@ def test_allow_refuses_a_name_without_a_dot(tmp_path) -> None:  # type: ignore[n
     assert not (tmp_path / "user.txt").exists() or "facebook^" not in (tmp_path / "user.txt").read_text()
 
 
+@pytest.mark.parametrize(
+    "name, said",
+    [
+        # what is no host name at all is told so, not offered a ".com"
+        ("a b", "'a b' is not a valid domain"),
+        ("\x1b[31mred", "is not a valid domain"),
+        ("x..example", "'x..example' is not a valid domain (an empty label: a dot first or two together)"),
+        (
+            "a" * 64 + ".example",
+            "is not a valid domain (a label over 63 characters, or a character no domain",
+        ),
+        # a bare name is offered its .com as the user wrote it; a URL's host as the rule would read it
+        ("Éxample", "DOMAIN 'Éxample' is not a full domain name (no dot): did you mean Éxample.com?"),
+        ("https://intranet/x", "did you mean intranet.com?"),
+    ],
+)
+def test_allow_says_what_is_wrong_with_a_name(tmp_path, name: str, said: str) -> None:  # type: ignore[no-untyped-def]
+    conf = tmp_path / "c.yaml"
+    conf.write_text("user_list: ./user.txt\n")
+    r = invoke("--config", str(conf), "allow", name)
+    assert r.exit_code == 2 and said in r.stderr, r.stderr
+    assert "codec" not in r.stderr and ".com?" not in r.stderr.replace(said, "")
+    assert "\x1b" not in r.stderr  # escaped, never sent to the terminal
+
+
 def test_unallow_names_what_is_not_there(tmp_path) -> None:  # type: ignore[no-untyped-def]
     conf = tmp_path / "c.yaml"
     conf.write_text("user_list: ./user.txt\n")
