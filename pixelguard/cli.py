@@ -97,6 +97,11 @@ class Group(click.Group):
         except UserError as e:
             e.show()
             sys.exit(e.exit_code)
+        except _NO_ARGS_IS_HELP as e:
+            # A group typed alone (`pixelguard mail`) asks what it holds: its help, whole, as click 8.1 gave it
+            # (8.2 raises it as a usage error, which the one-line form below would flatten).
+            click.echo(e.ctx.get_help() if e.ctx else e.format_message())
+            sys.exit(0)
         except click.ClickException as e:
             where = e.ctx.command_path if isinstance(e, click.UsageError) and e.ctx else "pixelguard"
             hint = " (see --help)" if isinstance(e, click.UsageError) else ""
@@ -105,6 +110,7 @@ class Group(click.Group):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
+_NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2
 pass_state = click.make_pass_decorator(State)
 
 

@@ -205,6 +205,20 @@ def test_python_dash_m_works_like_the_command(tmp_path: Path) -> None:
 # --- papercuts a new user met -------------------------------------------------------------------------------
 
 
+def test_a_group_typed_alone_shows_its_help() -> None:
+    groups = [
+        name
+        for name, c in cli.commands.items()
+        if isinstance(c, click.Group) and not c.invoke_without_command
+    ]
+    assert {"mail", "ca", "config"} <= set(groups)
+    for name in groups:
+        r = invoke(name)
+        assert r.exit_code == 0, (name, r.stderr)
+        assert r.stdout.startswith(f"Usage: pixelguard {name} [OPTIONS] COMMAND"), (name, r.stdout)
+        assert "\nCommands:\n" in r.stdout and "\\x0a" not in r.stdout + r.stderr
+
+
 def test_allow_refuses_a_name_without_a_dot(tmp_path) -> None:  # type: ignore[no-untyped-def]
     conf = tmp_path / "c.yaml"
     conf.write_text("user_list: ./user.txt\n")
