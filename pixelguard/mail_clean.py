@@ -24,8 +24,8 @@ counts, because a sender could write that header too, but not above the lines th
 
 from __future__ import annotations
 
-import email
 import html as htmlmod
+import io
 import os
 import re
 import socket
@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import policy
+from email.generator import BytesGenerator
 from email.message import EmailMessage, Message
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ from pixelguard.scan import (
     NOT_IMAGES,
     ImageFinder,
     _parts,
+    parse_message,
     part_base,
     read_html,
 )
@@ -337,7 +339,7 @@ def clean_message(raw: bytes, judge: Judge) -> Cleaned:
     linesep = "\r\n" if raw.split(b"\n", 1)[0].endswith(b"\r") else "\n"
     counts, problems = Counts(), list[str]()
     try:
-        msg = email.message_from_bytes(raw, policy=_WRITE)
+        msg = parse_message(raw, _WRITE)
         changed = False
         parts = _parts(msg, problems)
         for part in parts:
@@ -354,12 +356,17 @@ def clean_message(raw: bytes, judge: Judge) -> Cleaned:
             if new != text and _replace_text(part, new, problems):
                 counts.add(done)
                 changed = True
-        body = msg.as_bytes(policy=_WRITE.clone(linesep=linesep)) if changed else raw
+        mark = f"{MARK}: {counts.summary()}{linesep}".encode("ascii")
+        if not changed:
+            return Cleaned(envelope + mark + raw, counts, problems)
+        # Written after the envelope and the mark in one buffer: the message is copied once more, not twice.
+        out = io.BytesIO()
+        out.write(envelope + mark)
+        BytesGenerator(out, mangle_from_=False, policy=_WRITE.clone(linesep=linesep)).flatten(msg)
+        return Cleaned(out.getvalue(), counts, problems)
     except Exception as e:  # the email package on a crafted message: deliver it as it came, unmarked
         problems.append(f"not cleaned, passed unchanged: {type(e).__name__}")
         return Cleaned(envelope + raw, Counts(), problems)
-    mark = f"{MARK}: {counts.summary()}{linesep}".encode("ascii")
-    return Cleaned(envelope + mark + body, counts, problems)
 
 
 def _drop_amp(part: Message) -> int:

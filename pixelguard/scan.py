@@ -11,7 +11,6 @@ not a mailbox): undecodable parts and broken HTML are scanned as far as they go.
 
 from __future__ import annotations
 
-import email
 import logging
 import mailbox
 import os
@@ -19,7 +18,9 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from email import policy
+from email.feedparser import BytesFeedParser
 from email.message import EmailMessage, Message
+from email.policy import Policy
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -559,7 +560,7 @@ def scan_file(
             html = path.read_bytes().decode("utf-8", errors="replace")
             return [_report(str(path), 0, find_images(html, pixel), engine, subject=_html_title(html))]
         if kind == "eml":
-            msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+            msg = parse_message(path.read_bytes())
             return [scan_message(msg, engine, str(path), pixel=pixel, links=links)]
         return _scan_mbox(path, engine, pixel, links)
     except PixelguardError:
@@ -570,6 +571,20 @@ def scan_file(
         raise PixelguardError(f"{path}: nested too deeply to read (a crafted message?)") from None
 
 
+_PARSE_PIECE = 1 << 20
+
+
+def parse_message(raw: bytes, how: Policy = policy.default) -> Message:
+    """``email.message_from_bytes``, fed to the parser 1 MiB at a time: the same message, but the parser decodes and
+    splits one piece at a time, where whole it held the message as a str and its lines besides. A 57 MB message
+    with an attachment peaked at 439 MB whole, at 155 MB in pieces (tracemalloc), in the same time."""
+    parser = BytesFeedParser(policy=how)
+    view = memoryview(raw)
+    for i in range(0, len(raw), _PARSE_PIECE):
+        parser.feed(bytes(view[i : i + _PARSE_PIECE]))
+    return parser.close()
+
+
 def _scan_mbox(
     path: Path, engine: _Checker, pixel: tuple[int, int], links: LinkJudge | None
 ) -> list[MessageReport]:
@@ -578,7 +593,7 @@ def _scan_mbox(
     try:
         for i, key in enumerate(box.iterkeys()):
             try:
-                msg = email.message_from_bytes(box.get_bytes(key), policy=policy.default)
+                msg = parse_message(box.get_bytes(key))
             except Exception as e:  # one broken message must not hide the others
                 reports.append(MessageReport(str(path), i, problems=[f"unreadable message: {e}"]))
                 continue
