@@ -10,19 +10,22 @@ first, as the proxy asks.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pixelguard import cname, pause, protection, relays
 from pixelguard.config import Config
-from pixelguard.decision.bodies import BodyView, view_of
+from pixelguard.decision.bodies import BodyView, views_of
 from pixelguard.decision.decision import Action, Decision
 from pixelguard.decision.pipeline import judged_by_aliases
 from pixelguard.decision.request_model import RequestModel, header_map
+from pixelguard.display import size
 from pixelguard.engine import Engine
 from pixelguard.engine.request import split_url
 from pixelguard.errors import PixelguardError
 from pixelguard.invocation import cmd
+from pixelguard.limits import CHECK_BODY_MAX
 from pixelguard.written_urls import fetched_url
 
 
@@ -56,15 +59,33 @@ def absolute(url: str) -> str:
     return text
 
 
-def _body(body: str | None) -> bytes | None:
+def _body(body: str | None) -> Iterator[bytes] | bytes | None:
+    """--body TEXT, or @FILE read a piece at a time (the proxy reads only a big body's head and tail, and so does
+    check), at most CHECK_BODY_MAX bytes of it: a command must end, even given @/dev/zero."""
     if body is None:
         return None
-    if body.startswith("@"):
-        try:
-            return Path(body[1:]).expanduser().read_bytes()
-        except OSError as e:
-            raise PixelguardError(f"--body {body}: cannot read it: {e.strerror or e}") from None
-    return body.encode("utf-8")
+    if not body.startswith("@"):
+        return body.encode("utf-8")
+    try:
+        f = Path(body[1:]).expanduser().open("rb")
+    except OSError as e:
+        raise PixelguardError(f"--body {body}: cannot read it: {e.strerror or e}") from None
+
+    def pieces() -> Iterator[bytes]:
+        with f:
+            total = 0
+            try:
+                while piece := f.read(1 << 20):
+                    total += len(piece)
+                    if total > CHECK_BODY_MAX:
+                        raise PixelguardError(
+                            f"--body {body}: longer than {size(CHECK_BODY_MAX)}, all check reads; is it a file?"
+                        )
+                    yield piece
+            except OSError as e:
+                raise PixelguardError(f"--body {body}: cannot read it: {e.strerror or e}") from None
+
+    return pieces()
 
 
 class Checker:
@@ -94,7 +115,7 @@ class Checker:
         method: str = "GET",
         headers: tuple[str, ...] = (),
         header_pairs: list[tuple[str, str]] | None = None,
-        body: bytes | None = None,
+        body: bytes | Iterable[bytes] | None = None,
         client: str = "127.0.0.1",
     ) -> Result:
         given = absolute(url)
@@ -139,10 +160,17 @@ class Checker:
                     f"no DNS server answered for {host}: judged without its aliases, as the proxy would be "
                     f"(`{cmd('doctor')}` names the servers asked)"
                 )
+        d = pipeline.decide_url(req)
         view: BodyView | None = None
         if body:
-            view = view_of(body, hmap.get("content-type", ""), hmap.get("content-encoding", ""))
-        result.decision = pipeline.decide(req, view)
+            pieces = [body] if isinstance(body, bytes) else body
+            # The views the proxy decides on, in its order: the first that stops the request is its decision.
+            for view in views_of(pieces, hmap.get("content-type", ""), hmap.get("content-encoding", "")):
+                decided = pipeline.decide_body(req, d, view)
+                if decided.stopped or decided is not d:
+                    d = decided
+                    break
+        result.decision = pipeline.describe(req, d, view)
         return result
 
 

@@ -78,6 +78,10 @@ BODY_TAIL = 64 * 1024
 # A compressed body is inflated to at most this much for the body stages: a bomb of any ratio costs this.
 BODY_INFLATE = 1024 * 1024
 
+# `check --body @FILE` reads at most this much: the proxy streams an upload of any size, but a command must end
+# (`@/dev/zero`), and what the body stages read of a bigger one is its head and tail all the same.
+CHECK_BODY_MAX = 1 << 30
+
 # --- the leak alarm -------------------------------------------------------------------------------------------
 # Percent-decoding rounds: %2540 is twice-encoded "@"; trackers have not been seen to go deeper, and each
 # round copies the text.

@@ -442,3 +442,30 @@ def test_an_error_naming_what_the_user_typed_reaches_the_terminal_escaped(tmp_pa
             [sys.executable, "-m", "pixelguard", *argv], capture_output=True, text=True, timeout=60
         )
         assert out.returncode != 0 and "\x1b" not in out.stderr and "\\x1b" in out.stderr, (argv, out.stderr)
+
+
+def test_check_reads_a_big_body_as_the_proxy_does(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+
+    from pixelguard import checking
+    from pixelguard.limits import BODY_HOLD, BODY_TAIL
+
+    conf = tmp_path / "c.yaml"
+    conf.write_text("identity: {emails: [me@example.com]}\nlists: []\n")
+    leak = b"&uid=" + hashlib.md5(b"me@example.com").hexdigest().encode() + b"&"
+    bodies = {
+        "head": (leak + b"x" * (2 * BODY_HOLD), 1),
+        "middle": (b"x" * (BODY_HOLD + 4 * BODY_TAIL) + leak + b"y" * (2 * BODY_TAIL), 0),
+        "tail": (b"x" * (2 * BODY_HOLD) + leak, 1),  # the proxy stops it before its end leaves
+    }
+    for name, (body, status) in bodies.items():
+        f = tmp_path / f"{name}.bin"
+        f.write_bytes(body)
+        r = invoke("--config", str(conf), "check", "--method", "POST", "--source", "https://shop.example/",
+                   "--body", f"@{f}", "https://collect.example/c")  # fmt: skip
+        assert r.exit_code == status, (name, r.output)
+        assert ("your email (md5)" in r.stdout) == bool(status), (name, r.stdout)
+    # An endless file is read up to a bound, not into memory: one line says so.
+    monkeypatch.setattr(checking, "CHECK_BODY_MAX", 4 << 20)
+    r = invoke("--config", str(conf), "check", "--body", "@/dev/zero", "https://collect.example/c")
+    assert r.exit_code == 2 and "--body @/dev/zero: longer than" in r.stderr and "is it a file?" in r.stderr

@@ -158,6 +158,21 @@ def test_a_streamed_bodys_view_joins_head_and_tail_with_a_line_break_and_identit
     assert view.data == b"h" * BODY_HOLD + b"\ntail" and view.size == BODY_HOLD + 4 and not view.complete
 
 
+@pytest.mark.parametrize("piece", [1 << 20, 65536, 4099])
+def test_the_views_of_a_body_are_those_the_proxy_decides_on(piece: int) -> None:
+    from pixelguard.decision.bodies import BODY_HOLD, BODY_TAIL, view_of, views_of
+
+    small = b"s" * BODY_HOLD
+    (whole,) = views_of([small[i : i + piece] for i in range(0, len(small), piece)])
+    assert whole == view_of(small) and whole.complete
+    big = b"h" * BODY_HOLD + b"m" * (3 * BODY_TAIL) + b"t" * BODY_TAIL
+    head, end = views_of(big[i : i + piece] for i in range(0, len(big), piece))
+    assert head.data == b"h" * BODY_HOLD and not head.complete  # before any of it leaves
+    assert (
+        end.data == b"h" * BODY_HOLD + b"\n" + b"t" * BODY_TAIL and end.size == len(big) and not end.complete
+    )
+
+
 def test_a_decision_says_the_referer_it_sets() -> None:
     from pixelguard.decision.decision import Decision
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import io
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import brotli
@@ -117,6 +117,22 @@ def view_of(raw: bytes | None, content_type: str = "", encoding: str = "") -> Bo
         return EMPTY
     data = raw[:BODY_HOLD]
     return BodyView(_decoded(data, encoding), len(raw), len(raw) <= BODY_HOLD, content_type)
+
+
+def views_of(chunks: Iterable[bytes], content_type: str = "", encoding: str = "") -> list[BodyView]:
+    """The views of a body that the proxy's body stages decide on, in order (proxy/decider.py): a body of at most
+    BODY_HOLD bytes, whole; a bigger one, which streams, by its head before any of it leaves, then by its head
+    and last BODY_TAIL bytes before its end leaves. (The proxy's first view also holds the rest of the piece the
+    network brought with the head's last bytes: how a body is cut into pieces is the network's, not known here.)
+    Memory stays bounded however many chunks come."""
+    streamed = StreamedBody(content_type, encoding)
+    for chunk in chunks:
+        streamed.feed(chunk)
+    if streamed.size <= BODY_HOLD:
+        return [view_of(bytes(streamed.head), content_type, encoding)]
+    head = StreamedBody(content_type, encoding)
+    head.feed(bytes(streamed.head))
+    return [head.view(complete=False), streamed.view(complete=True)]
 
 
 class StreamedBody:

@@ -169,7 +169,7 @@ class RequestDecider:
             note.streamed = StreamedBody(
                 r.headers.get("content-type", ""), r.headers.get("content-encoding", "")
             )
-            r.stream = _Gate(self.shared, flow, note)
+            r.stream = _Gate(self.shared, flow, note, self._record)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         """An allowed tracker whose identifiers were removed sets no cookie to identify the person again."""
@@ -239,8 +239,14 @@ class _Gate:
     mitmproxy calls it with each chunk and finally with b""; it returns the chunks to send (a list, never b"",
     which HTTP/1 chunked encoding would send as the end of the body)."""
 
-    def __init__(self, shared: Shared, flow: http.HTTPFlow, note: FlowNote):
-        self.shared, self.flow, self.note = shared, flow, note
+    def __init__(
+        self,
+        shared: Shared,
+        flow: http.HTTPFlow,
+        note: FlowNote,
+        record: Callable[[FlowNote, Decision, int], None],
+    ):
+        self.shared, self.flow, self.note, self.record = shared, flow, note, record
         assert note.streamed is not None
         self.body: StreamedBody = note.streamed
         self.held = bytearray()
@@ -291,7 +297,12 @@ class _Gate:
         if not d.stopped:
             return False
         self.stopped = True
+        # Recorded now: the request ends here (proxy/stopped_uploads.py), its `request` hook never comes. What
+        # never left: the rest of the body as announced (else what came of it and was held back).
+        sent = self.body.size - len(self.held)
+        declared = body_size(self.flow.request)
         self.held = bytearray()
         self.note.decision = pipeline.describe(self.note.request, d, view)
+        self.record(self.note, self.note.decision, max(0, (declared or self.body.size) - sent))
         self.flow.kill()
         return True

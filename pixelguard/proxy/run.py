@@ -156,6 +156,7 @@ async def serve(
     from pixelguard.proxy.inline_hooks import run_hooks_inline
     from pixelguard.proxy.interpreter import production_mode
     from pixelguard.proxy.server_first import let_servers_speak_first
+    from pixelguard.proxy.stopped_uploads import end_stopped_uploads
     from pixelguard.proxy.tls_objects import convert_once
     from pixelguard.proxy.upstream_trust import trusted_ca_setting
     from pixelguard.proxy.workers import share_the_port
@@ -210,6 +211,7 @@ async def serve(
     read_directly()  # what a connection reads is handled in the step that read it (proxy/direct_reads.py)
     http_until_the_line_ends()  # a request line split between reads is HTTP, never raw TCP (proxy/http_lines.py)
     let_servers_speak_first()  # a silent tunnel gets its server, whose greeting it waits for (proxy/server_first.py)
+    end_stopped_uploads()  # a request stopped while its body streams ends at once (proxy/stopped_uploads.py)
     if workers > 1 or helper:
         share_the_port()  # every worker listens on the address: the kernel spreads connections (proxy/workers.py)
     # The public suffix list is read on first use (some 30 ms): here, not in the first client's CONNECT.

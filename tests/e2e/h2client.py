@@ -19,6 +19,7 @@ class H2Response:
     headers: dict[str, str]
     body: bytes
     alpn: str | None
+    ended: bool = False  # the stream ended or was reset (not a time-out, not the connection closing)
 
 
 def request(
@@ -84,4 +85,4 @@ def request(
         pass
     finally:
         sock.close()
-    return H2Response(status, got, bytes(out), alpn)
+    return H2Response(status, got, bytes(out), alpn, done)

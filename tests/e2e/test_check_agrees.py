@@ -222,3 +222,75 @@ def test_check_and_the_proxy_agree_on_2000_real_requests(proxy: Proxy) -> None:
     stops = _compare(proxy, _checker(proxy), cases)
     print(f"\n2,000 real requests: {stops} stopped by both, every decision the same")
     assert stops > 100  # EasyList and EasyPrivacy stop plenty of these: the comparison is not vacuous
+
+
+def _post(proxy: Proxy, url: str, body: bytes, headers: dict[str, str]) -> int | None:
+    """POST through the proxy over HTTP/1.1: the status, or None when the proxy cut the request (a time-out, the
+    proxy leaving the request hanging, raises)."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=30)
+    try:
+        conn.request("POST", url, body=body, headers=headers)
+        return conn.getresponse().status
+    except TimeoutError:
+        raise
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+
+
+LEAK = b"&e=jane.doe%40example.com&"
+
+
+def _bodies() -> dict[str, bytes]:
+    from pixelguard.limits import BODY_HOLD, BODY_TAIL
+
+    return {
+        "small": LEAK + b"x" * 1000,
+        "head": LEAK + b"x" * (2 * BODY_HOLD),
+        # past the head and whatever came with its last piece (the proxy reads all it holds before it sends any)
+        "middle": b"x" * (BODY_HOLD + 4 * BODY_TAIL) + LEAK + b"y" * (2 * BODY_TAIL),
+        "tail": b"x" * (2 * BODY_HOLD) + LEAK,
+    }
+
+
+def test_check_and_the_proxy_agree_on_where_a_big_body_carries_a_leak(proxy: Proxy, origin: Origin) -> None:
+    # A body over BODY_HOLD streams: the proxy reads its head before any of it leaves and its last BODY_TAIL bytes
+    # before its end leaves, never its middle. check reads the same views (it used to read the head alone, and
+    # let pass what the proxy stops at the end). A stopped request ends at once (it used to hang until the
+    # client's time-out: proxy/stopped_uploads.py), and is recorded.
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Referer": "https://news.example/article"}
+    checker = _checker(proxy)
+    outcome = {}
+    for name, body in _bodies().items():
+        url = origin.url(f"/stage/upload-{name}")
+        status = _post(proxy, url, body, headers)
+        arrived = origin.received[f"/stage/upload-{name}"]
+        proxy_stopped = status != 200 or arrived < len(body)
+        d = checker.check(url, method="POST", header_pairs=list(headers.items()), body=body).decision
+        assert proxy_stopped == (d.action is Action.BLOCKED), (name, status, arrived, d)
+        outcome[name] = proxy_stopped
+    assert outcome == {"small": True, "head": True, "middle": False, "tail": True}
+    rows = wait_for(
+        lambda: len(proxy.events(reason="leak")) >= 3 and proxy.events(reason="leak"), what="3 events"
+    )
+    assert sorted(r["url"].rsplit("-", 1)[1] for r in rows if "/stage/upload-" in r["url"]) == [
+        "head",
+        "small",
+        "tail",
+    ]
+
+
+def test_a_big_body_stopped_over_http2_ends_its_stream(proxy: Proxy, origin: Origin) -> None:
+    import h2client
+
+    headers = {"content-type": "application/x-www-form-urlencoded", "referer": "https://news.example/article"}
+    for name, body in _bodies().items():
+        path = f"/stage/h2-upload-{name}"
+        r = h2client.request(proxy.port, "127.0.0.1", origin.https_port, proxy.client_context(), "POST", path,
+                             {**headers, "content-length": str(len(body))}, body, timeout=60)  # fmt: skip
+        assert r.alpn == "h2" and r.ended, (name, r)  # reset or answered, never left hanging
+        passed = r.status == 200 and origin.received[path] == len(body)
+        assert passed == (name == "middle"), (name, r.status, origin.received[path])
