@@ -17,6 +17,7 @@ from typing import Any
 import h2.events
 import h2.exceptions
 from mitmproxy import connection, ctx, http
+from mitmproxy.flow import Error
 
 from pixelguard.limits import (
     BODY_HOLD,
@@ -226,7 +227,9 @@ class ConnectionGuard:
     def error(self, flow: http.HTTPFlow) -> None:
         try:
             if flow.request.http_version.startswith("HTTP/2"):
-                self._stream_ended(flow, True)
+                # A request pixelguard killed (a blocked upload) ended by its decision, not the client's reset.
+                killed = flow.error is not None and flow.error.msg == Error.KILLED_MESSAGE
+                self._stream_ended(flow, not killed)
         except Exception as e:
             failed("stream reset limit", e)
 

@@ -9,8 +9,9 @@ time-out (30 s for Python's http.client, 20 s for the HTTP/2 test client; a brow
 Here, once a piece of a streamed body has been handled, a flow killed meanwhile is ended as mitmproxy ends one
 whose client went away mid-upload: the request is aborted towards the server (an HTTP/1 server connection closed,
 an HTTP/2 stream reset), and the client gets no response (an HTTP/1 connection closed, as for every killed flow; an
-HTTP/2 stream reset, the connection's other streams untouched). What the layer would have yielded after the kill
-(the ``request`` hook, the request's end for the server) is not yielded: the gate has recorded the stop.
+HTTP/2 stream reset, the connection's other streams untouched), and the ``error`` hook runs, as for any killed
+flow. What the layer would have yielded after the kill (the ``request`` hook, the request's end for the server)
+is not yielded: the gate has recorded the stop.
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ def end_stopped_uploads() -> None:
     def abort(self: Any) -> Generator[Any, Any, None]:
         aborted = layers.RequestProtocolError(self.stream_id, "stopped by pixelguard", *why)
         yield layers.SendHttp(aborted, self.context.server)
-        yield from self.check_killed(False)  # the client's side: no response, the states errored
+        # The client's side: no response, the states errored, and the error hook, which every addon counting a
+        # request in flight (the body budget, the streams of an HTTP/2 connection) takes as its end.
+        yield from self.check_killed(True)
         yield layers.DropStream(self.stream_id)
 
     def state_stream_request_body(self: Any, event: Any) -> Generator[Any, Any, None]:

@@ -294,3 +294,19 @@ def test_a_big_body_stopped_over_http2_ends_its_stream(proxy: Proxy, origin: Ori
         assert r.alpn == "h2" and r.ended, (name, r)  # reset or answered, never left hanging
         passed = r.status == 200 and origin.received[path] == len(body)
         assert passed == (name == "middle"), (name, r.status, origin.received[path])
+
+
+def test_stopped_uploads_give_back_the_body_budget_they_held(proxy: Proxy, origin: Origin) -> None:
+    # An upload holds up to BODY_HOLD of the body budget (MAX_BODIES_IN_FLIGHT) until its end; one stopped midway
+    # ends without a `request` hook, and gives it back through the `error` hook. More stopped uploads than the
+    # budget holds, then an upload that passes still passes.
+    from pixelguard.limits import BODY_HOLD, MAX_BODIES_IN_FLIGHT
+
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Referer": "https://news.example/article"}
+    stopped = _bodies()["head"]
+    for _ in range(MAX_BODIES_IN_FLIGHT // BODY_HOLD + 8):
+        assert _post(proxy, origin.url("/stage/uploads"), stopped, headers) is None
+    assert origin.received["/stage/uploads"] == 0
+    fine = _bodies()["middle"]
+    assert _post(proxy, origin.url("/stage/after"), fine, headers) == 200
+    assert origin.received["/stage/after"] == len(fine)

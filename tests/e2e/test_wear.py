@@ -253,3 +253,62 @@ def test_obs_folded_header_lines_are_unfolded_both_ways(proxy: Proxy, origin: Or
     assert b"X-Reply: first second\r\n" in head + b"\r\n" and b"\r\n\tsecond" not in head
     _, path, headers = origin.requests[-1]
     assert path == "/wear/folded" and headers["X-Folded"] == "one two"
+
+
+def test_requests_pixelguard_kills_are_not_counted_as_a_clients_resets(
+    tmp_path: Path, confdir: Path, certs: Certs
+) -> None:
+    # A POST to a blocked path whose body's length is unknown (HTTP/2 needs no Content-Length) is killed, not
+    # answered: its stream ends by pixelguard's decision. Counted as the client's resets, 200 of them in 10 s
+    # (a page's beacons) had the rapid-reset guard close the connection, and the page's other requests with it.
+    from pixelguard.limits import MAX_STREAM_RESETS
+
+    config = write_config(tmp_path, {"t": "||site.test/beacon\n"})
+    proxy = start_proxy(tmp_path, config, confdir, certs)
+    try:
+        raw = socket.create_connection(("127.0.0.1", proxy.port), timeout=20)
+        raw.sendall(b"CONNECT site.test:443 HTTP/1.1\r\nHost: site.test:443\r\n\r\n")
+        assert raw.recv(4096).startswith(b"HTTP/1.1 200")
+        ctx = proxy.client_context()
+        ctx.set_alpn_protocols(["h2"])
+        tls = ctx.wrap_socket(raw, server_hostname="site.test")
+        conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True))
+        conn.initiate_connection()
+        tls.sendall(conn.data_to_send())
+
+        def exchange(method: str, count: int) -> dict[int, str]:
+            """count requests at once; how each stream ended: its status, or "reset"."""
+            ended: dict[int, str] = {}
+            for _ in range(count):
+                sid = conn.get_next_available_stream_id()
+                fields = [
+                    (":method", method),
+                    (":path", "/beacon"),
+                    (":scheme", "https"),
+                    (":authority", "site.test"),
+                ]
+                conn.send_headers(sid, fields, end_stream=method == "GET")
+                if method == "POST":
+                    conn.send_data(sid, b"e=1", end_stream=True)
+                ended[sid] = ""
+            tls.sendall(conn.data_to_send())
+            while not all(ended.values()):
+                data = tls.recv(65536)
+                assert data, "the proxy closed the connection"
+                for event in conn.receive_data(data):
+                    if isinstance(event, h2.events.ResponseReceived):
+                        ended[event.stream_id] = dict(event.headers)[b":status"].decode()
+                    elif isinstance(event, h2.events.StreamReset):
+                        ended[event.stream_id] = "reset"
+                    elif isinstance(event, h2.events.ConnectionTerminated):
+                        raise AssertionError("the proxy closed the connection")
+                tls.sendall(conn.data_to_send())
+            return ended
+
+        for _ in range(MAX_STREAM_RESETS // 50 + 1):
+            assert set(exchange("POST", 50).values()) == {"reset"}
+        assert set(exchange("GET", 1).values()) == {"204"}  # the same connection still serves the page
+        tls.close()
+        assert "requests reset or failed" not in proxy.log()
+    finally:
+        proxy.stop()
