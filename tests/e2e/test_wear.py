@@ -62,19 +62,25 @@ def proxy(tmp_path: Path, confdir: Path, certs: Certs) -> Proxy:
     p.stop()
 
 
-def _h2_rapid_reset(proxy: Proxy, streams: int) -> int:
-    """One HTTP/2 connection through the proxy: HEADERS then RST_STREAM, stream after stream, as fast as it
-    can write; returns how many it got to send before the connection closed."""
-    raw = socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
-    raw.sendall(b"CONNECT rr.unlisted.test:443 HTTP/1.1\r\nHost: rr.unlisted.test:443\r\n\r\n")
+def _h2_tunnel(proxy: Proxy, host: str, timeout: float) -> tuple[ssl.SSLSocket, h2.connection.H2Connection]:
+    """An HTTP/2 connection to host:443 inside a CONNECT tunnel through the proxy, its preface sent."""
+    raw = socket.create_connection(("127.0.0.1", proxy.port), timeout=timeout)
+    raw.sendall(f"CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n".encode())
     assert raw.recv(4096).startswith(b"HTTP/1.1 200")
     ctx = proxy.client_context()
     ctx.set_alpn_protocols(["h2"])
-    tls = ctx.wrap_socket(raw, server_hostname="rr.unlisted.test")
+    tls = ctx.wrap_socket(raw, server_hostname=host)
     assert tls.selected_alpn_protocol() == "h2"
     conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True))
     conn.initiate_connection()
     tls.sendall(conn.data_to_send())
+    return tls, conn
+
+
+def _h2_rapid_reset(proxy: Proxy, streams: int) -> int:
+    """One HTTP/2 connection through the proxy: HEADERS then RST_STREAM, stream after stream, as fast as it
+    can write; returns how many it got to send before the connection closed."""
+    tls, conn = _h2_tunnel(proxy, "rr.unlisted.test", 10)
     headers = [
         (":method", "GET"),
         (":path", "/reset"),
@@ -266,15 +272,7 @@ def test_requests_pixelguard_kills_are_not_counted_as_a_clients_resets(
     config = write_config(tmp_path, {"t": "||site.test/beacon\n"})
     proxy = start_proxy(tmp_path, config, confdir, certs)
     try:
-        raw = socket.create_connection(("127.0.0.1", proxy.port), timeout=20)
-        raw.sendall(b"CONNECT site.test:443 HTTP/1.1\r\nHost: site.test:443\r\n\r\n")
-        assert raw.recv(4096).startswith(b"HTTP/1.1 200")
-        ctx = proxy.client_context()
-        ctx.set_alpn_protocols(["h2"])
-        tls = ctx.wrap_socket(raw, server_hostname="site.test")
-        conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True))
-        conn.initiate_connection()
-        tls.sendall(conn.data_to_send())
+        tls, conn = _h2_tunnel(proxy, "site.test", 20)
 
         def exchange(method: str, count: int) -> dict[int, str]:
             """count requests at once; how each stream ended: its status, or "reset"."""
