@@ -378,7 +378,9 @@ def check(
 @click.option(
     "--follow", "-f", is_flag=True, help="Keep printing new events as they arrive (Ctrl-C to stop)."
 )
-@click.option("--limit", "-n", type=click.IntRange(1), default=50, show_default=True, help="Rows to show.")
+# Cut to what SQLite's LIMIT takes: a number past it (-n 99999999999999999999) means "every row", not a crash.
+@click.option("--limit", "-n", type=click.IntRange(1), default=50, show_default=True, help="Rows to show.",
+              callback=lambda _ctx, _param, n: min(n, 2**63 - 1))  # fmt: skip
 @click.option("--since", type=DURATION, help="Only events newer than this (e.g. 1h, 30m, 2d).")
 @click.option("--host", help="Only events for this host (and its subdomains).")
 @json_option

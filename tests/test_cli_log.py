@@ -87,6 +87,9 @@ def test_log_limit_since_host(conf):
     ]
     r = run(conf, "log", "-n", "100", "--since", "1h")
     assert len(r.stdout.splitlines()) == 12 and "old.tracker.test" not in r.stdout
+    # past what SQLite's LIMIT takes: every row, not a crash
+    r = run(conf, "log", "-n", "9" * 25)
+    assert r.exit_code == 0 and len(r.stdout.splitlines()) == 13 and "old.tracker.test" in r.stdout, r.output
     r = run(conf, "log", "--host", "ads.test")
     hosts = {line.split()[1] for line in r.stdout.splitlines()[1:]}
     assert hosts == {"px.ads.test", "cdn.ads.test"}  # subdomains of ads.test, not notads.test
