@@ -310,3 +310,56 @@ def test_stopped_uploads_give_back_the_body_budget_they_held(proxy: Proxy, origi
     fine = _bodies()["middle"]
     assert _post(proxy, origin.url("/stage/after"), fine, headers) == 200
     assert origin.received["/stage/after"] == len(fine)
+
+
+def test_an_upload_stopped_over_http2_leaves_the_connections_other_streams_alone(
+    proxy: Proxy, origin: Origin
+) -> None:
+    import h2.config
+    import h2.connection
+    import h2.events
+    import h2.settings
+    from harness import connect_tunnel
+
+    raw, reply = connect_tunnel(proxy.port, "127.0.0.1", origin.https_port, timeout=30)
+    assert reply.startswith(b"HTTP/1.1 200")
+    context = proxy.client_context()
+    context.set_alpn_protocols(["h2"])
+    tls = context.wrap_socket(raw, server_hostname="127.0.0.1")
+    conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1 << 20})
+    body = _bodies()["tail"]
+
+    def fields(method: str, path: str) -> list[tuple[str, str]]:
+        return [(":method", method), (":path", path), (":scheme", "https"), (":authority", "127.0.0.1"),
+                ("referer", "https://news.example/article"), ("content-type", "application/x-www-form-urlencoded"),
+                *([("content-length", str(len(body)))] if method == "POST" else [])]  # fmt: skip
+
+    # A page's request goes out on the connection while its upload is still being sent, and is stopped at its end.
+    origin.serve("/stage/h2-page.txt", b"page\n", "text/plain")
+    upload, page = conn.get_next_available_stream_id(), 0
+    conn.send_headers(upload, fields("POST", "/stage/h2-upload-beside"))
+    sent, ended = 0, {}
+    with tls:
+        tls.sendall(conn.data_to_send())
+        while len(ended) < 2:
+            while sent < len(body) and (window := min(conn.local_flow_control_window(upload), 16384)) > 0:
+                piece = body[sent : sent + window]
+                sent += len(piece)
+                conn.send_data(upload, piece, end_stream=sent == len(body))
+            if sent > len(body) // 2 and not page:
+                page = conn.get_next_available_stream_id()
+                conn.send_headers(page, fields("GET", "/stage/h2-page.txt"), end_stream=True)
+            tls.sendall(conn.data_to_send())
+            data = tls.recv(65536)
+            assert data, "the proxy closed the connection"
+            for event in conn.receive_data(data):
+                if isinstance(event, h2.events.StreamReset):
+                    ended[event.stream_id] = "reset"
+                elif isinstance(event, h2.events.ResponseReceived):
+                    ended[event.stream_id] = dict(event.headers)[b":status"].decode()
+                elif isinstance(event, h2.events.DataReceived):
+                    conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+    assert ended == {upload: "reset", page: "200"}
+    assert origin.received["/stage/h2-upload-beside"] < len(body)
