@@ -185,9 +185,8 @@ class RequestDecider:
     def _finish(self, flow: http.HTTPFlow, note: FlowNote) -> None:
         r = flow.request
         if note.streamed is not None:
-            if note.decision.stopped:  # the gate stopped it: no chunked terminator either
-                r.headers.pop("transfer-encoding", None)
-            self._record(note, note.decision, nbytes=note.streamed.size if note.decision.stopped else 0)
+            # It passed: one the gate stopped was recorded by the gate and ended there (proxy/stopped_uploads.py).
+            self._record(note, note.decision)
             return
         body = view_of(
             r.raw_content, r.headers.get("content-type", ""), r.headers.get("content-encoding", "")
