@@ -183,9 +183,8 @@ def _edit_user_list(
         # Read as the rule will read it first: a name that is no host at all is told so, not offered a ".com".
         host = lists.normalize_domain(name, "domain" if what == "DOMAIN" else "site")
         if "." not in host and host != "localhost":
-            meant = (
-                host if "/" in name else name.strip().strip(".")
-            )  # a URL's host, else as the user wrote it
+            # A URL's host, else the name as the user wrote it.
+            meant = host if "/" in name else name.strip().strip(".")
             raise PixelguardError(
                 f"{what} {name!r} is not a full domain name (no dot): did you mean {meant}.com?"
             )
