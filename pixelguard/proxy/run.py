@@ -146,6 +146,7 @@ async def serve(
     from pixelguard.limits import FORGED_CERTS
     from pixelguard.proxy.addon import STREAM_LARGER_THAN, Pixelguard
     from pixelguard.proxy.address_cache import cache_addresses
+    from pixelguard.proxy.body_framing import frame_translated_bodies
     from pixelguard.proxy.connection_guard import guard_h2_resets
     from pixelguard.proxy.corked_writes import cork_stream_writes
     from pixelguard.proxy.direct_reads import read_directly
@@ -212,6 +213,7 @@ async def serve(
     http_until_the_line_ends()  # a request line split between reads is HTTP, never raw TCP (proxy/http_lines.py)
     let_servers_speak_first()  # a silent tunnel gets its server, whose greeting it waits for (proxy/server_first.py)
     end_stopped_uploads()  # a request stopped while its body streams ends at once (proxy/stopped_uploads.py)
+    frame_translated_bodies()  # an HTTP/2 body without a length keeps it to an HTTP/1 server (proxy/body_framing.py)
     if workers > 1 or helper:
         share_the_port()  # every worker listens on the address: the kernel spreads connections (proxy/workers.py)
     # The public suffix list is read on first use (some 30 ms): here, not in the first client's CONNECT.

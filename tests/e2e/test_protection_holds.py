@@ -400,3 +400,21 @@ def test_every_encoding_of_the_identity_is_stopped_and_none_is_written_anywhere(
             assert n.encode() not in data, f"a form of the identity ({n[:12]}…) is in {p}"
     for n in needles:
         assert n not in text, f"a form of the identity ({n[:12]}…) is in the proxy's output"
+
+
+def test_a_body_sent_over_http2_without_its_length_reaches_an_http1_server_whole(
+    make_proxy, origin: Origin, to_origin: list[str]
+) -> None:
+    # HTTP/2 frames a body itself: a client need not send a Content-Length. HTTP/1 needs one, or chunked encoding;
+    # mitmproxy wrote such a request to an HTTP/1 server with neither, and the server read an empty body.
+    proxy = make_proxy({}, *to_origin, "--set", "ssl_insecure=true")
+    for size in (1000, 300_000, 5 * MB):
+        path = f"/h2-upload-{size}"
+        r = h2client.request(proxy.port, "uploads.example", 443, proxy.client_context(), "POST", path,
+                             {"content-type": "application/octet-stream"}, b"u" * size, timeout=60)  # fmt: skip
+        assert r.alpn == "h2" and r.status == 200, (size, r)
+        assert origin.received[path] == size, (size, origin.received[path])
+    # With its length, as before: the header is the client's, nothing added.
+    r = h2client.request(proxy.port, "uploads.example", 443, proxy.client_context(), "POST", "/h2-upload-length",
+                         {"content-length": "1000"}, b"u" * 1000)  # fmt: skip
+    assert r.status == 200 and origin.received["/h2-upload-length"] == 1000
