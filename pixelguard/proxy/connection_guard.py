@@ -17,7 +17,6 @@ from typing import Any
 import h2.events
 import h2.exceptions
 from mitmproxy import connection, ctx, http
-from mitmproxy.flow import Error
 
 from pixelguard.limits import (
     BODY_HOLD,
@@ -31,6 +30,7 @@ from pixelguard.limits import (
     RESET_WINDOW_S,
 )
 from pixelguard.proxy.decider import body_size
+from pixelguard.proxy.flow_note import killed
 from pixelguard.proxy.inline_hooks import hook_tasks
 from pixelguard.proxy.shared import Shared, failed
 
@@ -228,8 +228,7 @@ class ConnectionGuard:
         try:
             if flow.request.http_version.startswith("HTTP/2"):
                 # A request pixelguard killed (a blocked upload) ended by its decision, not the client's reset.
-                killed = flow.error is not None and flow.error.msg == Error.KILLED_MESSAGE
-                self._stream_ended(flow, not killed)
+                self._stream_ended(flow, not killed(flow))
         except Exception as e:
             failed("stream reset limit", e)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mitmproxy.flow import Error
+
 from pixelguard.decision.bodies import StreamedBody
 from pixelguard.decision.decision import Decision
 from pixelguard.decision.request_model import RequestModel
@@ -35,3 +37,8 @@ class FlowNote:
 def note_of(flow: Any) -> FlowNote | None:
     note = flow.metadata.get(KEY)
     return note if isinstance(note, FlowNote) else None
+
+
+def killed(flow: Any) -> bool:
+    """Was the flow killed by a hook (a decision of pixelguard's), not ended by an error or a peer's reset?"""
+    return flow.error is not None and flow.error.msg == Error.KILLED_MESSAGE

@@ -22,16 +22,14 @@ from typing import Any
 
 def end_stopped_uploads() -> None:
     """Make mitmproxy end a streamed request killed by a hook (see the module)."""
-    from mitmproxy import flow
     from mitmproxy.proxy.layers import http as layers
+
+    from pixelguard.proxy.flow_note import killed
 
     stream: Any = layers.HttpStream
     if getattr(stream, "pixelguard_ends_stopped_uploads", False):
         return
     original = stream.state_stream_request_body
-
-    def killed(f: Any) -> bool:
-        return f.error is not None and f.error.msg == flow.Error.KILLED_MESSAGE
 
     try:  # mitmproxy 12 says why a request is aborted, and requires it
         from mitmproxy.proxy.layers.http._events import ErrorCode  # type: ignore[attr-defined,unused-ignore]
