@@ -41,11 +41,15 @@ class Result:
     notes: list[str] = field(default_factory=list)  # what limits the answer (a list not downloaded...)
 
 
+# RFC 9110 section 5.6.2: a method and a field name are each a token; a client cannot send anything else in them.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+
+
 def parse_headers(items: tuple[str, ...]) -> list[tuple[str, str]]:
     out = []
     for item in items:
         name, sep, value = item.partition(":")
-        if not sep or not name.strip() or any(c in name for c in " \t\r\n"):
+        if not sep or not _TOKEN.match(name.strip()):
             raise PixelguardError(f"--header {item!r} is not NAME: VALUE")
         out.append((name.strip(), value.strip()))
     return out
@@ -118,6 +122,8 @@ class Checker:
         body: bytes | Iterable[bytes] | None = None,
         client: str = "127.0.0.1",
     ) -> Result:
+        if not _TOKEN.match(method):
+            raise PixelguardError(f"--method {method!r} is not an HTTP method (one word, like GET or POST)")
         given = absolute(url)
         read: list[str] = []
         for what, value in (("URL", given), ("--source", source)):

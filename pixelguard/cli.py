@@ -309,7 +309,12 @@ def ui(state: State) -> None:
 
 @cli.command()
 @click.argument("url")
-@click.option("--source", metavar="PAGE_URL", help="The page that made the request (its Referer).")
+@click.option(
+    "--source",
+    "--page",
+    metavar="PAGE_URL",
+    help="The page that made the request (its Referer; --page is the same).",
+)
 @click.option(
     "--type",
     "resource_type",

@@ -165,6 +165,10 @@ def test_config_show_never_prints_the_password(tmp_path: Path) -> None:
         (["log", "--limit", "0"], "--limit"),
         (["check", "--type", "banana", "http://a.example/"], "banana"),
         (["check"], "Missing argument 'URL'"),
+        # A method and a header's name are HTTP tokens: no client could send these (RFC 9110 section 5.6.2).
+        (["check", "--method", "", "http://a.example/"], "--method '' is not an HTTP method"),
+        (["check", "--method", "GET /x", "http://a.example/"], "is not an HTTP method"),
+        (["check", "--header", "Sec-Fetch(Dest): image", "http://a.example/"], "is not NAME: VALUE"),
         (["scan"], "Missing argument"),
         (["config", "show", "--bogus"], "No such option '--bogus'"),
     ],

@@ -25,6 +25,12 @@ def test_check_blocked_and_json(tmp_path: Path) -> None:
     )
     assert r.exit_code == 1, r.output  # 1: blocked, as grep's 1 means "no line selected"
     assert "BLOCKED" in r.output and "||tracker.example^$third-party (mylist:2)" in r.output
+    # --page names the same thing (what a user of uBO's logger would type); first-party, the rule stays out.
+    for page, status in (("https://news.example/", 1), ("https://tracker.example/", 0)):
+        r = CliRunner().invoke(
+            cli, ["--config", str(cfg), "check", "https://tracker.example/p.gif", "--page", page]
+        )
+        assert r.exit_code == status, r.output
     r = CliRunner().invoke(cli, ["--config", str(cfg), "check", "https://tracker.example/ok.js", "--json"])
     assert r.exit_code == 0, r.output
     obj = json.loads(r.output)
