@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.client
 import io
-import logging
 import re
 import time
 import urllib.error
@@ -32,8 +31,6 @@ from pixelguard.update.expiry import (
     read_meta,
     write_meta,
 )
-
-log = logging.getLogger(__name__)
 
 UPDATED, NOT_MODIFIED, FAILED, SKIPPED = "updated", "not-modified", "failed", "skipped"
 TRUNCATED_RATIO = 0.5
@@ -143,7 +140,7 @@ def update_list(
             if spec.file.exists()
             else "no copy yet: the list blocks nothing until a download succeeds"
         )
-        log.warning("list %s: update failed (%s): %s", spec.name, kept, e)
+        # Not logged here: each caller reports the result (the CLI prints it, the proxy's updater logs it).
         return UpdateResult(spec.name, FAILED, f"{e}; {kept}")
 
 
