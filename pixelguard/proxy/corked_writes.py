@@ -13,7 +13,7 @@ everything was at first, each send waited behind the rest of the current step's 
 average under `scripts/bench-pageload --https`), at each of the four or five sends on a request's way: the CONNECT
 answer, the handshakes' flights, the request, the response. Sent at the end of the event, the median page was
 shorter in four of six runs against that (2.4-4.9%) and longer in two (2.5-2.6%), 2.9% shorter at the median of the
-six (README, Performance): a small gain, within what this benchmark can tell apart. ``close`` and ``write_eof``
+six (benchmarks/HISTORY.md, stop 53): a small gain, within what this benchmark can tell apart. ``close`` and ``write_eof``
 send what is kept first, so nothing is lost or reordered, and a connection that closes meanwhile is sent nothing
 (as mitmproxy itself writes nothing to a closing one). Backpressure is unchanged: what is kept reaches the
 transport's own buffer before the connection is read again, and mitmproxy drains its writers after every read. Only
