@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pixelguard import cname, pause, protection, relays
 from pixelguard.config import Config
-from pixelguard.decision.bodies import BodyView, views_of
+from pixelguard.decision.bodies import BodyView, is_encoded, views_of
 from pixelguard.decision.decision import Action, Decision
 from pixelguard.decision.pipeline import judged_by_aliases
 from pixelguard.decision.request_model import RequestModel, header_map
@@ -26,6 +26,7 @@ from pixelguard.engine.request import split_url
 from pixelguard.errors import PixelguardError
 from pixelguard.invocation import cmd
 from pixelguard.limits import CHECK_BODY_MAX
+from pixelguard.store.event import UNREAD_BODY
 from pixelguard.written_urls import fetched_url
 
 
@@ -109,6 +110,9 @@ class Checker:
         self.relayed: dict[str, list[dict[str, object]]] = {}  # host -> its tunnels relayed as raw bytes
         for row in relays.recent(cfg):
             self.relayed.setdefault(row["host"], []).append(row)
+        self.unread: dict[str, list[dict[str, object]]] = {}  # host -> the request bodies to it read in part
+        for row in relays.recent(cfg, reason=UNREAD_BODY):
+            self.unread.setdefault(row["host"], []).append(row)
 
     def check(
         self,
@@ -147,6 +151,9 @@ class Checker:
                 f"in the last 24 h, tunnels to {relays.summary(relayed)} carried something other than HTTP: the "
                 "proxy relayed them as raw bytes and decided only their host, not what they carried"
             )
+        unread = self.unread.get(host)
+        if unread:
+            result.notes.append(f"in the last 24 h, {relays.unread_summary(unread)}")
         if scheme == "https":
             d = pipeline.decide_connect(host, client)
             if d.action is not Action.PASSED:
@@ -171,11 +178,14 @@ class Checker:
         if body:
             pieces = [body] if isinstance(body, bytes) else body
             # The views the proxy decides on, in its order: the first that stops the request is its decision.
-            for view in views_of(pieces, hmap.get("content-type", ""), hmap.get("content-encoding", "")):
+            encoding = hmap.get("content-encoding", "")
+            for view in views_of(pieces, hmap.get("content-type", ""), encoding):
                 decided = pipeline.decide_body(req, d, view)
                 if decided.stopped or decided is not d:
                     d = decided
                     break
+            if view is not None and view.unread and not d.stopped:
+                result.notes.append(relays.unread_note(view.size, view.unread, is_encoded(encoding)))
         result.decision = pipeline.describe(req, d, view)
         return result
 

@@ -1095,8 +1095,8 @@ def _remove_data(cfg: Any, dry_run: bool, proxy: Any) -> None:
 @pass_state
 def doctor(state: State, as_json: bool) -> None:
     """Is protection on? The CA and where it is trusted, the lists and their age, pause, TLS passthrough, tunnels
-    relayed as raw bytes (not HTTP), the DNS servers, the database, the service and the proxy, each problem with
-    the command that fixes it. Exits 1 when something needs fixing."""
+    relayed as raw bytes (not HTTP), request bodies read in part (over 256 KB), the DNS servers, the database, the
+    service and the proxy, each problem with the command that fixes it. Exits 1 when something needs fixing."""
     from pixelguard import doctor as doctormod
 
     findings = doctormod.run_all(state.config)

@@ -18,6 +18,7 @@ from pathlib import Path
 from pixelguard import display, running, service, trust
 from pixelguard.config import Config, Upstream, is_loopback, parse_upstream
 from pixelguard.invocation import cmd
+from pixelguard.store.event import UNREAD_BODY
 
 # A subscription older than this is stale: lists publish an `! Expires:` of days, not weeks.
 STALE_AFTER_S = 14 * 86400
@@ -198,6 +199,23 @@ def check_relays(cfg: Config) -> Finding:
     )
 
 
+def check_unread_bodies(cfg: Config) -> Finding:
+    """Request bodies read in part: over BODY_HOLD a body streams, and its middle goes to the server unread. A note,
+    not a fault (an upload of a photo or a backup is big; a tracker's batch is read at both ends), named so that
+    the user knows where the leak alarm and the payload readers saw only part of what was sent."""
+    from pixelguard import relays
+
+    rows = relays.recent(cfg, reason=UNREAD_BODY)
+    if not rows:
+        return Finding("bodies", True, "every request body in the last 24 h was read whole")
+    return Finding(
+        "bodies",
+        True,
+        f"in the last 24 h, {relays.unread_summary(rows)} (expected of uploads; `{cmd('log --host HOST')}` lists "
+        "them)",
+    )
+
+
 def check_cname(cfg: Config) -> Finding:
     """CNAME uncloaking needs a DNS server that answers: without one every lookup fails open, and trackers behind
     first-party names pass with nothing to say so."""
@@ -348,6 +366,7 @@ def run_all(cfg: Config, home: Path | None = None) -> list[Finding]:
         check_pause(cfg),
         *check_passthrough(cfg),
         check_relays(cfg),
+        check_unread_bodies(cfg),
         check_cname(cfg),
         check_server_trust(),
         *check_upstream(cfg),

@@ -46,12 +46,13 @@ FORGED_CERTS = 2048
 # before it is taken for HTTP (proxy/http_lines.py). Below it a line usually ends within the next read.
 REQUEST_LINE_WAIT = 8 * 1024
 
-# A tunnel that carries something other than HTTP is relayed as raw bytes, which no filter can read
-# (proxy/raw_relays.py). Each is recorded, but the same client's tunnels to the same host and port at most once
-# in this many seconds: a mail client's IMAP or a chat app reconnects all day, and one event an hour says so.
-RAW_RELAY_EVERY_S = 3600.0
-# (client, host, port) triples remembered for that; past this the memory starts again (a few more events).
-RAW_RELAY_KEYS = 4096
+# What passes without being read whole is recorded so that the user sees it: a tunnel that carries something
+# other than HTTP, relayed as raw bytes (proxy/raw_relays.py), and a request body too big to hold, whose middle
+# streams to the server unread (proxy/decider.py). The same client's to the same place at most once in this many
+# seconds: a mail client's IMAP reconnects all day, a backup tool uploads all night, and one event an hour says so.
+UNDECIDED_EVENT_EVERY_S = 3600.0
+# (client, place) pairs remembered for that; past this the memory starts again (a few more events).
+UNDECIDED_EVENT_KEYS = 4096
 
 # A tunnel whose client has said nothing this long after it opened (or after its TLS handshake, when it offered
 # no HTTP protocol) gets its server connection, so that a server that speaks first can (proxy/server_first.py).

@@ -1,5 +1,7 @@
-"""Tunnels the proxy relayed as raw bytes (proxy/raw_relays.py), as `pixelguard doctor` and `pixelguard check`
-report them: read from the history, never from the proxy, so that both answer while it is stopped too."""
+"""What the proxy let through without reading all of it, as `pixelguard doctor`, `pixelguard check` and the UI
+report it: tunnels relayed as raw bytes (proxy/raw_relays.py) and request bodies read in part (a body over
+limits.BODY_HOLD streams, and its middle goes to the server unread: proxy/decider.py). Read from the history,
+never from the proxy, so that they answer while it is stopped too."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from typing import Any
 from pixelguard import display
 from pixelguard.config import Config
 from pixelguard.errors import PixelguardError
+from pixelguard.limits import BODY_HOLD, BODY_TAIL
+from pixelguard.store.event import NOT_HTTP
 
 # How far back the reports look: a day of use, long enough to cover the last session at the machine.
 WINDOW_S = 86400.0
@@ -19,14 +23,38 @@ NAMED = 5
 SCHEME = "tcp://"
 
 
+def _place(url: str) -> str:
+    """tcp://host:port as host:port, https://host/ as host."""
+    return url.removeprefix(SCHEME).removeprefix("https://").removeprefix("http://").removesuffix("/")
+
+
 def relay_url(host: str, port: int) -> str:
     """The URL a relayed tunnel is recorded under (an IPv6 address in brackets)."""
     return SCHEME + display.host_port(host, port)
 
 
-def recent(cfg: Config, host: str | None = None, now: float | None = None) -> list[dict[str, Any]]:
-    """Relays of the last WINDOW_S (to ``host`` and its subdomains, when given), most recent first; none when
-    there is no history yet or it cannot be read (`doctor`'s database line says why)."""
+def unread_note(size: int, unread: int, encoded: bool) -> str:
+    """What of a request body the proxy does not read (bodies.StreamedBody.unread), as `check` and the event's detail
+    say it."""
+    if encoded:
+        return (f"a compressed body of {display.size(size)}: the proxy reads what its first {display.size(BODY_HOLD)} "
+                f"inflate to, not the {display.size(unread)} after them")  # fmt: skip
+    return (f"a body of {display.size(size)}: the proxy reads its first {display.size(BODY_HOLD)} and its last "
+            f"{display.size(BODY_TAIL)}, not the {display.size(unread)} between")  # fmt: skip
+
+
+def unread_summary(rows: list[dict[str, Any]]) -> str:
+    """Where request bodies read in part went (rows of ``recent(..., reason=UNREAD_BODY)``), and why, escaped."""
+    return (f"request bodies to {summary(rows)} were read in part: over {display.size(BODY_HOLD)}, a body streams, "
+            f"and the proxy reads its first {display.size(BODY_HOLD)} and its last {display.size(BODY_TAIL)}")  # fmt: skip
+
+
+def recent(
+    cfg: Config, host: str | None = None, now: float | None = None, reason: str = NOT_HTTP
+) -> list[dict[str, Any]]:
+    """Events of ``reason`` (relays; UNREAD_BODY: bodies read in part) of the last WINDOW_S (to ``host`` and its
+    subdomains, when given), by where they went, most recent first; none when there is no history yet or it
+    cannot be read (`doctor`'s database line says why)."""
     from pixelguard.store import db, queries
 
     since = (time.time() if now is None else now) - WINDOW_S
@@ -35,7 +63,7 @@ def recent(cfg: Config, host: str | None = None, now: float | None = None) -> li
     except (PixelguardError, sqlite3.Error):
         return []
     try:
-        return queries.raw_relays(database, since, host)
+        return queries.undecided(database, since, reason, host)
     except sqlite3.Error:
         return []
     finally:
@@ -43,11 +71,8 @@ def recent(cfg: Config, host: str | None = None, now: float | None = None) -> li
 
 
 def summary(rows: list[dict[str, Any]]) -> str:
-    """'imap.example.com:993 (last at 14:02), [::1]:5222 (last at 09:15) and 3 more': where relays went, escaped
-    for a terminal."""
-    named = [
-        f"{display.safe(r['url'].removeprefix(SCHEME))} (last at {display.clock(r['last'])})"
-        for r in rows[:NAMED]
-    ]
+    """'imap.example.com:993 (last at 14:02), [::1]:5222 (last at 09:15) and 3 more': where relays (or bodies read
+    in part: 'drive.example (last at 14:02)') went, escaped for a terminal."""
+    named = [f"{display.safe(_place(r['url']))} (last at {display.clock(r['last'])})" for r in rows[:NAMED]]
     more = f" and {len(rows) - NAMED} more" if len(rows) > NAMED else ""
     return ", ".join(named) + more

@@ -71,6 +71,8 @@ def test_a_streamed_body_keeps_its_head_and_last_bytes_whatever_the_chunking(
     assert v.data == body[:BODY_HOLD] + (b"\n" + past[-BODY_TAIL:] if past else b"")
     assert v.complete is (size <= BODY_HOLD)
     assert not s.view(complete=False).complete
+    # What no stage reads: the bytes between the head and the last BODY_TAIL, none when those two cover it.
+    assert s.unread == v.unread == max(0, size - BODY_HOLD - BODY_TAIL)
 
 
 def test_a_streamed_body_is_complete_only_when_it_has_ended_and_fits() -> None:
@@ -89,6 +91,11 @@ def test_a_compressed_streamed_body_is_viewed_through_its_head() -> None:
     s.feed(packed)
     v = s.view(complete=True)
     assert v.data == body and v.size == len(packed) and v.content_type == "text/plain"
+    assert v.unread == 0  # it fits in the head
+    big = StreamedBody("text/plain", "gzip")
+    big.feed(b"\x1f\x8b" + bytes(range(256)) * (BODY_HOLD // 128))  # 2 * BODY_HOLD of what will not inflate
+    # Its end cannot be inflated without what comes before it: all past the head goes unread.
+    assert big.unread == big.size - BODY_HOLD == big.view(complete=True).unread
 
 
 def test_a_body_arriving_a_byte_at_a_time_keeps_a_bounded_tail() -> None:

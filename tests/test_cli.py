@@ -452,6 +452,7 @@ def test_check_reads_a_big_body_as_the_proxy_does(tmp_path, monkeypatch: pytest.
     import hashlib
 
     from pixelguard import checking
+    from pixelguard.display import size
     from pixelguard.limits import BODY_HOLD, BODY_TAIL
 
     conf = tmp_path / "c.yaml"
@@ -469,6 +470,10 @@ def test_check_reads_a_big_body_as_the_proxy_does(tmp_path, monkeypatch: pytest.
                    "--body", f"@{f}", "https://collect.example/c")  # fmt: skip
         assert r.exit_code == status, (name, r.output)
         assert ("your email (md5)" in r.stdout) == bool(status), (name, r.stdout)
+        # What passes says what of it went unread (a stopped one sent nothing more).
+        unread = len(body) - BODY_HOLD - BODY_TAIL
+        said = f"the proxy reads its first 256 KB and its last 64 KB, not the {size(unread)} between"
+        assert (said in r.stderr) == (not status), (name, r.stderr)
     # An endless file is read up to a bound, not into memory: one line says so.
     monkeypatch.setattr(checking, "CHECK_BODY_MAX", 4 << 20)
     r = invoke("--config", str(conf), "check", "--body", "@/dev/zero", "https://collect.example/c")

@@ -10,6 +10,7 @@ from store_helpers import event
 from pixelguard import render
 from pixelguard.store import db as dbmod
 from pixelguard.store import queries
+from pixelguard.store.event import NOT_HTTP, UNREAD_BODY
 from pixelguard.store.writer import Writer
 
 NOW = time.time()
@@ -114,15 +115,22 @@ def test_tunnels_relayed_as_raw_bytes_are_listed_by_place_and_are_no_tracker(tmp
         relay(3, "chat.test", 5222, NOW - 30)
         relay(4, "old.test", 25, NOW - 90000)  # older than the window asked
         w.put(event(5, host="px.ads.test", site="news.example", ts=NOW - 20))
+        # A request body read in part (proxy/decider.py) is listed apart, by host.
+        w.put(type(event(6))(**{**event(6, host="drive.test", site="", ts=NOW - 10).row(), "url": "https://drive.test/",
+                                "reason": UNREAD_BODY, "action": "passthrough", "list": None, "line": None,
+                                "rule": None}))  # fmt: skip
     db = dbmod.connect(path, readonly=True)
-    rows = queries.raw_relays(db, NOW - 86400)
+    rows = queries.undecided(db, NOW - 86400, NOT_HTTP)
     assert [(r["url"], r["count"]) for r in rows] == [
         ("tcp://chat.test:5222", 1),
         ("tcp://imap.mail.test:993", 2),
     ]
     assert rows[1]["last"] == pytest.approx(NOW - 60)
-    assert [r["url"] for r in queries.raw_relays(db, NOW - 86400, host="mail.test")] == [
+    assert [r["url"] for r in queries.undecided(db, NOW - 86400, NOT_HTTP, host="mail.test")] == [
         "tcp://imap.mail.test:993"
     ]
-    # Nothing was stopped on a relay: it is no tracker.
+    assert [(r["url"], r["count"]) for r in queries.undecided(db, NOW - 86400, UNREAD_BODY)] == [
+        ("https://drive.test/", 1)
+    ]
+    # Nothing was stopped on a relay or an upload: neither is a tracker.
     assert [r["host"] for r in queries.top_trackers(db, NOW - 86400)] == ["px.ads.test"]

@@ -87,6 +87,11 @@ def head(data: bytes, content_encoding: str, limit: int) -> bytes | None:
     return out[:limit]
 
 
+def is_encoded(content_encoding: str) -> bool:
+    """Is a body sent with this Content-Encoding compressed (or otherwise not its own bytes)?"""
+    return content_encoding.strip().lower() not in ("", "identity")
+
+
 @dataclass(frozen=True, slots=True)
 class BodyView:
     """What the body stages may read of a request body."""
@@ -95,6 +100,7 @@ class BodyView:
     size: int  # bytes as sent (so far, for a streamed body)
     complete: bool  # ``data`` holds the whole body
     content_type: str = ""
+    unread: int = 0  # bytes as sent that no stage reads: the middle of a streamed body (StreamedBody.unread)
 
     @property
     def text(self) -> str:
@@ -163,9 +169,20 @@ class StreamedBody:
     def head_full(self) -> bool:
         return len(self.head) >= BODY_HOLD
 
+    @property
+    def encoded(self) -> bool:
+        return is_encoded(self.encoding)
+
+    @property
+    def unread(self) -> int:
+        """Bytes of the body so far that no stage reads: between its head and its last BODY_TAIL bytes, or, when
+        it is compressed, all past its head (its end cannot be inflated without the rest)."""
+        return max(0, self.size - len(self.head) - (0 if self.encoded else BODY_TAIL))
+
     def view(self, complete: bool) -> BodyView:
         whole = complete and not self.tail
-        if self.encoding.strip().lower() not in ("", "identity"):
-            return BodyView(_decoded(bytes(self.head), self.encoding), self.size, whole, self.content_type)
-        data = bytes(self.head) + (b"\n" + bytes(self.tail[-BODY_TAIL:]) if self.tail else b"")
-        return BodyView(data, self.size, whole, self.content_type)
+        if self.encoded:
+            data = _decoded(bytes(self.head), self.encoding)
+        else:
+            data = bytes(self.head) + (b"\n" + bytes(self.tail[-BODY_TAIL:]) if self.tail else b"")
+        return BodyView(data, self.size, whole, self.content_type, self.unread)

@@ -29,7 +29,7 @@ from typing import Any
 
 from mitmproxy import http
 
-from pixelguard import cname
+from pixelguard import cname, relays
 from pixelguard.decision.bodies import StreamedBody, view_of
 from pixelguard.decision.decision import Action, Decision
 from pixelguard.decision.pipeline import judged_by_aliases
@@ -38,6 +38,7 @@ from pixelguard.decision.request_model import RequestModel, header_map
 from pixelguard.limits import BODY_HOLD, BODY_TAIL
 from pixelguard.proxy import responses
 from pixelguard.proxy.flow_note import KEY, FlowNote, note_of
+from pixelguard.proxy.once_per import OncePer
 from pixelguard.proxy.shared import Shared, failed, guarded
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ class RequestDecider:
         self.shared = shared
         self.submit = submit  # learned collection paths are written off the event loop, by the file thread
         self.wake = wake  # tells the reloader a learned rule is on disk
+        self._unread = OncePer()  # bodies read in part: an event per client and host an hour
 
     def requestheaders(self, flow: http.HTTPFlow) -> Coroutine[Any, Any, None] | None:
         """Sync when the decision is at hand; a coroutine (which mitmproxy awaits) when a CNAME lookup is due."""
@@ -187,6 +189,12 @@ class RequestDecider:
         if note.streamed is not None:
             # It passed: one the gate stopped was recorded by the gate and ended there (proxy/stopped_uploads.py).
             self._record(note, note.decision)
+            streamed, req = note.streamed, note.request
+            if streamed.unread and self._unread.due(
+                (req.client, req.host)
+            ):  # seen in doctor, check and the UI
+                detail = relays.unread_note(streamed.size, streamed.unread, streamed.encoded)
+                self.shared.recorder.body_unread(req, detail)
             return
         body = view_of(
             r.raw_content, r.headers.get("content-type", ""), r.headers.get("content-encoding", "")

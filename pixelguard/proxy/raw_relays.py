@@ -10,17 +10,15 @@ in the UI's log, in `pixelguard doctor` and in `pixelguard check` for that host.
 
 Not recorded: connections mitmproxy ignores on purpose (TLS passed through, hosts-only mode), which have no flow
 and are shown where they are decided (connect.py, tls_policy.py). A chatty client's tunnels to one host and port
-are recorded at most once per limits.RAW_RELAY_EVERY_S.
+are recorded at most once per limits.UNDECIDED_EVENT_EVERY_S.
 """
 
 from __future__ import annotations
 
-import time
-
 from mitmproxy import tcp
 
 from pixelguard.engine.request import normal_host
-from pixelguard.limits import RAW_RELAY_EVERY_S, RAW_RELAY_KEYS
+from pixelguard.proxy.once_per import OncePer
 from pixelguard.proxy.shared import Shared, guarded
 from pixelguard.relays import relay_url
 
@@ -30,7 +28,7 @@ DETAIL = "a tunnel carried something other than HTTP: relayed as raw bytes, only
 class RawRelays:
     def __init__(self, shared: Shared):
         self.shared = shared
-        self._last: dict[tuple[str, str, int], float] = {}
+        self._once = OncePer()
 
     def tcp_start(self, flow: tcp.TCPFlow) -> None:
         guarded("raw relay", self._record, flow)
@@ -43,12 +41,5 @@ class RawRelays:
         port = int(address[1]) if address else 0
         peer = flow.client_conn.peername
         client = str(peer[0]) if peer else ""
-        key = (client, host, port)
-        now = time.monotonic()
-        last = self._last.get(key)
-        if last is not None and now - last < RAW_RELAY_EVERY_S:
-            return
-        if len(self._last) >= RAW_RELAY_KEYS:
-            self._last.clear()
-        self._last[key] = now
-        self.shared.recorder.raw_relay(client, host, relay_url(host, port), DETAIL)
+        if self._once.due((client, host, port)):
+            self.shared.recorder.raw_relay(client, host, relay_url(host, port), DETAIL)

@@ -16,7 +16,7 @@ from typing import Any
 from pixelguard.decision.decision import STAGES, Action, Decision
 from pixelguard.decision.leaks import Identity
 from pixelguard.decision.request_model import RequestModel
-from pixelguard.store.event import NOT_HTTP, Event
+from pixelguard.store.event import NOT_HTTP, UNREAD_BODY, Event
 from pixelguard.store.writer import Writer
 
 # Decisions recorded as an event (PASSED and PASSTHROUGH requests are only counted as seen).
@@ -55,6 +55,13 @@ class Recorder:
         """A tunnel relayed as raw bytes (proxy/raw_relays.py): nothing in it was decided, so nothing is counted."""
         self._put(client=client, method="CONNECT", url=url, host=host, site="", type="other",
                   reason=NOT_HTTP, action="passthrough", detail=detail)  # fmt: skip
+
+    def body_unread(self, req: RequestModel, detail: str) -> None:
+        """A request body read in part (its middle streamed to the server unread). Where it went, never its path or
+        page; not counted (the request was, when it was decided)."""
+        scheme = req.url.partition("://")[0] or "https"
+        self._put(client=req.client, method=req.method, url=_tunnel_url(req.host, scheme), host=req.host, site="",
+                  type=req.type, reason=UNREAD_BODY, action="passthrough", detail=detail)  # fmt: skip
 
     def _decision(
         self,
@@ -95,8 +102,8 @@ class Recorder:
         )
 
 
-def _tunnel_url(host: str) -> str:
-    return f"https://[{host}]/" if ":" in host else f"https://{host}/"
+def _tunnel_url(host: str, scheme: str = "https") -> str:
+    return f"{scheme}://[{host}]/" if ":" in host else f"{scheme}://{host}/"
 
 
 def _safe_payload(value: Any, identity: Identity) -> Any:

@@ -11,11 +11,12 @@ from typing import Any
 # Why: a list rule, a replaced pixel, a learned rule, a whole-host rule at CONNECT, a CNAME chain, removed
 # parameters, the user's identity, a collection protocol's payload, identifiers removed from an allowed
 # tracker, a decoded tracked link, a host learned as passed through undecrypted, a tunnel that carried something
-# other than HTTP (relayed as raw bytes).
+# other than HTTP (relayed as raw bytes), a request body read in part (its middle streamed to the server unread).
 NOT_HTTP = "not-http"
+UNREAD_BODY = "body-unread"
 REASONS = (
     "filter", "pixel", "learned", "host", "cname", "param", "leak", "schema", "redacted", "unwrapped", "tls-learned",
-    NOT_HTTP,
+    NOT_HTTP, UNREAD_BODY,
 )  # fmt: skip
 ACTIONS = ("blocked", "replaced", "cleaned", "redacted", "unwrapped", "passthrough")
 # Actions that stop what the tracker would have received; the counters' "stopped" counts exactly these.

@@ -10,7 +10,6 @@ from typing import Any
 from sqlite_utils import Database
 
 from pixelguard.engine.request import normal_host
-from pixelguard.store.event import NOT_HTTP
 from pixelguard.store.schema import EVENT_COLUMNS
 
 COLUMNS = "id, " + ", ".join(EVENT_COLUMNS)
@@ -106,11 +105,12 @@ def top_sites(db: Database, since_ts: float, limit: int = 10) -> list[dict[str, 
     )
 
 
-def raw_relays(db: Database, since_ts: float, host: str | None = None) -> list[dict[str, Any]]:
-    """Tunnels relayed as raw bytes (proxy/raw_relays.py) since since_ts, by where they went (url: tcp://host:port):
-    url, host, count (events: at most one per client, host and port an hour) and last (ts). ``host`` matches it and
-    its subdomains. Most recent first."""
-    where, params = "ts >= ? AND reason = ?", [since_ts, NOT_HTTP]
+def undecided(db: Database, since_ts: float, reason: str, host: str | None = None) -> list[dict[str, Any]]:
+    """What passed without being read whole since since_ts, by where it went: tunnels relayed as raw bytes
+    (NOT_HTTP, proxy/raw_relays.py; url tcp://host:port) or request bodies read in part (UNREAD_BODY; url
+    https://host/). Each row: url, host, count (events: at most one per client and place an hour) and last (ts).
+    ``host`` matches it and its subdomains. Most recent first."""
+    where, params = "ts >= ? AND reason = ?", [since_ts, reason]
     if host:
         clause, p = _host_filter(host)
         where += " AND " + clause

@@ -19,6 +19,7 @@ from typing import Any
 from pixelguard import running
 from pixelguard.config import Config
 from pixelguard.errors import PixelguardError
+from pixelguard.store.event import UNREAD_BODY
 from pixelguard.store.queries import TAIL_BATCH
 
 log = logging.getLogger(__name__)
@@ -237,6 +238,7 @@ class Passthrough:
     learn: bool  # tls.learn
     learned: list[tuple[str, str]]  # (client, host) whose client refused pixelguard's certificate
     relayed: list[dict[str, Any]]  # tunnels relayed as raw bytes in the last day (relays.recent)
+    unread: list[dict[str, Any]] = field(default_factory=list)  # request bodies read in part in the last day
 
 
 def passthrough(cfg: Config) -> Passthrough:
@@ -248,6 +250,7 @@ def passthrough(cfg: Config) -> Passthrough:
         learn=cfg.tls.learn,
         learned=tls_policy.learned_pairs(cfg.data_dir),
         relayed=relays.recent(cfg),
+        unread=relays.recent(cfg, reason=UNREAD_BODY),
     )
 
 

@@ -363,3 +363,43 @@ def test_an_upload_stopped_over_http2_leaves_the_connections_other_streams_alone
                     conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
     assert ended == {upload: "reset", page: "200"}
     assert origin.received["/stage/h2-upload-beside"] < len(body)
+
+
+def test_a_body_read_in_part_is_recorded_once_an_hour_and_shown_by_doctor_check_and_the_ui(
+    proxy: Proxy, origin: Origin
+) -> None:
+    # A body over BODY_HOLD streams and its middle goes to the server unread: protection that the user sees in
+    # doctor, check and the UI, as a relayed tunnel is (proxy/raw_relays.py). Recorded by host alone, never the
+    # upload's path or query (an upload's URL can name the user's files), and once an hour per client and host.
+    from pixelguard.limits import BODY_HOLD, BODY_TAIL
+    from pixelguard.store.event import UNREAD_BODY
+    from pixelguard.tui import data
+    from pixelguard.tui.screens.lists_screen import passthrough_text
+
+    before = proxy.cli("doctor").stdout
+    assert "every request body in the last 24 h was read whole" in before, before
+    headers = {"Content-Type": "application/octet-stream"}
+    body = b"z" * (3 * BODY_HOLD)
+    for n in range(2):
+        assert _post(proxy, origin.url(f"/stage/backup-{n}?file=holiday.jpg"), body, headers) == 200
+    # A blocked request after both uploads orders the history: events are written in the order they happen.
+    assert proxy.get("http://tracker.test/p.gif?after=backups").headers.get("X-Pixelguard") == "blocked"
+    wait_for(lambda: proxy.events(url="http://tracker.test/p.gif?after=backups"), what="the beacon's event")
+    rows = proxy.events(reason=UNREAD_BODY)
+    assert len(rows) == 1, rows
+    row, host = rows[0], urlsplit(origin.url("/")).hostname
+    assert (row["url"], row["host"], row["site"], row["action"], row["method"]) == (
+        f"http://{host}/", host, "", "passthrough", "POST",
+    )  # fmt: skip
+    unread = len(body) - BODY_HOLD - BODY_TAIL
+    assert f"not the {unread // 1024} KB between" in row["detail"], row
+    assert "holiday" not in str(proxy.events()), "an upload's path was stored"
+    doctor = proxy.cli("doctor")
+    line = next(ln for ln in doctor.stdout.splitlines() if ln.split()[1:2] == ["bodies"])
+    assert f"request bodies to {host} (last at" in line and "read in part" in line, doctor.stdout
+    check = proxy.cli("check", origin.url("/stage/anything"))
+    assert check.returncode == 0 and f"request bodies to {host} (last at" in check.stderr, check
+    other = proxy.cli("check", "https://example.org/")
+    assert "read in part" not in other.stderr, other
+    panel = passthrough_text(data.passthrough(configmod.load(proxy.config))).plain
+    assert f"Read in part in the last 24 h: request bodies to {host} (last at" in panel, panel

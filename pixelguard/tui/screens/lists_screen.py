@@ -53,6 +53,9 @@ def passthrough_text(p: Passthrough) -> Text:
     if p.relayed:
         text.append("Relayed as raw bytes in the last 24 h (not HTTP, only the host decided): ", style="bold")
         text.append(relays.summary(p.relayed) + "\n")
+    if p.unread:
+        text.append("Read in part in the last 24 h: ", style="bold")
+        text.append(relays.unread_summary(p.unread) + ".\n")
     if not p.learned:
         text.append("Learned from refused certificates: none.", style="dim")
         return text
