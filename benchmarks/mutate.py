@@ -57,7 +57,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
              ["tests/test_css_loads.py", "tests/test_written_urls.py"]),
     "messages": (["pixelguard/scan.py", "pixelguard/mail_clean.py", "pixelguard/mail_mbox.py"],
                  ["tests/test_scan.py", "tests/test_mail_clean.py", "tests/test_mail_mbox.py",
-                  "tests/test_email_corpus.py"]),
+                  "tests/test_email_corpus.py", "tests/test_written_urls.py", "tests/test_css_loads.py"]),
     "addresses": (["pixelguard/proxy/address_cache.py", "pixelguard/proxy/happy_eyeballs.py",
                    "pixelguard/proxy/upstream_trust.py"],
                   ["tests/test_address_cache.py", "tests/test_happy_eyeballs.py", "tests/test_upstream_trust.py"]),

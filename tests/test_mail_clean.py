@@ -489,3 +489,36 @@ def test_a_big_message_is_cleaned_in_a_few_times_its_size(judge: Judge) -> None:
     # Parsed whole and written twice, the email package took 7-8 times the message's size; in pieces, under 4.
     assert peak < 5 * len(raw), peak / len(raw)
     assert _non_html_parts(out.data) == _non_html_parts(raw)
+
+
+# --- what mutation testing found untested (scripts/mutate --group messages) ---------------------------------
+
+
+def test_a_load_is_judged_as_the_type_it_is() -> None:
+    # A rule limited to fonts removes a font the mail loads, not an image from the same host.
+    judge = Judge(Engine.from_text("||fonts.example^$font\n", "t"), frozenset({"t"}))
+    html = (
+        "<style>@font-face{font-family:X;src:url(https://fonts.example/x.woff2)}</style>"
+        '<img src="https://fonts.example/logo.png" width="600">'
+    )
+    out, counts = clean_html(html, judge)
+    assert (
+        out
+        == '<style>@font-face{font-family:X;src:none}</style><img src="https://fonts.example/logo.png" width="600">'
+    )
+    assert counts.summary() == "1 pixel removed"
+
+
+def test_the_counts_of_every_html_part_add_up(judge: Judge) -> None:
+    link = (
+        '<a href="https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Fshop.example%2F&amp;data=x">'
+        "Shop</a>"
+    )
+    msg = EmailMessage()
+    msg["Subject"] = "two parts"
+    msg.set_content("plain")
+    msg.add_alternative(f"<p>{link}{PIXEL}</p>", subtype="html")
+    msg.add_attachment(f"<p>{link}</p>", subtype="html", filename="digest.html")
+    out = clean_message(msg.as_bytes(), judge)
+    assert (out.counts.pixels, out.counts.links) == (1, 2), out.counts
+    assert out.data.startswith(b"X-Pixelguard: 1 pixel removed, 2 links unwrapped")

@@ -203,8 +203,13 @@ def test_a_delivery_holding_a_lock_is_waited_for_then_reported(
     monkeypatch.setattr(mail_mbox, "LOCK_WAIT", 0.3)
     path = tmp_path / "inbox"
     original = _mbox(path, [_message("single")])
-    # procmail's dot-lock (it writes no pid), then a live pixelguard's: neither is taken over
-    for content in ("", f"{os.getpid()} pixelguard {os.uname().nodename}\n"):
+    # procmail's dot-lock (it writes no pid), a live pixelguard's, and one left on a shared spool by a pixelguard of
+    # another machine (its pid means nothing here, so whether it lives cannot be told): none is taken over
+    others = (
+        f"{os.getpid()} pixelguard {os.uname().nodename}\n",
+        f"{_dead_pid()} pixelguard other-{os.uname().nodename}\n",
+    )
+    for content in ("", *others):
         dotlock_of(path).write_text(content)
         with pytest.raises(PixelguardError, match=r"inbox\.lock is held"):
             clean_mbox(path, judge)

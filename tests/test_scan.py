@@ -296,3 +296,103 @@ def test_cli_scan_text_json_and_missing_file(tmp_path: Path) -> None:
     assert obj["subject"] == "Hello" and obj["blocked"] == 1
     assert obj["images"][0]["rule"] == "||crsend.com/stats/"
     assert obj["images"][0]["list"] == "pixelguard-email"
+
+
+# --- what mutation testing found untested (scripts/mutate --group messages) ---------------------------------
+
+
+def test_other_image_elements_are_found_with_their_sizes() -> None:
+    html = (
+        '<input type="image" src="https://t.example/button.png" width="1" height="1">'
+        '<input type="text" src="https://t.example/not-loaded.png">'  # only an image input loads its src
+        '<svg><image xlink:href="https://t.example/svg.png" width="1" height="1"/></svg>'
+        '<picture><source srcset="https://t.example/wide.png" width="640" height="2"></picture>'
+    )
+    found = {(i.url, i.where, i.width, i.height, i.pixel) for i in find_images(html)}
+    assert found == {
+        ("https://t.example/button.png", "img", "1", "1", "1x1 attributes"),
+        ("https://t.example/svg.png", "img", "1", "1", "1x1 attributes"),
+        ("https://t.example/wide.png", "srcset", "640", "2", None),
+    }
+
+
+@pytest.mark.parametrize(
+    ("style", "pixel"),
+    [
+        ("width:1px;height:1px;background-image:url(https://t.example/o.gif)", "tiny CSS size"),
+        ("width:1px;height:300px;background-image:url(https://t.example/o.gif)", None),
+        ("width:300px;height:1px;background-image:url(https://t.example/o.gif)", None),
+    ],
+)
+def test_a_style_background_on_a_tiny_element_is_a_pixel(style: str, pixel: str | None) -> None:
+    (img,) = find_images(f'<td style="{style}">x</td>')
+    assert (img.url, img.where, img.pixel) == ("https://t.example/o.gif", "style", pixel)
+
+
+def test_a_srcset_candidate_without_a_descriptor_keeps_its_url() -> None:
+    # The comma after a URL with no descriptor separates it; the URL's own characters all stay.
+    assert parse_srcset("https://cdn.example/IMGX, https://cdn.example/b.png 2x") == [
+        "https://cdn.example/IMGX",
+        "https://cdn.example/b.png",
+    ]
+
+
+def test_an_image_is_judged_as_an_image(tmp_path: Path) -> None:
+    # A rule limited to images applies to a mail's images; one limited to scripts does not.
+    (tmp_path / "l.txt").write_text("||img.example^$image\n||script.example^$script\n")
+    engine = Engine.from_files([tmp_path / "l.txt"])
+    page = tmp_path / "n.html"
+    page.write_text('<img src="https://img.example/a.png"><img src="https://script.example/b.png">')
+    (rep,) = scan_file(page, engine)
+    assert [(i.url, i.blocked) for i in rep.images] == [
+        ("https://img.example/a.png", True),
+        ("https://script.example/b.png", False),
+    ]
+
+
+def test_an_html_file_is_named_by_its_title(tmp_path: Path, engine: Engine) -> None:
+    page = tmp_path / "n.html"
+    page.write_text("<html><head><title>  Spring\n sale  </title></head><body><p>x</p></body></html>")
+    (rep,) = scan_file(page, engine)
+    assert (rep.subject, rep.index) == ("Spring sale", 0)
+
+
+def test_the_pixel_size_asked_for_applies_to_every_kind_of_file(tmp_path: Path, engine: Engine) -> None:
+    img = b'<img src="https://cdn.example/a.png" width="3" height="3">'
+    (tmp_path / "n.eml").write_bytes(_message("eml", img))
+    (tmp_path / "n.html").write_bytes(img)
+    box = mailbox.mbox(str(tmp_path / "n.mbox"))
+    box.add(_message("mbox", img))
+    box.close()
+    for name in ("n.eml", "n.html", "n.mbox"):
+        (default,) = scan_file(tmp_path / name, engine)
+        (bigger,) = scan_file(tmp_path / name, engine, pixel=(4, 4))
+        assert (default.pixel_like, bigger.pixel_like) == (0, 1), name
+
+
+def test_tracked_links_are_reported_in_an_mbox_too(tmp_path: Path, engine: Engine) -> None:
+    box = mailbox.mbox(str(tmp_path / "n.mbox"))
+    box.add(_message("one", b'<a href="https://click.example/c?u=https%3A%2F%2Fshop.example%2F">shop</a>'))
+    box.close()
+
+    def judge(url: str) -> tuple[str | None, str | None]:
+        return ("https://shop.example/", None) if url.startswith("https://click.example/") else (None, None)
+
+    (rep,) = scan_file(tmp_path / "n.mbox", engine, links=judge)
+    assert [(link.url, link.destination) for link in rep.links] == [
+        ("https://click.example/c?u=https%3A%2F%2Fshop.example%2F", "https://shop.example/")
+    ]
+
+
+def test_a_directory_is_scanned_without_its_hidden_files(tmp_path: Path) -> None:
+    from pixelguard.scan import message_files
+
+    for name in ("cur/b.eml", "cur/a.eml", "new/c.eml", "cur/.index", ".notmuch/x.eml", "tmp/.lock/y.eml"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"Subject: x\r\n\r\nx")
+    assert [p.relative_to(tmp_path).as_posix() for p in message_files(tmp_path)] == [
+        "cur/a.eml",
+        "cur/b.eml",
+        "new/c.eml",
+    ]
+    assert message_files(tmp_path / "cur/a.eml") == [tmp_path / "cur/a.eml"]
