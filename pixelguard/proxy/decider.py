@@ -189,10 +189,9 @@ class RequestDecider:
         if note.streamed is not None:
             # It passed: one the gate stopped was recorded by the gate and ended there (proxy/stopped_uploads.py).
             self._record(note, note.decision)
+            # Its middle went unread: said once an hour per client and host, in doctor, check and the UI.
             streamed, req = note.streamed, note.request
-            if streamed.unread and self._unread.due(
-                (req.client, req.host)
-            ):  # seen in doctor, check and the UI
+            if streamed.unread and self._unread.due((req.client, req.host)):
                 detail = relays.unread_note(streamed.size, streamed.unread, streamed.encoded)
                 self.shared.recorder.body_unread(req, detail)
             return

@@ -238,7 +238,7 @@ class Passthrough:
     learn: bool  # tls.learn
     learned: list[tuple[str, str]]  # (client, host) whose client refused pixelguard's certificate
     relayed: list[dict[str, Any]]  # tunnels relayed as raw bytes in the last day (relays.recent)
-    unread: list[dict[str, Any]] = field(default_factory=list)  # request bodies read in part in the last day
+    unread: list[dict[str, Any]]  # request bodies read in part in the last day (relays.recent, UNREAD_BODY)
 
 
 def passthrough(cfg: Config) -> Passthrough:
