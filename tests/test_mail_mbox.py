@@ -125,16 +125,26 @@ def _killed_before_the_copy(path: Path, judge: Judge, monkeypatch: pytest.Monkey
     return journal_of(path).read_bytes().partition(b"\n")[2]
 
 
-@pytest.mark.parametrize("copied", [0.0, 0.5, 1.0])
-@pytest.mark.parametrize(
-    "shape", ["single", "mixed"]
-)  # the cleaned tail shorter, then longer, than the old one
+# How far the killed copy got: none of the tail, half, all of it (the old bytes past it still there), all of it
+# and the file cut to it.
+@pytest.mark.parametrize(("copied", "cut"), [(0.0, False), (0.5, False), (1.0, False), (1.0, True)])
+# The cleaned tail shorter than the old one (a pixel removed from each message, two MIME shapes), and longer (no
+# tracker: each message only gains its mark line).
+@pytest.mark.parametrize(("shape", "pixel"), [("single", PIXEL), ("mixed", PIXEL), ("mixed", "")])
 def test_a_copy_killed_midway_is_finished_next_time_keeping_a_delivery_made_meanwhile(
-    tmp_path: Path, judge: Judge, monkeypatch: pytest.MonkeyPatch, copied: float, shape: str
+    tmp_path: Path,
+    judge: Judge,
+    monkeypatch: pytest.MonkeyPatch,
+    copied: float,
+    cut: bool,
+    shape: str,
+    pixel: str,
 ) -> None:
     path = tmp_path / "inbox"
     kept = clean_message(_message("single"), judge).data
-    original = _mbox(path, [kept, _message(shape), _message(shape)])
+    messages = [_message(shape, pixel=pixel), _message(shape, pixel=pixel)]
+    assert (len(clean_message(messages[0], judge).data) > len(messages[0])) == (not pixel)
+    original = _mbox(path, [kept, *messages])
     reference = tmp_path / "reference"
     reference.write_bytes(original)
     clean_mbox(reference, judge)
@@ -142,13 +152,13 @@ def test_a_copy_killed_midway_is_finished_next_time_keeping_a_delivery_made_mean
     offset = original.index(b"\nFrom news1") + 1
     tail = _killed_before_the_copy(path, judge, monkeypatch)
     assert tail == cleaned[offset:] and path.read_bytes() == original
-    # What a kill during the copy leaves: the tail's first bytes over the old ones (all of them, and the file cut
-    # to size, when killed before the journal was marked done) and the dead run's dot-lock; then a delivery that
-    # honours fcntl locks only appends a message.
+    # What a kill during the copy leaves: the tail's first bytes over the old ones (all of them, and then the file
+    # cut to size, before the journal was marked done) and the dead run's dot-lock; then a delivery that honours
+    # fcntl locks only appends a message.
     written = int(len(tail) * copied)
     state = bytearray(original)
     state[offset : offset + written] = tail[:written]
-    if copied == 1.0:
+    if cut:
         del state[offset + written :]
     delivered = _envelope(7) + _message("single") + b"\n"
     path.write_bytes(bytes(state) + delivered)

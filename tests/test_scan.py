@@ -338,15 +338,16 @@ def test_a_srcset_candidate_without_a_descriptor_keeps_its_url() -> None:
 
 
 def test_an_image_is_judged_as_an_image(tmp_path: Path) -> None:
-    # A rule limited to images applies to a mail's images; one limited to scripts does not.
+    # A rule limited to images applies to a mail's images, whatever their URL looks like; one limited to scripts
+    # does not, though the URL ends in .js.
     (tmp_path / "l.txt").write_text("||img.example^$image\n||script.example^$script\n")
     engine = Engine.from_files([tmp_path / "l.txt"])
     page = tmp_path / "n.html"
-    page.write_text('<img src="https://img.example/a.png"><img src="https://script.example/b.png">')
+    page.write_text('<img src="https://img.example/open?u=1"><img src="https://script.example/b.js">')
     (rep,) = scan_file(page, engine)
     assert [(i.url, i.blocked) for i in rep.images] == [
-        ("https://img.example/a.png", True),
-        ("https://script.example/b.png", False),
+        ("https://img.example/open?u=1", True),
+        ("https://script.example/b.js", False),
     ]
 
 
