@@ -31,6 +31,13 @@ MODES = ("full", "hosts-only")
 LIST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Names the proxy writes itself; a configured list may not take them.
 RESERVED_LIST_NAMES = ("user", "learned")
+# Files shipped beside the bundled filter lists that are not filter lists: loaded as one, each line would be a
+# block rule (tls-passthrough's banks blocked whole).
+BUNDLED_NOT_FILTERS = {
+    "user": "the template of your own list (user_list)",
+    "tls-passthrough": "the hosts never decrypted (tls.passthrough adds to them)",
+    "pixelguard-clicks": "mail clean's table of opaque click trackers",
+}
 
 
 def config_dir() -> Path:
@@ -579,8 +586,16 @@ def _lists(
         raw = r.string(m["path"], f"{key}.path", None)
         if raw == "bundled":
             file = bundled / f"{name}.txt"
+            if name in BUNDLED_NOT_FILTERS:
+                raise r.fail(
+                    m["name"],
+                    f"{key}.name",
+                    f"is bundled, but not a filter list: {BUNDLED_NOT_FILTERS[name]}",
+                )
             if not file.is_file():
-                available = ", ".join(sorted(p.stem for p in bundled.glob("*.txt") if p.stem != "user"))
+                available = ", ".join(
+                    sorted(p.stem for p in bundled.glob("*.txt") if p.stem not in BUNDLED_NOT_FILTERS)
+                )
                 raise r.fail(m["name"], f"{key}.name", f"is not a bundled list (bundled: {available})")
             specs[name] = ListSpec(name, file, enabled=enabled, bundled=True)
         else:

@@ -14,12 +14,13 @@ _MAX_TEXT = 40
 def parse_duration(text: str) -> timedelta:
     """Parse '10m', '1h30m', '2d'. Raises ValueError with a message fit to show the user."""
     cleaned = text.strip().lower()
-    shown = text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT] + "..."
+    # What the user typed, quoted; past _MAX_TEXT cut, with the dots outside the quotes (they typed none).
+    shown = repr(text) if len(text) <= _MAX_TEXT else repr(text[:_MAX_TEXT]) + "..."
     if not cleaned or len(cleaned) > _MAX_TEXT or _PART.sub("", cleaned) != "":
-        raise ValueError(f"{shown!r} is not a duration (examples: 90s, 10m, 1h, 2d, 1h30m)")
+        raise ValueError(f"{shown} is not a duration (examples: 90s, 10m, 1h, 2d, 1h30m)")
     seconds = sum(int(amount) * _SECONDS[unit] for amount, unit in _PART.findall(cleaned))
     if seconds <= 0:
-        raise ValueError(f"{shown!r} is not a positive duration")
+        raise ValueError(f"{shown} is not a positive duration")
     if seconds > MAX.total_seconds():
-        raise ValueError(f"{shown!r} is longer than {MAX.days // 365} years")
+        raise ValueError(f"{shown} is longer than {MAX.days // 365} years")
     return timedelta(seconds=seconds)

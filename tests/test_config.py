@@ -98,6 +98,9 @@ def test_values_and_origins(tmp_path: Path) -> None:
     assert ads.bundled and not ads.enabled and ads.file.name == "pixelguard-ads.txt" and ads.file.is_file()
     assert ep.url and ep.file == cfg.data_dir / "lists" / "easyprivacy.txt"
     assert cfg.pixels.learn_after == 5 and cfg.pixels.max_width == 2
+    assert (cfg.proxy.workers, cfg.pixels.max_height) == (1, 2)  # the defaults of the keys not given
+    given = config.load(write(tmp_path, "proxy: {workers: 2}\npixels: {max_height: 3}\n"))
+    assert (given.proxy.workers, given.pixels.max_height) == (2, 3)
     assert cfg.origins["proxy.port"] == f"{p}:2"
     assert cfg.origins["database"] == f"{p}:4"
     assert cfg.origins["proxy.host"] == "default"
@@ -174,7 +177,19 @@ BAD = [
         3,
         "lists[1].name 'a' is used by an earlier",
     ),
-    ("lists:\n  - {name: nosuch, path: bundled}\n", 2, "lists[0].name is not a bundled list"),
+    (
+        "lists:\n  - {name: nosuch, path: bundled}\n",
+        2,
+        "lists[0].name is not a bundled list (bundled: pixelguard-ads, pixelguard-email, pixelguard-links, "
+        "pixelguard-params)",
+    ),
+    # bundled files that are no filter lists: loaded as one, the banks of tls-passthrough would be blocked
+    (
+        "lists:\n  - {name: tls-passthrough, path: bundled}\n",
+        2,
+        "is bundled, but not a filter list: the hosts",
+    ),
+    ("lists:\n  - {name: pixelguard-clicks, path: bundled}\n", 2, "is bundled, but not a filter list: mail"),
     ("lists:\n  - {name: a, path: x, enabled: maybe}\n", 2, "lists[0].enabled must be true or false"),
     ("lists:\n  - {name: a, path: x, colour: red}\n", 2, "lists[0].colour is not a known key"),
     ("proxy:\n  port: 1\n  port: 2\n", 3, "proxy.port is given twice"),
@@ -201,6 +216,12 @@ BAD = [
     ("proxy:\n  upstream: 'http://proxy.example:3128/path'\n", 2, "nothing may follow its port"),
     ("proxy:\n  upstream: 'http://:3128'\n", 2, "proxy.upstream names no host"),
     ("proxy:\n  upstream: [a]\n", 2, "proxy.upstream must be a non-empty string"),
+    # what mutation testing found unnamed (scripts/mutate --group settings)
+    ("proxy:\n  mode: [full]\n", 2, "proxy.mode must be a non-empty string"),
+    ("proxy:\n  workers: 0\n", 2, "proxy.workers must be an integer 1-"),
+    ("pixels:\n  max_height: 0\n", 2, "pixels.max_height must be an integer 1-100, got 0"),
+    ("cname:\n  enabled: sometimes\n", 2, 'cname.enabled must be true or false, got "sometimes"'),
+    ("lists:\n  - {name: a, path: [x]}\n", 2, "lists[0].path must be a non-empty string"),
 ]
 
 
