@@ -118,3 +118,29 @@ def test_unknown_list_and_broken_file_are_one_line_errors_and_change_nothing(tmp
         set_list_enabled(cfg, "mine", False)
     assert path.read_text(encoding="utf-8") == "lists: [\n"
     assert not list(tmp_path.glob(".config.yaml*")), "the check file is cleaned up"
+
+
+# --- what mutation testing found unchecked (scripts/mutate --group settings) ---------------------------------
+
+
+def test_each_edit_is_written_where_the_file_s_own_layout_puts_it(tmp_path: Path) -> None:
+    # A block entry whose name is the file's last line, with no final newline: the key goes on a line of its own.
+    path = _write(tmp_path, "lists:\n  - path: mine.txt\n    name: mine")
+    set_list_enabled(config.load(path), "mine", False)
+    assert (
+        path.read_text(encoding="utf-8") == "lists:\n  - path: mine.txt\n    name: mine\n    enabled: false\n"
+    )
+    # A list indented by four, ending mid-line at the end of the file: the new entry is indented as the others.
+    path = _write(tmp_path, "lists:\n    - name: mine\n      path: mine.txt")
+    set_list_enabled(config.load(path), "easylist", True)
+    assert path.read_text(encoding="utf-8") == (
+        "lists:\n    - name: mine\n      path: mine.txt\n    - {name: easylist, enabled: true}\n"
+    )
+    # A flow list, with another bracket later in the file: the entry goes inside the lists' own brackets.
+    path = _write(tmp_path, "lists: [{name: mine, path: mine.txt}]\ntls: {passthrough: [bank.example]}\n")
+    set_list_enabled(config.load(path), "easylist", True)
+    assert path.read_text(encoding="utf-8") == (
+        "lists: [{name: mine, path: mine.txt}, {name: easylist, enabled: true}]\n"
+        "tls: {passthrough: [bank.example]}\n"
+    )
+    assert config.load(path).tls.passthrough == ("bank.example",)

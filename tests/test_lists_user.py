@@ -130,3 +130,35 @@ def test_learned_list(tmp_path):
     assert "a.com, b.com" not in path.read_text()  # its evidence comment went with it
     with pytest.raises(PixelguardError):
         lists.add_learned(path, "bad host", "x")
+
+
+def test_a_temporary_allow_is_extended_or_made_permanent_and_never_shortens_a_permanent_one(tmp_path):
+    from datetime import UTC, datetime
+
+    path = tmp_path / "user.txt"
+    path.write_text("@@||first.example^\n")  # a permanent allow on the file's first line
+    soon = datetime(2030, 1, 1, 12, 0, 0, 500_000, tzinfo=UTC)
+    assert (
+        lists.allow(path, "first.example", until=soon) is False and path.read_text() == "@@||first.example^\n"
+    )
+    assert lists.allow(path, "a.example", until=soon) is True
+    assert path.read_text().endswith(
+        f"{lists.UNTIL}2030-01-01T12:00:01Z\n@@||a.example^\n"
+    )  # rounded up, never earlier
+    assert lists.next_expiry(path) == datetime(2030, 1, 1, 12, 0, 1, tzinfo=UTC)
+    later = datetime(2030, 1, 2, tzinfo=UTC)
+    assert lists.allow(path, "a.example", until=later) is True  # extended: one expiry line, the new time
+    assert path.read_text().count(lists.UNTIL) == 1 and lists.next_expiry(path) == later
+    assert lists.allow(path, "a.example") is True  # made permanent: the expiry line goes, the rule stays once
+    assert path.read_text() == "@@||first.example^\n@@||a.example^\n" and lists.next_expiry(path) is None
+    assert lists.allow(path, "a.example", until=soon) is False  # a permanent allow is not made temporary
+    assert lists.allow(path, "a.example") is False
+
+
+def test_a_learned_rule_can_be_limited_to_a_path(tmp_path):
+    path = tmp_path / "learned.txt"
+    assert lists.add_learned(path, "px.tracker.test", "1x1 gifs under /t/", prefix="/t/") is True
+    assert (
+        "||px.tracker.test/t/$image\n" in path.read_text()
+        and "||px.tracker.test^$image" not in path.read_text()
+    )
