@@ -20,6 +20,12 @@ from pixelguard.errors import PixelguardError
         ("bücher.de", None, "@@||xn--bcher-kva.de^"),
         ("localhost", None, "@@||localhost^"),
         ("192.168.1.10", None, "@@||192.168.1.10^"),
+        # a URL copied from the address bar or the blocked page: its host is what is meant
+        (
+            "https://Cdn.Example.com:8443/a/b?c=d",
+            "http://shop.example/",
+            "@@||cdn.example.com^$domain=shop.example",
+        ),
     ],
 )
 def test_allow_rule(domain, site, rule):
@@ -153,6 +159,9 @@ def test_a_temporary_allow_is_extended_or_made_permanent_and_never_shortens_a_pe
     assert path.read_text() == "@@||first.example^\n@@||a.example^\n" and lists.next_expiry(path) is None
     assert lists.allow(path, "a.example", until=soon) is False  # a permanent allow is not made temporary
     assert lists.allow(path, "a.example") is False
+    # An expiry line the user mangled is skipped, not the end of the search.
+    path.write_text(f"{lists.UNTIL}soon\n@@||b.example^\n{lists.UNTIL}2030-01-01T00:00:00Z\n@@||c.example^\n")
+    assert lists.next_expiry(path) == datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def test_a_learned_rule_can_be_limited_to_a_path(tmp_path):
