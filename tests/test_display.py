@@ -93,3 +93,22 @@ def test_ui_cells_and_detail_are_safe() -> None:
     text = console.export_text()
     assert "evil" in text and not any(c in text for c in "\x07\r\x9b\u202e"), repr(text)
     assert "\x1bc" not in text and "\x1b]0;" not in text
+
+
+def test_sizes_and_cuts_at_their_bounds() -> None:
+    assert [display.size(n) for n in (1023, 1024, 1024 * 1024 - 1, 1024 * 1024)] == [
+        "1023 B",
+        "1 KB",
+        "1024 KB",
+        "1.0 MB",
+    ]
+    assert display.cut("abcdef", 6) == "abcdef" and display.cut("abcdefg", 6) == "abcde…"
+    # A period in the largest unit that divides it, from two of that unit on.
+    assert [display.period(s) for s in (172800, 86400, 7200, 3600, 120, 90061)] == [
+        "2d",
+        "24h",
+        "2h",
+        "60m",
+        "2m",
+        "90061s",
+    ]

@@ -117,3 +117,76 @@ def test_check_says_when_no_dns_server_answered(tmp_path: Path, monkeypatch) -> 
     assert r.exit_code == 0, r.output
     assert "pixelguard: no DNS server answered for metrics.shop.test: judged without its aliases" in r.stderr
     assert "doctor` names the servers asked" in r.stderr
+
+
+# --- what mutation testing found untested (scripts/mutate --group output) ------------------------------------
+
+
+def test_check_decides_an_https_url_at_its_connect_first(tmp_path: Path) -> None:
+    # A host blocked whole is refused at CONNECT over HTTPS (the proxy never sees the request); over plain HTTP
+    # there is no tunnel, and the same rule blocks the request itself.
+    from pixelguard.decision.pipeline import REFUSED_TUNNEL
+
+    cfg = write_config(tmp_path, {"hosts": "||whole.tracker.example^\n"})
+    for scheme, refused in (("https", True), ("http", False)):
+        r = CliRunner().invoke(
+            cli, ["--config", str(cfg), "check", "--json", f"{scheme}://whole.tracker.example/x"]
+        )
+        assert r.exit_code == 1, r.output
+        details = [reason["detail"] for reason in json.loads(r.stdout)["reasons"]]
+        assert (REFUSED_TUNNEL in details) == refused, (scheme, details)
+
+
+def test_check_notes_what_the_history_says_went_unread_to_that_host(tmp_path: Path) -> None:
+    from store_helpers import event
+
+    from pixelguard.store.event import NOT_HTTP, UNREAD_BODY
+    from pixelguard.store.writer import Writer
+
+    cfg = write_config(tmp_path, {"t": "||tracker.example^\n"})
+    with Writer(tmp_path / "pixelguard.db", retention_days=None) as w:
+        for n, (host, url, reason) in enumerate(
+            [
+                ("imap.mail.example", "tcp://imap.mail.example:993", NOT_HTTP),
+                ("upload.drive.example", "https://upload.drive.example/", UNREAD_BODY),
+            ]
+        ):
+            row = {
+                **event(n, host=host, site="").row(),
+                "url": url,
+                "reason": reason,
+                "action": "passthrough",
+            }
+            w.put(type(event(n))(**{**row, "list": None, "line": None, "rule": None}))
+    cases = {
+        "https://imap.mail.example/": "tunnels to imap.mail.example:993 (last at",
+        "https://upload.drive.example/api": "request bodies to upload.drive.example (last at",
+    }
+    for url, said in cases.items():
+        r = CliRunner().invoke(cli, ["--config", str(cfg), "check", url])
+        assert r.exit_code == 0 and said in r.stderr, (url, r.stderr)
+        assert sum(other in r.stderr for other in cases.values()) == 1, r.stderr  # each note for its own host
+    r = CliRunner().invoke(cli, ["--config", str(cfg), "check", "https://elsewhere.example/"])
+    assert "last at" not in r.stderr, r.stderr
+
+
+def test_check_reads_a_body_given_as_text(tmp_path: Path) -> None:
+    cfg = write_config(
+        tmp_path, {"t": "||tracker.example^\n"}, extra="identity: {emails: [jane@example.com]}\n"
+    )
+    args = ["--config", str(cfg), "check", "--method", "POST", "--source", "https://shop.example/"]
+    r = CliRunner().invoke(cli, [*args, "--body", "email=jane%40example.com", "https://collect.example/c"])
+    assert r.exit_code == 1 and "your email" in r.stdout, r.output
+    r = CliRunner().invoke(
+        cli, [*args, "--body", "email=someone%40else.example", "https://collect.example/c"]
+    )
+    assert r.exit_code == 0, r.output
+
+
+def test_check_names_a_cleaned_request_so(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, {"p": "$removeparam=utm_source\n"})
+    r = CliRunner().invoke(
+        cli, ["--config", str(cfg), "check", "https://shop.example/a?utm_source=mail&id=1"]
+    )
+    assert r.exit_code == 0, r.output  # it goes out, changed
+    assert r.stdout.startswith("cleaned  https://shop.example/a?utm_source=mail&id=1"), r.stdout
