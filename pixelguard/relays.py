@@ -49,21 +49,18 @@ def unread_summary(rows: list[dict[str, Any]]) -> str:
             f"and the proxy reads its first {display.size(BODY_HOLD)} and its last {display.size(BODY_TAIL)}")  # fmt: skip
 
 
-def recent(
-    cfg: Config, host: str | None = None, now: float | None = None, reason: str = NOT_HTTP
-) -> list[dict[str, Any]]:
-    """Events of ``reason`` (relays; UNREAD_BODY: bodies read in part) of the last WINDOW_S (to ``host`` and its
-    subdomains, when given), by where they went, most recent first; none when there is no history yet or it
-    cannot be read (`doctor`'s database line says why)."""
+def recent(cfg: Config, reason: str = NOT_HTTP) -> list[dict[str, Any]]:
+    """Events of ``reason`` (relays; UNREAD_BODY: bodies read in part) of the last WINDOW_S, by where they went,
+    most recent first; none when there is no history yet or it cannot be read (`doctor`'s database line says
+    why)."""
     from pixelguard.store import db, queries
 
-    since = (time.time() if now is None else now) - WINDOW_S
     try:
         database = db.connect(cfg.database, readonly=True)
     except (PixelguardError, sqlite3.Error):
         return []
     try:
-        return queries.undecided(database, since, reason, host)
+        return queries.undecided(database, time.time() - WINDOW_S, reason)
     except sqlite3.Error:
         return []
     finally:

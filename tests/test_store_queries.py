@@ -126,11 +126,21 @@ def test_tunnels_relayed_as_raw_bytes_are_listed_by_place_and_are_no_tracker(tmp
         ("tcp://imap.mail.test:993", 2),
     ]
     assert rows[1]["last"] == pytest.approx(NOW - 60)
-    assert [r["url"] for r in queries.undecided(db, NOW - 86400, NOT_HTTP, host="mail.test")] == [
-        "tcp://imap.mail.test:993"
-    ]
     assert [(r["url"], r["count"]) for r in queries.undecided(db, NOW - 86400, UNREAD_BODY)] == [
         ("https://drive.test/", 1)
     ]
     # Nothing was stopped on a relay or an upload: neither is a tracker.
     assert [r["host"] for r in queries.top_trackers(db, NOW - 86400)] == ["px.ads.test"]
+
+
+def test_where_things_went_unread_is_named_by_place_the_first_five_and_a_count() -> None:
+    from pixelguard import relays
+
+    urls = ["tcp://imap.mail.test:993", "https://drive.test/", "http://[::1]/"] + [
+        f"https://h{n}.test/" for n in range(4)
+    ]
+    rows = [{"url": url, "last": NOW - n} for n, url in enumerate(urls)]
+    said = relays.summary(rows)
+    assert said.startswith("imap.mail.test:993 (last at ") and ", drive.test (last at " in said
+    assert ", [::1] (last at " in said and said.endswith(" and 2 more") and "h3.test" not in said
+    assert relays.summary(rows[:5]).count("(last at") == 5 and "more" not in relays.summary(rows[:5])

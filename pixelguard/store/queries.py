@@ -105,21 +105,16 @@ def top_sites(db: Database, since_ts: float, limit: int = 10) -> list[dict[str, 
     )
 
 
-def undecided(db: Database, since_ts: float, reason: str, host: str | None = None) -> list[dict[str, Any]]:
+def undecided(db: Database, since_ts: float, reason: str) -> list[dict[str, Any]]:
     """What passed without being read whole since since_ts, by where it went: tunnels relayed as raw bytes
     (NOT_HTTP, proxy/raw_relays.py; url tcp://host:port) or request bodies read in part (UNREAD_BODY; url
     https://host/). Each row: url, host, count (events: at most one per client and place an hour) and last (ts).
-    ``host`` matches it and its subdomains. Most recent first."""
-    where, params = "ts >= ? AND reason = ?", [since_ts, reason]
-    if host:
-        clause, p = _host_filter(host)
-        where += " AND " + clause
-        params += p
+    Most recent first."""
     return _rows(
         db,
-        f"SELECT url, host, count(*) AS count, max(ts) AS last FROM events WHERE {where} "
+        "SELECT url, host, count(*) AS count, max(ts) AS last FROM events WHERE ts >= ? AND reason = ? "
         "GROUP BY url ORDER BY last DESC",
-        params,
+        (since_ts, reason),
     )
 
 
