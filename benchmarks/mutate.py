@@ -65,6 +65,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "output": (["pixelguard/display.py", "pixelguard/render.py", "pixelguard/checking.py", "pixelguard/relays.py"],
                ["tests/test_display.py", "tests/test_engine_cli.py", "tests/test_cli_log.py",
                 "tests/test_store_queries.py", "tests/test_cli.py"]),
+    "tls": (["pixelguard/tls_policy.py"], ["tests/test_tls_policy.py", "tests/test_workers.py"]),
     "addresses": (["pixelguard/proxy/address_cache.py", "pixelguard/proxy/happy_eyeballs.py",
                    "pixelguard/proxy/upstream_trust.py"],
                   ["tests/test_address_cache.py", "tests/test_happy_eyeballs.py", "tests/test_upstream_trust.py"]),
