@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pixelguard import cname, pause, protection, relays
 from pixelguard.config import Config
@@ -93,6 +94,14 @@ def _body(body: str | None) -> Iterator[bytes] | bytes | None:
     return pieces()
 
 
+def _by_host(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """History rows (relays.recent) grouped by their host, each group in the rows' order."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        out.setdefault(row["host"], []).append(row)
+    return out
+
+
 class Checker:
     """The proxy's pipeline for a config, built once; ``check`` asks it about one request at a time."""
 
@@ -107,12 +116,8 @@ class Checker:
             for spec in cfg.enabled_lists()
             if not spec.file.is_file()
         ]
-        self.relayed: dict[str, list[dict[str, object]]] = {}  # host -> its tunnels relayed as raw bytes
-        for row in relays.recent(cfg):
-            self.relayed.setdefault(row["host"], []).append(row)
-        self.unread: dict[str, list[dict[str, object]]] = {}  # host -> the request bodies to it read in part
-        for row in relays.recent(cfg, reason=UNREAD_BODY):
-            self.unread.setdefault(row["host"], []).append(row)
+        self.relayed = _by_host(relays.recent(cfg))  # host -> its tunnels relayed as raw bytes
+        self.unread = _by_host(relays.recent(cfg, reason=UNREAD_BODY))  # host -> its bodies read in part
 
     def check(
         self,
