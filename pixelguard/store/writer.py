@@ -227,9 +227,9 @@ class Writer:
         the queue itself: a thread waiting on a queue is woken by every put, which under load cost the proxy's
         event loop a thread switch and a GIL hand-over per event, and the database a transaction per event. So a
         busy proxy's events go in one transaction per POLL_S (more only when over a batch is waiting), an event
-        reaches the database within POLL_S of its burst's first, and between bursts the thread sleeps: it used to
-        look 20 times a second for a second after every event, which over the day a laptop pays for in battery,
-        and the proxy in CPU per request on a page whose requests come over seconds."""
+        reaches the database within POLL_S of its burst's first, and between bursts the thread sleeps (each look
+        for events that finds none is a wake-up a laptop pays for in battery, and the proxy in CPU per request
+        when a page's requests come over seconds)."""
         if self._queue.empty() and not self._counters:
             self._park()
         if self._queue.qsize() < self.batch_size and not self._stopping.is_set():
