@@ -17,6 +17,10 @@ complete: its completion is fed to the layer as soon as mitmproxy's ``server_eve
 returned (never from inside it: mitmproxy's layers must not be re-entered, mitmproxy issue 7027). A hook one of
 whose handlers returned an awaitable, or whose flow waits to be resumed, goes on in a task as mitmproxy's would,
 with the connection's timeout watchdog disarmed meanwhile.
+
+A wakeup a layer asks for as a ``TimedWakeup`` is timed here too, by the event loop's timer alone: mitmproxy starts
+a task for every wakeup, which sleeps and then feeds the layer its event, and such a task woke the proxy a second
+after every tunnel had opened (proxy/server_first.py), though nearly every tunnel had long been decided by then.
 """
 
 from __future__ import annotations
@@ -45,6 +49,39 @@ _DONE = "_pixelguard_hooks_done"
 _KEEP_REF: dict[str, bool] = (
     {"keep_ref": False} if "keep_ref" in inspect.signature(asyncio_utils.create_task).parameters else {}
 )
+
+
+class TimedWakeup(commands.RequestWakeup):
+    """A wakeup timed by a cancellable timer instead of a task of mitmproxy's (see the module's text): ``due`` is
+    called after ``delay`` unless ``cancel`` came first, and the event is fed to the layer only if ``due`` says so."""
+
+    timer: asyncio.TimerHandle | None = None
+
+    def due(self) -> bool:
+        """Is the event still wanted (checked when the timer fires)?"""
+        return True
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+
+def _time(handler: Any, wakeup: TimedWakeup) -> None:
+    def fire() -> None:
+        wakeup.timer = None
+        if wakeup.due() and handler.client.timestamp_end is None:  # and its client is still there
+            _start_for(handler, handler.server_event(events.Wakeup(wakeup)), "wakeup")
+
+    wakeup.timer = asyncio.get_running_loop().call_later(wakeup.delay, fire)
+
+
+def _start_for(handler: Any, coro: Coroutine[Any, Any, None], name: str) -> None:
+    """Run ``coro`` in a task kept among the connection's hook tasks (see hook_tasks)."""
+    task = start_task(coro, name, handler.client.peername)
+    tasks = hook_tasks(handler)  # a reference kept until it is done, and ConnectionGuard's to cancel
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
 
 
 def start_task(coro: Coroutine[Any, Any, None], name: str, client: Any = None) -> asyncio.Task:
@@ -98,6 +135,8 @@ def _hooks_held(
     for command in layer_commands:
         if isinstance(command, commands.StartHook):
             held.append(command)
+        elif isinstance(command, TimedWakeup):
+            _time(handler, command)
         else:
             yield command
     for hook in held:
@@ -121,12 +160,7 @@ def _run(handler: Any, hook: commands.StartHook, done: deque) -> None:
         if hook.blocking:
             done.append(hook)
         return
-    task = start_task(
-        _finish(handler, hook, rest, data), f"handle_hook({hook.name})", handler.client.peername
-    )
-    tasks = hook_tasks(handler)  # a reference kept until it is done, and ConnectionGuard's to cancel
-    tasks.add(task)
-    task.add_done_callback(tasks.discard)
+    _start_for(handler, _finish(handler, hook, rest, data), f"handle_hook({hook.name})")
 
 
 async def _finish(

@@ -14,8 +14,11 @@ the client offered no HTTP protocol in its handshake (ALPN): a browser offers on
 unused (a preconnect), which must stay without a server connection. Nothing of a request leaves this way: the
 CONNECT's host was decided before the tunnel opened, and a client that speaks later is decided as always.
 
-The timer is mitmproxy's (RequestWakeup); one that comes after the tunnel was decided is dropped before any layer
-sees it, since the layers that decided it never asked for it.
+The timer is the event loop's (inline_hooks.TimedWakeup), cancelled as soon as the tunnel is decided or its client
+leaves: nearly every tunnel is decided within milliseconds, and mitmproxy's own wakeup, a task that sleeps, cost
+each of them a task and a wake-up of the proxy a second later for nothing. One that comes after the tunnel was
+decided anyway (a connection whose events mitmproxy handles itself) is dropped before any layer sees it, since the
+layers that decided it never asked for it.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from typing import Any
 
 from pixelguard.limits import SERVER_FIRST_WAIT_S
 
+_WAKEUP = "_pixelguard_server_first"  # a NextLayer's wakeup, until it is decided
+
 
 def let_servers_speak_first() -> None:
     """Make a silent tunnel connect to its server after SERVER_FIRST_WAIT_S (see the module)."""
@@ -32,13 +37,18 @@ def let_servers_speak_first() -> None:
     from mitmproxy.proxy import commands, events, layer, server
     from mitmproxy.proxy.layers.tls import HTTP_ALPNS
 
+    from pixelguard.proxy.inline_hooks import TimedWakeup
+
     if getattr(layer.NextLayer, "pixelguard_server_first", False):
         return
 
-    class ServerFirstWakeup(commands.RequestWakeup):
+    class ServerFirstWakeup(TimedWakeup):
         def __init__(self, delay: float, waiting: layer.NextLayer):
             super().__init__(delay)
             self.waiting = waiting
+
+        def due(self) -> bool:
+            return self.waiting.layer is None
 
     def may_be_server_first(context: Any) -> bool:
         srv, client = context.server, context.client
@@ -61,8 +71,14 @@ def let_servers_speak_first() -> None:
                     yield commands.CloseConnection(client)
             return
         if isinstance(event, events.Start) and may_be_server_first(self.context):
-            yield ServerFirstWakeup(SERVER_FIRST_WAIT_S, self)
+            self.__dict__[_WAKEUP] = ServerFirstWakeup(SERVER_FIRST_WAIT_S, self)
+            yield self.__dict__[_WAKEUP]
         yield from handle(self, event)
+        # Decided (the tunnel's layers handle its events from now on, never this function) or left: no wakeup.
+        if self.layer is not None or isinstance(event, events.ConnectionClosed):
+            wakeup = self.__dict__.pop(_WAKEUP, None)
+            if wakeup is not None:
+                wakeup.cancel()
 
     wakeup = server.ConnectionHandler.wakeup
 

@@ -72,6 +72,13 @@ def responseheaders(flow):
 def response(flow):
     _note(flow, "response")
     flow.response.headers["X-Response-Hook"] = "ran"
+    # What is left of the tunnel's wakeup (proxy/server_first.py): mitmproxy's tasks for one are named "wakeup
+    # timer (...)"; pixelguard's timers are the loop's, found in its (private) heap of scheduled callbacks.
+    loop = asyncio.get_running_loop()
+    tasks = sum(t.get_name().startswith("wakeup timer") for t in asyncio.all_tasks())
+    timers = sum(not h.cancelled() and "_time.<locals>.fire" in repr(h) for h in loop._scheduled)
+    with open(os.environ["PG_TEST_WAKEUP_LOG"], "a") as f:
+        f.write(json.dumps([flow.request.path, tasks, timers]) + "\\n")
 """
 
 
@@ -82,6 +89,7 @@ def scripted(
     log = tmp_path / "hooks.jsonl"
     monkeypatch.setenv("PG_TEST_HOOK_LOG", str(log))
     monkeypatch.setenv("PG_TEST_SEND_LOG", str(tmp_path / "sends.txt"))
+    monkeypatch.setenv("PG_TEST_WAKEUP_LOG", str(tmp_path / "wakeups.jsonl"))
     monkeypatch.setenv("PG_TEST_E2E_DIR", str(REPO / "tests" / "e2e"))
     monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTP", str(origin.http_port))
     monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTPS", str(origin.https_port))
@@ -129,6 +137,19 @@ def test_what_an_event_gives_a_connection_is_sent_when_the_event_has_been_handle
     assert proxy.get("https://sent.unlisted.test/sent").body == b"sent body"
     sends = (tmp_path / "sends.txt").read_text().split()
     assert len(sends) >= 5 and set(sends) == {"event"}, sends
+
+
+def test_a_tunnel_its_client_has_spoken_in_leaves_no_wakeup_behind(
+    scripted: tuple[Proxy, Path], origin: Origin, tmp_path: Path
+) -> None:
+    # A tunnel is given a wakeup in case its server speaks first (proxy/server_first.py). Once the client's
+    # handshake has decided it, nothing of that wakeup is left to wake the proxy a second later: no task of
+    # mitmproxy's sleeping for it, no timer of the loop's.
+    proxy, _log = scripted
+    origin.serve("/decided", b"decided body", "text/plain")
+    assert proxy.get("https://decided.unlisted.test/decided").body == b"decided body"
+    rows = [json.loads(line) for line in (tmp_path / "wakeups.jsonl").read_text().splitlines()]
+    assert [(tasks, timers) for path, tasks, timers in rows if path == "/decided"] == [(0, 0)]
 
 
 def test_a_handler_that_returns_an_awaitable_is_waited_for(
