@@ -21,6 +21,9 @@ with the connection's timeout watchdog disarmed meanwhile.
 A wakeup a layer asks for as a ``TimedWakeup`` is timed here too, by the event loop's timer alone: mitmproxy starts
 a task for every wakeup, which sleeps and then feeds the layer its event, and such a task woke the proxy a second
 after every tunnel had opened (proxy/server_first.py), though nearly every tunnel had long been decided by then.
+
+The top layer's events are handed on from here, so this is also where a CONNECT tunnel, once established, has its
+events sent straight to its own layers (proxy/tunnel_shortcut.py).
 """
 
 from __future__ import annotations
@@ -35,8 +38,10 @@ from typing import Any
 from mitmproxy import ctx, flow
 from mitmproxy.addons import onboarding
 from mitmproxy.proxy import commands, events
+from mitmproxy.proxy.layers.http import HttpConnectedHook
 from mitmproxy.utils import asyncio_utils
 
+from pixelguard.proxy import tunnel_shortcut
 from pixelguard.proxy.corked_writes import send_kept
 from pixelguard.proxy.dispatch import HookCache, hook_args
 
@@ -44,6 +49,8 @@ log = logging.getLogger(__name__)
 
 # A connection handler's hooks completed inline whose completion is not yet fed to its layer.
 _DONE = "_pixelguard_hooks_done"
+# Set on a connection handler once its CONNECT tunnel's http_connected hook has run: its tunnel may be shortened.
+_TUNNEL = "_pixelguard_tunnel"
 # mitmproxy 12's create_task asks whether to keep a reference to the task (it has no default); 11's has no such
 # argument. hook_tasks keeps one here.
 _KEEP_REF: dict[str, bool] = (
@@ -121,6 +128,8 @@ def run_hooks_inline() -> None:
         await base(self, event)
         while done:
             await base(self, events.HookCompleted(done.popleft()))
+        if _TUNNEL in self.__dict__:
+            _shorten(self, done)
         send_kept()  # what this event gave its connections goes out now, not a step later (proxy/corked_writes.py)
 
     ProxyConnectionHandler.server_event = server_event  # type: ignore[method-assign]
@@ -135,12 +144,25 @@ def _hooks_held(
     for command in layer_commands:
         if isinstance(command, commands.StartHook):
             held.append(command)
+            if type(command) is HttpConnectedHook:
+                handler.__dict__[_TUNNEL] = True
         elif isinstance(command, TimedWakeup):
             _time(handler, command)
         else:
             yield command
     for hook in held:
         _run(handler, hook, done)
+
+
+def _shorten(handler: Any, done: deque) -> None:
+    """Hand the connection's events straight to its tunnel's layers once the layers above only relay them."""
+    tunnel = tunnel_shortcut.relayed_tunnel(handler)
+    if isinstance(tunnel, tunnel_shortcut.Wait):
+        return
+    del handler.__dict__[_TUNNEL]
+    if tunnel is not None:
+        tunnel_events = tunnel_shortcut.straight_to(tunnel, handler.client)
+        handler.layer.handle_event = lambda ev: _hooks_held(handler, tunnel_events(ev), done)
 
 
 def _run(handler: Any, hook: commands.StartHook, done: deque) -> None:

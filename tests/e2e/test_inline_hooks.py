@@ -5,6 +5,7 @@ once run without a task of their own."""
 
 from __future__ import annotations
 
+import http.client
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +46,17 @@ def running():
         return send(writer, data)
 
     corked._write = noted
+
+    # Each event the CONNECT's stream relays to its tunnel (proxy/tunnel_shortcut.py takes it out of the way).
+    from mitmproxy.proxy.layers.http import HttpStream
+    relay = HttpStream.passthrough
+
+    def relayed(self, event):
+        with open(os.environ["PG_TEST_RELAY_LOG"], "a") as f:
+            f.write(type(event).__name__ + "\\n")
+        return relay(self, event)
+
+    HttpStream.passthrough = relayed
 
 async def _slow(flow):
     await asyncio.sleep(0.05)
@@ -90,6 +102,7 @@ def scripted(
     monkeypatch.setenv("PG_TEST_HOOK_LOG", str(log))
     monkeypatch.setenv("PG_TEST_SEND_LOG", str(tmp_path / "sends.txt"))
     monkeypatch.setenv("PG_TEST_WAKEUP_LOG", str(tmp_path / "wakeups.jsonl"))
+    monkeypatch.setenv("PG_TEST_RELAY_LOG", str(tmp_path / "relays.txt"))
     monkeypatch.setenv("PG_TEST_E2E_DIR", str(REPO / "tests" / "e2e"))
     monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTP", str(origin.http_port))
     monkeypatch.setenv("PIXELGUARD_TEST_ORIGIN_HTTPS", str(origin.https_port))
@@ -150,6 +163,29 @@ def test_a_tunnel_its_client_has_spoken_in_leaves_no_wakeup_behind(
     assert proxy.get("https://decided.unlisted.test/decided").body == b"decided body"
     rows = [json.loads(line) for line in (tmp_path / "wakeups.jsonl").read_text().splitlines()]
     assert [(tasks, timers) for path, tasks, timers in rows if path == "/decided"] == [(0, 0)]
+
+
+def test_an_established_tunnel_is_handled_by_its_own_layers_alone(
+    scripted: tuple[Proxy, Path], origin: Origin, tmp_path: Path
+) -> None:
+    # Once the CONNECT is answered, the layers that carried it have nothing left to do but pass the tunnel's events
+    # on (proxy/tunnel_shortcut.py): three requests in one tunnel, each answered, none of their events relayed
+    # by the CONNECT's stream. mitmproxy's own path relays each read and each close of the tunnel there.
+    proxy, _log = scripted
+    origin.serve("/kept", b"kept body", "text/plain")
+    relays = tmp_path / "relays.txt"
+    conn = http.client.HTTPSConnection("127.0.0.1", proxy.port, timeout=10, context=proxy.client_context())
+    conn.set_tunnel("kept.unlisted.test", 443)
+    bodies = []
+    try:
+        for _ in range(3):
+            conn.request("GET", "/kept")
+            bodies.append(conn.getresponse().read())
+    finally:
+        conn.close()
+    assert bodies == [b"kept body"] * 3
+    assert proxy.get("https://after.unlisted.test/kept").body == b"kept body"  # the first tunnel's close handled
+    assert not relays.exists(), relays.read_text().split()
 
 
 def test_a_handler_that_returns_an_awaitable_is_waited_for(
