@@ -22,7 +22,8 @@ above is paused, and never again once done or found not to apply.
 
 mitmproxy 11 and 12 build the same stack (``modes.HttpProxy`` hands its events to a NextLayer through its
 ``_handle_event``). With another one, nothing matches and every tunnel keeps the long path: behaviour the same,
-only slower. tests/e2e/test_inline_hooks.py checks that a tunnel does take the shortcut.
+only slower. tests/e2e/test_inline_hooks.py checks that a tunnel does take the shortcut, and
+tests/test_tunnel_shortcut.py that what it passes on is what mitmproxy's own layers pass on, case by case.
 """
 
 from __future__ import annotations
@@ -60,15 +61,18 @@ def relayed_tunnel(handler: Any) -> layer.NextLayer | Wait | None:
     (stream,) = http.streams.values()
     if (
         type(reader) is not Http1Server
-        or reader.state != reader.passthrough
         or type(stream) is not HttpStream
-        or stream._handle_event != stream.passthrough
         or stream.flow.request.method != "CONNECT"
-        or type(stream.child_layer) is not layer.NextLayer
     ):
         return None
-    if top._paused or http._paused or reader._paused or stream._paused:
+    if top._paused or http._paused or reader._paused or stream._paused:  # its http_connected hook, say
         return WAIT
+    if (
+        reader.state != reader.passthrough
+        or stream._handle_event != stream.passthrough
+        or type(stream.child_layer) is not layer.NextLayer
+    ):
+        return None  # answered otherwise than 2xx: no tunnel
     return stream.child_layer
 
 
