@@ -9,6 +9,7 @@ import http.client
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from harness import REPO, Origin, Proxy
@@ -111,15 +112,18 @@ def scripted(
     return make_proxy({}, "--set", f"scripts={script}"), log
 
 
+def _rows(log: Path) -> list[list[Any]]:
+    """The rows the proxy's script wrote to one of its JSON-lines logs."""
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
 def _hooks(log: Path, path: str) -> list[tuple[str, bool]]:
-    rows = [json.loads(line) for line in log.read_text().splitlines()]
-    return [(hook, in_task) for p, hook, in_task, _ in rows if p == path]
+    return [(hook, in_task) for p, hook, in_task, _ in _rows(log) if p == path]
 
 
 def _read_steps(log: Path, path: str) -> list[tuple[str, bool]]:
     """Per hook of ``path``: did it run in the step of the loop that read what raised it (no task at all)?"""
-    rows = [json.loads(line) for line in log.read_text().splitlines()]
-    return [(hook, no_task) for p, hook, _, no_task in rows if p == path]
+    return [(hook, no_task) for p, hook, _, no_task in _rows(log) if p == path]
 
 
 @pytest.mark.parametrize("scheme", ["http", "https"])
@@ -161,7 +165,7 @@ def test_a_tunnel_its_client_has_spoken_in_leaves_no_wakeup_behind(
     proxy, _log = scripted
     origin.serve("/decided", b"decided body", "text/plain")
     assert proxy.get("https://decided.unlisted.test/decided").body == b"decided body"
-    rows = [json.loads(line) for line in (tmp_path / "wakeups.jsonl").read_text().splitlines()]
+    rows = _rows(tmp_path / "wakeups.jsonl")
     assert [(tasks, timers) for path, tasks, timers in rows if path == "/decided"] == [(0, 0)]
 
 
