@@ -76,7 +76,7 @@ def relayed_tunnel(handler: Any) -> layer.NextLayer | Wait | None:
     return stream.child_layer
 
 
-def straight_to(tunnel: layer.NextLayer, client: Any) -> Events:
+def straight_to(tunnel: layer.Layer, client: Any) -> Events:
     """The tunnel's layers' handling of an event, its commands as the skipped layers would have passed them on."""
 
     def handle_event(event: events.Event) -> Iterator[commands.Command]:
