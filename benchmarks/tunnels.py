@@ -8,16 +8,18 @@ another by a single client so that nothing else the proxy does is counted:
   refused    a CONNECT to a host the lists block whole (pixelguard answers 403 without a handshake; mitmdump
              opens the tunnel, and the client closes it unused)
   handshake  a CONNECT and a TLS handshake, resumed as a browser's later connections to a host are, then a close
-  passed     a CONNECT, a handshake and one request the lists pass: the proxy connects to the server (a full
-             handshake there) and relays the answer
+  passed     a CONNECT, a handshake and one request the lists pass: the proxy connects to the server and relays
+             the answer (pixelguard resumes the TLS session it keeps for the page's site; mitmdump never resumes)
   blocked    a CONNECT, a handshake and one request the lists block by its path, not its host (pixelguard answers
              it; mitmdump passes it on)
   kept       one more passed request on a tunnel already open, over the server connection its first one opened
 
-A round measures each kind through each proxy in turn (the proxies' order alternating), COUNT connections each, from
-each proxy's CPU time in /proc; the figures are the median over the rounds, the ratio pixelguard / mitmdump taken
-within each round. ``--baseline DIR`` adds the pixelguard of another checkout (a git worktree of the commit before a
-change), with the same configuration: a change's cost or gain per kind, at a resolution the page loads cannot give.
+A round makes COUNT connections of each kind through every proxy, the proxies taking turns connection by connection
+(the machine's changes of speed fall on all of them alike), and reads each proxy's CPU time before and after from
+the scheduler's per-thread counts (nanoseconds; /proc/PID/stat counts 10 ms ticks). The figures are the median
+over the rounds, the ratio pixelguard / mitmdump taken within each round. ``--baseline DIR`` adds the pixelguard
+of another checkout (a git worktree of the commit before a change), with the same configuration: a change's cost
+or gain per kind of connection, undiluted by the rest of a page load.
 
 The servers are the page-load benchmark's simulated internet (benchmarks/pageload_https.py) on 127.0.0.1, using
 only host names it answers at once; nothing leaves the machine. ``scripts/bench-tunnels [--rounds N] [--count N]

@@ -11,6 +11,7 @@ import pytest
 from store_helpers import event, numbers, wait_for
 
 from pixelguard.store import db as dbmod
+from pixelguard.store import writer as writer_module
 from pixelguard.store.writer import Writer
 
 
@@ -170,4 +171,36 @@ def test_an_idle_writer_sleeps_until_an_event_wakes_it(tmp_path):
     assert numbers(path) == [1, 2]
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT sum(seen), sum(stopped) FROM counters").fetchone() == (3, 1)
+    conn.close()
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self/task").is_dir(), reason="counts a thread's wake-ups in Linux's /proc"
+)
+def test_counted_requests_gather_until_an_event_or_their_time(tmp_path, monkeypatch):
+    # A page's passed requests come one by one over seconds: each count must not wake the writer for a
+    # transaction of its own. Counters alone wait COUNTERS_S (here longer than the test), an event takes them along.
+    monkeypatch.setattr(writer_module, "COUNTERS_S", 3600.0)
+    path = tmp_path / "pg.db"
+    w = Writer(path).start()
+    try:
+        assert w._thread is not None
+        wait_for(lambda: w.parked, 30, "the writer to park once idle")
+        before = _wakeups(w._thread)
+        for _ in range(50):
+            w.count(seen=1, stopped=0)
+            time.sleep(0.01)  # requests spread out in time, as a page's are (POLL_S is 0.05)
+        assert w.status["batches"] == 0  # nothing written for 50 counts over half a second
+        assert _wakeups(w._thread) - before <= 3  # woken by the first count, not by each
+        w.put(event(7))  # an event cuts the gathering short
+        wait_for(lambda: numbers(path) == [7], 30, "the event to be written")
+        assert w.status["batches"] == 1
+        conn = sqlite3.connect(path)
+        assert conn.execute("SELECT sum(seen), sum(stopped) FROM counters").fetchone() == (50, 0)
+        conn.close()
+        w.count(seen=2, stopped=2)  # counters alone again: close writes them
+    finally:
+        assert w.close(timeout=10)
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT sum(seen), sum(stopped) FROM counters").fetchone() == (52, 2)
     conn.close()

@@ -37,6 +37,9 @@ UPSERT_COUNTERS_SQL = (
 RETENTION_EVERY = 3600.0
 BACKOFF_START = 0.05
 POLL_S = 0.05  # how long a batch gathers before its write: the UI's budget for a new event to show is 0.5 s
+# How long counters alone gather before their write: the UI reads them every 2 s (tui/screens/main.py,
+# OVERVIEW_SECONDS), `stats` by the minute. An event cuts the wait short.
+COUNTERS_S = 1.0
 BACKOFF_CAP = 1.0
 
 
@@ -73,6 +76,7 @@ class Writer:
         self._stopping = threading.Event()
         self._wake = threading.Event()  # set by put/count/close while the thread is parked
         self._parked = False
+        self._counting = False  # asleep with counters alone to write: only put or close wakes it
         self._closed = False
         self._thread: threading.Thread | None = None
         self._db: Database | None = None
@@ -115,12 +119,13 @@ class Writer:
         except queue.Full:
             self._drop(f"queue is full ({self._queue.maxsize} events waiting)")
             return False
-        if self._parked:
+        if self._parked or self._counting:
             self._wake.set()
         return True
 
     def count(self, seen: int = 1, stopped: int = 0) -> None:
-        """Add to this minute's counters of requests seen and stopped (written with the next batch)."""
+        """Add to this minute's counters of requests seen and stopped (written with the next batch, within
+        COUNTERS_S; only a parked thread is woken)."""
         minute = int(time.time() // 60)
         with self._lock:
             c = self._counters.get(minute)
@@ -223,7 +228,8 @@ class Writer:
         """The next batch: the events of the POLL_S after the first one (at once when a batch is already waiting).
 
         With nothing to write the thread parks (``_park``) until put, count or close wakes it; once woken it lets
-        POLL_S of events gather before it takes them, and it does so again after each write. It does not wait on
+        POLL_S of events gather before it takes them, and it does so again after each write. Counters alone
+        gather for COUNTERS_S (``_gather_counters``), until an event comes. It does not wait on
         the queue itself: a thread waiting on a queue is woken by every put, which under load cost the proxy's
         event loop a thread switch and a GIL hand-over per event, and the database a transaction per event. So a
         busy proxy's events go in one transaction per POLL_S (more only when over a batch is waiting), an event
@@ -232,7 +238,11 @@ class Writer:
         when a page's requests come over seconds)."""
         if self._queue.empty() and not self._counters:
             self._park()
-        if self._queue.qsize() < self.batch_size and not self._stopping.is_set():
+        gathered = False
+        if self._counters and self._queue.empty() and not self._stopping.is_set():
+            self._gather_counters()
+            gathered = self._queue.empty()  # else an event cut it short: it gets its POLL_S, as any event
+        if not gathered and self._queue.qsize() < self.batch_size and not self._stopping.is_set():
             self._stopping.wait(POLL_S)
         batch: list[Event] = []
         get = self._queue.get_nowait
@@ -257,6 +267,19 @@ class Writer:
                 self._wake.wait(None if due is None else max(due, 0.0))
         finally:
             self._parked = False
+
+    def _gather_counters(self) -> None:
+        """With counters alone to write (requests passed, nothing stopped), sleep COUNTERS_S unless an event or
+        close wakes the thread. Counting a request does not wake it: a proxy passing a page's requests one by one
+        over seconds wrote a transaction, and woke this thread, every POLL_S, for a number the UI reads every 2 s.
+        The same flag-then-look order as ``_park``."""
+        self._wake.clear()
+        self._counting = True
+        try:
+            if self._queue.empty() and not self._stopping.is_set():
+                self._wake.wait(COUNTERS_S)
+        finally:
+            self._counting = False
 
     def _merge_back(self, counters: dict[int, list[int]]) -> None:
         with self._lock:
