@@ -417,6 +417,34 @@ class SlowDns:
         self.server.stop()
 
 
+def start_proxies(
+    tmp: Path,
+    script: Path,
+    internet_ca: Path,
+    env: dict[str, str],
+    pixelguards: dict[str, tuple[Path, dict[str, str]]],
+) -> tuple[dict[str, int], dict[str, subprocess.Popen[bytes]]]:
+    """Plain mitmdump and each pixelguard (its name: its config file and environment), each on a free port of
+    127.0.0.1, sending its connections to the simulated internet (``script``: RESOLVE_LOCAL) and trusting the
+    internet's CA. Started, not yet waited for: the caller waits (``wait_listen``) where it stops them on failure."""
+    trust = ["--set", f"ssl_verify_upstream_trusted_ca={internet_ca}", "--set", f"scripts={script}"]
+    ports = {name: free_port() for name in ["mitmdump", *pixelguards]}
+    commands = {"mitmdump": [*mitmdump_cmd(ports["mitmdump"], tmp, "-s", str(script)), *trust[:2]]}
+    envs = {"mitmdump": env}
+    for name, (cfg, pg_env) in pixelguards.items():
+        # -P: the package comes from PYTHONPATH (--baseline) or the venv, never from the working directory.
+        commands[name] = [
+            sys.executable, "-P", "-m", "pixelguard", "--config", str(cfg), "run", "--port", str(ports[name]),
+            *trust,
+        ]  # fmt: skip
+        envs[name] = pg_env
+    procs = {
+        n: subprocess.Popen(c, env=envs[n], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        for n, c in commands.items()
+    }
+    return ports, procs
+
+
 def _check_checkout(env: dict[str, str], checkout: Path) -> None:
     """Make sure a process with env imports the checkout's pixelguard, not this one's."""
     got = subprocess.run(
@@ -561,21 +589,7 @@ def _measure(args: argparse.Namespace) -> Results:
             cfg.read_text().replace("cname: {enabled: true, nameservers: [DNS]}", "cname: {enabled: false}")
         )
         pixelguards["pixelguard, CNAME off"] = (cfg, off_env)
-    trust = ["--set", f"ssl_verify_upstream_trusted_ca={ca.pem}", "--set", f"scripts={script}"]
-    py = sys.executable
-    ports = {name: free_port() for name in ["mitmdump", *pixelguards]}
-    proxies = {"mitmdump": [*mitmdump_cmd(ports["mitmdump"], tmp, "-s", str(script)), *trust[:2]]}
-    envs = {"mitmdump": env}
-    for name, (cfg, pg_env) in pixelguards.items():
-        # -P: the package comes from PYTHONPATH (--baseline) or the venv, never from the working directory.
-        proxies[name] = [
-            py, "-P", "-m", "pixelguard", "--config", str(cfg), "run", "--port", str(ports[name]), *trust,
-        ]  # fmt: skip
-        envs[name] = pg_env
-    procs = {
-        n: subprocess.Popen(c, env=envs[n], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        for n, c in proxies.items()
-    }
+    ports, procs = start_proxies(tmp, script, ca.pem, env, pixelguards)
     try:
         for name, p in procs.items():
             wait_listen(ports[name], p, name)
@@ -599,14 +613,14 @@ def _measure(args: argparse.Namespace) -> Results:
         }
         # The ideal blocker is a browser of its own: its host cache is not the no-proxy browser's.
         ideal = _Browser(None, origin_port, direct_ctx, args.round_trips, dns_s)
-        browsers |= {n: _Browser(ports[n], origin_port, proxy_ctx) for n in proxies}
+        browsers |= {n: _Browser(ports[n], origin_port, proxy_ctx) for n in procs}
         if args.http2:
             proxy_h2 = h2_web.client_context([*proxy_cas, str(ca.pem)])
             direct_h2 = h2_web.client_context([str(ca.pem)])
             browsers = {
                 "no proxy": h2_web.Browser(None, origin_port, direct_h2, host_delay, args.round_trips)
             }
-            browsers |= {n: h2_web.Browser(ports[n], origin_port, proxy_h2, host_delay) for n in proxies}
+            browsers |= {n: h2_web.Browser(ports[n], origin_port, proxy_h2, host_delay) for n in procs}
         engine = Engine.from_files(
             [filters / "easylist.txt", filters / "easyprivacy.txt"]
         )  # the ideal blocker's

@@ -33,7 +33,6 @@ import os
 import socket
 import ssl
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -46,12 +45,11 @@ from benchmarks.pageload_https import (
     _check_checkout,
     _serve_internet,
     _Tls,
+    start_proxies,
 )
 from benchmarks.proxy import (
     ca_certs,
-    free_port,
     isolated_env,
-    mitmdump_cmd,
     remove_run_dir,
     stop,
     wait_listen,
@@ -255,7 +253,6 @@ def _measure(args: argparse.Namespace) -> None:
         tmp, PG_BENCH_ORIGIN=str(internet.server_address[1]), PG_BENCH_RTT="", PG_BENCH_DNS_MS="",
         PG_BENCH_LOOKUPS=str(tmp),
     )  # fmt: skip
-    trust = ["--set", f"ssl_verify_upstream_trusted_ca={ca.pem}", "--set", f"scripts={script}"]
     setups = {"pixelguard": (tmp / "config.yaml", env)}
     if args.baseline:
         (tmp / "baseline").mkdir()
@@ -267,18 +264,7 @@ def _measure(args: argparse.Namespace) -> None:
         }
         _check_checkout(base_env, Path(args.baseline))
         setups["pixelguard, baseline"] = (cfg, base_env)
-    ports = {name: free_port() for name in ["mitmdump", *setups]}
-    commands = {"mitmdump": [*mitmdump_cmd(ports["mitmdump"], tmp, "-s", str(script)), *trust[:2]]}
-    envs = {"mitmdump": env}
-    for name, (cfg, setup_env) in setups.items():
-        commands[name] = [
-            sys.executable, "-P", "-m", "pixelguard", "--config", str(cfg), "run", "--port", str(ports[name]), *trust,
-        ]  # fmt: skip
-        envs[name] = setup_env
-    procs = {
-        n: subprocess.Popen(c, env=envs[n], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        for n, c in commands.items()
-    }
+    ports, procs = start_proxies(tmp, script, ca.pem, env, setups)
     try:
         for name, p in procs.items():
             wait_listen(ports[name], p, name)
@@ -315,7 +301,7 @@ def _measure(args: argparse.Namespace) -> None:
 def _report(cpu: dict[str, dict[str, list[float]]], args: argparse.Namespace, tracker: str, path: str) -> str:
     """Each kind's median CPU per connection for each proxy, and each pixelguard's ratio to mitmdump's."""
     lines = [
-        f"proxy CPU per connection, median of {args.rounds} rounds of {args.count} (ratio: within each round, "
+        f"proxy CPU per connection, median of {args.rounds} round{'s' * (args.rounds != 1)} of {args.count} (ratio: within each round, "
         f"median (lowest to highest)); refused: CONNECT to {tracker}; blocked: {path}"
     ]
     for kind in KINDS:
