@@ -138,6 +138,13 @@ def _wakeups(thread: threading.Thread) -> int:
     return int(status.split("voluntary_ctxt_switches:")[1].split()[0])
 
 
+def _wakeups_once_parked(w: Writer) -> int:
+    """Wait for a started writer's thread to park, idle; then its wake-ups so far."""
+    assert w._thread is not None
+    wait_for(lambda: w.parked, 30, "the writer to park once idle")
+    return _wakeups(w._thread)
+
+
 @pytest.mark.skipif(
     not Path("/proc/self/task").is_dir(), reason="counts a thread's wake-ups in Linux's /proc"
 )
@@ -146,9 +153,7 @@ def test_an_idle_writer_sleeps_until_an_event_wakes_it(tmp_path):
     path = tmp_path / "pg.db"
     w = Writer(path).start()
     try:
-        assert w._thread is not None
-        wait_for(lambda: w.parked, 30, "the writer to park once idle")
-        before = _wakeups(w._thread)
+        before = _wakeups_once_parked(w)
         time.sleep(1.0)  # the window in which wake-ups are counted (polling: 20 of them)
         assert _wakeups(w._thread) - before <= 2
         assert w.parked
@@ -184,9 +189,7 @@ def test_counted_requests_gather_until_an_event_or_their_time(tmp_path, monkeypa
     path = tmp_path / "pg.db"
     w = Writer(path).start()
     try:
-        assert w._thread is not None
-        wait_for(lambda: w.parked, 30, "the writer to park once idle")
-        before = _wakeups(w._thread)
+        before = _wakeups_once_parked(w)
         for _ in range(50):
             w.count(seen=1, stopped=0)
             time.sleep(0.01)  # requests spread out in time, as a page's are (POLL_S is 0.05)
