@@ -445,6 +445,28 @@ def start_proxies(
     return ports, procs
 
 
+def own_data_dir(
+    tmp: Path, base_cfg: str, env: dict[str, str], sub: str, extra: str = ""
+) -> tuple[Path, dict[str, str]]:
+    """A data dir holds one proxy: each pixelguard past a run's first gets its own under ``tmp/sub`` (and its own
+    database), with the run's configuration ``base_cfg`` plus ``extra``. Its config file and environment."""
+    (tmp / sub).mkdir()
+    cfg = tmp / f"config-{sub}.yaml"
+    cfg.write_text(base_cfg.replace(f"{tmp}/pg.db", f"{tmp}/{sub}/pg.db") + extra)
+    return cfg, env | {"XDG_DATA_HOME": str(tmp / sub)}
+
+
+def baseline_setup(
+    tmp: Path, base_cfg: str, env: dict[str, str], checkout: str
+) -> tuple[Path, dict[str, str]]:
+    """``--baseline``: the pixelguard of another checkout, in a data dir of its own with the run's configuration,
+    made sure to import that checkout's package."""
+    cfg, base_env = own_data_dir(tmp, base_cfg, env, "baseline")
+    base_env |= {"PYTHONPATH": str(Path(checkout).resolve())}
+    _check_checkout(base_env, Path(checkout))
+    return cfg, base_env
+
+
 def _check_checkout(env: dict[str, str], checkout: Path) -> None:
     """Make sure a process with env imports the checkout's pixelguard, not this one's."""
     got = subprocess.run(
@@ -561,30 +583,24 @@ def _measure(args: argparse.Namespace) -> Results:
         PG_BENCH_DNS_MS="" if args.dns_delay is None else str(args.dns_delay), PG_BENCH_LOOKUPS=str(lookups),
     )  # fmt: skip
 
-    def own_data_dir(sub: str, extra: str = "") -> tuple[Path, dict[str, str]]:
-        """A data dir holds one proxy: each pixelguard past the first gets its own (and its own database)."""
-        (tmp / sub).mkdir()
-        cfg = tmp / f"config-{sub}.yaml"
-        cfg.write_text(base_cfg.replace(f"{tmp}/pg.db", f"{tmp}/{sub}/pg.db") + extra)
-        return cfg, env | {"XDG_DATA_HOME": str(tmp / sub)}
-
     together = f"pixelguard x{args.workers}" if args.workers > 1 else ""
     pixelguards = {"pixelguard": (tmp / "config.yaml", env)}
     if args.no_refusal:
-        pixelguards["pixelguard, no refusal"] = own_data_dir("off", "tls: {refuse_blocked: false}\n")
+        pixelguards["pixelguard, no refusal"] = own_data_dir(
+            tmp, base_cfg, env, "off", "tls: {refuse_blocked: false}\n"
+        )
     if together:
-        pixelguards[together] = own_data_dir("workers", f"proxy: {{workers: {args.workers}}}\n")
+        pixelguards[together] = own_data_dir(
+            tmp, base_cfg, env, "workers", f"proxy: {{workers: {args.workers}}}\n"
+        )
     if args.baseline:
-        cfg, base_env = own_data_dir("baseline")
-        base_env |= {"PYTHONPATH": str(Path(args.baseline).resolve())}
-        _check_checkout(base_env, Path(args.baseline))
-        pixelguards["pixelguard, baseline"] = (cfg, base_env)
+        pixelguards["pixelguard, baseline"] = baseline_setup(tmp, base_cfg, env, args.baseline)
     dns: dict[str, SlowDns] = {}
     if args.cname_delay is not None:
         for name, (cfg, _) in pixelguards.items():
             dns[name] = SlowDns(args.cname_delay / 1000)
             cfg.write_text(cfg.read_text().replace("[DNS]", f"['127.0.0.1:{dns[name].port}']"))
-        cfg, off_env = own_data_dir("cname-off")  # what the lookups cost, in the same run
+        cfg, off_env = own_data_dir(tmp, base_cfg, env, "cname-off")  # what the lookups cost, in the same run
         cfg.write_text(
             cfg.read_text().replace("cname: {enabled: true, nameservers: [DNS]}", "cname: {enabled: false}")
         )

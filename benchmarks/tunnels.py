@@ -42,9 +42,9 @@ from benchmarks.pageload import config_text, count, host_delay
 from benchmarks.pageload_https import (
     _CA,
     RESOLVE_LOCAL,
-    _check_checkout,
     _serve_internet,
     _Tls,
+    baseline_setup,
     start_proxies,
 )
 from benchmarks.proxy import (
@@ -253,22 +253,15 @@ def _measure(args: argparse.Namespace) -> None:
     internet = _serve_internet(ca)
     script = tmp / "resolve_local.py"
     script.write_text(RESOLVE_LOCAL)
-    (tmp / "config.yaml").write_text(config_text(tmp))
+    base_cfg = config_text(tmp)
+    (tmp / "config.yaml").write_text(base_cfg)
     env = isolated_env(
         tmp, PG_BENCH_ORIGIN=str(internet.server_address[1]), PG_BENCH_RTT="", PG_BENCH_DNS_MS="",
         PG_BENCH_LOOKUPS=str(tmp),
     )  # fmt: skip
     setups = {"pixelguard": (tmp / "config.yaml", env)}
     if args.baseline:
-        (tmp / "baseline").mkdir()
-        cfg = tmp / "config-baseline.yaml"
-        cfg.write_text(config_text(tmp).replace(f"{tmp}/pg.db", f"{tmp}/baseline/pg.db"))
-        base_env = env | {
-            "XDG_DATA_HOME": str(tmp / "baseline"),
-            "PYTHONPATH": str(Path(args.baseline).resolve()),
-        }
-        _check_checkout(base_env, Path(args.baseline))
-        setups["pixelguard, baseline"] = (cfg, base_env)
+        setups["pixelguard, baseline"] = baseline_setup(tmp, base_cfg, env, args.baseline)
     ports, procs = start_proxies(tmp, script, ca.pem, env, setups)
     try:
         for name, p in procs.items():
