@@ -25,6 +25,7 @@ import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
+from benchmarks import cores
 from benchmarks.lists import SHARED
 from benchmarks.proxy import free_port, isolated_env, mitmdump_cmd, remove_run_dir, stop, wait_listen
 
@@ -156,6 +157,30 @@ def add_runs_option(ap: argparse.ArgumentParser) -> None:
     )
 
 
+def add_pin_option(ap: argparse.ArgumentParser) -> None:
+    """``--pin``, for the plain-HTTP run and the HTTPS one alike (``pinned_cores`` reads it)."""
+    ap.add_argument(
+        "--pin",
+        action="store_true",
+        help="run the proxies on CPUs of their own: the harness (client and simulated internet) on the first CPU, "
+        "every proxy on the others, so that the harness's work does not compete with the proxy's "
+        "(benchmarks/cores.py; Linux, at least 2 CPUs)",
+    )
+
+
+def pinned_cores(ap: argparse.ArgumentParser, pin: bool) -> cores.Cores | None:
+    """With ``--pin``, this process (the harness) on its CPUs, and the CPUs the proxies are to be started on."""
+    if not pin:
+        return None
+    try:
+        split = cores.split()
+    except ValueError as e:
+        ap.error(str(e))
+    cores.pin_harness(split)
+    print(cores.describe(split), flush=True)
+    return split
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, add_help=False
@@ -171,13 +196,15 @@ def main(argv: list[str] | None = None) -> int:
         "options, such as --round-trips, --http2 and --cname-delay, are listed by --https --help)",
     )
     add_runs_option(ap)
+    add_pin_option(ap)
     args, rest = ap.parse_known_args(argv)
     if args.https:
         from benchmarks import pageload_https
 
         return pageload_https.main(
-            [f"--pages={args.pages}", f"--runs={args.runs}", *rest, *(["--help"] if args.help else [])]
-        )
+            [f"--pages={args.pages}", f"--runs={args.runs}", *rest, *(["--pin"] if args.pin else []),
+             *(["--help"] if args.help else [])]
+        )  # fmt: skip
     if args.help:
         ap.print_help()
         return 0
@@ -186,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     if not (SHARED / "requests" / "top500-sitelist.txt").is_file():
         print("bench-pageload: ../shared/requests/top500-sitelist.txt is missing")
         return 1
-    measure_runs(args.runs, lambda: _measure(args.pages))
+    split = pinned_cores(ap, args.pin)
+    measure_runs(args.runs, lambda: _measure(args.pages, split))
     return 0
 
 
@@ -226,9 +254,10 @@ def summary(runs: list[Results]) -> str:
     return "\n".join(lines)
 
 
-def _measure(limit: int) -> Results:
-    """One run: a fresh simulated internet and fresh proxies, the pages loaded through each, its lines printed;
-    returns each setup's median page time (s) under "page", as the HTTPS run's results hold it."""
+def _measure(limit: int, split: cores.Cores | None = None) -> Results:
+    """One run: a fresh simulated internet and fresh proxies (on the proxies' CPUs of ``split``, with ``--pin``),
+    the pages loaded through each, its lines printed; returns each setup's median page time (s) under "page", as
+    the HTTPS run's results hold it."""
     internet = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Internet)
     internet.daemon_threads = True
     threading.Thread(target=internet.serve_forever, daemon=True).start()
@@ -247,13 +276,16 @@ def _measure(limit: int) -> Results:
             "--set", f"scripts={script}",
         ],
     }  # fmt: skip
-    procs = {
-        n: subprocess.Popen(c, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        for n, c in cmds.items()
-    }
+    with cores.spawning_on(split):
+        procs = {
+            n: subprocess.Popen(c, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+            for n, c in cmds.items()
+        }
     try:
         for name, p in procs.items():
             wait_listen(ports[name], p, name)
+        if split:
+            cores.check_pinned([p.pid for p in procs.values()], split.proxies)
         sample = pages(limit)
         for page in sample[:5]:  # warm-up
             load(ports["mitmdump"], page)

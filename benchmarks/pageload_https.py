@@ -30,9 +30,12 @@ connection; pixelguard keeps answers a minute too: proxy/address_cache.py).
 same configuration: before and after in one run.
 ``--runs N`` measures N times, each run from fresh processes, and then prints each ratio's median over the runs and
 its range, each ratio taken within its own run (on a shared machine one run's ratio to no proxy moves by 0.05-0.1).
+``--pin`` runs the proxies on CPUs of their own, the harness (this process: the client and the simulated internet)
+on the first CPU, every proxy on the others: on the user's machine the internet's servers do not compete with the
+proxy for its cores (benchmarks/cores.py).
 
 Loopback only; nothing leaves the machine. ``scripts/bench-pageload --https [--pages N] [--round-trips] [--http2]
-[--workers N] [--concurrent K] [--cname-delay MS] [--dns-delay MS] [--baseline DIR] [--runs N]``.
+[--workers N] [--concurrent K] [--cname-delay MS] [--dns-delay MS] [--baseline DIR] [--runs N] [--pin]``.
 """
 
 from __future__ import annotations
@@ -61,10 +64,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from benchmarks import cores
 from benchmarks.lists import SHARED
 from benchmarks.pageload import (
     Results,
     _Internet,
+    add_pin_option,
     add_runs_option,
     config_text,
     count,
@@ -72,6 +77,7 @@ from benchmarks.pageload import (
     host_delay,
     measure_runs,
     pages,
+    pinned_cores,
 )
 from benchmarks.proxy import (
     ca_certs,
@@ -423,10 +429,12 @@ def start_proxies(
     internet_ca: Path,
     env: dict[str, str],
     pixelguards: dict[str, tuple[Path, dict[str, str]]],
+    split: cores.Cores | None = None,
 ) -> tuple[dict[str, int], dict[str, subprocess.Popen[bytes]]]:
     """Plain mitmdump and each pixelguard (its name: its config file and environment), each on a free port of
     127.0.0.1, sending its connections to the simulated internet (``script``: RESOLVE_LOCAL) and trusting the
-    internet's CA. Started, not yet waited for: the caller waits (``wait_listen``) where it stops them on failure."""
+    internet's CA; with ``split`` (``--pin``), on the proxies' CPUs. Started, not yet waited for: the caller waits
+    (``wait_listen``) where it stops them on failure."""
     trust = ["--set", f"ssl_verify_upstream_trusted_ca={internet_ca}", "--set", f"scripts={script}"]
     ports = {name: free_port() for name in ["mitmdump", *pixelguards]}
     commands = {"mitmdump": [*mitmdump_cmd(ports["mitmdump"], tmp, "-s", str(script)), *trust[:2]]}
@@ -438,10 +446,11 @@ def start_proxies(
             *trust,
         ]  # fmt: skip
         envs[name] = pg_env
-    procs = {
-        n: subprocess.Popen(c, env=envs[n], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        for n, c in commands.items()
-    }
+    with cores.spawning_on(split):
+        procs = {
+            n: subprocess.Popen(c, env=envs[n], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+            for n, c in commands.items()
+        }
     return ports, procs
 
 
@@ -531,6 +540,7 @@ def main(argv: list[str] | None = None) -> int:
         "with the same configuration, interleaved with the others",
     )
     add_runs_option(ap)
+    add_pin_option(ap)
     args = ap.parse_args(argv)
     if args.cname_delay is not None and not 0 <= args.cname_delay <= 10_000:
         ap.error("--cname-delay needs milliseconds from 0 to 10000")
@@ -543,6 +553,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (SHARED / "requests" / "top500-sitelist.txt").is_file():
         print("bench-pageload: ../shared/requests/top500-sitelist.txt is missing")
         return 1
+    args.cores = pinned_cores(ap, args.pin)
     measure_runs(args.runs, lambda: _measure(args))
     return 0
 
@@ -605,7 +616,7 @@ def _measure(args: argparse.Namespace) -> Results:
             cfg.read_text().replace("cname: {enabled: true, nameservers: [DNS]}", "cname: {enabled: false}")
         )
         pixelguards["pixelguard, CNAME off"] = (cfg, off_env)
-    ports, procs = start_proxies(tmp, script, ca.pem, env, pixelguards)
+    ports, procs = start_proxies(tmp, script, ca.pem, env, pixelguards, args.cores)
     try:
         for name, p in procs.items():
             wait_listen(ports[name], p, name)
@@ -615,6 +626,8 @@ def _measure(args: argparse.Namespace) -> Results:
                 if procs[together].poll() is not None or time.monotonic() > deadline:
                     raise SystemExit(f"bench-pageload: {together}: not every worker came up")
                 time.sleep(0.05)
+        if args.cores:
+            cores.check_pinned([pid for p in procs.values() for pid in _family(p.pid)], args.cores.proxies)
         # Each proxy's CA exists once it listens (each its own: ca_certs). Through a proxy the client trusts the
         # proxies' CAs and the sites' own (as a browser trusts the public CAs): a host the proxy passes through
         # undecrypted (the bundled list of banks and logins) shows its own.
