@@ -6,7 +6,7 @@ the internet's servers are elsewhere; here their work competes with the proxy's 
 this project's 2-core VM every proxy's page times grow with it. Pinned, the harness runs on the first CPU it may
 use and every proxy process (its threads and its workers) on the others, so that a proxy's page time is its own
 work and its network waits. No proxy and the ideal blocker are the harness alone: an interpreter lock's process
-uses about one core, and their page times pinned were those unpinned, within the runs' spread (README, Performance).
+uses about one core, and their page times pinned were within about 3% of those unpinned (README, Performance).
 
 Linux only (``os.sched_setaffinity``). A thread's CPUs pass to the threads and processes it starts, which is how
 both sides are set: the harness's threads from its main thread, the proxies from the thread that starts them.
