@@ -465,6 +465,14 @@ def own_data_dir(
     return cfg, env | {"XDG_DATA_HOME": str(tmp / sub)}
 
 
+def baseline_checkout(text: str) -> str:
+    """``--baseline DIR``, as argparse reads it (page loads and tunnels alike): a checkout with a pixelguard
+    package in it."""
+    if not (Path(text) / "pixelguard" / "__init__.py").is_file():
+        raise argparse.ArgumentTypeError(f"{text}: no pixelguard package there")
+    return text
+
+
 def baseline_setup(
     tmp: Path, base_cfg: str, env: dict[str, str], checkout: str
 ) -> tuple[Path, dict[str, str]]:
@@ -535,6 +543,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--baseline",
+        type=baseline_checkout,
         metavar="DIR",
         help="also run the pixelguard of another checkout (e.g. a git worktree of the commit before a change), "
         "with the same configuration, interleaved with the others",
@@ -548,8 +557,6 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--dns-delay needs milliseconds from 0 to 10000")
     if args.dns_delay is not None and args.http2:
         ap.error("--dns-delay is for the HTTP/1.1 client (its HTTP/2 client has no host cache)")
-    if args.baseline and not (Path(args.baseline) / "pixelguard" / "__init__.py").is_file():
-        ap.error(f"--baseline {args.baseline}: no pixelguard package there")
     if not (SHARED / "requests" / "top500-sitelist.txt").is_file():
         print("bench-pageload: ../shared/requests/top500-sitelist.txt is missing")
         return 1

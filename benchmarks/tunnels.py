@@ -44,6 +44,7 @@ from benchmarks.pageload_https import (
     RESOLVE_LOCAL,
     _serve_internet,
     _Tls,
+    baseline_checkout,
     baseline_setup,
     start_proxies,
 )
@@ -230,14 +231,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--baseline",
+        type=baseline_checkout,
         metavar="DIR",
         help="also run the pixelguard of another checkout (e.g. a git worktree of the commit before a change)",
     )
     args = ap.parse_args(argv)
     if args.count > 900:
         ap.error("--count is at most 900 (pixelguard closes a client connection after 1,000 requests)")
-    if args.baseline and not (Path(args.baseline) / "pixelguard" / "__init__.py").is_file():
-        ap.error(f"--baseline {args.baseline}: no pixelguard package there")
     if not (SHARED / "filterlists" / "easyprivacy.txt").is_file():
         print("bench-tunnels: ../shared/filterlists is missing")
         return 1
