@@ -10,7 +10,9 @@ import weakref
 from collections.abc import Iterator
 
 import pytest
-from mitmproxy import http, optmanager
+from mitmproxy import connection, http, optmanager
+from mitmproxy.options import Options
+from mitmproxy.proxy.context import Context
 from mitmproxy.utils import asyncio_utils, typecheck
 
 from pixelguard.proxy.inline_hooks import start_task
@@ -24,6 +26,7 @@ def restored(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(http.MessageData, "__post_init__", vars(http.MessageData)["__post_init__"])
     monkeypatch.setattr(asyncio_utils, "set_task_debug_info", asyncio_utils.set_task_debug_info)
     monkeypatch.setattr(optmanager._Option, "current", optmanager._Option.current)
+    monkeypatch.setattr(Context, "fork", Context.fork)
 
 
 @pytest.fixture
@@ -121,3 +124,35 @@ def test_options_read_the_same_after_production_mode_and_mutable_values_are_stil
     hosts.append("b.example")
     assert opts.ignore_hosts == ["a.example"]  # a list is still handed out as a copy
     assert opts.listen_port == 8099 and opts.ssl_insecure is False and opts.mode == ["regular"]
+
+
+def test_a_forked_context_is_the_same_connection_without_a_server_made_for_nothing(
+    restored: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[str] = []
+    uuid4 = connection.uuid.uuid4
+
+    class _Counted:  # mitmproxy.connection's uuid module, counting the ids of new connections
+        @staticmethod
+        def uuid4() -> object:
+            made.append("id")
+            return uuid4()
+
+    monkeypatch.setattr(connection, "uuid", _Counted)
+    client = connection.Client(peername=("127.0.0.1", 5), sockname=("127.0.0.1", 8080), timestamp_start=1.0)
+    ctx = Context(client, Options())
+    ctx.server = connection.Server(address=("example.com", 443))
+    ctx.layers = ["outer", "inner"]  # type: ignore[list-item]
+    made.clear()
+    ctx.fork()
+    assert made == ["id"]  # mitmproxy's fork makes a Server and throws it away
+    assert "a server connection made and thrown away at each fork of a layer's context" in production_mode()
+    made.clear()
+    forked = ctx.fork()
+    assert made == []
+    assert type(forked) is Context
+    assert (forked.client, forked.options, forked.server) == (ctx.client, ctx.options, ctx.server)
+    assert forked.server is ctx.server
+    assert forked.layers == ["outer", "inner"] and forked.layers is not ctx.layers
+    forked.layers.append("child")
+    assert ctx.layers == ["outer", "inner"]  # a child layer pushed on the fork stays off its parent's stack
