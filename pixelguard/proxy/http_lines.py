@@ -53,6 +53,17 @@ def _http_after_blank_lines(rest: bytes) -> bool:
     return 0 <= space < rest.find(b"\n") and rest[:3].isalpha() and not rest.startswith(b"SSH")
 
 
+def _first_client_byte(nextlayer: Any) -> bytes:
+    """The first byte the client sent that ``nextlayer`` holds (b"" if none yet)."""
+    from mitmproxy.proxy import events
+
+    client = nextlayer.context.client
+    for event in nextlayer.events:
+        if isinstance(event, events.DataReceived) and event.data and event.connection == client:
+            return event.data[:1]
+    return b""
+
+
 def _drop_client_bytes(nextlayer: Any, count: int) -> None:
     """Remove the first ``count`` bytes the client sent from what ``nextlayer`` holds for the layer it chooses."""
     from mitmproxy.proxy import events
@@ -104,8 +115,11 @@ def http_until_the_line_ends() -> None:
     hook = cls.next_layer
 
     def next_layer_hook(self: Any, nextlayer: Any) -> None:
-        data = nextlayer.data_client() if nextlayer.layer is None else b""
-        if data[:1] in (b"\r", b"\n") and not nextlayer.data_server():
+        # Only a stream that starts with a line end needs more than its first byte: the whole of what came (a
+        # join over the layer's events) is read for that one alone, not for every tunnel's every decision.
+        first = _first_client_byte(nextlayer) if nextlayer.layer is None else b""
+        if first in (b"\r", b"\n") and not nextlayer.data_server():
+            data = nextlayer.data_client()
             rest = data.lstrip(b"\r\n")
             if not rest and len(data) < REQUEST_LINE_WAIT:
                 return  # nothing but blank lines so far: wait for what follows them
