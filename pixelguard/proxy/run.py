@@ -153,6 +153,7 @@ async def serve(
     from pixelguard.proxy.dispatch import HookCache
     from pixelguard.proxy.forged_certs import keep_least_recently_used
     from pixelguard.proxy.happy_eyeballs import race_addresses
+    from pixelguard.proxy.header_lookups import look_up_in_one_pass
     from pixelguard.proxy.http_lines import http_until_the_line_ends
     from pixelguard.proxy.inline_hooks import run_hooks_inline
     from pixelguard.proxy.interpreter import production_mode
@@ -206,6 +207,7 @@ async def serve(
     keep_least_recently_used()  # and dropped in constant time past the bound (proxy/forged_certs.py)
     guard_h2_resets()
     log.debug("pixelguard: left out of mitmproxy: %s", ", ".join(production_mode()) or "nothing")
+    look_up_in_one_pass()  # a header found in one pass over the fields (proxy/header_lookups.py)
     cork_stream_writes()  # one send per connection per event (proxy/corked_writes.py)
     convert_once()  # a host's forged certificate converted for OpenSSL once (proxy/tls_objects.py)
     run_hooks_inline()  # a hook whose handlers return at once completes in the same step (proxy/inline_hooks.py)
