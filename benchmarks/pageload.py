@@ -2,7 +2,7 @@
 and through pixelguard (its default bundled lists plus EasyList + EasyPrivacy), against a local simulated
 internet: one server on 127.0.0.1 answers for every host, after a delay that is fixed per host (0-60 ms), with a
 body of the type the URL names. Prints the median page-load time with no proxy and through each proxy, and
-the ratios.
+the ratios, and each proxy's CPU time per request and peak memory.
 
 A page load: the page itself, then its subresources six at a time (as a browser's per-page connection limit),
 done when the last one is answered. Everything is plain HTTP on loopback; nothing leaves the machine.
@@ -15,6 +15,7 @@ import concurrent.futures
 import hashlib
 import http.client
 import http.server
+import os
 import statistics
 import subprocess
 import sys
@@ -43,6 +44,20 @@ def host_delay(host: str) -> float:
     """How long a host of the simulated internet takes to answer (and, in the HTTPS benchmark, one round trip to
     it): 0-60 ms, fixed per host."""
     return int(hashlib.sha256(host.encode()).hexdigest()[:4], 16) % 61 / 1000
+
+
+def peak_rss_mb(pid: int) -> float:
+    """A process's peak resident memory (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time a process has used so far (user and system, in the kernel's ticks of 10 ms)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class _Internet(http.server.BaseHTTPRequestHandler):
@@ -140,7 +155,7 @@ def count(text: str) -> int:
     return n
 
 
-# Per setup: "page" (its median, s); over HTTPS also "cpu" (s per request) and "rss" (MB).
+# Per setup: "page" (its median, s); for a proxy also "cpu" (s per request) and "rss" (MB).
 Results = dict[str, dict[str, float]]
 
 
@@ -256,8 +271,8 @@ def summary(runs: list[Results]) -> str:
 
 def _measure(limit: int, split: cores.Cores | None = None) -> Results:
     """One run: a fresh simulated internet and fresh proxies (on the proxies' CPUs of ``split``, with ``--pin``),
-    the pages loaded through each, its lines printed; returns each setup's median page time (s) under "page", as
-    the HTTPS run's results hold it."""
+    the pages loaded through each, its lines printed; returns each setup's median page time (s) under "page" and
+    each proxy's CPU per request and peak memory, as the HTTPS run's results hold them."""
     internet = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Internet)
     internet.daemon_threads = True
     threading.Thread(target=internet.serve_forever, daemon=True).start()
@@ -292,6 +307,7 @@ def _measure(limit: int, split: cores.Cores | None = None) -> Results:
             load(ports["pixelguard"], page)
         setups = ["no proxy", "mitmdump", "pixelguard"]
         times: dict[str, list[float]] = {name: [] for name in setups}
+        cpu0 = {name: cpu_seconds(p.pid) for name, p in procs.items()}  # after the warm-up, as over HTTPS
         origin = internet.server_address[1]
         for i, page in enumerate(sample):
             for name in setups[i % 3 :] + setups[: i % 3]:
@@ -299,11 +315,16 @@ def _measure(limit: int, split: cores.Cores | None = None) -> Results:
                     times[name].append(load(origin, page, direct=True))
                 else:
                     times[name].append(load(ports[name], page))
+        cpu = {name: (cpu_seconds(p.pid) - cpu0[name]) for name, p in procs.items()}
+        peak = {name: peak_rss_mb(p.pid) for name, p in procs.items()}
         requests = sum(len(p) for p in sample)
         print(f"{len(sample)} page loads ({requests} requests) from top500-sitelist, alternating proxies")
         for name, ts in times.items():
-            print(f"  {name:11s} median page load {statistics.median(ts) * 1000:7.1f} ms   p90 "
-                  f"{sorted(ts)[int(len(ts) * 0.9)] * 1000:7.1f} ms")  # fmt: skip
+            line = (f"  {name:11s} median page load {statistics.median(ts) * 1000:7.1f} ms   p90 "
+                    f"{sorted(ts)[int(len(ts) * 0.9)] * 1000:7.1f} ms")  # fmt: skip
+            if name in cpu:
+                line += f"   proxy CPU {cpu[name] / requests * 1000:5.2f} ms/request, peak RSS {peak[name]:4.0f} MB"
+            print(line)
         pg = statistics.median(times["pixelguard"])
         print(
             f"median page load pixelguard / mitmdump: {pg / statistics.median(times['mitmdump']):.2f}x, "
@@ -314,7 +335,10 @@ def _measure(limit: int, split: cores.Cores | None = None) -> Results:
         internet.shutdown()
         internet.server_close()
         remove_run_dir(tmp)
-    return {name: {"page": statistics.median(ts)} for name, ts in times.items()}
+    results: Results = {name: {"page": statistics.median(ts)} for name, ts in times.items()}
+    for name in cpu:
+        results[name] |= {"cpu": cpu[name] / requests, "rss": peak[name]}
+    return results
 
 
 if __name__ == "__main__":

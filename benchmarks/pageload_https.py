@@ -47,7 +47,6 @@ import hashlib
 import http.client
 import http.server
 import ipaddress
-import os
 import socket
 import ssl
 import statistics
@@ -73,10 +72,12 @@ from benchmarks.pageload import (
     add_runs_option,
     config_text,
     count,
+    cpu_seconds,
     host_and_port,
     host_delay,
     measure_runs,
     pages,
+    peak_rss_mb,
     pinned_cores,
 )
 from benchmarks.proxy import (
@@ -371,18 +372,6 @@ def _size(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _family(pid: int) -> list[int]:
     """pid and its child processes (`run --workers`' helpers), from /proc."""
     children = Path(f"/proc/{pid}/task/{pid}/children")
@@ -672,7 +661,7 @@ def _measure(args: argparse.Namespace) -> Results:
         times: dict[str, list[float]] = {s: [] for s in setups}
         busy = dict.fromkeys(setups, 0.0)  # wall time spent loading, for requests per second
         family = {n: _family(p.pid) for n, p in procs.items()}
-        cpu0 = {n: sum(map(_cpu_seconds, family[n])) for n in procs}
+        cpu0 = {n: sum(map(cpu_seconds, family[n])) for n in procs}
 
         def load(s: str, page: list[str]) -> float:
             if s == "ideal blocker":
@@ -689,9 +678,9 @@ def _measure(args: argparse.Namespace) -> Results:
                     times[s] += ex.map(lambda page, s=s: load(s, page), batch)
                 busy[s] += time.perf_counter() - started
         # The processes of a setup together: their CPU, and the memory they hold between them.
-        cpu = {n: sum(map(_cpu_seconds, family[n])) - cpu0[n] for n in procs}
+        cpu = {n: sum(map(cpu_seconds, family[n])) - cpu0[n] for n in procs}
         requests = sum(len(p) for p in sample)
-        peak = {n: sum(map(_peak_rss_mb, family[n])) for n in procs}
+        peak = {n: sum(map(peak_rss_mb, family[n])) for n in procs}
         print(f"{len(sample)} HTTPS page loads ({requests} requests, {len(blocked)} of them blocked by the lists), "
               "setups interleaved page by page"
               + (", connection round trips on" if args.round_trips else "")

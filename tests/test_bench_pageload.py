@@ -40,19 +40,27 @@ def test_each_ratio_is_taken_within_its_run_then_summed_up() -> None:
     assert not any(line.strip().startswith("no proxy") for line in lines)
 
 
-def test_a_plain_http_run_has_no_ideal_blocker_and_no_cpu_figures() -> None:
-    def plain(no_proxy: float, mitmdump: float, pixelguard: float) -> dict:
+def test_a_plain_http_run_has_no_ideal_blocker() -> None:
+    def plain(no_proxy: float, mitmdump: float, pixelguard: float, cpu: float) -> dict:
         return {
             "no proxy": {"page": no_proxy},
-            "mitmdump": {"page": mitmdump},
-            "pixelguard": {"page": pixelguard},
+            "mitmdump": {"page": mitmdump, "cpu": 0.004, "rss": 100.0},
+            "pixelguard": {"page": pixelguard, "cpu": cpu, "rss": 130.0},
         }
 
-    lines = summary([plain(0.100, 0.130, 0.098), plain(0.140, 0.180, 0.147), plain(0.120, 0.150, 0.120)])
+    runs = [
+        plain(0.100, 0.130, 0.098, 0.0030),
+        plain(0.140, 0.180, 0.147, 0.0032),
+        plain(0.120, 0.150, 0.120, 0.0028),
+    ]
+    lines = summary(runs)
     pixelguard = next(line for line in lines.splitlines() if line.strip().startswith("pixelguard"))
     assert "1.00 (0.98 to 1.05)x no proxy" in pixelguard
     assert "0.80 (0.75 to 0.82)x mitmdump" in pixelguard
-    assert "ideal" not in lines and "CPU" not in lines
+    assert (
+        "CPU 0.75 (0.70 to 0.80)x mitmdump's" in pixelguard and "peak RSS +30 (+30 to +30) MB" in pixelguard
+    )
+    assert "ideal" not in lines
 
 
 def test_a_count_option_takes_whole_numbers_of_at_least_one() -> None:
