@@ -17,7 +17,7 @@ Measured under `scripts/bench-pageload --https` (issue 25, README's Performance 
 - Each HTTP stream and each connection's HTTP layer gets a context forked from its layer's (``Context.fork``):
   a new ``Context`` whose ``__init__`` first makes a new ``Server`` (a dataclass with a random ``uuid4`` id,
   every field set through ``Server.__setattr__``) that the fork at once replaces with the layer's own. About 2%
-  of the busy time (stop 65), a third of it the random id, for an object never used. The fork sets the same
+  of the busy time (stop 65), half of it the random id, for an object never used. The fork sets the same
   four attributes without it.
 - The engine, the lists' caches and the modules are some 140,000 objects that live as long as the process; each
   full collection walked all of them (80-90 ms each, the event loop stopped meanwhile). Frozen once an engine is
